@@ -1,0 +1,72 @@
+import { LRUCache } from 'lru-cache'
+import type { Clock } from '../clock'
+import type { StoredRecord } from '../guid/model'
+import { ABSENT, type CacheTier, type Lookup, MISS } from './tier'
+
+type Entry = { record: StoredRecord } | { absentUntil: number }
+
+export interface LruTierOptions {
+  maxEntries: number
+  /** How long (ms) an "absent" answer is remembered. 0 disables negative caching. */
+  negativeTtlMs: number
+  clock: Clock
+}
+
+export interface LruStats {
+  hits: number
+  misses: number
+}
+
+/**
+ * The in-process tier: `lru-cache` bounded by entry count. Records are checked against
+ * `expire` on every hit; negative entries carry their own deadline from the injected clock.
+ */
+export class LruTier implements CacheTier {
+  readonly name = 'lru'
+  readonly stats: LruStats = { hits: 0, misses: 0 }
+  private readonly cache: LRUCache<string, Entry> | null
+
+  constructor(private readonly options: LruTierOptions) {
+    if (!Number.isInteger(options.maxEntries) || options.maxEntries < 0) throw new TypeError('maxEntries must be a non-negative integer')
+    this.cache = options.maxEntries === 0 ? null : new LRUCache<string, Entry>({ max: options.maxEntries })
+  }
+
+  get size(): number {
+    return this.cache?.size ?? 0
+  }
+
+  get(guid: string, nowSec: number): Lookup {
+    const entry = this.cache?.get(guid)
+    if (entry !== undefined) {
+      if ('record' in entry) {
+        if (entry.record.expire > nowSec) {
+          this.stats.hits++
+          return { kind: 'hit', record: entry.record }
+        }
+      } else if (entry.absentUntil > this.options.clock.now()) {
+        this.stats.hits++
+        return ABSENT
+      }
+      this.cache!.delete(guid)
+    }
+    this.stats.misses++
+    return MISS
+  }
+
+  set(record: StoredRecord, nowSec: number): void {
+    if (record.expire > nowSec) this.cache?.set(record.guid, { record })
+    else this.cache?.delete(record.guid)
+  }
+
+  setAbsent(guid: string): void {
+    if (this.options.negativeTtlMs > 0) this.cache?.set(guid, { absentUntil: this.options.clock.now() + this.options.negativeTtlMs })
+  }
+
+  forget(guid: string): void {
+    this.cache?.delete(guid)
+  }
+
+  clear(): void {
+    this.cache?.clear()
+  }
+}

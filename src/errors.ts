@@ -1,0 +1,80 @@
+/**
+ * The one error catalogue. Every error the API answers with is an AppError whose
+ * code names a row here; the row fixes the HTTP status, the title and the RFC 9457
+ * problem `type`. README's error catalogue lists every code (a test checks it).
+ */
+export const PROBLEM_TYPE_BASE = 'urn:guidd:problem:'
+
+export const catalogue = {
+  'invalid-guid': { status: 400, title: 'The GUID is malformed' },
+  validation: { status: 400, title: 'The request is invalid' },
+  'malformed-json': { status: 400, title: 'The body is not valid JSON' },
+  unauthorized: { status: 401, title: 'Authentication is required' },
+  'not-found': { status: 404, title: 'No such GUID' },
+  'route-not-found': { status: 404, title: 'No such route' },
+  'method-not-allowed': { status: 405, title: 'Method not allowed on this route' },
+  'guid-exists': { status: 409, title: 'The GUID already exists' },
+  'precondition-failed': { status: 412, title: 'The precondition failed' },
+  'payload-too-large': { status: 413, title: 'The body is too large' },
+  'unsupported-media-type': { status: 415, title: 'The body must be application/json' },
+  'rate-limited': { status: 429, title: 'Too many requests' },
+  internal: { status: 500, title: 'Internal server error' },
+  overloaded: { status: 503, title: 'The service is overloaded' },
+  unavailable: { status: 503, title: 'A backing service is unavailable' },
+} as const satisfies Record<string, { status: number; title: string }>
+
+export type ErrorCode = keyof typeof catalogue
+
+export interface FieldError {
+  /** JSON Pointer into the request body (`/user`), or the parameter (`guid`). */
+  path: string
+  message: string
+}
+
+export interface Problem {
+  type: string
+  title: string
+  status: number
+  detail: string
+  instance?: string
+  requestId?: string
+  errors?: FieldError[]
+}
+
+export class AppError extends Error {
+  readonly status: number
+  constructor(
+    readonly code: ErrorCode,
+    message: string,
+    readonly options: {
+      errors?: FieldError[]
+      headers?: Record<string, string>
+      cause?: unknown
+    } = {},
+  ) {
+    super(message, { cause: options.cause })
+    this.name = 'AppError'
+    this.status = catalogue[code].status
+  }
+
+  toProblem(instance?: string, requestId?: string): Problem {
+    const row = catalogue[this.code]
+    const problem: Problem = {
+      type: PROBLEM_TYPE_BASE + this.code,
+      title: row.title,
+      status: row.status,
+      detail: this.message,
+    }
+    if (instance !== undefined) problem.instance = instance
+    if (requestId !== undefined) problem.requestId = requestId
+    if (this.options.errors?.length) problem.errors = this.options.errors
+    return problem
+  }
+}
+
+/** Anything that is not an AppError becomes an opaque 500: no message, no stack, no driver text. */
+export const toAppError = (error: unknown): AppError =>
+  error instanceof AppError ? error : new AppError('internal', 'The server failed to handle the request; quote the request id when reporting it.', { cause: error })
+
+export const invalid = (path: string, message: string): AppError =>
+  new AppError('validation', message, { errors: [{ path, message }] })

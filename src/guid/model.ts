@@ -1,0 +1,96 @@
+import { type Static, Type } from '@sinclair/typebox'
+
+/** The most `expire` may be: 9999-12-31T23:59:59Z. */
+export const MAX_EXPIRE = 253402300799
+export const USER_MAX_LENGTH = 256
+
+export const Guid = Type.String({
+  pattern: '^[0-9A-F]{32}$',
+  description: 'Canonical form: 32 uppercase hexadecimal characters.',
+  examples: ['9094E4C980C74043A4B586B420E69DDF'],
+})
+
+/** A GUID as a client may write it: any case, plain or 8-4-4-4-12, optionally in braces. */
+export const GuidInput = Type.String({
+  maxLength: 64,
+  description: 'A GUID in any letter case, 32 hex digits or hyphenated 8-4-4-4-12 (optionally in braces); normalised to the canonical form.',
+  examples: ['9094e4c9-80c7-4043-a4b5-86b420e69ddf'],
+  errorMessage: 'guid must be 32 hexadecimal digits or the hyphenated 8-4-4-4-12 form',
+})
+
+export const User = Type.String({
+  minLength: 1,
+  maxLength: USER_MAX_LENGTH,
+  description: 'Free text, 1 to 256 characters, stored as given.',
+  examples: ['Cylance, Inc.'],
+  errorMessage: `user must be a string of 1 to ${USER_MAX_LENGTH} characters`,
+})
+
+export const Expire = Type.Integer({
+  minimum: 0,
+  maximum: MAX_EXPIRE,
+  description: 'Expiry instant in Unix seconds.',
+  examples: [1427736345],
+})
+
+export const ExpireInput = Type.Union([Type.Integer(), Type.String({ maxLength: 64 })], {
+  description:
+    'Expiry instant: Unix seconds as a JSON integer or a string of digits, or an RFC 3339 date-time with offset. Must be in the future and no later than 9999-12-31T23:59:59Z.',
+  examples: [1427736345, '1427736345', '2030-01-01T00:00:00Z'],
+  errorMessage: 'expire must be Unix seconds (integer or digit string) or an RFC 3339 date-time',
+})
+
+/** The resource as clients see it. */
+export const GuidRecord = Type.Object(
+  { guid: Guid, user: User, expire: Expire },
+  { additionalProperties: false, examples: [{ guid: '9094E4C980C74043A4B586B420E69DDF', user: 'Cylance, Inc.', expire: 1427736345 }] },
+)
+export type GuidRecord = Static<typeof GuidRecord>
+
+/** The resource as the service keeps it: with its version, which is its ETag. */
+export const StoredRecord = Type.Object(
+  { guid: Guid, user: User, expire: Expire, version: Type.Integer({ minimum: 1 }) },
+  { additionalProperties: false },
+)
+export type StoredRecord = Static<typeof StoredRecord>
+
+export const CreateBody = Type.Object(
+  { guid: Type.Optional(GuidInput), user: User, expire: Type.Optional(ExpireInput) },
+  {
+    additionalProperties: false,
+    description: 'Creates a GUID; one is generated when `guid` is absent. `expire` defaults to 30 days from now.',
+    examples: [{ user: 'Cylance, Inc.' }, { guid: '9094E4C980C74043A4B586B420E69DDF', user: 'Cylance, Inc.', expire: '2030-01-01T00:00:00Z' }],
+  },
+)
+export type CreateBody = Static<typeof CreateBody>
+
+export const UpsertBody = Type.Object(
+  { guid: Type.Optional(GuidInput), user: Type.Optional(User), expire: Type.Optional(ExpireInput) },
+  {
+    additionalProperties: false,
+    description: 'Creates the GUID of the path (then `user` is required) or updates it. `guid`, if sent, must equal the path GUID.',
+    examples: [{ user: 'Cylance, Inc.', expire: 1893456000 }],
+  },
+)
+export type UpsertBody = Static<typeof UpsertBody>
+
+export const PatchBody = Type.Object(
+  { guid: Type.Optional(GuidInput), user: Type.Optional(User), expire: Type.Optional(ExpireInput) },
+  {
+    additionalProperties: false,
+    minProperties: 1,
+    description: 'Changes `user`, `expire` or both; at least one of them.',
+    examples: [{ user: 'Someone Else' }],
+  },
+)
+export type PatchBody = Static<typeof PatchBody>
+
+/** A change to one GUID, as the journal and the durable stores see it. */
+export type Mutation =
+  | { op: 'put'; record: StoredRecord; prevVersion: number }
+  | { op: 'delete'; guid: string; version: number; prevVersion: number }
+
+export const mutationGuid = (m: Mutation): string => (m.op === 'put' ? m.record.guid : m.guid)
+export const mutationVersion = (m: Mutation): number => (m.op === 'put' ? m.record.version : m.version)
+
+export const toPublic = (r: StoredRecord): GuidRecord => ({ guid: r.guid, user: r.user, expire: r.expire })

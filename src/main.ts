@@ -1,0 +1,61 @@
+import { ConfigError, loadConfig } from './config'
+import { createLogger } from './ops/logger'
+import { createRuntime } from './runtime'
+
+/** The process: the only place that reads env, opens sockets and traps signals. */
+
+const healthcheck = async (port: string | undefined): Promise<never> => {
+  // For container HEALTHCHECKs: the runtime image has no curl.
+  try {
+    const res = await fetch(`http://127.0.0.1:${port || 8888}/healthz`, { signal: AbortSignal.timeout(2_000) })
+    process.exit(res.ok ? 0 : 1)
+  } catch {
+    process.exit(1)
+  }
+}
+
+if (process.argv.includes('--healthcheck')) await healthcheck(Bun.env.PORT)
+
+let config
+try {
+  config = loadConfig(Bun.env)
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error
+  console.error(`guidd: ${error.message}`)
+  process.exit(2)
+}
+
+const logger = createLogger(config.LOG_LEVEL)
+const runtime = createRuntime(config, { logger })
+const server = Bun.serve({
+  port: config.PORT,
+  hostname: config.HOST,
+  // Above the API's 16 KiB limit, so the API answers 413 itself; far below Bun's 128 MiB default.
+  maxRequestBodySize: 1024 * 1024,
+  fetch: runtime.app.handle,
+  error: (error) => {
+    logger.error({ err: error }, 'unhandled server error')
+    return new Response(JSON.stringify({ type: 'urn:guidd:problem:internal', title: 'Internal server error', status: 500, detail: 'The server failed to handle the request.' }), {
+      status: 500,
+      headers: { 'content-type': 'application/problem+json' },
+    })
+  },
+})
+runtime.sweeper.start()
+logger.info({ port: server.port, host: config.HOST, store: 'sqlite', path: config.SQLITE_PATH }, 'guidd listening')
+
+let stopping = false
+const shutdown = async (signal: string): Promise<void> => {
+  if (stopping) return
+  stopping = true
+  logger.info({ signal }, 'draining')
+  runtime.readiness.draining = true
+  // Stop accepting; let in-flight requests finish (they end in the actors, drained below).
+  const stopped = server.stop(false)
+  await runtime.close()
+  await stopped
+  logger.info('stopped')
+  process.exit(0)
+}
+process.on('SIGTERM', () => void shutdown('SIGTERM'))
+process.on('SIGINT', () => void shutdown('SIGINT'))

@@ -1,0 +1,98 @@
+import { Database, type Statement } from 'bun:sqlite'
+import { mkdirSync } from 'node:fs'
+import { dirname } from 'node:path'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import { type Mutation, StoredRecord } from '../guid/model'
+import type { ApplyOutcome, Store } from './store'
+
+export interface SqliteStoreOptions {
+  path: string
+  /** NORMAL survives a process crash (kill -9); FULL also survives power loss, at an fsync per commit. */
+  synchronous: 'NORMAL' | 'FULL'
+}
+
+type Row = { guid: string; user: string; expire: number; version: number }
+
+const checkRow = TypeCompiler.Compile(StoredRecord)
+
+/**
+ * `bun:sqlite` in WAL mode. One table, primary key the canonical GUID, an index on
+ * `expire` for reads' filter and the sweep. Calls are synchronous underneath, so a
+ * batch is one transaction that no other statement interleaves with.
+ */
+export class SqliteStore implements Store {
+  readonly name = 'sqlite'
+  private readonly db: Database
+  private readonly selectOne: Statement<Row, [string, number]>
+  private readonly upsert: Statement<{ version: number }, [string, string, number, number, number]>
+  private readonly deleteOne: Statement<unknown, [string, number]>
+  private readonly sweep: Statement<unknown, [number, number]>
+  private readonly applyTx: (mutations: readonly Mutation[], nowSec: number) => ApplyOutcome[]
+
+  constructor(options: SqliteStoreOptions) {
+    if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
+    this.db = new Database(options.path, { create: true, strict: true })
+    this.db.exec('PRAGMA journal_mode = WAL')
+    this.db.exec(`PRAGMA synchronous = ${options.synchronous}`)
+    this.db.exec('PRAGMA busy_timeout = 5000')
+    this.db.exec(`CREATE TABLE IF NOT EXISTS guids (
+      guid TEXT PRIMARY KEY NOT NULL,
+      user TEXT NOT NULL,
+      expire INTEGER NOT NULL,
+      version INTEGER NOT NULL
+    ) WITHOUT ROWID`)
+    this.db.exec('CREATE INDEX IF NOT EXISTS guids_expire ON guids (expire)')
+    this.selectOne = this.db.query('SELECT guid, user, expire, version FROM guids WHERE guid = ?1 AND expire > ?2')
+    // Version guard: a put lands when it is newer than what is stored, or what is stored has expired.
+    this.upsert = this.db.query(`INSERT INTO guids (guid, user, expire, version) VALUES (?1, ?2, ?3, ?4)
+      ON CONFLICT (guid) DO UPDATE SET user = excluded.user, expire = excluded.expire, version = excluded.version
+      WHERE excluded.version > guids.version OR guids.expire <= ?5
+      RETURNING version`)
+    this.deleteOne = this.db.query('DELETE FROM guids WHERE guid = ?1 AND version <= ?2')
+    this.sweep = this.db.query('DELETE FROM guids WHERE guid IN (SELECT guid FROM guids WHERE expire <= ?1 LIMIT ?2)')
+    this.applyTx = this.db.transaction((mutations: readonly Mutation[], nowSec: number) =>
+      mutations.map((m): ApplyOutcome => {
+        if (m.op === 'put') {
+          const r = m.record
+          return this.upsert.get(r.guid, r.user, r.expire, r.version, nowSec) === null ? 'stale' : 'applied'
+        }
+        this.deleteOne.run(m.guid, m.version)
+        return 'applied'
+      }),
+    )
+  }
+
+  /** Synchronous read, for callers that can use it without a promise. */
+  getSync(guid: string, nowSec: number): StoredRecord | null {
+    const row = this.selectOne.get(guid, nowSec)
+    if (row === null) return null
+    // Validate what comes out of the file, as we validate what comes in over HTTP.
+    if (!checkRow.Check(row)) throw new Error(`sqlite: row for ${guid} does not match the record schema`)
+    return row
+  }
+
+  /** Synchronous batch: one transaction, committed (WAL) when this returns. */
+  applyBatchSync(mutations: readonly Mutation[], nowSec: number): ApplyOutcome[] {
+    return this.applyTx(mutations, nowSec)
+  }
+
+  async get(guid: string, nowSec: number): Promise<StoredRecord | null> {
+    return this.getSync(guid, nowSec)
+  }
+
+  async applyBatch(mutations: readonly Mutation[], nowSec: number): Promise<ApplyOutcome[]> {
+    return this.applyBatchSync(mutations, nowSec)
+  }
+
+  async sweepExpired(nowSec: number, limit: number): Promise<number> {
+    return this.sweep.run(nowSec, limit).changes
+  }
+
+  async ping(): Promise<void> {
+    this.db.query('SELECT 1').get()
+  }
+
+  async close(): Promise<void> {
+    this.db.close()
+  }
+}
