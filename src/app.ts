@@ -74,9 +74,7 @@ export const createApp = (deps: AppDeps): App => {
     requestIds.set(request, requestId)
     const response = await elysia.handle(request)
     response.headers.set('x-request-id', requestId)
-    const route = routeOf(pathOf(request.url))
-    metrics.requests.inc({ method: request.method, route, status: response.status })
-    metrics.duration.observe({ method: request.method, route }, (performance.now() - started) / 1000)
+    metrics.observeRequest(request.method, routeOf(pathOf(request.url)), response.status, (performance.now() - started) / 1000)
     return response
   }
 

@@ -26,6 +26,9 @@ try {
 }
 
 const logger = createLogger(config.LOG_LEVEL)
+// Start and stop are logged at info even when LOG_LEVEL is quieter (but not when silent):
+// operators and supervisors look for them.
+const lifecycle = config.LOG_LEVEL === 'silent' ? logger : logger.child({}, { level: 'info' })
 const runtime = createRuntime(config, { logger })
 const server = Bun.serve({
   port: config.PORT,
@@ -42,19 +45,19 @@ const server = Bun.serve({
   },
 })
 runtime.sweeper.start()
-logger.info({ port: server.port, host: config.HOST, store: 'sqlite', path: config.SQLITE_PATH }, 'guidd listening')
+lifecycle.info({ port: server.port, host: config.HOST, store: 'sqlite', path: config.SQLITE_PATH }, 'guidd listening')
 
 let stopping = false
 const shutdown = async (signal: string): Promise<void> => {
   if (stopping) return
   stopping = true
-  logger.info({ signal }, 'draining')
+  lifecycle.info({ signal }, 'draining')
   runtime.readiness.draining = true
   // Stop accepting; let in-flight requests finish (they end in the actors, drained below).
   const stopped = server.stop(false)
   await runtime.close()
   await stopped
-  logger.info('stopped')
+  lifecycle.info('stopped')
   process.exit(0)
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'))

@@ -49,11 +49,13 @@ export class GuidService {
   }
 
   async create(body: CreateBody): Promise<StoredRecord> {
-    const guid = body.guid === undefined ? generateGuid() : normaliseGuid(body.guid, '/guid')
+    const generated = body.guid === undefined
+    const guid = generated ? generateGuid() : normaliseGuid(body.guid!, '/guid')
     return this.deps.actors.run(guid, async () => {
       const now = nowSeconds(this.deps.clock)
       const expire = this.expireOf(body.expire, now)
-      const existing = await this.deps.records.load(guid, now)
+      // 122 random bits cannot name an existing GUID (p ~ 2^-122 per pair): skip the lookup.
+      const existing = generated ? null : await this.deps.records.load(guid, now)
       if (existing !== null) throw new AppError('guid-exists', `GUID ${guid} already exists; update it with PATCH or POST /guid/${guid}.`)
       return this.put({ guid, user: body.user, expire, version: 1 }, 0, now)
     })

@@ -2,8 +2,6 @@
  * The route table as the HTTP edge sees it: used for 405 + Allow and for the bounded
  * `route` label of metrics (never the raw path, whose cardinality is unbounded).
  */
-const GUID_ITEM = /^\/guid\/[^/]+$/
-
 const ALLOW: Record<string, string> = {
   '/guid': 'POST',
   '/guid/:guid': 'GET, HEAD, POST, PATCH, DELETE',
@@ -23,8 +21,8 @@ export const pathOf = (url: string): string => {
 
 /** The route pattern a path belongs to, or 'unmatched'. */
 export const routeOf = (path: string): string => {
+  if (path.startsWith('/guid/') && path.length > 6 && path.indexOf('/', 6) === -1) return '/guid/:guid'
   if (path in ALLOW) return path
-  if (GUID_ITEM.test(path)) return '/guid/:guid'
   return path.startsWith('/docs/') ? '/docs/*' : 'unmatched'
 }
 

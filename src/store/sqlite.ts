@@ -16,8 +16,8 @@ type Row = { guid: string; user: string; expire: number; version: number }
 const checkRow = TypeCompiler.Compile(StoredRecord)
 
 /**
- * `bun:sqlite` in WAL mode. One table, primary key the canonical GUID, an index on
- * `expire` for reads' filter and the sweep. Calls are synchronous underneath, so a
+ * `bun:sqlite` in WAL mode. One table, unique on the canonical GUID, an index on
+ * `expire` for the sweep. Calls are synchronous underneath, so a
  * batch is one transaction that no other statement interleaves with.
  */
 export class SqliteStore implements Store {
@@ -35,12 +35,16 @@ export class SqliteStore implements Store {
     this.db.exec('PRAGMA journal_mode = WAL')
     this.db.exec(`PRAGMA synchronous = ${options.synchronous}`)
     this.db.exec('PRAGMA busy_timeout = 5000')
+    // A rowid table, not WITHOUT ROWID: the expire index is then (expire, rowid), which new
+    // rows append to, instead of (expire, guid), which random GUIDs scatter (2x the
+    // upsert rate, measured; see README).
     this.db.exec(`CREATE TABLE IF NOT EXISTS guids (
-      guid TEXT PRIMARY KEY NOT NULL,
+      id INTEGER PRIMARY KEY,
+      guid TEXT NOT NULL UNIQUE,
       user TEXT NOT NULL,
       expire INTEGER NOT NULL,
       version INTEGER NOT NULL
-    ) WITHOUT ROWID`)
+    )`)
     this.db.exec('CREATE INDEX IF NOT EXISTS guids_expire ON guids (expire)')
     this.selectOne = this.db.query('SELECT guid, user, expire, version FROM guids WHERE guid = ?1 AND expire > ?2')
     // Version guard: a put lands when it is newer than what is stored, or what is stored has expired.
@@ -49,7 +53,7 @@ export class SqliteStore implements Store {
       WHERE excluded.version > guids.version OR guids.expire <= ?5
       RETURNING version`)
     this.deleteOne = this.db.query('DELETE FROM guids WHERE guid = ?1 AND version <= ?2')
-    this.sweep = this.db.query('DELETE FROM guids WHERE guid IN (SELECT guid FROM guids WHERE expire <= ?1 LIMIT ?2)')
+    this.sweep = this.db.query('DELETE FROM guids WHERE id IN (SELECT id FROM guids WHERE expire <= ?1 LIMIT ?2)')
     this.applyTx = this.db.transaction((mutations: readonly Mutation[], nowSec: number) =>
       mutations.map((m): ApplyOutcome => {
         if (m.op === 'put') {
