@@ -3,6 +3,7 @@ import { Elysia } from 'elysia'
 import { AppError } from './errors'
 import type { GuidService } from './guid/service'
 import { guidRoutes } from './http/guid-routes'
+import { observer } from './http/observe'
 import { opsRoutes } from './http/ops-routes'
 import { problemResponse } from './http/respond'
 import { requestIdOf } from './http/request-id'
@@ -20,33 +21,18 @@ export interface AppDeps {
 }
 
 export interface App {
-  /** Answers one request: what Bun.serve calls, and what in-process tests call. */
+  /** Answers one request in-process: what tests call. */
   handle(request: Request): Promise<Response>
+  /** The Elysia instance; main.ts listens with it. */
   readonly elysia: Elysia<any, any, any, any, any, any, any>
 }
 
-/**
- * Builds the HTTP app; no I/O of its own. Around Elysia it adds what every response
- * needs: the request id, problem+json for every error, the metrics observation.
- */
-export const createApp = (deps: AppDeps): App => {
-  const { metrics, logger } = deps
-  const requestIds = new WeakMap<Request, string>()
-
-  const elysia = new Elysia({ name: 'guidd' })
-    .onError(({ code, error, request }) => {
-      const path = pathOf(request.url)
-      const requestId = requestIds.get(request) ?? requestIdOf(request)
-      if (code === 'NOT_FOUND') {
-        const allow = allowedMethods(path)
-        const problem = allow
-          ? new AppError('method-not-allowed', `${request.method} is not allowed on ${path}; use ${allow}.`, { headers: { allow } })
-          : new AppError('route-not-found', `No route ${path}; see /docs.`)
-        return problemResponse(problem, path, requestId)
-      }
-      if (code === 'PARSE') return problemResponse(new AppError('malformed-json', 'The body could not be parsed.'), path, requestId)
-      if (!(error instanceof AppError)) logger.error({ err: error, requestId, method: request.method, path }, 'request failed')
-      return problemResponse(error, path, requestId)
+/** /docs (Swagger UI) and /docs/json (OpenAPI 3), with the request id every response carries. */
+const docsPlugin = (version: string, metrics: Metrics) =>
+  new Elysia({ name: 'docs' })
+    .onAfterHandle(({ request, set }) => {
+      set.headers['x-request-id'] = requestIdOf(request)
+      metrics.observeRequest(request.method, routeOf(pathOf(request.url)), Number(set.status ?? 200), 0)
     })
     .use(
       swagger({
@@ -55,8 +41,8 @@ export const createApp = (deps: AppDeps): App => {
         documentation: {
           info: {
             title: 'guidd',
-            version: deps.version ?? '0.1.0',
-            description: 'GUID metadata service: create, read, update and delete GUIDs with their user and expiry. Errors are RFC 9457 problem details.',
+            version,
+            description: 'GUID metadata service: create, read, update and delete GUIDs with their user and expiry. Errors are RFC 9457 problem details (`application/problem+json`) with a stable `type` per kind.',
           },
           tags: [
             { name: 'guid', description: 'The GUID resource' },
@@ -65,18 +51,41 @@ export const createApp = (deps: AppDeps): App => {
         },
       }),
     )
-    .use(opsRoutes(deps.readiness, metrics))
-    .use(guidRoutes(deps.service))
 
-  const handle = async (request: Request): Promise<Response> => {
-    const started = performance.now()
-    const requestId = requestIdOf(request)
-    requestIds.set(request, requestId)
-    const response = await elysia.handle(request)
-    response.headers.set('x-request-id', requestId)
-    metrics.observeRequest(request.method, routeOf(pathOf(request.url)), response.status, (performance.now() - started) / 1000)
-    return response
-  }
+/**
+ * Builds the HTTP app; no I/O of its own. Route handlers are wrapped by `observe` (request
+ * id, problem+json, metrics); what never reaches a handler (unknown path, wrong method,
+ * unparsable request) is answered by onError in the same shape.
+ */
+export const createApp = (deps: AppDeps): App => {
+  const { metrics, logger } = deps
+  const observe = observer({
+    metrics,
+    onUnexpected: (error, call) => logger.error({ err: error, requestId: call.requestId, method: call.request.method, route: call.route }, 'request failed'),
+  })
 
-  return { handle, elysia }
+  const elysia = new Elysia({ name: 'guidd' })
+    .onError(({ code, error, request }) => {
+      const path = pathOf(request.url)
+      const requestId = requestIdOf(request)
+      let problem: unknown = error
+      if (code === 'NOT_FOUND') {
+        const allow = allowedMethods(path)
+        problem = allow
+          ? new AppError('method-not-allowed', `${request.method} is not allowed on ${path}; use ${allow}.`, { headers: { allow } })
+          : new AppError('route-not-found', `No route ${path}; see /docs.`)
+      } else if (code === 'PARSE') {
+        problem = new AppError('malformed-json', 'The body could not be parsed.')
+      } else if (!(error instanceof AppError)) {
+        logger.error({ err: error, requestId, method: request.method, path }, 'request failed outside a handler')
+      }
+      const response = problemResponse(problem, path, requestId)
+      metrics.observeRequest(request.method, routeOf(path), response.status, 0)
+      return response
+    })
+    .use(docsPlugin(deps.version ?? '0.1.0', metrics))
+    .use(opsRoutes(deps.readiness, metrics, observe))
+    .use(guidRoutes(deps.service, observe))
+
+  return { handle: (request) => elysia.handle(request), elysia }
 }

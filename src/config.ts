@@ -57,11 +57,15 @@ const describe = (schema: TSchema): string =>
  */
 export const loadConfig = (env: Record<string, string | undefined>): Config => {
   const raw: Record<string, unknown> = {}
-  for (const key of Object.keys(Config.properties)) {
+  const properties = Config.properties as Record<string, TSchema>
+  for (const key of Object.keys(properties)) {
     const value = env[key]
-    if (value !== undefined && value !== '') raw[key] = value
+    if (value === undefined || value === '') continue
+    // Integers must be written as plain digits: no "80.5", "1e3", "0x50" or "true" turned into
+    // numbers behind the operator's back (TypeBox's Value.Convert would).
+    raw[key] = properties[key]!.type === 'integer' && /^[0-9]{1,15}$/.test(value) ? Number(value) : value
   }
-  const value = Value.Default(Config, Value.Convert(Config, raw))
+  const value = Value.Default(Config, raw)
   const problems = new Map<string, string>()
   for (const error of Value.Errors(Config, value)) {
     const key = error.path.split('/')[1] ?? ''

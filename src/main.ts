@@ -30,13 +30,12 @@ const logger = createLogger(config.LOG_LEVEL)
 // operators and supervisors look for them.
 const lifecycle = config.LOG_LEVEL === 'silent' ? logger : logger.child({}, { level: 'info' })
 const runtime = createRuntime(config, { logger })
-const server = Bun.serve({
+runtime.app.elysia.listen({
   port: config.PORT,
   hostname: config.HOST,
   // Above the API's 16 KiB limit, so the API answers 413 itself; far below Bun's 128 MiB default.
   maxRequestBodySize: 1024 * 1024,
-  fetch: runtime.app.handle,
-  error: (error) => {
+  error: (error: Error) => {
     logger.error({ err: error }, 'unhandled server error')
     return new Response(JSON.stringify({ type: 'urn:guidd:problem:internal', title: 'Internal server error', status: 500, detail: 'The server failed to handle the request.' }), {
       status: 500,
@@ -44,6 +43,7 @@ const server = Bun.serve({
     })
   },
 })
+const server = runtime.app.elysia.server!
 runtime.sweeper.start()
 lifecycle.info({ port: server.port, host: config.HOST, store: 'sqlite', path: config.SQLITE_PATH }, 'guidd listening')
 

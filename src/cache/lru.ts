@@ -3,7 +3,8 @@ import type { Clock } from '../clock'
 import type { StoredRecord } from '../guid/model'
 import { ABSENT, type CacheTier, type Lookup, MISS } from './tier'
 
-type Entry = { record: StoredRecord } | { absentUntil: number }
+/** Hits are stored as the Lookup they answer with, so a hit allocates nothing. */
+type Entry = { kind: 'hit'; record: StoredRecord } | { kind: 'absent'; until: number }
 
 export interface LruTierOptions {
   maxEntries: number
@@ -38,12 +39,12 @@ export class LruTier implements CacheTier {
   get(guid: string, nowSec: number): Lookup {
     const entry = this.cache?.get(guid)
     if (entry !== undefined) {
-      if ('record' in entry) {
+      if (entry.kind === 'hit') {
         if (entry.record.expire > nowSec) {
           this.stats.hits++
-          return { kind: 'hit', record: entry.record }
+          return entry
         }
-      } else if (entry.absentUntil > this.options.clock.now()) {
+      } else if (entry.until > this.options.clock.now()) {
         this.stats.hits++
         return ABSENT
       }
@@ -54,12 +55,14 @@ export class LruTier implements CacheTier {
   }
 
   set(record: StoredRecord, nowSec: number): void {
-    if (record.expire > nowSec) this.cache?.set(record.guid, { record })
+    if (record.expire > nowSec) this.cache?.set(record.guid, { kind: 'hit', record })
     else this.cache?.delete(record.guid)
   }
 
   setAbsent(guid: string): void {
-    if (this.options.negativeTtlMs > 0) this.cache?.set(guid, { absentUntil: this.options.clock.now() + this.options.negativeTtlMs })
+    if (this.options.negativeTtlMs > 0) this.cache?.set(guid, { kind: 'absent', until: this.options.clock.now() + this.options.negativeTtlMs })
+    // Without negative caching, at least forget what was there (a delete must not be served).
+    else this.cache?.delete(guid)
   }
 
   forget(guid: string): void {

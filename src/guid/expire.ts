@@ -14,8 +14,13 @@ const parseRfc3339 = (text: string): number | null => {
   // Date.UTC rolls over out-of-range fields; a real date-time survives the round trip.
   if (d.getUTCFullYear() !== year || d.getUTCMonth() !== month - 1 || d.getUTCDate() !== day || d.getUTCHours() !== hour || d.getUTCMinutes() !== minute || d.getUTCSeconds() !== second) return null
   const zone = m[8]!
-  const offsetMinutes = zone === 'Z' || zone === 'z' ? 0 : (zone.startsWith('-') ? -1 : 1) * (Number(zone.slice(1, 3)) * 60 + Number(zone.slice(4, 6)))
-  if (Math.abs(offsetMinutes) >= 24 * 60) return null
+  let offsetMinutes = 0
+  if (zone !== 'Z' && zone !== 'z') {
+    const hours = Number(zone.slice(1, 3))
+    const minutes = Number(zone.slice(4, 6))
+    if (hours > 23 || minutes > 59) return null
+    offsetMinutes = (zone.startsWith('-') ? -1 : 1) * (hours * 60 + minutes)
+  }
   // Fractions of a second are dropped: expire is whole seconds.
   return Math.floor(wall / 1000) - offsetMinutes * 60
 }

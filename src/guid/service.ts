@@ -32,20 +32,20 @@ const preconditionFailed = (detail: string) => new AppError('precondition-failed
 export class GuidService {
   constructor(private readonly deps: GuidServiceDeps) {}
 
-  async get(rawGuid: string): Promise<StoredRecord> {
+  /** Synchronous when memory answers (the hot path), a promise otherwise. */
+  get(rawGuid: string): StoredRecord | Promise<StoredRecord> {
     const guid = normaliseGuid(rawGuid)
     const now = nowSeconds(this.deps.clock)
     // A memory hit needs no actor: it is at least as new as every acknowledged write here.
     const hot = this.deps.records.peek(guid, now)
-    if (hot !== undefined) {
-      if (hot === null) throw notFound(guid)
-      return hot
-    }
+    if (hot === null) throw notFound(guid)
+    if (hot !== undefined) return hot
     // A miss reads below inside the actor, so its fill cannot overwrite a newer write; the
     // tiers below hold every acknowledged write, so the nearest need not be asked twice.
-    const record = await this.deps.actors.run(guid, () => this.deps.records.load(guid, now, 1))
-    if (record === null) throw notFound(guid)
-    return record
+    return this.deps.actors.run(guid, () => this.deps.records.load(guid, now, 1)).then((record) => {
+      if (record === null) throw notFound(guid)
+      return record
+    })
   }
 
   async create(body: CreateBody): Promise<StoredRecord> {

@@ -1,8 +1,9 @@
 import { Elysia } from 'elysia'
-import { CreateBody, PatchBody, UpsertBody } from '../guid/model'
 import { etagOf, noneMatchFails } from '../guid/etag'
+import { CreateBody, PatchBody, type StoredRecord, UpsertBody } from '../guid/model'
 import type { GuidService, Preconditions } from '../guid/service'
 import { readJsonBody } from './body'
+import type { Call, Observe } from './observe'
 import { docs } from './openapi'
 import { recordResponse } from './respond'
 import { validate } from './validate'
@@ -12,54 +13,59 @@ const preconditions = (headers: Headers): Preconditions => ({
   ifNoneMatch: headers.get('if-none-match') ?? undefined,
 })
 
-const NO_STORE = { 'cache-control': 'no-store' }
-const created = (guid: string) => ({ ...NO_STORE, location: `/guid/${guid}` })
+// Reads may be cached but must be revalidated (ETag); writes' answers are never stored.
+const REVALIDATE = 'no-cache'
+const NO_STORE = 'no-store'
+
+const answerGet = ({ request, requestId }: Call, record: StoredRecord): Response => {
+  const ifNoneMatch = request.headers.get('if-none-match')
+  if (ifNoneMatch !== null && noneMatchFails(ifNoneMatch, record.version)) {
+    return new Response(null, { status: 304, headers: { etag: etagOf(record.version), 'cache-control': REVALIDATE, 'x-request-id': requestId } })
+  }
+  return recordResponse(200, record, requestId, REVALIDATE)
+}
 
 /** The /guid routes (SPEC §3): thin: take plain values out of the request, call the service. */
-export const guidRoutes = (service: GuidService) =>
+export const guidRoutes = (service: GuidService, observe: Observe) =>
   new Elysia({ name: 'guid-routes' })
     .post(
       '/guid',
-      async ({ request }) => {
+      observe('POST', '/guid', async ({ request, requestId }) => {
         const record = await service.create(validate(CreateBody, await readJsonBody(request)))
-        return recordResponse(201, record, created(record.guid))
-      },
+        return recordResponse(201, record, requestId, NO_STORE, `/guid/${record.guid}`)
+      }),
       { detail: docs.create(CreateBody) },
     )
     .get(
       '/guid/:guid',
-      async ({ params, request }) => {
-        const record = await service.get(params.guid)
-        const ifNoneMatch = request.headers.get('if-none-match')
-        if (ifNoneMatch !== null && noneMatchFails(ifNoneMatch, record.version)) {
-          return new Response(null, { status: 304, headers: { etag: etagOf(record.version), 'cache-control': 'no-cache' } })
-        }
-        return recordResponse(200, record, { 'cache-control': 'no-cache' })
-      },
+      observe('GET', '/guid/:guid', (call) => {
+        const found = service.get(call.params.guid ?? '')
+        return found instanceof Promise ? found.then((record) => answerGet(call, record)) : answerGet(call, found)
+      }),
       { detail: docs.get },
     )
     .post(
       '/guid/:guid',
-      async ({ params, request }) => {
+      observe('POST', '/guid/:guid', async ({ request, params, requestId }) => {
         const body = validate(UpsertBody, await readJsonBody(request))
-        const { record, created: isNew } = await service.upsert(params.guid, body, preconditions(request.headers))
-        return recordResponse(isNew ? 201 : 200, record, isNew ? created(record.guid) : NO_STORE)
-      },
+        const { record, created } = await service.upsert(params.guid ?? '', body, preconditions(request.headers))
+        return recordResponse(created ? 201 : 200, record, requestId, NO_STORE, created ? `/guid/${record.guid}` : undefined)
+      }),
       { detail: docs.upsert(UpsertBody) },
     )
     .patch(
       '/guid/:guid',
-      async ({ params, request }) => {
+      observe('PATCH', '/guid/:guid', async ({ request, params, requestId }) => {
         const body = validate(PatchBody, await readJsonBody(request))
-        return recordResponse(200, await service.patch(params.guid, body, preconditions(request.headers)), NO_STORE)
-      },
+        return recordResponse(200, await service.patch(params.guid ?? '', body, preconditions(request.headers)), requestId, NO_STORE)
+      }),
       { detail: docs.patch(PatchBody) },
     )
     .delete(
       '/guid/:guid',
-      async ({ params, request }) => {
-        await service.remove(params.guid, preconditions(request.headers))
-        return new Response(null, { status: 204, headers: NO_STORE })
-      },
+      observe('DELETE', '/guid/:guid', async ({ request, params, requestId }) => {
+        await service.remove(params.guid ?? '', preconditions(request.headers))
+        return new Response(null, { status: 204, headers: { 'cache-control': NO_STORE, 'x-request-id': requestId } })
+      }),
       { detail: docs.remove },
     )

@@ -1,21 +1,39 @@
-import { type AppError, toAppError } from '../errors'
+import { toAppError } from '../errors'
 import { etagOf } from '../guid/etag'
-import { type StoredRecord, toPublic } from '../guid/model'
+import type { StoredRecord } from '../guid/model'
 
-const JSON_TYPE = 'application/json'
+export const json = (status: number, body: unknown, requestId: string, headers: Record<string, string> = {}): Response =>
+  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...headers } })
 
-export const json = (status: number, body: unknown, headers: Record<string, string> = {}): Response =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': JSON_TYPE, ...headers } })
+// Records are immutable (a write makes a new object), so a record's JSON can be kept
+// with it: a hot GET then serialises nothing.
+const bodies = new WeakMap<StoredRecord, string>()
+const bodyOf = (r: StoredRecord): string => {
+  let body = bodies.get(r)
+  if (body === undefined) {
+    body = JSON.stringify({ guid: r.guid, user: r.user, expire: r.expire })
+    bodies.set(r, body)
+  }
+  return body
+}
 
-/** A record as a response: its public JSON, its ETag, and caching rules for its method. */
-export const recordResponse = (status: number, record: StoredRecord, headers: Record<string, string> = {}): Response =>
-  json(status, toPublic(record), { etag: etagOf(record.version), ...headers })
+/** A record as a response: its public JSON (never the version), its ETag, its caching rule. */
+export const recordResponse = (status: number, r: StoredRecord, requestId: string, cacheControl: string, location?: string): Response => {
+  const headers: Record<string, string> = {
+    'content-type': 'application/json',
+    etag: etagOf(r.version),
+    'cache-control': cacheControl,
+    'x-request-id': requestId,
+  }
+  if (location !== undefined) headers.location = location
+  return new Response(bodyOf(r), { status, headers })
+}
 
-/** RFC 9457 problem details for any error; unknown errors have already become opaque 500s. */
+/** RFC 9457 problem details for any error; unknown errors become opaque 500s. */
 export const problemResponse = (error: unknown, instance: string, requestId: string): Response => {
-  const appError: AppError = toAppError(error)
+  const appError = toAppError(error)
   return new Response(JSON.stringify(appError.toProblem(instance, requestId)), {
     status: appError.status,
-    headers: { 'content-type': 'application/problem+json', ...appError.options.headers },
+    headers: { 'content-type': 'application/problem+json', 'x-request-id': requestId, ...appError.options.headers },
   })
 }

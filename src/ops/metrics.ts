@@ -1,5 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
-import { FastCounter, FastHistogram } from './fast-metrics'
+import { HttpMetrics } from './http-metrics'
 
 /** Read-only views of the parts whose size the metrics report at scrape time. */
 export interface MetricSources {
@@ -15,21 +15,14 @@ export interface MetricSources {
  */
 export class Metrics {
   readonly registry = new Registry()
-  readonly requests: FastCounter
-  readonly duration: FastHistogram
+  readonly http: HttpMetrics
   readonly commitBatch: Histogram
   readonly commitSeconds: Histogram
   readonly sweptTotal: Counter
 
   constructor(sources: MetricSources) {
     const registers = [this.registry]
-    this.requests = new FastCounter('guidd_http_requests_total', 'HTTP requests answered, by method, route and status.', this.registry)
-    this.duration = new FastHistogram(
-      'guidd_http_request_duration_seconds',
-      'Time from request received to response handed to the server, by method and route.',
-      this.registry,
-      [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5],
-    )
+    this.http = new HttpMetrics(this.registry)
     this.commitBatch = new Histogram({ name: 'guidd_store_commit_batch_size', help: 'Mutations per durable commit (group commit or flush batch).', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], registers })
     this.commitSeconds = new Histogram({ name: 'guidd_store_commit_duration_seconds', help: 'Time to commit one batch to the durable store.', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers })
     this.sweptTotal = new Counter({ name: 'guidd_store_swept_total', help: 'Expired records deleted from the durable store by the sweep.', registers })
@@ -39,11 +32,9 @@ export class Metrics {
     new Gauge({ name: 'guidd_actors_in_flight', help: 'Per-GUID actors with work in flight.', registers, collect() { this.set(sources.actorsInFlight()) } })
   }
 
-  /** One answered request; `route` is a route pattern, never a raw path. */
+  /** One answered request outside the route handlers' own stats (errors before routing, docs). */
   observeRequest(method: string, route: string, status: number, seconds: number): void {
-    const key = method + ' ' + route
-    this.requests.inc(key + ' ' + status, () => ({ method, route, status }))
-    this.duration.observe(key, () => ({ method, route }), seconds)
+    this.http.forRoute(method, route).observe(status, seconds)
   }
 
   observeCommit(size: number, seconds: number): void {

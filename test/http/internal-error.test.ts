@@ -1,0 +1,69 @@
+import { describe, expect, test } from 'bun:test'
+import { ActorRegistry } from '../../src/actors/registry'
+import { createApp } from '../../src/app'
+import { ManualClock } from '../../src/clock'
+import { GuidService } from '../../src/guid/service'
+import { createLogger } from '../../src/ops/logger'
+import { Metrics } from '../../src/ops/metrics'
+import { Readiness } from '../../src/ops/readiness'
+import { Records } from '../../src/records'
+import type { Journal } from '../../src/store/journal'
+import type { Store } from '../../src/store/store'
+import { T0 } from '../support/app'
+import { expectProblem, GUID } from '../support/http'
+
+const secret = () => {
+  throw new Error('secret driver text at /var/lib/guidd.sqlite')
+}
+
+/** A store and a journal that fail every call with a driver-like message. */
+const brokenStore: Store = { name: 'broken', get: async () => secret(), applyBatch: async () => secret(), sweepExpired: async () => secret(), ping: async () => secret(), close: async () => {} }
+const brokenJournal: Journal = { append: async () => secret(), lag: async () => 0, close: async () => {} }
+
+const buildApp = () => {
+  const logged: string[] = []
+  const logger = createLogger('error', { write: (line: string) => void logged.push(line) })
+  const actors = new ActorRegistry({ mailboxMax: 10 })
+  const records = new Records({ tiers: [], journal: brokenJournal, store: brokenStore })
+  const service = new GuidService({ actors, records, clock: new ManualClock(T0), defaultTtlSeconds: 60 })
+  const metrics = new Metrics({ lruSize: () => 0, lruStats: () => ({ hits: 0, misses: 0 }), actorsInFlight: () => actors.size })
+  const app = createApp({ service, metrics, readiness: new Readiness([]), logger })
+  const req = (method: string, path: string, body?: unknown) =>
+    app.handle(new Request(`http://localhost${path}`, body === undefined ? { method } : { method, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }))
+  return { req, logged, actors }
+}
+
+describe('an unexpected failure', () => {
+  test.each([
+    ['a failing store read', 'GET', `/guid/${GUID}`, undefined],
+    ['a failing journal append', 'POST', '/guid', { user: 'u' }],
+    ['a failing store read before an update', 'PATCH', `/guid/${GUID}`, { user: 'u' }],
+    ['a failing store read before a delete', 'DELETE', `/guid/${GUID}`, undefined],
+  ])('%s is an opaque 500 that leaks nothing', async (_name, method, path, body) => {
+    const { req } = buildApp()
+    const res = await req(method, path, body)
+    const text = await res.clone().text()
+    const problem = await expectProblem(res, 500, 'internal')
+    expect(text).not.toContain('secret')
+    expect(text).not.toContain('/var/lib')
+    expect(text).not.toContain('Error')
+    expect(text).not.toMatch(/at .*\.ts/)
+    expect(problem.requestId).toBe(res.headers.get('x-request-id')!)
+  })
+
+  test('is logged with its request id', async () => {
+    const { req, logged } = buildApp()
+    const res = await req('GET', `/guid/${GUID}`)
+    expect(res.status).toBe(500)
+    const requestId = res.headers.get('x-request-id')!
+    const line = logged.find((l) => l.includes('secret driver text'))
+    expect(line).toBeDefined()
+    expect(JSON.parse(line!)).toMatchObject({ requestId })
+  })
+
+  test('does not leave the GUID\'s actor behind', async () => {
+    const { req, actors } = buildApp()
+    expect((await req('GET', `/guid/${GUID}`)).status).toBe(500)
+    expect(actors.size).toBe(0)
+  })
+})

@@ -1,0 +1,72 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { createTestApp, type TestApp } from '../support/app'
+import { createGuid, GUID } from '../support/http'
+
+let app: TestApp
+beforeAll(() => {
+  app = createTestApp()
+})
+afterAll(() => app.close())
+
+describe('operational endpoints', () => {
+  test('/healthz is 200', async () => {
+    const res = await app.req('GET', '/healthz')
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual({ status: 'ok' })
+  })
+
+  test('/readyz is 200 when the store answers', async () => {
+    const res = await app.req('GET', '/readyz')
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ status: 'ready' })
+  })
+
+  test('/readyz is 503 with Retry-After and the reason while draining', async () => {
+    const draining = createTestApp()
+    try {
+      draining.runtime.readiness.draining = true
+      const res = await draining.req('GET', '/readyz')
+      expect(res.status).toBe(503)
+      expect(res.headers.get('retry-after')).toBeTruthy()
+      expect(await res.json()).toMatchObject({ checks: { lifecycle: 'draining' } })
+      expect((await draining.req('GET', '/healthz')).status).toBe(200)
+    } finally {
+      await draining.close()
+    }
+  })
+
+  test('/metrics is Prometheus text with the service metrics', async () => {
+    await createGuid(app)
+    await app.req('GET', `/guid/${GUID}`)
+    const res = await app.req('GET', '/metrics')
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toStartWith('text/plain')
+    const text = await res.text()
+    for (const name of [
+      'guidd_http_requests_total',
+      'guidd_http_request_duration_seconds',
+      'guidd_lru_entries',
+      'guidd_lru_hits_total',
+      'guidd_actors_in_flight',
+      'guidd_store_commit_batch_size',
+      'guidd_store_commit_duration_seconds',
+    ]) {
+      expect(text).toContain(`# TYPE ${name} `)
+    }
+    expect(text).toContain('guidd_http_requests_total{method="POST",route="/guid",status="201"} 1')
+    expect(text).toContain('guidd_http_requests_total{method="GET",route="/guid/:guid",status="200"} 1')
+    expect(text).toMatch(/^guidd_lru_entries 1$/m)
+    expect(text).toMatch(/^guidd_lru_hits_total 1$/m)
+    expect(text).toMatch(/^guidd_actors_in_flight 0$/m)
+    expect(text).toMatch(/^guidd_store_commit_batch_size_count 1$/m)
+  })
+
+  test('/metrics labels routes by pattern, never by raw path', async () => {
+    await app.req('GET', '/guid/0123456789ABCDEF0123456789ABCDEF')
+    await app.req('GET', '/some/random/path')
+    const text = await (await app.req('GET', '/metrics')).text()
+    expect(text).not.toContain('0123456789ABCDEF0123456789ABCDEF')
+    expect(text).not.toContain('/some/random/path')
+    expect(text).toContain('route="unmatched"')
+  })
+})

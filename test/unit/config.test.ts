@@ -1,0 +1,85 @@
+import { describe, expect, test } from 'bun:test'
+import { ConfigError, loadConfig } from '../../src/config'
+
+const problemsOf = (env: Record<string, string>): string[] => {
+  try {
+    loadConfig(env)
+  } catch (error) {
+    expect(error).toBeInstanceOf(ConfigError)
+    return (error as ConfigError).problems
+  }
+  throw new Error(`loadConfig(${JSON.stringify(env)}) did not throw`)
+}
+
+describe('loadConfig', () => {
+  test('defaults for an empty environment', () => {
+    const config = loadConfig({})
+    expect(config).toMatchObject({
+      PORT: 8888,
+      HOST: '0.0.0.0',
+      MONGODB_DB: 'guidd',
+      DEFAULT_TTL_SECONDS: 2_592_000,
+      LRU_MAX_ENTRIES: 100_000,
+      FLUSH_BATCH_MAX: 500,
+      FLUSH_INTERVAL_MS: 100,
+      JOURNAL_MAX_LAG: 100_000,
+      LOG_LEVEL: 'info',
+      SQLITE_SYNCHRONOUS: 'NORMAL',
+    })
+    expect(config.REDIS_URL).toBeUndefined()
+    expect(config.MONGODB_URL).toBeUndefined()
+    expect(config.API_KEYS).toBeUndefined()
+  })
+
+  test('converts numbers and keeps strings', () => {
+    const config = loadConfig({ PORT: '0', LRU_MAX_ENTRIES: '0', SQLITE_PATH: '/tmp/x.sqlite', LOG_LEVEL: 'debug', REDIS_URL: 'redis://localhost:6379', MONGODB_URL: 'mongodb+srv://h/db' })
+    expect(config).toMatchObject({ PORT: 0, LRU_MAX_ENTRIES: 0, SQLITE_PATH: '/tmp/x.sqlite', LOG_LEVEL: 'debug', REDIS_URL: 'redis://localhost:6379', MONGODB_URL: 'mongodb+srv://h/db' })
+  })
+
+  test('an empty string counts as unset', () => {
+    expect(loadConfig({ PORT: '', LOG_LEVEL: '' })).toMatchObject({ PORT: 8888, LOG_LEVEL: 'info' })
+  })
+
+  test('ignores variables it does not know', () => {
+    expect(() => loadConfig({ PATH: '/usr/bin', HOME: '/root' })).not.toThrow()
+  })
+
+  test('names every bad variable at once', () => {
+    const problems = problemsOf({ PORT: 'abc', LRU_MAX_ENTRIES: '-1', LOG_LEVEL: 'loud' })
+    expect(problems).toHaveLength(3)
+    expect(problems.find((p) => p.startsWith('PORT='))).toContain('"abc"')
+    expect(problems.find((p) => p.startsWith('LRU_MAX_ENTRIES='))).toContain('>= 0')
+    expect(problems.find((p) => p.startsWith('LOG_LEVEL='))).toContain('info')
+  })
+
+  test('the error message lists every problem', () => {
+    try {
+      loadConfig({ PORT: 'abc', LRU_MAX_ENTRIES: '-1', LOG_LEVEL: 'loud' })
+      throw new Error('did not throw')
+    } catch (error) {
+      const message = (error as Error).message
+      for (const name of ['PORT', 'LRU_MAX_ENTRIES', 'LOG_LEVEL']) expect(message).toContain(name)
+    }
+  })
+
+  test.each([
+    ['PORT', '65536'],
+    ['PORT', '-1'],
+    ['PORT', '80.5'],
+    ['PORT', 'true'],
+    ['LRU_MAX_ENTRIES', '1e3'],
+    ['DEFAULT_TTL_SECONDS', '0'],
+    ['COMMIT_WINDOW_MS', '101'],
+    ['COMMIT_BATCH_MAX', '0'],
+    ['FLUSH_BATCH_MAX', 'many'],
+    ['JOURNAL_MAX_LAG', '0'],
+    ['REDIS_URL', 'localhost:6379'],
+    ['MONGODB_URL', 'http://mongo'],
+    ['SQLITE_SYNCHRONOUS', 'OFF'],
+    ['LOG_LEVEL', 'INFO'],
+  ])('rejects %s=%s', (name, value) => {
+    const problems = problemsOf({ [name]: value })
+    expect(problems).toHaveLength(1)
+    expect(problems[0]).toStartWith(`${name}=`)
+  })
+})

@@ -1,0 +1,141 @@
+import { describe, expect, test } from 'bun:test'
+import { LruTier } from '../../src/cache/lru'
+import { ManualClock, nowSeconds } from '../../src/clock'
+import type { StoredRecord } from '../../src/guid/model'
+
+const T0 = Date.UTC(2026, 0, 1)
+const NOW = T0 / 1000
+
+const rec = (n: number, expire = NOW + 100, version = 1): StoredRecord => ({ guid: n.toString(16).toUpperCase().padStart(32, '0'), user: `u${n}`, expire, version })
+
+const tier = (maxEntries: number, negativeTtlMs = 1_000) => {
+  const clock = new ManualClock(T0)
+  return { clock, lru: new LruTier({ maxEntries, negativeTtlMs, clock }) }
+}
+
+describe('LruTier', () => {
+  test('a miss, then a hit for what was set', () => {
+    const { lru } = tier(10)
+    const r = rec(1)
+    expect(lru.get(r.guid, NOW)).toEqual({ kind: 'miss' })
+    lru.set(r, NOW)
+    expect(lru.get(r.guid, NOW)).toEqual({ kind: 'hit', record: r })
+    expect(lru.stats).toEqual({ hits: 1, misses: 1 })
+  })
+
+  test('is bounded by entry count and evicts the least recently used', () => {
+    const { lru } = tier(3)
+    for (const n of [1, 2, 3]) lru.set(rec(n), NOW)
+    lru.get(rec(1).guid, NOW)
+    lru.set(rec(4), NOW)
+    expect(lru.size).toBe(3)
+    expect(lru.get(rec(2).guid, NOW).kind).toBe('miss')
+    for (const n of [1, 3, 4]) expect(lru.get(rec(n).guid, NOW).kind).toBe('hit')
+  })
+
+  test('never holds more than maxEntries, records and negative entries alike', () => {
+    const { lru } = tier(50)
+    for (let n = 0; n < 500; n++) {
+      if (n % 2 === 0) lru.set(rec(n), NOW)
+      else lru.setAbsent(rec(n).guid)
+      expect(lru.size).toBeLessThanOrEqual(50)
+    }
+    expect(lru.size).toBe(50)
+  })
+
+  test('checks expire on every hit: a record is a miss (and dropped) once the clock reaches expire', () => {
+    const { lru, clock } = tier(10)
+    const r = rec(1, NOW + 10)
+    lru.set(r, nowSeconds(clock))
+    clock.advance(9_999)
+    expect(lru.get(r.guid, nowSeconds(clock)).kind).toBe('hit')
+    clock.advance(1)
+    expect(lru.get(r.guid, nowSeconds(clock)).kind).toBe('miss')
+    expect(lru.size).toBe(0)
+    clock.set(T0)
+    expect(lru.get(r.guid, nowSeconds(clock)).kind).toBe('miss')
+  })
+
+  test('does not store a record that has already expired, and drops the older copy', () => {
+    const { lru } = tier(10)
+    lru.set(rec(1, NOW + 10), NOW)
+    lru.set(rec(1, NOW, 2), NOW)
+    expect(lru.get(rec(1).guid, NOW - 5).kind).toBe('miss')
+    expect(lru.size).toBe(0)
+  })
+
+  test('a newer set replaces the record', () => {
+    const { lru } = tier(10)
+    lru.set(rec(1, NOW + 10, 1), NOW)
+    const newer = { ...rec(1, NOW + 20, 2), user: 'changed' }
+    lru.set(newer, NOW)
+    expect(lru.get(newer.guid, NOW)).toEqual({ kind: 'hit', record: newer })
+  })
+
+  test('negative entries answer absent until the clock passes their deadline', () => {
+    const { lru, clock } = tier(10, 1_000)
+    const guid = rec(1).guid
+    lru.setAbsent(guid)
+    expect(lru.get(guid, NOW).kind).toBe('absent')
+    clock.advance(999)
+    expect(lru.get(guid, NOW).kind).toBe('absent')
+    clock.advance(1)
+    expect(lru.get(guid, NOW).kind).toBe('miss')
+    expect(lru.size).toBe(0)
+  })
+
+  test('a set clears a negative entry', () => {
+    const { lru } = tier(10)
+    const r = rec(1)
+    lru.setAbsent(r.guid)
+    lru.set(r, NOW)
+    expect(lru.get(r.guid, NOW)).toEqual({ kind: 'hit', record: r })
+  })
+
+  test('setAbsent replaces a cached record', () => {
+    const { lru } = tier(10)
+    const r = rec(1)
+    lru.set(r, NOW)
+    lru.setAbsent(r.guid)
+    expect(lru.get(r.guid, NOW).kind).toBe('absent')
+  })
+
+  test('with negative caching off, setAbsent still drops a cached record', () => {
+    const { lru } = tier(10, 0)
+    const r = rec(1)
+    lru.set(r, NOW)
+    lru.setAbsent(r.guid)
+    expect(lru.get(r.guid, NOW).kind).toBe('miss')
+  })
+
+  test('with negative caching off, setAbsent caches nothing', () => {
+    const { lru } = tier(10, 0)
+    lru.setAbsent(rec(1).guid)
+    expect(lru.size).toBe(0)
+  })
+
+  test('forget and clear', () => {
+    const { lru } = tier(10)
+    for (const n of [1, 2, 3]) lru.set(rec(n), NOW)
+    lru.forget(rec(1).guid)
+    expect(lru.get(rec(1).guid, NOW).kind).toBe('miss')
+    lru.clear()
+    expect(lru.size).toBe(0)
+  })
+
+  test('maxEntries 0 disables it: everything is a miss', () => {
+    const { lru } = tier(0)
+    const r = rec(1)
+    lru.set(r, NOW)
+    lru.setAbsent(rec(2).guid)
+    expect(lru.size).toBe(0)
+    expect(lru.get(r.guid, NOW).kind).toBe('miss')
+    expect(lru.get(rec(2).guid, NOW).kind).toBe('miss')
+    expect(() => lru.forget(r.guid)).not.toThrow()
+    expect(() => lru.clear()).not.toThrow()
+  })
+
+  test.each([-1, 1.5, Number.NaN])('rejects maxEntries %p at construction', (maxEntries) => {
+    expect(() => tier(maxEntries)).toThrow(TypeError)
+  })
+})
