@@ -4,17 +4,18 @@ import { createRuntime } from './runtime'
 
 /** The process: the only place that reads env, opens sockets and traps signals. */
 
-const healthcheck = async (port: string | undefined): Promise<never> => {
+const healthcheck = async (port: string | undefined, host: string | undefined): Promise<never> => {
   // For container HEALTHCHECKs: the runtime image has no curl.
+  const target = !host || host === '0.0.0.0' || host === '::' ? '127.0.0.1' : host.includes(':') ? `[${host}]` : host
   try {
-    const res = await fetch(`http://127.0.0.1:${port || 8888}/healthz`, { signal: AbortSignal.timeout(2_000) })
+    const res = await fetch(`http://${target}:${port || 8888}/healthz`, { signal: AbortSignal.timeout(2_000) })
     process.exit(res.ok ? 0 : 1)
   } catch {
     process.exit(1)
   }
 }
 
-if (process.argv.includes('--healthcheck')) await healthcheck(Bun.env.PORT)
+if (process.argv.includes('--healthcheck')) await healthcheck(Bun.env.PORT, Bun.env.HOST)
 
 let config
 try {
@@ -53,10 +54,15 @@ const shutdown = async (signal: string): Promise<void> => {
   stopping = true
   lifecycle.info({ signal }, 'draining')
   runtime.readiness.draining = true
-  // Stop accepting; let in-flight requests finish (they end in the actors, drained below).
-  const stopped = server.stop(false)
-  await runtime.close()
-  await stopped
+  const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS
+  // Stop accepting and let in-flight requests finish (a body still arriving has not reached
+  // an actor yet, so the journal must stay open until the server is done), within the deadline.
+  const drained = await Promise.race([server.stop(false).then(() => true), Bun.sleep(config.SHUTDOWN_TIMEOUT_MS).then(() => false)])
+  if (!drained) {
+    lifecycle.warn('shutdown deadline passed with requests in flight; closing their connections')
+    await server.stop(true)
+  }
+  await runtime.close(Math.max(0, deadline - Date.now()))
   lifecycle.info('stopped')
   process.exit(0)
 }

@@ -1,4 +1,4 @@
-import { type Static, Type } from '@sinclair/typebox'
+import { FormatRegistry, type Static, Type } from '@sinclair/typebox'
 
 /** The most `expire` may be: 9999-12-31T23:59:59Z. */
 export const MAX_EXPIRE = 253402300799
@@ -18,10 +18,19 @@ export const GuidInput = Type.String({
   errorMessage: 'guid must be 32 hexadecimal digits or the hyphenated 8-4-4-4-12 form',
 })
 
+// "Characters" are Unicode code points; maxLength counts UTF-16 units (an emoji is two),
+// so the schema bounds units loosely and the format checks code points.
+FormatRegistry.Set('user', (value) => {
+  let n = 0
+  for (const _ of value) if (++n > USER_MAX_LENGTH) return false
+  return n >= 1
+})
+
 export const User = Type.String({
   minLength: 1,
-  maxLength: USER_MAX_LENGTH,
-  description: 'Free text, 1 to 256 characters, stored as given.',
+  maxLength: USER_MAX_LENGTH * 2,
+  format: 'user',
+  description: 'Free text, 1 to 256 characters (Unicode code points), stored as given.',
   examples: ['Cylance, Inc.'],
   errorMessage: `user must be a string of 1 to ${USER_MAX_LENGTH} characters`,
 })

@@ -64,6 +64,7 @@ describe('user input', () => {
     ['surrounding whitespace, kept as given', '  Cylance, Inc.\t '],
     ['only whitespace', '   '],
     ['non-ASCII', 'Zürich Ünïcödé 日本'],
+    ['256 characters outside the BMP (512 UTF-16 units)', '😀'.repeat(256)],
   ])('accepts %s', async (_name, user) => {
     const res = await app.req('POST', '/guid', { user })
     expect(res.status).toBe(201)
@@ -76,6 +77,7 @@ describe('user input', () => {
   test.each([
     ['empty', ''],
     ['257 characters', 'u'.repeat(257)],
+    ['257 characters outside the BMP', '😀'.repeat(257)],
     ['a number', 42],
     ['null', null],
     ['an array', ['a']],

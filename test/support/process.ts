@@ -51,7 +51,10 @@ export const startProcess = async (opts: { cmd: string[]; env?: Record<string, s
   ]).finally(() => clearTimeout(timer))
 
   const stop = async (graceMs = 10_000): Promise<number | null> => {
-    if (proc.exitCode !== null || proc.signalCode !== null) return proc.exitCode
+    if (proc.exitCode !== null || proc.signalCode !== null) {
+      live.delete(proc)
+      return proc.exitCode
+    }
     proc.kill('SIGTERM')
     const t = setTimeout(() => proc.kill('SIGKILL'), graceMs)
     const code = await proc.exited
@@ -79,5 +82,42 @@ export const waitForHttp = async (url: string, started: Started, status = 200, t
     }
     if (Date.now() > deadline) throw new Error(`${url} did not answer ${status} within ${timeoutMs} ms:\n${started.output()}`)
     await Bun.sleep(25)
+  }
+}
+
+export interface Finished {
+  /** Exit code, or null when a signal ended it. */
+  code: number | null
+  stdout: string
+  stderr: string
+}
+
+/** Runs `cmd` to its end, bounded: SIGKILL (and a throw) after `timeoutMs`. For CLIs and bad-config starts. */
+export const runToExit = async (opts: { cmd: string[]; env?: Record<string, string>; cwd?: string; timeoutMs?: number }): Promise<Finished> => {
+  const proc = Bun.spawn(opts.cmd, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
+  live.add(proc)
+  const timeoutMs = opts.timeoutMs ?? 15_000
+  let timedOut = false
+  const timer = setTimeout(() => {
+    timedOut = true
+    proc.kill('SIGKILL')
+  }, timeoutMs)
+  try {
+    const [stdout, stderr, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
+    if (timedOut) throw new Error(`${opts.cmd.join(' ')} did not exit within ${timeoutMs} ms:\n${stdout}${stderr}`)
+    return { code: proc.signalCode === null ? code : null, stdout, stderr }
+  } finally {
+    clearTimeout(timer)
+    live.delete(proc)
+  }
+}
+
+/** Whether a process with this PID exists (signal 0 checks without signalling). */
+export const pidExists = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
   }
 }

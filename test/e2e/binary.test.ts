@@ -1,0 +1,91 @@
+import { afterAll, expect, test } from 'bun:test'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { pidExists, runToExit, type Started, startProcess, waitForHttp } from '../support/process'
+
+/**
+ * The shipped artefact (SPEC §1): the executable `bun build --compile` makes, built with
+ * package.json's own "build" flags into a temp dir, run from an empty directory (so no
+ * node_modules, no sources), serving the API, answering its container healthcheck.
+ */
+
+const root = join(import.meta.dir, '..', '..')
+const dir = mkdtempSync(join(tmpdir(), 'guidd-e2e-binary-'))
+let server: Started | undefined
+
+afterAll(async () => {
+  await server?.stop(2_000)
+  rmSync(dir, { recursive: true, force: true })
+})
+
+/** package.json's "build" command, flags and all, with its `--outfile` pointed at `outfile`. */
+const buildCommand = (outfile: string): string[] => {
+  const script = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.build ?? ''
+  const [bun, build, ...args] = script.split(/\s+/)
+  expect([bun, build, args.includes('--compile')]).toEqual(['bun', 'build', true])
+  const out = args.indexOf('--outfile')
+  expect(out).toBeGreaterThan(-1)
+  args[out + 1] = outfile
+  return [process.execPath, build!, ...args]
+}
+
+test('the compiled binary serves the API from an empty directory and answers its healthcheck', async () => {
+  const binary = join(dir, 'build', 'guidd')
+  const build = await runToExit({ cmd: buildCommand(binary), cwd: root, timeoutMs: 90_000 })
+  expect({ code: build.code, stderr: build.stderr }).toEqual({ code: 0, stderr: expect.any(String) })
+  expect(existsSync(binary)).toBe(true)
+
+  const cwd = join(dir, 'run')
+  mkdirSync(cwd)
+  expect(readdirSync(cwd)).toEqual([])
+  const env = { SQLITE_PATH: join(cwd, 'data', 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1' }
+  server = await startProcess({ cmd: [binary], cwd, env, name: 'guidd binary' })
+  const base = `http://127.0.0.1:${server.port}`
+  await waitForHttp(`${base}/healthz`, server)
+
+  const created = await fetch(`${base}/guid`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ user: 'binary smoke' }),
+    signal: AbortSignal.timeout(5_000),
+  })
+  expect(created.status).toBe(201)
+  const record = (await created.json()) as { guid: string; user: string; expire: number }
+  expect(record.guid).toMatch(/^[0-9A-F]{32}$/)
+
+  const read = await fetch(`${base}/guid/${record.guid}`, { signal: AbortSignal.timeout(5_000) })
+  expect(read.status).toBe(200)
+  expect(read.headers.get('etag')).toBe('"1"')
+  expect(await read.json()).toEqual(record)
+
+  const deleted = await fetch(`${base}/guid/${record.guid}`, { method: 'DELETE', signal: AbortSignal.timeout(5_000) })
+  expect(deleted.status).toBe(204)
+  const gone = await fetch(`${base}/guid/${record.guid}`, { signal: AbortSignal.timeout(5_000) })
+  expect(gone.status).toBe(404)
+  expect(gone.headers.get('content-type')).toStartWith('application/problem+json')
+  await gone.arrayBuffer()
+
+  const page = await fetch(`${base}/docs`, { signal: AbortSignal.timeout(5_000) })
+  expect(page.status).toBe(200)
+  expect(page.headers.get('content-type')).toStartWith('text/html')
+  await page.arrayBuffer()
+  const docs = await fetch(`${base}/docs/json`, { signal: AbortSignal.timeout(5_000) })
+  expect(docs.status).toBe(200)
+  expect(Object.keys(((await docs.json()) as { paths: object }).paths)).toEqual(expect.arrayContaining(['/guid', '/guid/{guid}']))
+
+  // What the container HEALTHCHECK runs: 0 while the service answers.
+  const healthy = await runToExit({ cmd: [binary, '--healthcheck'], cwd, env: { PORT: String(server.port) }, timeoutMs: 10_000 })
+  expect(healthy.code).toBe(0)
+
+  const port = server.port
+  const pid = server.proc.pid
+  expect(await server.stop(8_000)).toBe(0)
+  expect(pidExists(pid)).toBe(false)
+  // The only thing it left behind is the SQLite file it was told to use.
+  expect(readdirSync(cwd)).toEqual(['data'])
+
+  // ... and 1 once nothing listens there.
+  const unhealthy = await runToExit({ cmd: [binary, '--healthcheck'], cwd, env: { PORT: String(port) }, timeoutMs: 10_000 })
+  expect(unhealthy.code).toBe(1)
+}, 120_000)
