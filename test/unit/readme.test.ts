@@ -1,0 +1,33 @@
+import { describe, expect, test } from 'bun:test'
+import { readFileSync } from 'node:fs'
+import { join } from 'node:path'
+import { Config } from '../../src/config'
+import { catalogue, PROBLEM_TYPE_BASE } from '../../src/errors'
+
+const readme = readFileSync(join(import.meta.dir, '../../README.md'), 'utf8')
+const rows = (firstCell: RegExp) => readme.split('\n').filter((line) => firstCell.test(line))
+
+describe('README documents', () => {
+  test.each(Object.entries(catalogue))('the error %s with its status', (code, { status }) => {
+    const row = rows(/^\| `urn:guidd:problem:/).find((line) => line.startsWith(`| \`${PROBLEM_TYPE_BASE}${code}\` |`))
+    expect(row).toBeDefined()
+    expect(row).toContain(`| ${status} |`)
+  })
+
+  test('no error the catalogue does not have', () => {
+    const documented = rows(/^\| `urn:guidd:problem:/).map((line) => /`urn:guidd:problem:([a-z-]+)`/.exec(line)?.[1])
+    expect(documented.sort()).toEqual(Object.keys(catalogue).sort())
+  })
+
+  test('every configuration variable with its default, and no other', () => {
+    const documented = new Map(rows(/^\| `[A-Z_]+` \|/).map((line) => {
+      const cells = line.split('|').map((c) => c.trim())
+      return [cells[1]!.replaceAll('`', ''), cells[2]!] as const
+    }))
+    expect([...documented.keys()].sort()).toEqual(Object.keys(Config.properties).sort())
+    for (const [name, schema] of Object.entries(Config.properties)) {
+      const fallback = (schema as { default?: unknown }).default
+      expect(documented.get(name)).toBe(fallback === undefined ? '(unset)' : `\`${fallback}\``)
+    }
+  })
+})
