@@ -1,16 +1,24 @@
-import { swagger } from '@elysiajs/swagger'
 import { Elysia } from 'elysia'
+import type { ApiKeys } from './auth/api-keys'
 import { AppError } from './errors'
 import type { GuidService } from './guid/service'
+import type { ClientAddress } from './http/client-address'
+import type { Cors } from './http/cors'
+import type { Deadlines } from './http/deadlines'
+import { openApiDocument, type RouteEntry } from './http/docs/openapi-document'
+import { docsRoutes } from './http/docs-routes'
+import { Guard } from './http/guard'
 import { guidRoutes } from './http/guid-routes'
 import { observer } from './http/observe'
 import { opsRoutes } from './http/ops-routes'
-import { problemResponse } from './http/respond'
+import type { RateLimiter } from './http/rate-limit'
+import { empty, problemResponse, type Reply } from './http/respond'
 import { requestIdOf } from './http/request-id'
 import { allowedMethods, pathOf, routeOf } from './http/routes'
 import type { Logger } from './ops/logger'
 import type { Metrics } from './ops/metrics'
 import type { Readiness } from './ops/readiness'
+import { requestLog } from './ops/request-log'
 
 export interface AppDeps {
   service: GuidService
@@ -18,6 +26,20 @@ export interface AppDeps {
   readiness: Readiness
   logger: Logger
   version?: string
+  /** Bearer keys; undefined when none is configured (the API is open). */
+  keys?: ApiKeys
+  /** true: /metrics and /docs need a key too. */
+  authOpsEndpoints?: boolean
+  /** Per-client rate limit for /guid routes; undefined = none. */
+  limiter?: RateLimiter
+  /** Per-request deadline; undefined = none. */
+  deadlines?: Deadlines
+  /** CORS; undefined = off. */
+  cors?: Cors
+  /** Most request header bytes (431 above); 0 or undefined = Bun's own limit only. */
+  maxHeaderBytes?: number
+  /** The client's address (main.ts asks the socket); for the rate limit and the request log. */
+  clientAddress?: ClientAddress
 }
 
 export interface App {
@@ -27,65 +49,62 @@ export interface App {
   readonly elysia: Elysia<any, any, any, any, any, any, any>
 }
 
-/** /docs (Swagger UI) and /docs/json (OpenAPI 3), with the request id every response carries. */
-const docsPlugin = (version: string, metrics: Metrics) =>
-  new Elysia({ name: 'docs' })
-    .onAfterHandle(({ request, set }) => {
-      set.headers['x-request-id'] = requestIdOf(request)
-      metrics.observeRequest(request.method, routeOf(pathOf(request.url)), Number(set.status ?? 200), 0)
-    })
-    .use(
-      swagger({
-        path: '/docs',
-        exclude: ['/docs', '/docs/json'],
-        documentation: {
-          info: {
-            title: 'guidd',
-            version,
-            description: 'GUID metadata service: create, read, update and delete GUIDs with their user and expiry. Errors are RFC 9457 problem details (`application/problem+json`) with a stable `type` per kind.',
-          },
-          tags: [
-            { name: 'guid', description: 'The GUID resource' },
-            { name: 'ops', description: 'Health, readiness, metrics' },
-          ],
-        },
-      }),
-    )
-
 /**
  * Builds the HTTP app; no I/O of its own. Route handlers are wrapped by `observe` (request
- * id, problem+json, metrics); what never reaches a handler (unknown path, wrong method,
- * unparsable request) is answered by onError in the same shape.
+ * id, guard, problem+json, deadline, metrics, request log); what never reaches a handler
+ * (unknown path, wrong method, unparsable request, CORS preflight) is answered by onError in
+ * the same shape.
  */
 export const createApp = (deps: AppDeps): App => {
-  const { metrics, logger } = deps
+  const { metrics, logger, keys, cors } = deps
   const observe = observer({
     metrics,
+    guard: new Guard({ keys, limiter: deps.limiter, maxHeaderBytes: deps.maxHeaderBytes ?? 0, metrics: metrics.guards }),
+    deadlines: deps.deadlines,
+    cors,
+    log: requestLog(logger),
+    clientAddress: deps.clientAddress ?? (() => undefined),
     onUnexpected: (error, call) => logger.error({ err: error, requestId: call.requestId, method: call.request.method, route: call.route }, 'request failed'),
   })
+  const opsPolicy = { auth: deps.authOpsEndpoints === true, limit: false }
 
-  const elysia = new Elysia({ name: 'guidd' })
+  const elysia: Elysia<any, any, any, any, any, any, any> = new Elysia({ name: 'guidd' })
     .onError(({ code, error, request }) => {
       const path = pathOf(request.url)
-      const requestId = requestIdOf(request)
+      const reply: Reply = { requestId: requestIdOf(request), bytes: 0 }
+      const route = routeOf(path)
       let problem: unknown = error
       if (code === 'NOT_FOUND') {
         const allow = allowedMethods(path)
+        if (allow !== undefined && cors !== undefined && request.method === 'OPTIONS') {
+          const response = empty(204, reply, cors.preflight(request, allow))
+          metrics.observeRequest(request.method, route, 204, 0)
+          return observe.unrouted(request, reply, response, route)
+        }
         problem = allow
           ? new AppError('method-not-allowed', `${request.method} is not allowed on ${path}; use ${allow}.`, { headers: { allow } })
           : new AppError('route-not-found', `No route ${path}; see /docs.`)
       } else if (code === 'PARSE') {
         problem = new AppError('malformed-json', 'The body could not be parsed.')
       } else if (!(error instanceof AppError)) {
-        logger.error({ err: error, requestId, method: request.method, path }, 'request failed outside a handler')
+        logger.error({ err: error, requestId: reply.requestId, method: request.method, path }, 'request failed outside a handler')
       }
-      const response = problemResponse(problem, path, requestId)
-      metrics.observeRequest(request.method, routeOf(path), response.status, 0)
-      return response
+      const response = problemResponse(problem, path, reply)
+      metrics.observeRequest(request.method, route, response.status, 0)
+      return observe.unrouted(request, reply, response, route)
     })
-    .use(docsPlugin(deps.version ?? '0.1.0', metrics))
-    .use(opsRoutes(deps.readiness, metrics, observe))
+    .use(docsRoutes(observe, opsPolicy, () => document()))
+    .use(opsRoutes(deps.readiness, metrics, observe, opsPolicy))
     .use(guidRoutes(deps.service, observe))
+
+  const document = () =>
+    openApiDocument(elysia.routes as unknown as RouteEntry[], {
+      version: deps.version ?? '0.1.0',
+      authRequired: keys !== undefined,
+      policyOf: observe.policyOf,
+      maxHeaderBytes: deps.maxHeaderBytes ?? 0,
+      timeoutMs: deps.deadlines?.timeoutMs ?? 0,
+    })
 
   return { handle: (request) => elysia.handle(request), elysia }
 }

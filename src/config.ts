@@ -2,6 +2,11 @@ import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
 
 const Int = (options: { minimum: number; maximum?: number; default: number; description: string }) => Type.Integer(options)
+const Bool = (options: { default: boolean; description: string }) => Type.Boolean(options)
+
+// Keys are RFC 6750 b64token characters; origins are scheme://host[:port] with no path.
+const KEY_LIST = '^\\s*[A-Za-z0-9._~+/-]+=*\\s*(,\\s*[A-Za-z0-9._~+/-]+=*\\s*)*$'
+const ORIGIN_LIST = '^(\\*|https?://[^\\s,/]+(\\s*,\\s*https?://[^\\s,/]+)*)$'
 
 /**
  * Every setting the service reads, validated once at start (SPEC §6). Names are the
@@ -35,7 +40,19 @@ export const Config = Type.Object(
       default: 'info',
       description: 'Least severe level logged.',
     }),
-    API_KEYS: Type.Optional(Type.String({ description: 'Comma-separated bearer keys; when set, /guid routes need one.' })),
+    API_KEYS: Type.Optional(
+      Type.String({ pattern: KEY_LIST, secret: true, errorMessage: 'comma-separated keys of letters, digits and -._~+/ (then optional =)', description: 'Comma-separated bearer keys; when set (or API_KEYS_FILE is), /guid routes need `Authorization: Bearer <key>`.' }),
+    ),
+    API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'File of bearer keys, one a line (`#` comments, blank lines ignored); re-read on SIGHUP.' })),
+    AUTH_OPS_ENDPOINTS: Bool({ default: false, description: 'true: /metrics and /docs need a key too (/healthz and /readyz stay open).' }),
+    RATE_LIMIT_PER_SECOND: Int({ minimum: 0, default: 0, description: 'Requests per second each client (API key, else address) may make to /guid routes; 0 = no limit.' }),
+    RATE_LIMIT_BURST: Int({ minimum: 1, default: 100, description: 'Requests a client may make at once before the rate applies (token bucket size).' }),
+    RATE_LIMIT_CLIENTS: Int({ minimum: 1, default: 100_000, description: 'Most clients whose buckets are remembered (least recently seen are forgotten).' }),
+    TRUST_PROXY: Bool({ default: false, description: 'true: the client address is the last X-Forwarded-For entry (one trusted proxy in front).' }),
+    REQUEST_TIMEOUT_MS: Int({ minimum: 0, default: 10_000, description: 'Longest a request may take before it is answered 503 timeout (0 = none).' }),
+    MAX_HEADER_BYTES: Int({ minimum: 0, maximum: 16_384, default: 8_192, description: 'Most bytes of request header names and values (431 above; 0 = only Bun\'s own 16 KiB limit).' }),
+    IDLE_TIMEOUT_SECONDS: Int({ minimum: 1, maximum: 255, default: 10, description: 'Seconds a connection may stay silent (a stalled or slow client) before it is closed.' }),
+    CORS_ORIGINS: Type.Optional(Type.String({ pattern: ORIGIN_LIST, errorMessage: '`*` or comma-separated origins like https://app.example:8443 (no path)', description: 'Comma-separated origins allowed by CORS, or `*`; unset = CORS off.' })),
   },
   { additionalProperties: false },
 )
@@ -49,7 +66,7 @@ export class ConfigError extends Error {
 }
 
 const describe = (schema: TSchema): string =>
-  schema.anyOf ? `one of ${schema.anyOf.map((s: TSchema) => s.const).join(', ')}` : schema.type === 'integer' ? `an integer${schema.minimum !== undefined ? ` >= ${schema.minimum}` : ''}${schema.maximum !== undefined ? ` and <= ${schema.maximum}` : ''}` : schema.pattern ? `a string matching ${schema.pattern}` : 'a non-empty string'
+  schema.type === 'boolean' ? 'true or false' : schema.anyOf ? `one of ${schema.anyOf.map((s: TSchema) => s.const).join(', ')}` : schema.type === 'integer' ? `an integer${schema.minimum !== undefined ? ` >= ${schema.minimum}` : ''}${schema.maximum !== undefined ? ` and <= ${schema.maximum}` : ''}` : schema.errorMessage ? schema.errorMessage : schema.pattern ? `a string matching ${schema.pattern}` : 'a non-empty string'
 
 /**
  * Reads the known variables out of `env`, converts and defaults them, and checks them all;
@@ -63,7 +80,8 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     if (value === undefined || value === '') continue
     // Integers must be written as plain digits: no "80.5", "1e3", "0x50" or "true" turned into
     // numbers behind the operator's back (TypeBox's Value.Convert would).
-    raw[key] = properties[key]!.type === 'integer' && /^[0-9]{1,15}$/.test(value) ? Number(value) : value
+    const type = properties[key]!.type
+    raw[key] = type === 'integer' && /^[0-9]{1,15}$/.test(value) ? Number(value) : type === 'boolean' && (value === 'true' || value === 'false') ? value === 'true' : value
   }
   const value = Value.Default(Config, raw)
   const problems = new Map<string, string>()
@@ -71,7 +89,9 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     const key = error.path.split('/')[1] ?? ''
     if (problems.has(key)) continue
     const schema = (Config.properties as Record<string, TSchema>)[key]
-    problems.set(key, `${key}=${JSON.stringify(raw[key])}: must be ${schema ? describe(schema) : 'known'}`)
+    // A secret's value is never echoed: the message ends up in logs and terminals.
+    const shown = schema?.secret ? '(hidden)' : JSON.stringify(raw[key])
+    problems.set(key, `${key}=${shown}: must be ${schema ? describe(schema) : 'known'}`)
   }
   if (problems.size > 0) throw new ConfigError([...problems.values()])
   return value as Config

@@ -18,9 +18,11 @@ export const catalogue = {
   'payload-too-large': { status: 413, title: 'The body is too large' },
   'unsupported-media-type': { status: 415, title: 'The body must be application/json' },
   'rate-limited': { status: 429, title: 'Too many requests' },
+  'header-too-large': { status: 431, title: 'The request headers are too large' },
   internal: { status: 500, title: 'Internal server error' },
   overloaded: { status: 503, title: 'The service is overloaded' },
   unavailable: { status: 503, title: 'A backing service is unavailable' },
+  timeout: { status: 503, title: 'The request took too long' },
 } as const satisfies Record<string, { status: number; title: string }>
 
 export type ErrorCode = keyof typeof catalogue
@@ -58,18 +60,22 @@ export class AppError extends Error {
   }
 
   toProblem(instance?: string, requestId?: string): Problem {
-    const row = catalogue[this.code]
-    const problem: Problem = {
-      type: PROBLEM_TYPE_BASE + this.code,
-      title: row.title,
-      status: row.status,
-      detail: this.message,
-    }
-    if (instance !== undefined) problem.instance = instance
-    if (requestId !== undefined) problem.requestId = requestId
-    if (this.options.errors?.length) problem.errors = this.options.errors
-    return problem
+    return problemOf(this.code, this.message, instance, requestId, this.options.errors)
   }
+}
+
+/**
+ * A problem body straight from the catalogue, with no Error behind it: what the request
+ * guards (401, 429, 431, timeouts) answer, as they may answer a flood and an Error's stack
+ * capture costs microseconds.
+ */
+export const problemOf = (code: ErrorCode, detail: string, instance?: string, requestId?: string, errors?: FieldError[]): Problem => {
+  const row = catalogue[code]
+  const problem: Problem = { type: PROBLEM_TYPE_BASE + code, title: row.title, status: row.status, detail }
+  if (instance !== undefined) problem.instance = instance
+  if (requestId !== undefined) problem.requestId = requestId
+  if (errors?.length) problem.errors = errors
+  return problem
 }
 
 /** Anything that is not an AppError becomes an opaque 500: no message, no stack, no driver text. */

@@ -1,6 +1,7 @@
+import type { Server } from 'bun'
 import { ConfigError, loadConfig } from './config'
-import { createLogger } from './ops/logger'
-import { createRuntime } from './runtime'
+import { createLogger, flushLogger } from './ops/logger'
+import { createRuntime, type Runtime } from './runtime'
 
 /** The process: the only place that reads env, opens sockets and traps signals. */
 
@@ -27,26 +28,59 @@ try {
 }
 
 const logger = createLogger(config.LOG_LEVEL)
+// Log lines are written once per event-loop turn: whatever is still held goes out on any exit.
+process.on('exit', () => flushLogger(logger))
 // Start and stop are logged at info even when LOG_LEVEL is quieter (but not when silent):
 // operators and supervisors look for them.
 const lifecycle = config.LOG_LEVEL === 'silent' ? logger : logger.child({}, { level: 'info' })
-const runtime = createRuntime(config, { logger })
+
+// The socket's view of the client, for the rate limit and the request log; set once listening.
+let server: Server<unknown> | undefined
+let runtime: Runtime
+try {
+  runtime = createRuntime(config, { logger, clientAddress: (request) => server?.requestIP(request)?.address })
+} catch (error) {
+  if (!(error instanceof ConfigError)) throw error
+  console.error(`guidd: ${error.message}`)
+  process.exit(2)
+}
+
 runtime.app.elysia.listen({
   port: config.PORT,
   hostname: config.HOST,
   // Above the API's 16 KiB limit, so the API answers 413 itself; far below Bun's 128 MiB default.
   maxRequestBodySize: 1024 * 1024,
+  // A connection silent this long (a stalled client, a slow-loris) is closed: it cannot pin the server.
+  idleTimeout: config.IDLE_TIMEOUT_SECONDS,
   error: (error: Error) => {
     logger.error({ err: error }, 'unhandled server error')
     return new Response(JSON.stringify({ type: 'urn:guidd:problem:internal', title: 'Internal server error', status: 500, detail: 'The server failed to handle the request.' }), {
       status: 500,
-      headers: { 'content-type': 'application/problem+json' },
+      headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
     })
   },
 })
-const server = runtime.app.elysia.server!
-runtime.sweeper.start()
+server = runtime.app.elysia.server!
+runtime.start()
 lifecycle.info({ port: server.port, host: config.HOST, store: 'sqlite', path: config.SQLITE_PATH }, 'guidd listening')
+if (runtime.keys === undefined) {
+  lifecycle.warn('API_KEYS and API_KEYS_FILE are unset: the /guid routes are open to anyone who can reach this port')
+} else {
+  lifecycle.info({ keys: runtime.keys.size, file: config.API_KEYS_FILE !== undefined }, 'bearer keys required on /guid routes')
+}
+
+// SIGHUP re-reads API_KEYS_FILE; a file that cannot be used leaves the old keys in force.
+process.on('SIGHUP', () => {
+  if (config.API_KEYS_FILE === undefined) {
+    lifecycle.warn('SIGHUP: no API_KEYS_FILE to reload')
+    return
+  }
+  try {
+    lifecycle.info({ keys: runtime.reloadKeys() }, 'API keys reloaded')
+  } catch (error) {
+    lifecycle.error({ reason: error instanceof ConfigError ? error.problems.join('; ') : 'unexpected failure' }, 'API keys not reloaded; the previous keys stay in force')
+  }
+})
 
 let stopping = false
 const shutdown = async (signal: string): Promise<void> => {
@@ -54,16 +88,18 @@ const shutdown = async (signal: string): Promise<void> => {
   stopping = true
   lifecycle.info({ signal }, 'draining')
   runtime.readiness.draining = true
+  const live = server!
   const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS
   // Stop accepting and let in-flight requests finish (a body still arriving has not reached
   // an actor yet, so the journal must stay open until the server is done), within the deadline.
-  const drained = await Promise.race([server.stop(false).then(() => true), Bun.sleep(config.SHUTDOWN_TIMEOUT_MS).then(() => false)])
+  const drained = await Promise.race([live.stop(false).then(() => true), Bun.sleep(config.SHUTDOWN_TIMEOUT_MS).then(() => false)])
   if (!drained) {
     lifecycle.warn('shutdown deadline passed with requests in flight; closing their connections')
-    await server.stop(true)
+    await live.stop(true)
   }
   await runtime.close(Math.max(0, deadline - Date.now()))
   lifecycle.info('stopped')
+  flushLogger(logger)
   process.exit(0)
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'))

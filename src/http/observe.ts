@@ -1,9 +1,16 @@
+import { AppError } from '../errors'
 import type { Metrics } from '../ops/metrics'
-import { problemResponse } from './respond'
+import type { LogRequest } from '../ops/request-log'
+import type { ClientAddress } from './client-address'
+import type { Cors } from './cors'
+import type { Deadlines } from './deadlines'
+import type { Guard, RoutePolicy } from './guard'
+import { problem, problemResponse, type Reply } from './respond'
 import { requestIdOf } from './request-id'
+import { pathOf } from './routes'
 
-/** What a route handler gets: plain values, no Elysia context. */
-export interface Call {
+/** What a route handler gets: plain values, no Elysia context. Response builders record `bytes` on it. */
+export interface Call extends Reply {
   request: Request
   params: Record<string, string>
   requestId: string
@@ -13,41 +20,113 @@ export interface Call {
 
 export type Handler = (call: Call) => Response | Promise<Response>
 
+/** No key, no rate limit: /healthz, /readyz. */
+export const OPEN: RoutePolicy = { auth: false, limit: false }
+
 export interface ObserveOptions {
   metrics: Metrics
+  guard: Guard
+  /** Undefined when REQUEST_TIMEOUT_MS is 0. */
+  deadlines: Deadlines | undefined
+  /** Undefined when CORS is off. */
+  cors: Cors | undefined
+  /** Undefined when info is not logged. */
+  log: LogRequest | undefined
+  clientAddress: ClientAddress
   /** Errors that are not AppErrors (becoming opaque 500s) are reported here with the request id. */
   onUnexpected: (error: unknown, call: Call) => void
 }
 
+interface Observed extends Call {
+  readonly started: number
+  readonly client: string | undefined
+}
+
+const TIMEOUT_HEADERS = { 'retry-after': '1' }
+
 /**
  * Wraps a route handler with what every response of the API needs: an X-Request-Id
  * (echoed or generated) known to the handler, so it is set when the response is built;
- * problem+json for whatever the handler throws; the request metrics. Synchronous
- * results stay synchronous: a hot GET never allocates a promise here.
+ * the guard (header size, rate limit, bearer key); problem+json for whatever the handler
+ * throws; the deadline (503 timeout); the metrics, CORS headers and the request log line.
+ * Everything per route is resolved once here; a synchronous result stays synchronous, so
+ * a hot GET allocates no promise and no closure.
  */
-export const observer = ({ metrics, onUnexpected }: ObserveOptions) => {
-  return (method: string, route: string, handler: Handler) => {
+export const observer = ({ metrics, guard, deadlines, cors, log, clientAddress, onUnexpected }: ObserveOptions) => {
+  const timeoutDetail = deadlines ? `The request took longer than ${deadlines.timeoutMs} ms; a write may still have been applied: read the GUID before retrying.` : ''
+
+  const policies = new Map<string, RoutePolicy>()
+
+  const observe = (method: string, route: string, handler: Handler, policy: RoutePolicy = OPEN) => {
     const stats = metrics.http.forRoute(method, route)
+    policies.set(`${method} ${route}`, policy)
+    const needsClient = log !== undefined || guard.needsClient(policy)
+    const guarded = guard.active(policy)
+
+    const finish = (call: Observed, response: Response): Response => {
+      const seconds = (performance.now() - call.started) / 1000
+      stats.observe(response.status, seconds)
+      if (cors !== undefined) cors.apply(call.request, response.headers)
+      if (log !== undefined) log(call.requestId, method, route, response.status, seconds, call.bytes, call.client)
+      return response
+    }
+    const fail = (call: Observed, error: unknown): Response => {
+      const response = problemResponse(error, pathOf(call.request.url), call)
+      if (response.status === 500) onUnexpected(error, call)
+      return finish(call, response)
+    }
+    const race = (call: Observed, result: Promise<Response>, timer: Deadlines): Promise<Response> =>
+      new Promise<Response>((resolve) => {
+        const pending = timer.add(() => {
+          metrics.guards.timeouts++
+          resolve(finish(call, problem('timeout', timeoutDetail, pathOf(call.request.url), call, TIMEOUT_HEADERS)))
+        })
+        result.then(
+          (response) => {
+            if (timer.settle(pending)) resolve(finish(call, response))
+          },
+          (error) => {
+            if (timer.settle(pending)) resolve(fail(call, error))
+            else if (!(error instanceof AppError)) onUnexpected(error, call)
+          },
+        )
+      })
+
     return ({ request, params }: { request: Request; params?: Record<string, string> }): Response | Promise<Response> => {
-      const started = performance.now()
-      const call: Call = { request, params: params ?? {}, requestId: requestIdOf(request), route }
-      const finish = (response: Response): Response => {
-        stats.observe(response.status, (performance.now() - started) / 1000)
-        return response
+      const call: Observed = {
+        request,
+        params: params ?? {},
+        requestId: requestIdOf(request),
+        route,
+        bytes: 0,
+        started: performance.now(),
+        client: needsClient ? clientAddress(request) : undefined,
       }
-      const fail = (error: unknown): Response => {
-        const response = problemResponse(error, new URL(request.url).pathname, call.requestId)
-        if (response.status === 500) onUnexpected(error, call)
-        return finish(response)
+      if (guarded) {
+        const refused = guard.check(request, policy, call, call.client)
+        if (refused !== undefined) return finish(call, refused)
       }
       try {
         const result = handler(call)
-        return result instanceof Promise ? result.then(finish, fail) : finish(result)
+        if (!(result instanceof Promise)) return finish(call, result)
+        return deadlines === undefined ? result.then((r) => finish(call, r), (e) => fail(call, e)) : race(call, result, deadlines)
       } catch (error) {
-        return fail(error)
+        return fail(call, error)
       }
     }
   }
+
+  /** For answers given outside any route (unknown path, wrong method, unparsable request): CORS and the request log. */
+  const unrouted = (request: Request, reply: Reply, response: Response, route: string): Response => {
+    if (cors !== undefined) cors.apply(request, response.headers)
+    if (log !== undefined) log(reply.requestId, request.method, route, response.status, 0, reply.bytes, clientAddress(request))
+    return response
+  }
+
+  /** The guard policy a route was observed with (for the OpenAPI document). */
+  const policyOf = (method: string, route: string): RoutePolicy | undefined => policies.get(`${method} ${route}`)
+
+  return Object.assign(observe, { unrouted, policyOf })
 }
 
 export type Observe = ReturnType<typeof observer>

@@ -29,18 +29,43 @@ const headers = {
   retryAfter: { description: 'Seconds to wait before retrying.', schema: { type: 'string', example: '1' } },
 } as const
 
-const problem = (code: ErrorCode, detail: string, extraHeaders: Record<string, unknown> = {}) => {
+export const responseHeaders = headers
+
+/**
+ * An error response: every problem type it may carry, named in its description and shown by
+ * one example each (Swagger UI offers them in a drop-down).
+ */
+export const problems = (kinds: ReadonlyArray<readonly [ErrorCode, string]>, extraHeaders: Record<string, unknown> = {}) => ({
+  description: kinds.map(([code]) => `\`${PROBLEM_TYPE_BASE}${code}\`: ${catalogue[code].title}.`).join(' '),
+  headers: { 'X-Request-Id': headers.requestId, ...extraHeaders },
+  content: {
+    'application/problem+json': {
+      schema: ProblemSchema,
+      examples: Object.fromEntries(kinds.map(([code, detail]) => [code, problemExample(code, detail)])),
+    },
+  },
+})
+
+const problemExample = (code: ErrorCode, detail: string) => {
   const row = catalogue[code]
   return {
-    description: `${row.title} (\`${PROBLEM_TYPE_BASE}${code}\`)`,
-    headers: { 'X-Request-Id': headers.requestId, ...extraHeaders },
-    content: {
-      'application/problem+json': {
-        schema: ProblemSchema,
-        example: { type: PROBLEM_TYPE_BASE + code, title: row.title, status: row.status, detail, instance: `/guid/${EXAMPLE_GUID}`, requestId: '4f1c2b1e-5a60-4c1f-9d5e-0f6f7f0c2a11' },
-      },
-    },
+    summary: row.title,
+    value: { type: PROBLEM_TYPE_BASE + code, title: row.title, status: row.status, detail, instance: `/guid/${EXAMPLE_GUID}`, requestId: '4f1c2b1e-5a60-4c1f-9d5e-0f6f7f0c2a11' },
   }
+}
+
+/** Adds problem kinds to an operation's response for their status, creating it when absent. */
+export const addProblems = (responses: Record<string, any>, kinds: ReadonlyArray<readonly [ErrorCode, string]>, extraHeaders: Record<string, unknown> = {}): void => {
+  const status = String(catalogue[kinds[0]![0]].status)
+  const existing = responses[status]
+  if (existing?.content?.['application/problem+json']?.examples === undefined) {
+    responses[status] = problems(kinds, extraHeaders)
+    return
+  }
+  const fresh = problems(kinds, extraHeaders)
+  existing.description = `${existing.description} ${fresh.description}`
+  existing.headers = { ...existing.headers, ...extraHeaders }
+  Object.assign(existing.content['application/problem+json'].examples, fresh.content['application/problem+json'].examples)
 }
 
 const recordBody = (description: string, extraHeaders: Record<string, unknown> = {}) => ({
@@ -64,12 +89,22 @@ const guidParam = {
   schema: { type: 'string', example: EXAMPLE_GUID },
 } as const
 
+const INVALID_GUID = ['invalid-guid', 'guid must be 32 hexadecimal digits or the hyphenated 8-4-4-4-12 form, optionally in braces'] as const
+const NOT_FOUND = ['not-found', `GUID ${EXAMPLE_GUID} does not exist or has expired.`] as const
+const PRECONDITION = ['precondition-failed', 'If-Match does not match the current ETag "2".'] as const
+
 const common = {
-  400: problem('validation', "unknown field 'owner'"),
-  413: problem('payload-too-large', 'The body exceeds 16384 bytes.'),
-  415: problem('unsupported-media-type', 'Send the body as JSON with Content-Type: application/json.'),
-  500: problem('internal', 'The server failed to handle the request; quote the request id when reporting it.'),
-  503: problem('overloaded', 'Too many requests in flight for this GUID; retry shortly.', { 'Retry-After': headers.retryAfter }),
+  400: problems([['validation', "unknown field 'owner'"], INVALID_GUID, ['malformed-json', 'The body is not valid JSON: JSON Parse error: Expected \'}\''] ]),
+  413: problems([['payload-too-large', 'The body exceeds 16384 bytes.']]),
+  415: problems([['unsupported-media-type', 'Send the body as JSON with Content-Type: application/json.']]),
+  500: problems([['internal', 'The server failed to handle the request; quote the request id when reporting it.']]),
+  503: problems(
+    [
+      ['overloaded', 'Too many requests in flight for this GUID; retry shortly.'],
+      ['unavailable', 'The store is not answering; retry shortly.'],
+    ],
+    { 'Retry-After': headers.retryAfter },
+  ),
 }
 
 /** TypeBox schemas are JSON Schema, but not the OpenAPI types' SchemaObject; the test on /docs/json checks the result. */
@@ -85,7 +120,7 @@ export const docs = {
     responses: {
       201: recordBody('Created.', { Location: headers.location }),
       ...common,
-      409: problem('guid-exists', `GUID ${EXAMPLE_GUID} already exists.`),
+      409: problems([['guid-exists', `GUID ${EXAMPLE_GUID} already exists.`]]),
     },
   }),
   get: op({
@@ -96,8 +131,8 @@ export const docs = {
     responses: {
       200: recordBody('The record.'),
       304: { description: 'Not modified: the If-None-Match ETag is current.', headers: { ETag: headers.etag } },
-      400: problem('invalid-guid', 'guid must be 32 hexadecimal digits or the hyphenated 8-4-4-4-12 form, optionally in braces'),
-      404: problem('not-found', `GUID ${EXAMPLE_GUID} does not exist or has expired.`),
+      400: problems([INVALID_GUID]),
+      404: problems([NOT_FOUND]),
       500: common[500],
       503: common[503],
     },
@@ -108,12 +143,12 @@ export const docs = {
     summary: 'Create or update a GUID (the original URL)',
     operationId: 'upsertGuid',
     parameters: [guidParam, conditional('If-Match', 'Update only when the ETag matches (412 otherwise).'), conditional('If-None-Match', '`*`: create only (412 when it exists).')],
-    requestBody: requestBody(schema, { update: { expire: 1893456000 }, create: { user: 'Cylance, Inc.', expire: '1893456000' } }),
+    requestBody: requestBody(schema, { create: { user: 'Cylance, Inc.', expire: '1893456000' }, update: { expire: 1893456000 } }),
     responses: {
       200: recordBody('Updated.'),
       201: recordBody('Created.', { Location: headers.location }),
       ...common,
-      412: problem('precondition-failed', 'If-Match does not match the current ETag "2".'),
+      412: problems([PRECONDITION]),
     },
   }),
   patch: (schema: TSchema) =>
@@ -126,8 +161,8 @@ export const docs = {
     responses: {
       200: recordBody('Updated.'),
       ...common,
-      404: problem('not-found', `GUID ${EXAMPLE_GUID} does not exist or has expired.`),
-      412: problem('precondition-failed', 'If-Match does not match the current ETag "2".'),
+      404: problems([NOT_FOUND]),
+      412: problems([PRECONDITION]),
     },
   }),
   remove: op({
@@ -137,9 +172,9 @@ export const docs = {
     parameters: [guidParam, conditional('If-Match', 'Delete only when the ETag matches (412 otherwise).')],
     responses: {
       204: { description: 'Deleted.' },
-      400: problem('invalid-guid', 'guid must be 32 hexadecimal digits or the hyphenated 8-4-4-4-12 form, optionally in braces'),
-      404: problem('not-found', `GUID ${EXAMPLE_GUID} does not exist or has expired.`),
-      412: problem('precondition-failed', 'If-Match does not match the current ETag "2".'),
+      400: problems([INVALID_GUID]),
+      404: problems([NOT_FOUND]),
+      412: problems([PRECONDITION]),
       500: common[500],
       503: common[503],
     },

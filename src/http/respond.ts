@@ -1,39 +1,81 @@
-import { toAppError } from '../errors'
+import { catalogue, type ErrorCode, problemOf, toAppError } from '../errors'
 import { etagOf } from '../guid/etag'
 import type { StoredRecord } from '../guid/model'
+import { NOSNIFF } from './headers'
 
-export const json = (status: number, body: unknown, requestId: string, headers: Record<string, string> = {}): Response =>
-  new Response(JSON.stringify(body), { status, headers: { 'content-type': 'application/json', 'x-request-id': requestId, ...headers } })
+/**
+ * What building a response tells the request it answers: the id to echo, and the body's size
+ * in bytes for the request log (a Response made from a string does not know its own length).
+ */
+export interface Reply {
+  readonly requestId: string
+  bytes: number
+}
+
+export const json = (status: number, body: unknown, reply: Reply, headers: Record<string, string> = {}): Response => {
+  const text = JSON.stringify(body)
+  reply.bytes = Buffer.byteLength(text)
+  return new Response(text, { status, headers: { 'content-type': 'application/json', 'x-content-type-options': NOSNIFF, 'x-request-id': reply.requestId, ...headers } })
+}
+
+/** A response with no body (204, 304). */
+export const empty = (status: number, reply: Reply, headers: Record<string, string>): Response => {
+  reply.bytes = 0
+  return new Response(null, { status, headers: { 'x-content-type-options': NOSNIFF, 'x-request-id': reply.requestId, ...headers } })
+}
 
 // Records are immutable (a write makes a new object), so a record's JSON can be kept
 // with it: a hot GET then serialises nothing.
-const bodies = new WeakMap<StoredRecord, string>()
-const bodyOf = (r: StoredRecord): string => {
+interface Body {
+  text: string
+  bytes: number
+}
+const bodies = new WeakMap<StoredRecord, Body>()
+const bodyOf = (r: StoredRecord): Body => {
   let body = bodies.get(r)
   if (body === undefined) {
-    body = JSON.stringify({ guid: r.guid, user: r.user, expire: r.expire })
+    const text = JSON.stringify({ guid: r.guid, user: r.user, expire: r.expire })
+    body = { text, bytes: Buffer.byteLength(text) }
     bodies.set(r, body)
   }
   return body
 }
 
 /** A record as a response: its public JSON (never the version), its ETag, its caching rule. */
-export const recordResponse = (status: number, r: StoredRecord, requestId: string, cacheControl: string, location?: string): Response => {
+export const recordResponse = (status: number, r: StoredRecord, reply: Reply, cacheControl: string, location?: string): Response => {
+  const body = bodyOf(r)
+  reply.bytes = body.bytes
   const headers: Record<string, string> = {
     'content-type': 'application/json',
     etag: etagOf(r.version),
     'cache-control': cacheControl,
-    'x-request-id': requestId,
+    'x-content-type-options': NOSNIFF,
+    'x-request-id': reply.requestId,
   }
   if (location !== undefined) headers.location = location
-  return new Response(bodyOf(r), { status, headers })
+  return new Response(body.text, { status, headers })
+}
+
+/**
+ * An RFC 9457 problem straight from the catalogue. Never stored by a cache: an error says
+ * nothing lasting about the resource (a 404 may be a 201 a moment later).
+ */
+export const problem = (code: ErrorCode, detail: string, instance: string, reply: Reply, headers?: Record<string, string>): Response => {
+  const text = JSON.stringify(problemOf(code, detail, instance, reply.requestId))
+  reply.bytes = Buffer.byteLength(text)
+  return new Response(text, {
+    status: catalogue[code].status,
+    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'x-content-type-options': NOSNIFF, 'x-request-id': reply.requestId, ...headers },
+  })
 }
 
 /** RFC 9457 problem details for any error; unknown errors become opaque 500s. */
-export const problemResponse = (error: unknown, instance: string, requestId: string): Response => {
+export const problemResponse = (error: unknown, instance: string, reply: Reply): Response => {
   const appError = toAppError(error)
-  return new Response(JSON.stringify(appError.toProblem(instance, requestId)), {
+  const text = JSON.stringify(appError.toProblem(instance, reply.requestId))
+  reply.bytes = Buffer.byteLength(text)
+  return new Response(text, {
     status: appError.status,
-    headers: { 'content-type': 'application/problem+json', 'x-request-id': requestId, ...appError.options.headers },
+    headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'x-content-type-options': NOSNIFF, 'x-request-id': reply.requestId, ...appError.options.headers },
   })
 }

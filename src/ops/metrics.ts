@@ -1,11 +1,17 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { GuardMetrics } from './guard-metrics'
 import { HttpMetrics } from './http-metrics'
+import { ProcessMetrics } from './process-metrics'
 
 /** Read-only views of the parts whose size the metrics report at scrape time. */
 export interface MetricSources {
   lruSize: () => number
   lruStats: () => { hits: number; misses: number }
   actorsInFlight: () => number
+  /** Bearer keys loaded (0 when auth is off). */
+  apiKeys?: () => number
+  /** Clients with a rate-limit bucket (0 when the limit is off). */
+  rateLimitClients?: () => number
 }
 
 /**
@@ -16,6 +22,8 @@ export interface MetricSources {
 export class Metrics {
   readonly registry = new Registry()
   readonly http: HttpMetrics
+  readonly guards: GuardMetrics
+  readonly process: ProcessMetrics
   readonly commitBatch: Histogram
   readonly commitSeconds: Histogram
   readonly sweptTotal: Counter
@@ -23,6 +31,8 @@ export class Metrics {
   constructor(sources: MetricSources) {
     const registers = [this.registry]
     this.http = new HttpMetrics(this.registry)
+    this.guards = new GuardMetrics(this.registry, { apiKeys: sources.apiKeys ?? (() => 0), rateLimitClients: sources.rateLimitClients ?? (() => 0) })
+    this.process = new ProcessMetrics(this.registry)
     this.commitBatch = new Histogram({ name: 'guidd_store_commit_batch_size', help: 'Mutations per durable commit (group commit or flush batch).', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], registers })
     this.commitSeconds = new Histogram({ name: 'guidd_store_commit_duration_seconds', help: 'Time to commit one batch to the durable store.', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers })
     this.sweptTotal = new Counter({ name: 'guidd_store_swept_total', help: 'Expired records deleted from the durable store by the sweep.', registers })

@@ -50,8 +50,19 @@ describe('operational endpoints', () => {
       'guidd_actors_in_flight',
       'guidd_store_commit_batch_size',
       'guidd_store_commit_duration_seconds',
+      'guidd_auth_failures_total',
+      'guidd_rate_limited_total',
+      'guidd_request_timeouts_total',
+      'guidd_request_headers_too_large_total',
+      'guidd_api_keys',
+      'guidd_api_key_reloads_total',
+      'guidd_rate_limit_clients',
+      'guidd_process_resident_memory_bytes',
+      'guidd_process_heap_used_bytes',
+      'guidd_event_loop_lag_seconds',
     ]) {
       expect(text).toContain(`# TYPE ${name} `)
+      expect(text).toMatch(new RegExp(`^# HELP ${name} \\S`, 'm'))
     }
     expect(text).toContain('guidd_http_requests_total{method="POST",route="/guid",status="201"} 1')
     expect(text).toContain('guidd_http_requests_total{method="GET",route="/guid/:guid",status="200"} 1')
@@ -68,5 +79,20 @@ describe('operational endpoints', () => {
     expect(text).not.toContain('0123456789ABCDEF0123456789ABCDEF')
     expect(text).not.toContain('/some/random/path')
     expect(text).toContain('route="unmatched"')
+  })
+
+  test('process memory is reported in bytes, event-loop lag by quantile', async () => {
+    const text = await (await app.req('GET', '/metrics')).text()
+    const rss = Number(/^guidd_process_resident_memory_bytes (\d+)$/m.exec(text)?.[1])
+    expect(rss).toBeGreaterThan(1024 * 1024)
+    for (const q of ['0.5', '0.99', '1']) expect(text).toMatch(new RegExp(`^guidd_event_loop_lag_seconds\\{quantile="${q}"\\} [0-9.e-]+$`, 'm'))
+  })
+
+  test('every metric the registry exposes is listed in README', async () => {
+    const readme = await Bun.file(new URL('../../README.md', import.meta.url)).text()
+    const text = await (await app.req('GET', '/metrics')).text()
+    const names = [...text.matchAll(/^# TYPE (\S+) /gm)].map((m) => m[1]!)
+    expect(names.length).toBeGreaterThan(10)
+    for (const name of names) expect(readme).toContain(`\`${name}\``)
   })
 })

@@ -1,9 +1,10 @@
-import { mkdtempSync, rmSync } from 'node:fs'
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ManualClock } from '../../src/clock'
 import { type Config, loadConfig } from '../../src/config'
-import { createLogger } from '../../src/ops/logger'
+import type { ClientAddress } from '../../src/http/client-address'
+import { createLogger, type Logger } from '../../src/ops/logger'
 import { createRuntime, type Runtime } from '../../src/runtime'
 
 /** 2026-01-01T00:00:00Z: tests' "now", far from any real clock so nothing depends on it. */
@@ -20,12 +21,29 @@ export interface TestApp {
   close(): Promise<void>
 }
 
+export interface TestAppOptions {
+  /** The client address the socket would report (default: none). */
+  clientAddress?: ClientAddress
+  /** Default: silent. */
+  logger?: Logger
+  /** Files to write into the app's temp dir before it starts; `{dir}` in env values names that dir. */
+  files?: Record<string, string>
+}
+
 /** A whole service in-process on a temp SQLite file and a manual clock; no socket. */
-export const createTestApp = (env: Record<string, string> = {}): TestApp => {
+export const createTestApp = (env: Record<string, string> = {}, options: TestAppOptions = {}): TestApp => {
   const dir = mkdtempSync(join(tmpdir(), 'guidd-test-'))
-  const config = loadConfig({ SQLITE_PATH: join(dir, 'guidd.sqlite'), LOG_LEVEL: 'silent', ...env })
+  for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), text)
+  const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replaceAll('{dir}', dir)]))
+  const config = loadConfig({ SQLITE_PATH: join(dir, 'guidd.sqlite'), LOG_LEVEL: 'silent', ...resolved })
   const clock = new ManualClock(T0)
-  const runtime = createRuntime(config, { clock, logger: createLogger('silent') })
+  let runtime: Runtime
+  try {
+    runtime = createRuntime(config, { clock, logger: options.logger ?? createLogger('silent'), clientAddress: options.clientAddress })
+  } catch (error) {
+    rmSync(dir, { recursive: true, force: true })
+    throw error
+  }
   const req = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const init: RequestInit = { method, headers: { ...headers } }
     if (body !== undefined) {

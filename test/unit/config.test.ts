@@ -77,9 +77,48 @@ describe('loadConfig', () => {
     ['MONGODB_URL', 'http://mongo'],
     ['SQLITE_SYNCHRONOUS', 'OFF'],
     ['LOG_LEVEL', 'INFO'],
+    ['API_KEYS', 'has space'],
+    ['API_KEYS', ','],
+    ['AUTH_OPS_ENDPOINTS', 'yes'],
+    ['TRUST_PROXY', '1'],
+    ['RATE_LIMIT_BURST', '0'],
+    ['MAX_HEADER_BYTES', '16385'],
+    ['IDLE_TIMEOUT_SECONDS', '0'],
+    ['IDLE_TIMEOUT_SECONDS', '256'],
+    ['CORS_ORIGINS', 'https://app.example/path'],
+    ['CORS_ORIGINS', 'app.example'],
   ])('rejects %s=%s', (name, value) => {
     const problems = problemsOf({ [name]: value })
     expect(problems).toHaveLength(1)
     expect(problems[0]).toStartWith(`${name}=`)
+  })
+
+  test('the operations settings default to open, unlimited, with a 10 s timeout and an 8 KiB header limit', () => {
+    expect(loadConfig({})).toMatchObject({
+      AUTH_OPS_ENDPOINTS: false,
+      RATE_LIMIT_PER_SECOND: 0,
+      RATE_LIMIT_BURST: 100,
+      RATE_LIMIT_CLIENTS: 100_000,
+      TRUST_PROXY: false,
+      REQUEST_TIMEOUT_MS: 10_000,
+      MAX_HEADER_BYTES: 8_192,
+      IDLE_TIMEOUT_SECONDS: 10,
+    })
+    expect(loadConfig({}).API_KEYS_FILE).toBeUndefined()
+    expect(loadConfig({}).CORS_ORIGINS).toBeUndefined()
+  })
+
+  test('booleans are the words true and false', () => {
+    expect(loadConfig({ AUTH_OPS_ENDPOINTS: 'true', TRUST_PROXY: 'false' })).toMatchObject({ AUTH_OPS_ENDPOINTS: true, TRUST_PROXY: false })
+  })
+
+  test.each(['*', 'https://app.example', 'https://a.example, http://localhost:3000'])('accepts CORS_ORIGINS=%s', (value) => {
+    expect(loadConfig({ CORS_ORIGINS: value }).CORS_ORIGINS).toBe(value)
+  })
+
+  test('a bad API_KEYS is reported without its value: keys must not reach logs', () => {
+    const problems = problemsOf({ API_KEYS: 'top secret key' })
+    expect(problems[0]).toStartWith('API_KEYS=(hidden)')
+    expect(problems.join()).not.toContain('secret')
   })
 })

@@ -1,0 +1,81 @@
+import { afterEach, describe, expect, test } from 'bun:test'
+import { createLogger } from '../../src/ops/logger'
+import { createTestApp, type TestApp } from '../support/app'
+import { GUID } from '../support/http'
+
+const KEY = 'k-secret-0123456789'
+const USER = 'Private Person <private@example.com>'
+
+let app: TestApp | undefined
+afterEach(async () => {
+  await app?.close()
+  app = undefined
+})
+
+const logged = (level: string, env: Record<string, string> = {}) => {
+  const lines: string[] = []
+  app = createTestApp({ API_KEYS: KEY, ...env }, { logger: createLogger(level, { write: (line: string) => void lines.push(line) }), clientAddress: () => '192.0.2.7' })
+  return { app, lines, records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) }
+}
+const auth = { authorization: `Bearer ${KEY}` }
+
+describe('the request log', () => {
+  test('one JSON line per request with time, level, request id, method, route, status, duration, bytes, client', async () => {
+    const { app, records } = logged('info')
+    const res = await app.req('POST', '/guid', { guid: GUID, user: USER }, { ...auth, 'x-request-id': 'req-42' })
+    expect(res.status).toBe(201)
+    const body = await res.text()
+    const lines = records().filter((r) => r.msg === 'request')
+    expect(lines).toHaveLength(1)
+    const line = lines[0]!
+    expect(line).toMatchObject({ level: 'info', service: 'guidd', requestId: 'req-42', method: 'POST', route: '/guid', status: 201, bytes: Buffer.byteLength(body), client: '192.0.2.7' })
+    expect(new Date(line.time as string).toISOString()).toBe(line.time as string)
+    expect(line.durationMs).toBeNumber()
+  })
+
+  test('every answer is logged, including refusals and unknown routes, each with its own request id', async () => {
+    const { app, records } = logged('info')
+    const responses = [
+      await app.req('GET', `/guid/${GUID}`),
+      await app.req('GET', `/guid/${GUID}`, undefined, { authorization: 'Bearer wrong-key' }),
+      await app.req('GET', `/guid/${GUID}`, undefined, auth),
+      await app.req('GET', '/nowhere'),
+      await app.req('DELETE', '/guid'),
+      await app.req('GET', '/healthz'),
+    ]
+    const lines = records().filter((r) => r.msg === 'request')
+    expect(lines.map((l) => l.status)).toEqual([401, 401, 404, 404, 405, 200])
+    expect(lines.map((l) => l.requestId)).toEqual(responses.map((r) => r.headers.get('x-request-id')))
+    expect(lines.map((l) => l.route)).toEqual(['/guid/:guid', '/guid/:guid', '/guid/:guid', 'unmatched', '/guid', '/healthz'])
+  })
+
+  test('never holds a key, a body, a user value or a raw path', async () => {
+    const { app, lines } = logged('info')
+    await app.req('POST', '/guid', { guid: GUID, user: USER }, auth)
+    await app.req('PATCH', `/guid/${GUID}`, { user: USER }, auth)
+    await app.req('GET', `/guid/${GUID}`, undefined, { authorization: `Bearer ${KEY}x` })
+    await app.req('POST', '/guid', { user: USER, unknown: 'field-value' }, auth)
+    const text = lines.join('')
+    expect(lines.length).toBeGreaterThan(0)
+    for (const secret of [KEY, USER, 'private@example.com', 'field-value', GUID]) expect(text).not.toContain(secret)
+  })
+
+  test('LOG_LEVEL is honoured: at warn there are no request lines', async () => {
+    const { app, lines } = logged('warn')
+    await app.req('GET', '/healthz')
+    await app.req('GET', `/guid/${GUID}`, undefined, auth)
+    expect(lines).toEqual([])
+  })
+
+  test('an unexpected failure is an error event with the request id; the lines parse as JSON', async () => {
+    const { app, records } = logged('info')
+    // Closing the store under the app makes the next read fail with a driver error.
+    await app.runtime.close(100)
+    const res = await app.req('GET', '/guid/0123456789ABCDEF0123456789ABCDEF', undefined, auth)
+    expect(res.status).toBe(500)
+    const requestId = res.headers.get('x-request-id')
+    const error = records().find((r) => r.level === 'error')
+    expect(error).toMatchObject({ requestId, msg: 'request failed' })
+    expect(records().find((r) => r.msg === 'request' && r.status === 500)).toMatchObject({ requestId })
+  })
+})
