@@ -70,6 +70,18 @@ test('the compiled binary serves the API from an empty directory and answers its
   expect(page.status).toBe(200)
   expect(page.headers.get('content-type')).toStartWith('text/html')
   await page.arrayBuffer()
+  // The Swagger UI files come from inside the executable (no node_modules here, no CDN).
+  for (const [path, marker, minBytes] of [
+    ['/docs/swagger-ui-bundle.js', 'SwaggerUIBundle', 1_000_000],
+    ['/docs/swagger-ui.css', '.swagger-ui', 100_000],
+    ['/docs/init.js', "url: '/docs/json'", 50],
+  ] as const) {
+    const asset = await fetch(`${base}${path}`, { signal: AbortSignal.timeout(5_000) })
+    expect({ path, status: asset.status }).toEqual({ path, status: 200 })
+    const text = await asset.text()
+    expect(text.length).toBeGreaterThan(minBytes)
+    expect(text).toContain(marker)
+  }
   const docs = await fetch(`${base}/docs/json`, { signal: AbortSignal.timeout(5_000) })
   expect(docs.status).toBe(200)
   expect(Object.keys(((await docs.json()) as { paths: object }).paths)).toEqual(expect.arrayContaining(['/guid', '/guid/{guid}']))
