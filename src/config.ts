@@ -50,7 +50,7 @@ export const Config = Type.Object(
     RATE_LIMIT_CLIENTS: Int({ minimum: 1, default: 100_000, description: 'Most clients whose buckets are remembered (least recently seen are forgotten).' }),
     TRUST_PROXY: Bool({ default: false, description: 'true: the client address is the last X-Forwarded-For entry (one trusted proxy in front).' }),
     REQUEST_TIMEOUT_MS: Int({ minimum: 0, default: 10_000, description: 'Longest a request may take before it is answered 503 timeout (0 = none).' }),
-    MAX_HEADER_BYTES: Int({ minimum: 0, maximum: 16_384, default: 8_192, description: 'Most bytes of request header names and values (431 above; 0 = only Bun\'s own 16 KiB limit).' }),
+    MAX_HEADER_BYTES: Int({ minimum: 0, maximum: 16_384, default: 0, description: 'Most bytes of request headers, answered 431 problem+json above; 0 = Bun\'s own 16 KiB limit only (a plain 431, and no cost per request).' }),
     IDLE_TIMEOUT_SECONDS: Int({ minimum: 1, maximum: 255, default: 10, description: 'Seconds a connection may stay silent (a stalled or slow client) before it is closed.' }),
     CORS_ORIGINS: Type.Optional(Type.String({ pattern: ORIGIN_LIST, errorMessage: '`*` or comma-separated origins like https://app.example:8443 (no path)', description: 'Comma-separated origins allowed by CORS, or `*`; unset = CORS off.' })),
   },

@@ -69,9 +69,9 @@ describe('errors and auth in the OpenAPI document', () => {
     expect(full().components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' })
   })
 
-  test.each(operations)('%s %s documents the guard\'s answers: 401, 429, 431 and the 503 timeout', (path, method) => {
+  test.each(operations)('%s %s documents the guard\'s answers: 401, 429 and the 503 timeout', (path, method) => {
     const responses = full().paths[path]![method]!.responses
-    expect(Object.keys(responses)).toEqual(expect.arrayContaining(['401', '429', '431', '503']))
+    expect(Object.keys(responses)).toEqual(expect.arrayContaining(['401', '429', '503']))
     expect(Object.keys(responses['503']!.content!['application/problem+json']!.examples!)).toContain('timeout')
     expect(Object.keys(responses['429']!)).toContain('headers')
   })
@@ -94,6 +94,17 @@ describe('errors and auth in the OpenAPI document', () => {
       }
     }
     expect(checked).toBeGreaterThan(40)
+  })
+
+  test('431 is documented when MAX_HEADER_BYTES sets a limit', async () => {
+    expect(full().paths['/guid']!.post!.responses['431']).toBeUndefined()
+    const limited = createTestApp({ MAX_HEADER_BYTES: '4096' })
+    try {
+      const limitedDoc = (await (await limited.req('GET', '/docs/json')).json()) as FullDoc
+      for (const [path, method] of operations) expect(limitedDoc.paths[path]![method]!.responses['431']!.description).toContain('urn:guidd:problem:header-too-large')
+    } finally {
+      await limited.close()
+    }
   })
 
   test('without keys configured, no operation demands the scheme', () => {

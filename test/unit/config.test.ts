@@ -93,7 +93,7 @@ describe('loadConfig', () => {
     expect(problems[0]).toStartWith(`${name}=`)
   })
 
-  test('the operations settings default to open, unlimited, with a 10 s timeout and an 8 KiB header limit', () => {
+  test('the operations settings default to open, unlimited, with a 10 s timeout and Bun\'s own header limit', () => {
     expect(loadConfig({})).toMatchObject({
       AUTH_OPS_ENDPOINTS: false,
       RATE_LIMIT_PER_SECOND: 0,
@@ -101,7 +101,7 @@ describe('loadConfig', () => {
       RATE_LIMIT_CLIENTS: 100_000,
       TRUST_PROXY: false,
       REQUEST_TIMEOUT_MS: 10_000,
-      MAX_HEADER_BYTES: 8_192,
+      MAX_HEADER_BYTES: 0,
       IDLE_TIMEOUT_SECONDS: 10,
     })
     expect(loadConfig({}).API_KEYS_FILE).toBeUndefined()
