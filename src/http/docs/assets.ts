@@ -1,7 +1,12 @@
 import bundlePath from 'swagger-ui-dist/swagger-ui-bundle.js' with { type: 'file' }
 import cssPath from 'swagger-ui-dist/swagger-ui.css' with { type: 'file' }
 import faviconPath from 'swagger-ui-dist/favicon-32x32.png' with { type: 'file' }
+import { promisify } from 'node:util'
+import { gzip } from 'node:zlib'
 import { INDEX_HTML, INIT_JS } from './page'
+
+// Off the event loop: compressing the 1.7 MB bundle takes ~25 ms, which would stall every request.
+const gzipAsync = promisify(gzip)
 
 /**
  * The Swagger UI files, from the swagger-ui-dist package. `with { type: 'file' }` makes
@@ -41,8 +46,8 @@ export interface Loaded {
 export const loader = (asset: Asset): (() => Promise<Loaded>) => {
   let loaded: Promise<Loaded> | undefined
   return () =>
-    (loaded ??= asset.read().then((plain) => {
-      const gzip = asset.contentType.startsWith('image/') ? undefined : Bun.gzipSync(plain as Uint8Array<ArrayBuffer>)
-      return { plain, gzip }
+    (loaded ??= asset.read().then(async (plain) => {
+      const zipped = asset.contentType.startsWith('image/') ? undefined : new Uint8Array(await gzipAsync(plain))
+      return { plain, gzip: zipped }
     }))
 }
