@@ -22,6 +22,7 @@ export const Config = Type.Object(
     LRU_MAX_ENTRIES: Int({ minimum: 0, default: 100_000, description: 'Records kept in memory (0 disables the LRU).' }),
     NEGATIVE_CACHE_MS: Int({ minimum: 0, default: 2_000, description: 'How long an "absent" answer is remembered in memory.' }),
     DEFAULT_TTL_SECONDS: Int({ minimum: 1, default: 2_592_000, description: 'Lifetime of a GUID created without expire (30 days).' }),
+    TOMBSTONE_TTL_SECONDS: Int({ minimum: 1, default: 86_400, description: 'How long a deleted GUID keeps its last version, so a re-create continues from it.' }),
     COMMIT_WINDOW_MS: Int({ minimum: 0, maximum: 100, default: 0, description: 'Embedded journal: how long a group commit waits for company (0 = end of the current I/O turn).' }),
     COMMIT_BATCH_MAX: Int({ minimum: 1, default: 1_000, description: 'Embedded journal: most mutations per SQLite transaction.' }),
     FLUSH_BATCH_MAX: Int({ minimum: 1, default: 500, description: 'Write-behind: most journal entries per store batch.' }),

@@ -45,7 +45,7 @@ export const createRuntime = (config: Config, options: RuntimeOptions): Runtime 
     onCommit: (size, seconds) => metrics.observeCommit(size, seconds),
   })
   const records = new Records({ tiers: [lru], journal, store })
-  const service = new GuidService({ actors, records, clock, defaultTtlSeconds: config.DEFAULT_TTL_SECONDS })
+  const service = new GuidService({ actors, records, clock, defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, tombstoneTtlSeconds: config.TOMBSTONE_TTL_SECONDS })
   const readiness = new Readiness([{ name: store.name, check: () => store.ping() }])
   const sweeper = new Sweeper(store, { intervalMs: config.SWEEP_INTERVAL_MS, batch: config.SWEEP_BATCH, clock, logger, onSwept: (n) => metrics.sweptTotal.inc(n) })
   const app = createApp({ service, metrics, readiness, logger })

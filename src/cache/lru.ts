@@ -1,10 +1,10 @@
 import { LRUCache } from 'lru-cache'
 import type { Clock } from '../clock'
-import type { StoredRecord } from '../guid/model'
+import type { Stored } from '../guid/model'
 import { ABSENT, type CacheTier, type Lookup, MISS } from './tier'
 
 /** Hits are stored as the Lookup they answer with, so a hit allocates nothing. */
-type Entry = { kind: 'hit'; record: StoredRecord } | { kind: 'absent'; until: number }
+type Entry = { kind: 'hit'; stored: Stored } | { kind: 'absent'; until: number }
 
 export interface LruTierOptions {
   maxEntries: number
@@ -19,8 +19,9 @@ export interface LruStats {
 }
 
 /**
- * The in-process tier: `lru-cache` bounded by entry count. Records are checked against
- * `expire` on every hit; negative entries carry their own deadline from the injected clock.
+ * The in-process tier: `lru-cache` bounded by entry count. Records and tombstones are
+ * checked against `expire` on every hit; "absent" entries carry their own deadline from the
+ * injected clock.
  */
 export class LruTier implements CacheTier {
   readonly name = 'lru'
@@ -40,7 +41,7 @@ export class LruTier implements CacheTier {
     const entry = this.cache?.get(guid)
     if (entry !== undefined) {
       if (entry.kind === 'hit') {
-        if (entry.record.expire > nowSec) {
+        if (entry.stored.expire > nowSec) {
           this.stats.hits++
           return entry
         }
@@ -54,9 +55,9 @@ export class LruTier implements CacheTier {
     return MISS
   }
 
-  set(record: StoredRecord, nowSec: number): void {
-    if (record.expire > nowSec) this.cache?.set(record.guid, { kind: 'hit', record })
-    else this.cache?.delete(record.guid)
+  set(stored: Stored, nowSec: number): void {
+    if (stored.expire > nowSec) this.cache?.set(stored.guid, { kind: 'hit', stored })
+    else this.cache?.delete(stored.guid)
   }
 
   setAbsent(guid: string): void {

@@ -1,10 +1,10 @@
-import { type ActorRegistry } from '../actors/registry'
+import type { ActorRegistry } from '../actors/registry'
 import { type Clock, nowSeconds } from '../clock'
 import { AppError, invalid } from '../errors'
 import type { Records } from '../records'
 import { ifMatchHolds, noneMatchFails } from './etag'
 import { parseExpire } from './expire'
-import type { CreateBody, PatchBody, StoredRecord, UpsertBody } from './model'
+import { type CreateBody, isLive, type PatchBody, type Stored, type StoredRecord, type UpsertBody } from './model'
 import { generateGuid, normaliseGuid } from './normalise'
 
 export interface GuidServiceDeps {
@@ -12,6 +12,8 @@ export interface GuidServiceDeps {
   records: Records
   clock: Clock
   defaultTtlSeconds: number
+  /** How long a deleted GUID's tombstone (its last version) is kept. */
+  tombstoneTtlSeconds: number
 }
 
 /** Conditional request headers, as received. */
@@ -23,11 +25,15 @@ export interface Preconditions {
 export type WriteResult = { record: StoredRecord; created: boolean }
 
 const notFound = (guid: string) => new AppError('not-found', `GUID ${guid} does not exist or has expired.`)
-const preconditionFailed = (detail: string) => new AppError('precondition-failed', detail)
+
+/** What a load tells a write: the live record (if any) and the version the next write follows. */
+const stateOf = (stored: Stored | null): { live: StoredRecord | null; version: number } =>
+  stored === null ? { live: null, version: 0 } : { live: isLive(stored) ? stored : null, version: stored.version }
 
 /**
  * The resource's rules (SPEC §2-§3). Every mutation of a GUID runs inside that GUID's
  * actor, so load-decide-commit never interleaves with another mutation of the same GUID.
+ * Versions never repeat while a GUID's tombstone lasts: a re-create continues from it.
  */
 export class GuidService {
   constructor(private readonly deps: GuidServiceDeps) {}
@@ -38,26 +44,28 @@ export class GuidService {
     const now = nowSeconds(this.deps.clock)
     // A memory hit needs no actor: it is at least as new as every acknowledged write here.
     const hot = this.deps.records.peek(guid, now)
-    if (hot === null) throw notFound(guid)
-    if (hot !== undefined) return hot
+    if (hot !== undefined) {
+      if (hot === null || !isLive(hot)) throw notFound(guid)
+      return hot
+    }
     // A miss reads below inside the actor, so its fill cannot overwrite a newer write; the
     // tiers below hold every acknowledged write, so the nearest need not be asked twice.
-    return this.deps.actors.run(guid, () => this.deps.records.load(guid, now, 1)).then((record) => {
-      if (record === null) throw notFound(guid)
-      return record
+    return this.deps.actors.run(guid, () => this.deps.records.load(guid, now, 1)).then((stored) => {
+      if (stored === null || !isLive(stored)) throw notFound(guid)
+      return stored
     })
   }
 
   async create(body: CreateBody): Promise<StoredRecord> {
-    const generated = body.guid === undefined
-    const guid = generated ? generateGuid() : normaliseGuid(body.guid!, '/guid')
+    const given = body.guid
+    const guid = given === undefined ? generateGuid() : normaliseGuid(given, '/guid')
     return this.deps.actors.run(guid, async () => {
       const now = nowSeconds(this.deps.clock)
-      const expire = this.expireOf(body.expire, now)
+      const expire = body.expire === undefined ? now + this.deps.defaultTtlSeconds : parseExpire(body.expire, now)
       // 122 random bits cannot name an existing GUID (p ~ 2^-122 per pair): skip the lookup.
-      const existing = generated ? null : await this.deps.records.load(guid, now)
-      if (existing !== null) throw new AppError('guid-exists', `GUID ${guid} already exists; update it with PATCH or POST /guid/${guid}.`)
-      return this.put({ guid, user: body.user, expire, version: 1 }, 0, now)
+      const { live, version } = given === undefined ? stateOf(null) : stateOf(await this.deps.records.load(guid, now))
+      if (live !== null) throw new AppError('guid-exists', `GUID ${guid} already exists; update it with PATCH or POST /guid/${guid}.`)
+      return this.put({ guid, user: body.user, expire, version: version + 1 }, version, now)
     })
   }
 
@@ -66,15 +74,15 @@ export class GuidService {
     return this.deps.actors.run(guid, async () => {
       const now = nowSeconds(this.deps.clock)
       const expire = body.expire === undefined ? undefined : parseExpire(body.expire, now)
-      const existing = await this.deps.records.load(guid, now)
-      this.checkWrite(pre, existing)
-      if (existing === null) {
+      const { live, version } = stateOf(await this.deps.records.load(guid, now))
+      this.checkWrite(pre, live)
+      if (live === null) {
         if (body.user === undefined) throw invalid('/user', 'user is required to create a GUID')
-        const record = await this.put({ guid, user: body.user, expire: expire ?? now + this.deps.defaultTtlSeconds, version: 1 }, 0, now)
+        const record = await this.put({ guid, user: body.user, expire: expire ?? now + this.deps.defaultTtlSeconds, version: version + 1 }, version, now)
         return { record, created: true }
       }
-      if (body.user === undefined && expire === undefined) return { record: existing, created: false }
-      const record = await this.put({ ...existing, user: body.user ?? existing.user, expire: expire ?? existing.expire, version: existing.version + 1 }, existing.version, now)
+      if (body.user === undefined && expire === undefined) return { record: live, created: false }
+      const record = await this.put({ guid, user: body.user ?? live.user, expire: expire ?? live.expire, version: version + 1 }, version, now)
       return { record, created: false }
     })
   }
@@ -85,10 +93,10 @@ export class GuidService {
     return this.deps.actors.run(guid, async () => {
       const now = nowSeconds(this.deps.clock)
       const expire = body.expire === undefined ? undefined : parseExpire(body.expire, now)
-      const existing = await this.deps.records.load(guid, now)
-      if (existing === null) throw notFound(guid)
-      this.checkWrite(pre, existing)
-      return this.put({ ...existing, user: body.user ?? existing.user, expire: expire ?? existing.expire, version: existing.version + 1 }, existing.version, now)
+      const { live, version } = stateOf(await this.deps.records.load(guid, now))
+      if (live === null) throw notFound(guid)
+      this.checkWrite(pre, live)
+      return this.put({ guid, user: body.user ?? live.user, expire: expire ?? live.expire, version: version + 1 }, version, now)
     })
   }
 
@@ -96,20 +104,17 @@ export class GuidService {
     const guid = normaliseGuid(rawGuid)
     return this.deps.actors.run(guid, async () => {
       const now = nowSeconds(this.deps.clock)
-      const existing = await this.deps.records.load(guid, now)
-      if (existing === null) throw notFound(guid)
-      this.checkWrite(pre, existing)
-      await this.deps.records.commit({ op: 'delete', guid, version: existing.version + 1, prevVersion: existing.version }, now)
+      const { live, version } = stateOf(await this.deps.records.load(guid, now))
+      if (live === null) throw notFound(guid)
+      this.checkWrite(pre, live)
+      const tombstone = { guid, version: version + 1, expire: now + this.deps.tombstoneTtlSeconds, deleted: true as const }
+      await this.deps.records.commit({ next: tombstone, prevVersion: version }, now)
     })
   }
 
   private async put(record: StoredRecord, prevVersion: number, now: number): Promise<StoredRecord> {
-    await this.deps.records.commit({ op: 'put', record, prevVersion }, now)
+    await this.deps.records.commit({ next: record, prevVersion }, now)
     return record
-  }
-
-  private expireOf(input: number | string | undefined, now: number): number {
-    return input === undefined ? now + this.deps.defaultTtlSeconds : parseExpire(input, now)
   }
 
   /** The path's GUID; a `guid` in the body is allowed only when it names the same one. */
@@ -120,13 +125,13 @@ export class GuidService {
   }
 
   /** RFC 9110 §13.1.1-13.1.2 for writes: If-Match must match, If-None-Match must not. */
-  private checkWrite(pre: Preconditions, existing: StoredRecord | null): void {
-    const version = existing?.version ?? null
+  private checkWrite(pre: Preconditions, live: StoredRecord | null): void {
+    const version = live?.version ?? null
     if (pre.ifMatch !== undefined && !ifMatchHolds(pre.ifMatch, version)) {
-      throw preconditionFailed(existing === null ? 'If-Match was given but the GUID does not exist.' : `If-Match does not match the current ETag "${existing.version}".`)
+      throw new AppError('precondition-failed', live === null ? 'If-Match was given but the GUID does not exist.' : `If-Match does not match the current ETag "${live.version}".`)
     }
     if (pre.ifNoneMatch !== undefined && noneMatchFails(pre.ifNoneMatch, version)) {
-      throw preconditionFailed('If-None-Match matches the current record.')
+      throw new AppError('precondition-failed', 'If-None-Match matches the current record.')
     }
   }
 }

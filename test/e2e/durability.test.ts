@@ -41,6 +41,8 @@ interface Op {
   headers: Record<string, string>
   /** The state the op leaves behind when it lands. */
   next: State
+  /** The version it leaves behind (a delete's tombstone has one too). */
+  version: number
   /** The 2xx it must be answered with. */
   status: number
 }
@@ -79,6 +81,8 @@ test('every acknowledged write survives kill -9 under concurrent load', async ()
 
   /** Last acknowledged state per GUID (absent until a create is acknowledged). */
   const acked = new Map<string, State>()
+  /** Last acknowledged version per GUID: versions continue across a delete (its tombstone keeps one). */
+  const versions = new Map<string, number>()
   /** Per GUID, the op sent and never answered (one per worker at the end): landed or not, unknown. */
   const uncertain = new Map<string, Op>()
   const failures: string[] = []
@@ -98,19 +102,20 @@ test('every acknowledged write survives kill -9 under concurrent load', async ()
     const state = acked.get(guid) ?? null
     const user = `w${worker}-op${seq}`
     const expire = expireBase + worker * 100_000 + seq
+    const version = (versions.get(guid) ?? 0) + 1
     if (state === null) {
-      const next = { user, expire, version: 1 }
+      const next = { user, expire, version }
       return random() < 0.5
-        ? { kind: 'create', guid, method: 'POST', path: '/guid', body: { guid, user, expire }, headers: {}, next, status: 201 }
-        : { kind: 'upsert-create', guid, method: 'POST', path: `/guid/${guid}`, body: { user, expire }, headers: {}, next, status: 201 }
+        ? { kind: 'create', guid, method: 'POST', path: '/guid', body: { guid, user, expire }, headers: {}, next, version, status: 201 }
+        : { kind: 'upsert-create', guid, method: 'POST', path: `/guid/${guid}`, body: { user, expire }, headers: {}, next, version, status: 201 }
     }
     // If-Match on every change: a server whose state drifted from the model answers 412.
     const headers = { 'if-match': `"${state.version}"` }
     const r = random()
-    if (r < 0.2) return { kind: 'delete', guid, method: 'DELETE', path: `/guid/${guid}`, headers, next: null, status: 204 }
-    if (r < 0.4) return { kind: 'upsert-update', guid, method: 'POST', path: `/guid/${guid}`, body: { expire }, headers, next: { ...state, expire, version: state.version + 1 }, status: 200 }
+    if (r < 0.2) return { kind: 'delete', guid, method: 'DELETE', path: `/guid/${guid}`, headers, next: null, version, status: 204 }
+    if (r < 0.4) return { kind: 'upsert-update', guid, method: 'POST', path: `/guid/${guid}`, body: { expire }, headers, next: { ...state, expire, version }, version, status: 200 }
     const body = random() < 0.5 ? { user } : { user, expire }
-    return { kind: 'patch', guid, method: 'PATCH', path: `/guid/${guid}`, body, headers, next: { user, expire: 'expire' in body ? expire : state.expire, version: state.version + 1 }, status: 200 }
+    return { kind: 'patch', guid, method: 'PATCH', path: `/guid/${guid}`, body, headers, next: { user, expire: 'expire' in body ? expire : state.expire, version }, version, status: 200 }
   }
 
   const checkAnswer = async (op: Op, res: Response): Promise<string | null> => {
@@ -164,6 +169,7 @@ test('every acknowledged write survives kill -9 under concurrent load', async ()
       // Acknowledged, even if the answer arrived after the kill signal: it was sent after the commit.
       uncertain.delete(guid)
       acked.set(guid, op.next)
+      versions.set(guid, op.version)
       acks++
       if (acks >= KILL_AFTER_ACKS && !killed) {
         killed = true

@@ -19,7 +19,7 @@ describe('LruTier', () => {
     const r = rec(1)
     expect(lru.get(r.guid, NOW)).toEqual({ kind: 'miss' })
     lru.set(r, NOW)
-    expect(lru.get(r.guid, NOW)).toEqual({ kind: 'hit', record: r })
+    expect(lru.get(r.guid, NOW)).toEqual({ kind: 'hit', stored: r })
     expect(lru.stats).toEqual({ hits: 1, misses: 1 })
   })
 
@@ -69,7 +69,7 @@ describe('LruTier', () => {
     lru.set(rec(1, NOW + 10, 1), NOW)
     const newer = { ...rec(1, NOW + 20, 2), user: 'changed' }
     lru.set(newer, NOW)
-    expect(lru.get(newer.guid, NOW)).toEqual({ kind: 'hit', record: newer })
+    expect(lru.get(newer.guid, NOW)).toEqual({ kind: 'hit', stored: newer })
   })
 
   test('negative entries answer absent until the clock passes their deadline', () => {
@@ -89,7 +89,7 @@ describe('LruTier', () => {
     const r = rec(1)
     lru.setAbsent(r.guid)
     lru.set(r, NOW)
-    expect(lru.get(r.guid, NOW)).toEqual({ kind: 'hit', record: r })
+    expect(lru.get(r.guid, NOW)).toEqual({ kind: 'hit', stored: r })
   })
 
   test('setAbsent replaces a cached record', () => {
