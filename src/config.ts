@@ -12,6 +12,8 @@ export const Config = Type.Object(
     PORT: Int({ minimum: 0, maximum: 65535, default: 8888, description: 'TCP port to listen on (0 = any free port).' }),
     HOST: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Address to bind.' }),
     REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis for the shared cache and the write-behind journal; unset = embedded default.' })),
+    REDIS_PREFIX: Type.String({ minLength: 1, default: 'guidd:', description: 'Prefix of every Redis key and channel guidd uses.' }),
+    REDIS_TIMEOUT_MS: Int({ minimum: 1, default: 2_000, description: 'Longest a Redis call may take before the request gets 503.' }),
     MONGODB_URL: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', description: 'MongoDB as the durable store; unset = SQLite.' })),
     MONGODB_DB: Type.String({ minLength: 1, default: 'guidd', description: 'MongoDB database name.' }),
     SQLITE_PATH: Type.String({ minLength: 1, default: './data/guidd.sqlite', description: 'SQLite file (WAL mode) for the embedded store.' }),
@@ -28,6 +30,8 @@ export const Config = Type.Object(
     FLUSH_BATCH_MAX: Int({ minimum: 1, default: 500, description: 'Write-behind: most journal entries per store batch.' }),
     FLUSH_INTERVAL_MS: Int({ minimum: 1, default: 100, description: 'Write-behind: longest wait for journal entries.' }),
     JOURNAL_MAX_LAG: Int({ minimum: 1, default: 100_000, description: 'Write-behind: unflushed mutations past which writes get 503.' }),
+    JOURNAL_CLAIM_IDLE_MS: Int({ minimum: 1, default: 30_000, description: 'Write-behind: journal entries pending this long on another instance are claimed.' }),
+    JOURNAL_MAX_ATTEMPTS: Int({ minimum: 1, default: 5, description: 'Write-behind: store rejections of one entry before it is dead-lettered.' }),
     SWEEP_INTERVAL_MS: Int({ minimum: 1, default: 60_000, description: 'How often expired records are deleted from the store.' }),
     SWEEP_BATCH: Int({ minimum: 1, default: 1_000, description: 'Most expired records deleted per sweep step.' }),
     ACTOR_MAILBOX_MAX: Int({ minimum: 1, default: 1_000, description: 'Requests that may wait on one GUID before 503.' }),
@@ -73,6 +77,9 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     if (problems.has(key)) continue
     const schema = (Config.properties as Record<string, TSchema>)[key]
     problems.set(key, `${key}=${JSON.stringify(raw[key])}: must be ${schema ? describe(schema) : 'known'}`)
+  }
+  if (raw.MONGODB_URL !== undefined && raw.REDIS_URL === undefined && !problems.has('MONGODB_URL')) {
+    problems.set('MONGODB_URL', 'MONGODB_URL needs REDIS_URL: the write-behind journal in front of MongoDB lives in Redis')
   }
   if (problems.size > 0) throw new ConfigError([...problems.values()])
   return value as Config

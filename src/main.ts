@@ -30,7 +30,7 @@ const logger = createLogger(config.LOG_LEVEL)
 // Start and stop are logged at info even when LOG_LEVEL is quieter (but not when silent):
 // operators and supervisors look for them.
 const lifecycle = config.LOG_LEVEL === 'silent' ? logger : logger.child({}, { level: 'info' })
-const runtime = createRuntime(config, { logger })
+const runtime = await createRuntime(config, { logger })
 runtime.app.elysia.listen({
   port: config.PORT,
   hostname: config.HOST,
@@ -46,7 +46,7 @@ runtime.app.elysia.listen({
 })
 const server = runtime.app.elysia.server!
 runtime.sweeper.start()
-lifecycle.info({ port: server.port, host: config.HOST, store: 'sqlite', path: config.SQLITE_PATH }, 'guidd listening')
+lifecycle.info({ port: server.port, host: config.HOST, mode: runtime.mode, store: runtime.store.name }, 'guidd listening')
 
 let stopping = false
 const shutdown = async (signal: string): Promise<void> => {

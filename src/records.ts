@@ -42,10 +42,15 @@ export class Records {
     return this.fill(guid, depth, await store.get(guid, nowSec), nowSec)
   }
 
-  /** Journals the mutation (durable when this resolves), then updates every tier. */
+  /** Journals the mutation (durable when this resolves), then updates the tiers the journal did not. */
   async commit(mutation: Mutation, nowSec: number): Promise<void> {
     await this.deps.journal.append(mutation)
-    for (const tier of this.deps.tiers) await tier.set(mutation.next, nowSec)
+    for (const tier of this.deps.tiers) if (!tier.journaled) await tier.set(mutation.next, nowSec)
+  }
+
+  /** Drops what this instance's own tiers hold of the GUID (the journal's tiers are exact). */
+  async forgetLocal(guid: string): Promise<void> {
+    for (const tier of this.deps.tiers) if (!tier.journaled) await tier.forget(guid)
   }
 
   private async fill(guid: string, depth: number, stored: Stored | null, nowSec: number): Promise<Stored | null> {

@@ -27,6 +27,7 @@ export class LruTier implements CacheTier {
   readonly name = 'lru'
   readonly stats: LruStats = { hits: 0, misses: 0 }
   private readonly cache: LRUCache<string, Entry> | null
+  private bypassed = false
 
   constructor(private readonly options: LruTierOptions) {
     if (!Number.isInteger(options.maxEntries) || options.maxEntries < 0) throw new TypeError('maxEntries must be a non-negative integer')
@@ -35,6 +36,15 @@ export class LruTier implements CacheTier {
 
   get size(): number {
     return this.cache?.size ?? 0
+  }
+
+  /**
+   * While bypassed the tier is empty and stays so: used when the invalidations that keep it
+   * true across instances cannot arrive (their connection is down).
+   */
+  bypass(on: boolean): void {
+    this.bypassed = on
+    if (on) this.cache?.clear()
   }
 
   get(guid: string, nowSec: number): Lookup {
@@ -56,12 +66,12 @@ export class LruTier implements CacheTier {
   }
 
   set(stored: Stored, nowSec: number): void {
-    if (stored.expire > nowSec) this.cache?.set(stored.guid, { kind: 'hit', stored })
+    if (stored.expire > nowSec && !this.bypassed) this.cache?.set(stored.guid, { kind: 'hit', stored })
     else this.cache?.delete(stored.guid)
   }
 
   setAbsent(guid: string): void {
-    if (this.options.negativeTtlMs > 0) this.cache?.set(guid, { kind: 'absent', until: this.options.clock.now() + this.options.negativeTtlMs })
+    if (this.options.negativeTtlMs > 0 && !this.bypassed) this.cache?.set(guid, { kind: 'absent', until: this.options.clock.now() + this.options.negativeTtlMs })
     // Without negative caching, at least forget what was there (a delete must not be served).
     else this.cache?.delete(guid)
   }

@@ -12,6 +12,8 @@ export const ABSENT: Lookup = Object.freeze({ kind: 'absent' })
  */
 export interface CacheTier {
   readonly name: string
+  /** True when the journal's own write updates this tier, so a commit must not write it again. */
+  readonly journaled?: boolean
   get(guid: string, nowSec: number): Lookup | Promise<Lookup>
   /** Remember the GUID as it now is: a record or a tombstone (after a read from below, or an acknowledged write). */
   set(stored: Stored, nowSec: number): void | Promise<void>

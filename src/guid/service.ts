@@ -2,6 +2,7 @@ import type { ActorRegistry } from '../actors/registry'
 import { type Clock, nowSeconds } from '../clock'
 import { AppError, invalid } from '../errors'
 import type { Records } from '../records'
+import { VersionConflict } from '../store/journal'
 import { ifMatchHolds, noneMatchFails } from './etag'
 import { parseExpire } from './expire'
 import { type CreateBody, isLive, type PatchBody, type Stored, type StoredRecord, type UpsertBody } from './model'
@@ -24,16 +25,31 @@ export interface Preconditions {
 
 export type WriteResult = { record: StoredRecord; created: boolean }
 
+/** What a load tells a write: the live record (if any) and the version the next write follows. */
+interface State {
+  live: StoredRecord | null
+  version: number
+}
+
+/** A write's decision: the state to journal (none: answer without writing) and the answer. */
+interface Decision<T> {
+  next?: Stored
+  result: T
+}
+
+/** Reload-and-retry rounds when another instance keeps winning the version race. */
+const MAX_CONFLICT_RETRIES = 5
+
 const notFound = (guid: string) => new AppError('not-found', `GUID ${guid} does not exist or has expired.`)
 
-/** What a load tells a write: the live record (if any) and the version the next write follows. */
-const stateOf = (stored: Stored | null): { live: StoredRecord | null; version: number } =>
-  stored === null ? { live: null, version: 0 } : { live: isLive(stored) ? stored : null, version: stored.version }
+const stateOf = (stored: Stored | null): State => (stored === null ? { live: null, version: 0 } : { live: isLive(stored) ? stored : null, version: stored.version })
 
 /**
  * The resource's rules (SPEC §2-§3). Every mutation of a GUID runs inside that GUID's
- * actor, so load-decide-commit never interleaves with another mutation of the same GUID.
- * Versions never repeat while a GUID's tombstone lasts: a re-create continues from it.
+ * actor, so load-decide-commit never interleaves with another mutation of the same GUID
+ * here; across instances the journal's compare-and-set settles it (the loser reloads and
+ * decides again, which answers 412 when its If-Match no longer holds). Versions never
+ * repeat while a GUID's tombstone lasts: a re-create continues from it.
  */
 export class GuidService {
   constructor(private readonly deps: GuidServiceDeps) {}
@@ -59,62 +75,74 @@ export class GuidService {
   async create(body: CreateBody): Promise<StoredRecord> {
     const given = body.guid
     const guid = given === undefined ? generateGuid() : normaliseGuid(given, '/guid')
-    return this.deps.actors.run(guid, async () => {
-      const now = nowSeconds(this.deps.clock)
+    // 122 random bits cannot name an existing GUID (p ~ 2^-122 per pair): no lookup for those.
+    return this.transact(guid, given === undefined, ({ live, version }, now) => {
       const expire = body.expire === undefined ? now + this.deps.defaultTtlSeconds : parseExpire(body.expire, now)
-      // 122 random bits cannot name an existing GUID (p ~ 2^-122 per pair): skip the lookup.
-      const { live, version } = given === undefined ? stateOf(null) : stateOf(await this.deps.records.load(guid, now))
       if (live !== null) throw new AppError('guid-exists', `GUID ${guid} already exists; update it with PATCH or POST /guid/${guid}.`)
-      return this.put({ guid, user: body.user, expire, version: version + 1 }, version, now)
+      const record = { guid, user: body.user, expire, version: version + 1 }
+      return { next: record, result: record }
     })
   }
 
   async upsert(rawGuid: string, body: UpsertBody, pre: Preconditions): Promise<WriteResult> {
     const guid = this.pathGuid(rawGuid, body.guid)
-    return this.deps.actors.run(guid, async () => {
-      const now = nowSeconds(this.deps.clock)
+    return this.transact(guid, false, ({ live, version }, now): Decision<WriteResult> => {
       const expire = body.expire === undefined ? undefined : parseExpire(body.expire, now)
-      const { live, version } = stateOf(await this.deps.records.load(guid, now))
-      this.checkWrite(pre, live)
+      checkWrite(pre, live)
       if (live === null) {
         if (body.user === undefined) throw invalid('/user', 'user is required to create a GUID')
-        const record = await this.put({ guid, user: body.user, expire: expire ?? now + this.deps.defaultTtlSeconds, version: version + 1 }, version, now)
-        return { record, created: true }
+        const record = { guid, user: body.user, expire: expire ?? now + this.deps.defaultTtlSeconds, version: version + 1 }
+        return { next: record, result: { record, created: true } }
       }
-      if (body.user === undefined && expire === undefined) return { record: live, created: false }
-      const record = await this.put({ guid, user: body.user ?? live.user, expire: expire ?? live.expire, version: version + 1 }, version, now)
-      return { record, created: false }
+      if (body.user === undefined && expire === undefined) return { result: { record: live, created: false } }
+      const record = { guid, user: body.user ?? live.user, expire: expire ?? live.expire, version: version + 1 }
+      return { next: record, result: { record, created: false } }
     })
   }
 
   async patch(rawGuid: string, body: PatchBody, pre: Preconditions): Promise<StoredRecord> {
     const guid = this.pathGuid(rawGuid, body.guid)
     if (body.user === undefined && body.expire === undefined) throw invalid('', 'PATCH needs at least one of user and expire')
-    return this.deps.actors.run(guid, async () => {
-      const now = nowSeconds(this.deps.clock)
+    return this.transact(guid, false, ({ live, version }, now) => {
       const expire = body.expire === undefined ? undefined : parseExpire(body.expire, now)
-      const { live, version } = stateOf(await this.deps.records.load(guid, now))
       if (live === null) throw notFound(guid)
-      this.checkWrite(pre, live)
-      return this.put({ guid, user: body.user ?? live.user, expire: expire ?? live.expire, version: version + 1 }, version, now)
+      checkWrite(pre, live)
+      const record = { guid, user: body.user ?? live.user, expire: expire ?? live.expire, version: version + 1 }
+      return { next: record, result: record }
     })
   }
 
   async remove(rawGuid: string, pre: Preconditions): Promise<void> {
     const guid = normaliseGuid(rawGuid)
-    return this.deps.actors.run(guid, async () => {
-      const now = nowSeconds(this.deps.clock)
-      const { live, version } = stateOf(await this.deps.records.load(guid, now))
+    return this.transact(guid, false, ({ live, version }, now) => {
       if (live === null) throw notFound(guid)
-      this.checkWrite(pre, live)
-      const tombstone = { guid, version: version + 1, expire: now + this.deps.tombstoneTtlSeconds, deleted: true as const }
-      await this.deps.records.commit({ next: tombstone, prevVersion: version }, now)
+      checkWrite(pre, live)
+      return { next: { guid, version: version + 1, expire: now + this.deps.tombstoneTtlSeconds, deleted: true }, result: undefined }
     })
   }
 
-  private async put(record: StoredRecord, prevVersion: number, now: number): Promise<StoredRecord> {
-    await this.deps.records.commit({ next: record, prevVersion }, now)
-    return record
+  /**
+   * Load-decide-commit in the GUID's actor. `fresh`: the GUID is known not to exist (just
+   * generated), so there is nothing to load. On a lost compare-and-set, forget this
+   * instance's copy, reload and decide again.
+   */
+  private transact<T>(guid: string, fresh: boolean, decide: (state: State, now: number) => Decision<T>): Promise<T> {
+    return this.deps.actors.run(guid, async () => {
+      for (let attempt = 0; ; attempt++) {
+        const now = nowSeconds(this.deps.clock)
+        const state = fresh && attempt === 0 ? stateOf(null) : stateOf(await this.deps.records.load(guid, now))
+        const { next, result } = decide(state, now)
+        if (next === undefined) return result
+        try {
+          await this.deps.records.commit({ next, prevVersion: state.version }, now)
+          return result
+        } catch (error) {
+          if (!(error instanceof VersionConflict)) throw error
+          if (attempt >= MAX_CONFLICT_RETRIES) throw new AppError('overloaded', `GUID ${guid} is being changed concurrently elsewhere; retry shortly.`, { headers: { 'retry-after': '1' }, cause: error })
+          await this.deps.records.forgetLocal(guid)
+        }
+      }
+    })
   }
 
   /** The path's GUID; a `guid` in the body is allowed only when it names the same one. */
@@ -123,15 +151,15 @@ export class GuidService {
     if (bodyGuid !== undefined && normaliseGuid(bodyGuid, '/guid') !== guid) throw invalid('/guid', 'guid in the body must equal the GUID in the path')
     return guid
   }
+}
 
-  /** RFC 9110 §13.1.1-13.1.2 for writes: If-Match must match, If-None-Match must not. */
-  private checkWrite(pre: Preconditions, live: StoredRecord | null): void {
-    const version = live?.version ?? null
-    if (pre.ifMatch !== undefined && !ifMatchHolds(pre.ifMatch, version)) {
-      throw new AppError('precondition-failed', live === null ? 'If-Match was given but the GUID does not exist.' : `If-Match does not match the current ETag "${live.version}".`)
-    }
-    if (pre.ifNoneMatch !== undefined && noneMatchFails(pre.ifNoneMatch, version)) {
-      throw new AppError('precondition-failed', 'If-None-Match matches the current record.')
-    }
+/** RFC 9110 §13.1.1-13.1.2 for writes: If-Match must match, If-None-Match must not. */
+const checkWrite = (pre: Preconditions, live: StoredRecord | null): void => {
+  const version = live?.version ?? null
+  if (pre.ifMatch !== undefined && !ifMatchHolds(pre.ifMatch, version)) {
+    throw new AppError('precondition-failed', live === null ? 'If-Match was given but the GUID does not exist.' : `If-Match does not match the current ETag "${live.version}".`)
+  }
+  if (pre.ifNoneMatch !== undefined && noneMatchFails(pre.ifNoneMatch, version)) {
+    throw new AppError('precondition-failed', 'If-None-Match matches the current record.')
   }
 }

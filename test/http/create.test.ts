@@ -5,8 +5,8 @@ import { createGuid, expectProblem, GUID } from '../support/http'
 const THIRTY_DAYS = 2_592_000
 
 let app: TestApp
-beforeEach(() => {
-  app = createTestApp()
+beforeEach(async () => {
+  app = await createTestApp()
 })
 afterEach(() => app.close())
 

@@ -7,7 +7,7 @@ type Doc = { openapi: string; paths: Record<string, Record<string, Operation>> }
 let app: TestApp
 let doc: Doc
 beforeAll(async () => {
-  app = createTestApp()
+  app = await createTestApp()
   const res = await app.req('GET', '/docs/json')
   expect(res.status).toBe(200)
   doc = (await res.json()) as Doc

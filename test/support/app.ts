@@ -4,7 +4,7 @@ import { join } from 'node:path'
 import { ManualClock } from '../../src/clock'
 import { type Config, loadConfig } from '../../src/config'
 import { createLogger } from '../../src/ops/logger'
-import { createRuntime, type Runtime } from '../../src/runtime'
+import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime'
 
 /** 2026-01-01T00:00:00Z: tests' "now", far from any real clock so nothing depends on it. */
 export const T0 = Date.UTC(2026, 0, 1)
@@ -21,11 +21,11 @@ export interface TestApp {
 }
 
 /** A whole service in-process on a temp SQLite file and a manual clock; no socket. */
-export const createTestApp = (env: Record<string, string> = {}): TestApp => {
+export const createTestApp = async (env: Record<string, string> = {}, options: Partial<RuntimeOptions> = {}): Promise<TestApp> => {
   const dir = mkdtempSync(join(tmpdir(), 'guidd-test-'))
   const config = loadConfig({ SQLITE_PATH: join(dir, 'guidd.sqlite'), LOG_LEVEL: 'silent', ...env })
-  const clock = new ManualClock(T0)
-  const runtime = createRuntime(config, { clock, logger: createLogger('silent') })
+  const clock = options.clock instanceof ManualClock ? options.clock : new ManualClock(T0)
+  const runtime = await createRuntime(config, { logger: createLogger('silent'), ...options, clock })
   const req = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
     const init: RequestInit = { method, headers: { ...headers } }
     if (body !== undefined) {
