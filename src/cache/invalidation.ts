@@ -37,9 +37,9 @@ export class Invalidation {
     client.on('reconnecting', () => this.lost('reconnecting'))
     client.on('error', () => this.lost('error'))
     await client.subscribe(channel, (message) => {
-      const bar = message.indexOf('|')
-      if (bar === -1 || message.slice(bar + 1) === instanceId) return
-      void local.forget(message.slice(0, bar))
+      const [guid, version, origin] = message.split('|')
+      if (guid === undefined || origin === undefined || origin === instanceId) return
+      local.invalidate(guid, Number(version))
       this.o.onInvalidation?.()
     })
     this.connected = client.isReady

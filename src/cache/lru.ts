@@ -4,7 +4,10 @@ import type { Stored } from '../guid/model'
 import { ABSENT, type CacheTier, type Lookup, MISS } from './tier'
 
 /** Hits are stored as the Lookup they answer with, so a hit allocates nothing. */
-type Entry = { kind: 'hit'; stored: Stored } | { kind: 'absent'; until: number }
+type Entry = { kind: 'hit'; stored: Stored } | { kind: 'absent'; until: number } | { kind: 'floor'; version: number; until: number }
+
+/** How long an invalidation's version floor outlives it: longer than any read in flight. */
+const FLOOR_MS = 10_000
 
 export interface LruTierOptions {
   maxEntries: number
@@ -55,6 +58,11 @@ export class LruTier implements CacheTier {
           this.stats.hits++
           return entry
         }
+      } else if (entry.kind === 'floor') {
+        if (entry.until > this.options.clock.now()) {
+          this.stats.misses++
+          return MISS
+        }
       } else if (entry.until > this.options.clock.now()) {
         this.stats.hits++
         return ABSENT
@@ -65,12 +73,25 @@ export class LruTier implements CacheTier {
     return MISS
   }
 
+  /** Another instance wrote `version`: drop the copy, and refuse older fills still in flight. */
+  invalidate(guid: string, version: number): void {
+    if (this.bypassed || !Number.isInteger(version)) return void this.cache?.delete(guid)
+    this.cache?.set(guid, { kind: 'floor', version, until: this.options.clock.now() + FLOOR_MS })
+  }
+
+  private belowFloor(guid: string, version: number): boolean {
+    const entry = this.cache?.peek(guid)
+    return entry?.kind === 'floor' && entry.until > this.options.clock.now() && version < entry.version
+  }
+
   set(stored: Stored, nowSec: number): void {
+    if (this.belowFloor(stored.guid, stored.version)) return
     if (stored.expire > nowSec && !this.bypassed) this.cache?.set(stored.guid, { kind: 'hit', stored })
     else this.cache?.delete(stored.guid)
   }
 
   setAbsent(guid: string): void {
+    if (this.belowFloor(guid, 0)) return
     if (this.options.negativeTtlMs > 0 && !this.bypassed) this.cache?.set(guid, { kind: 'absent', until: this.options.clock.now() + this.options.negativeTtlMs })
     // Without negative caching, at least forget what was there (a delete must not be served).
     else this.cache?.delete(guid)

@@ -139,3 +139,27 @@ describe('LruTier', () => {
     expect(() => tier(maxEntries)).toThrow(TypeError)
   })
 })
+
+describe('LruTier invalidation floors', () => {
+  test('an invalidation drops the copy and refuses older fills until the floor lapses', () => {
+    const { lru, clock } = tier(10)
+    lru.set(rec(1, NOW + 100, 1), NOW)
+    lru.invalidate(rec(1).guid, 2)
+    expect(lru.get(rec(1).guid, NOW).kind).toBe('miss')
+    lru.set(rec(1, NOW + 100, 1), NOW)
+    expect(lru.get(rec(1).guid, NOW).kind).toBe('miss')
+    lru.setAbsent(rec(1).guid)
+    expect(lru.get(rec(1).guid, NOW).kind).toBe('miss')
+    clock.advance(10_000)
+    lru.set(rec(1, NOW + 100, 1), NOW)
+    expect(lru.get(rec(1).guid, NOW).kind).toBe('hit')
+  })
+
+  test('a fill at or above the floor is taken', () => {
+    const { lru } = tier(10)
+    lru.invalidate(rec(1).guid, 2)
+    const v2 = rec(1, NOW + 100, 2)
+    lru.set(v2, NOW)
+    expect(lru.get(v2.guid, NOW)).toEqual({ kind: 'hit', stored: v2 })
+  })
+})
