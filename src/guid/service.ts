@@ -128,10 +128,10 @@ export class GuidService {
    * instance's copy, reload and decide again.
    */
   private transact<T>(guid: string, fresh: boolean, decide: (state: State, now: number) => Decision<T>): Promise<T> {
-    return this.deps.actors.run(guid, async () => {
-      for (let attempt = 0; ; attempt++) {
+    const attempt = async (): Promise<T> => {
+      for (let round = 0; ; round++) {
         const now = nowSeconds(this.deps.clock)
-        const state = fresh && attempt === 0 ? stateOf(null) : stateOf(await this.deps.records.load(guid, now))
+        const state = fresh && round === 0 ? stateOf(null) : stateOf(await this.deps.records.load(guid, now))
         const { next, result } = decide(state, now)
         if (next === undefined) return result
         try {
@@ -139,11 +139,13 @@ export class GuidService {
           return result
         } catch (error) {
           if (!(error instanceof VersionConflict)) throw error
-          if (attempt >= MAX_CONFLICT_RETRIES) throw new AppError('overloaded', `GUID ${guid} is being changed concurrently elsewhere; retry shortly.`, { headers: { 'retry-after': '1' }, cause: error })
+          if (round >= MAX_CONFLICT_RETRIES) throw new AppError('overloaded', `GUID ${guid} is being changed concurrently elsewhere; retry shortly.`, { headers: { 'retry-after': '1' }, cause: error })
           await this.deps.records.forgetLocal(guid)
         }
       }
-    })
+    }
+    // A GUID generated just now is known to no one else until this answer: no actor needed.
+    return fresh ? attempt() : this.deps.actors.run(guid, attempt)
   }
 
   /** The path's GUID; a `guid` in the body is allowed only when it names the same one. */
