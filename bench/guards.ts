@@ -12,11 +12,11 @@ const N = Number(Bun.env.BENCH_REQUESTS ?? 100_000)
 const devNull = () => createLogger('info', new BatchedDestination(openSync('/dev/null', 'w')))
 
 const variants: Array<[string, TestApp]> = [
-  ['defaults (no key, no limit)', createTestApp({})],
-  ['MAX_HEADER_BYTES=8192', createTestApp({ MAX_HEADER_BYTES: '8192' })],
-  ['API_KEYS (one key)', createTestApp({ API_KEYS: KEY })],
-  ['API_KEYS + rate limit', createTestApp({ API_KEYS: KEY, RATE_LIMIT_PER_SECOND: '1000000000', RATE_LIMIT_BURST: '1000000000' })],
-  ['LOG_LEVEL=info (request log)', createTestApp({}, { logger: devNull(), clientAddress: () => '192.0.2.7' })],
+  ['defaults (no key, no limit)', await createTestApp({})],
+  ['MAX_HEADER_BYTES=8192', await createTestApp({ MAX_HEADER_BYTES: '8192' })],
+  ['API_KEYS (one key)', await createTestApp({ API_KEYS: KEY })],
+  ['API_KEYS + rate limit', await createTestApp({ API_KEYS: KEY, RATE_LIMIT_PER_SECOND: '1000000000', RATE_LIMIT_BURST: '1000000000' })],
+  ['LOG_LEVEL=info (request log)', await createTestApp({}, { logger: devNull(), clientAddress: () => '192.0.2.7' })],
 ]
 const headers = { host: '127.0.0.1:8888', 'user-agent': 'curl/8.0', accept: '*/*', authorization: `Bearer ${KEY}` }
 const urls: string[] = []

@@ -17,6 +17,8 @@ export const Config = Type.Object(
     PORT: Int({ minimum: 0, maximum: 65535, default: 8888, description: 'TCP port to listen on (0 = any free port).' }),
     HOST: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Address to bind.' }),
     REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis for the shared cache and the write-behind journal; unset = embedded default.' })),
+    REDIS_PREFIX: Type.String({ minLength: 1, default: 'guidd:', description: 'Prefix of every Redis key and channel guidd uses.' }),
+    REDIS_TIMEOUT_MS: Int({ minimum: 1, default: 2_000, description: 'Longest a Redis call may take before the request gets 503.' }),
     MONGODB_URL: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', description: 'MongoDB as the durable store; unset = SQLite.' })),
     MONGODB_DB: Type.String({ minLength: 1, default: 'guidd', description: 'MongoDB database name.' }),
     SQLITE_PATH: Type.String({ minLength: 1, default: './data/guidd.sqlite', description: 'SQLite file (WAL mode) for the embedded store.' }),
@@ -27,11 +29,14 @@ export const Config = Type.Object(
     LRU_MAX_ENTRIES: Int({ minimum: 0, default: 100_000, description: 'Records kept in memory (0 disables the LRU).' }),
     NEGATIVE_CACHE_MS: Int({ minimum: 0, default: 2_000, description: 'How long an "absent" answer is remembered in memory.' }),
     DEFAULT_TTL_SECONDS: Int({ minimum: 1, default: 2_592_000, description: 'Lifetime of a GUID created without expire (30 days).' }),
+    TOMBSTONE_TTL_SECONDS: Int({ minimum: 1, default: 86_400, description: 'How long a deleted GUID keeps its last version, so a re-create continues from it.' }),
     COMMIT_WINDOW_MS: Int({ minimum: 0, maximum: 100, default: 0, description: 'Embedded journal: how long a group commit waits for company (0 = end of the current I/O turn).' }),
     COMMIT_BATCH_MAX: Int({ minimum: 1, default: 1_000, description: 'Embedded journal: most mutations per SQLite transaction.' }),
     FLUSH_BATCH_MAX: Int({ minimum: 1, default: 500, description: 'Write-behind: most journal entries per store batch.' }),
     FLUSH_INTERVAL_MS: Int({ minimum: 1, default: 100, description: 'Write-behind: longest wait for journal entries.' }),
     JOURNAL_MAX_LAG: Int({ minimum: 1, default: 100_000, description: 'Write-behind: unflushed mutations past which writes get 503.' }),
+    JOURNAL_CLAIM_IDLE_MS: Int({ minimum: 1, default: 30_000, description: 'Write-behind: journal entries pending this long on another instance are claimed.' }),
+    JOURNAL_MAX_ATTEMPTS: Int({ minimum: 1, default: 5, description: 'Write-behind: store rejections of one entry before it is dead-lettered.' }),
     SWEEP_INTERVAL_MS: Int({ minimum: 1, default: 60_000, description: 'How often expired records are deleted from the store.' }),
     SWEEP_BATCH: Int({ minimum: 1, default: 1_000, description: 'Most expired records deleted per sweep step.' }),
     ACTOR_MAILBOX_MAX: Int({ minimum: 1, default: 1_000, description: 'Requests that may wait on one GUID before 503.' }),
@@ -92,6 +97,9 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     // A secret's value is never echoed: the message ends up in logs and terminals.
     const shown = schema?.secret ? '(hidden)' : JSON.stringify(raw[key])
     problems.set(key, `${key}=${shown}: must be ${schema ? describe(schema) : 'known'}`)
+  }
+  if (raw.MONGODB_URL !== undefined && raw.REDIS_URL === undefined && !problems.has('MONGODB_URL')) {
+    problems.set('MONGODB_URL', 'MONGODB_URL needs REDIS_URL: the write-behind journal in front of MongoDB lives in Redis')
   }
   if (problems.size > 0) throw new ConfigError([...problems.values()])
   return value as Config

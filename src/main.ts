@@ -38,7 +38,7 @@ const lifecycle = config.LOG_LEVEL === 'silent' ? logger : logger.child({}, { le
 let server: Server<unknown> | undefined
 let runtime: Runtime
 try {
-  runtime = createRuntime(config, { logger, clientAddress: (request) => server?.requestIP(request)?.address })
+  runtime = await createRuntime(config, { logger, clientAddress: (request) => server?.requestIP(request)?.address })
 } catch (error) {
   if (!(error instanceof ConfigError)) throw error
   console.error(`guidd: ${error.message}`)
@@ -62,7 +62,7 @@ runtime.app.elysia.listen({
 })
 server = runtime.app.elysia.server!
 runtime.start()
-lifecycle.info({ port: server.port, host: config.HOST, store: 'sqlite', path: config.SQLITE_PATH }, 'guidd listening')
+lifecycle.info({ port: server.port, host: config.HOST, mode: runtime.mode, store: runtime.store.name }, 'guidd listening')
 if (runtime.keys === undefined) {
   lifecycle.warn('API_KEYS and API_KEYS_FILE are unset: the /guid routes are open to anyone who can reach this port')
 } else {

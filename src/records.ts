@@ -1,5 +1,5 @@
 import type { CacheTier } from './cache/tier'
-import type { Mutation, StoredRecord } from './guid/model'
+import type { Mutation, Stored } from './guid/model'
 import type { Journal } from './store/journal'
 import type { Store } from './store/store'
 
@@ -18,45 +18,47 @@ export class Records {
   constructor(private readonly deps: RecordsDeps) {}
 
   /**
-   * What the nearest tier knows without waiting: the record, null (known absent), or
-   * undefined when it does not know and a full load is needed.
+   * What the nearest tier knows without waiting: the record or tombstone, null (known
+   * absent), or undefined when it does not know and a full load is needed.
    */
-  peek(guid: string, nowSec: number): StoredRecord | null | undefined {
+  peek(guid: string, nowSec: number): Stored | null | undefined {
     const found = this.deps.tiers[0]?.get(guid, nowSec)
     if (found === undefined || found instanceof Promise || found.kind === 'miss') return undefined
-    return found.kind === 'hit' ? found.record : null
+    return found.kind === 'hit' ? found.stored : null
   }
 
   /**
-   * The unexpired record, or null. `from` skips tiers the caller has just asked (a peek
-   * that missed); they are still filled on the way back.
+   * The unexpired record or tombstone, or null. `from` skips tiers the caller has just
+   * asked (a peek that missed); they are still filled on the way back.
    */
-  async load(guid: string, nowSec: number, from = 0): Promise<StoredRecord | null> {
+  async load(guid: string, nowSec: number, from = 0): Promise<Stored | null> {
     const { tiers, store } = this.deps
     let depth = from
     for (; depth < tiers.length; depth++) {
       const found = await tiers[depth]!.get(guid, nowSec)
-      if (found.kind === 'hit') return this.fill(guid, depth, found.record, nowSec)
+      if (found.kind === 'hit') return this.fill(guid, depth, found.stored, nowSec)
       if (found.kind === 'absent') return this.fill(guid, depth, null, nowSec)
     }
     return this.fill(guid, depth, await store.get(guid, nowSec), nowSec)
   }
 
-  /** Journals the mutation (durable when this resolves), then updates every tier. */
+  /** Journals the mutation (durable when this resolves), then updates the tiers the journal did not. */
   async commit(mutation: Mutation, nowSec: number): Promise<void> {
     await this.deps.journal.append(mutation)
-    for (const tier of this.deps.tiers) {
-      if (mutation.op === 'put') await tier.set(mutation.record, nowSec)
-      else await tier.setAbsent(mutation.guid)
-    }
+    for (const tier of this.deps.tiers) if (!tier.journaled) await tier.set(mutation.next, nowSec)
   }
 
-  private async fill(guid: string, depth: number, record: StoredRecord | null, nowSec: number): Promise<StoredRecord | null> {
+  /** Drops what this instance's own tiers hold of the GUID (the journal's tiers are exact). */
+  async forgetLocal(guid: string): Promise<void> {
+    for (const tier of this.deps.tiers) if (!tier.journaled) await tier.forget(guid)
+  }
+
+  private async fill(guid: string, depth: number, stored: Stored | null, nowSec: number): Promise<Stored | null> {
     for (let i = 0; i < depth; i++) {
       const tier = this.deps.tiers[i]!
-      if (record === null) await tier.setAbsent(guid)
-      else await tier.set(record, nowSec)
+      if (stored === null) await tier.setAbsent(guid)
+      else await tier.set(stored, nowSec)
     }
-    return record
+    return stored
   }
 }

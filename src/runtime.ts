@@ -1,8 +1,12 @@
+import { hostname } from 'node:os'
 import { ActorRegistry } from './actors/registry'
 import { type App, createApp } from './app'
 import { ApiKeys } from './auth/api-keys'
 import { authRequired, loadKeys } from './auth/key-source'
+import { Invalidation } from './cache/invalidation'
 import { LruTier } from './cache/lru'
+import { RedisTier } from './cache/redis'
+import type { CacheTier } from './cache/tier'
 import { type Clock, systemClock } from './clock'
 import type { Config } from './config'
 import { GuidService } from './guid/service'
@@ -12,10 +16,17 @@ import { Deadlines } from './http/deadlines'
 import { RateLimiter } from './http/rate-limit'
 import type { Logger } from './ops/logger'
 import { Metrics } from './ops/metrics'
-import { Readiness } from './ops/readiness'
+import { Readiness, type ReadinessCheck } from './ops/readiness'
 import { Records } from './records'
+import { connectRedis, type RedisClient } from './redis/client'
+import { redisKeys } from './redis/keys'
+import { Flusher } from './store/flusher'
 import { GroupCommitJournal } from './store/group-commit'
+import type { Journal } from './store/journal'
+import { openStore } from './store/open'
+import { RedisJournal } from './store/redis-journal'
 import { SqliteStore } from './store/sqlite'
+import type { Store } from './store/store'
 import { Sweeper } from './store/sweeper'
 
 export interface Runtime {
@@ -29,6 +40,10 @@ export interface Runtime {
   keys: ApiKeys | undefined
   /** Undefined when REQUEST_TIMEOUT_MS is 0. */
   deadlines: Deadlines | undefined
+  /** 'embedded' (LRU + SQLite) or 'redis' (LRU + Redis journal + flusher to the store). */
+  mode: 'embedded' | 'redis'
+  store: Store
+  flusher?: Flusher
   /** Starts the background loops: the sweep, the request deadlines, the event-loop sampler. */
   start(): void
   /**
@@ -36,7 +51,7 @@ export interface Runtime {
    * throws. Returns the number of keys now accepted.
    */
   reloadKeys(): number
-  /** Drains in order: actors, journal, background loops, store. Bounded by `deadlineMs`. */
+  /** Drains in order: actors, journal, flusher, background loops, clients, store. Bounded by `deadlineMs`. */
   close(deadlineMs?: number): Promise<void>
 }
 
@@ -47,47 +62,121 @@ export interface RuntimeOptions {
   clientAddress?: ClientAddress
   /** How API_KEYS_FILE is read (tests pass a fake). */
   readText?: (path: string) => string
+  /** Names this instance (Redis consumer, invalidation origin); unique per process by default. */
+  instanceId?: string
+  /** Flusher tuning for tests (backoff after a store failure). */
+  flusherBackoffMs?: { min: number; max: number }
+  /** A store to use instead of the configured one (tests wrap one to make it fail). */
+  store?: Store
 }
 
+const withDeadline = <T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> =>
+  Promise.race([promise, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref?.())])
+
 /**
- * Wires the service from a validated Config: the composition root shared by main.ts
- * and the tests. Opens the store but no socket.
+ * Wires the service from a validated Config: the composition root shared by main.ts and
+ * the tests. Opens the store and Redis connections, but no listening socket.
+ *
+ * - no REDIS_URL: embedded default, LRU + SQLite (journal and store in one, group commit);
+ * - REDIS_URL: LRU + Redis tier + Redis journal, flushed to MongoDB (MONGODB_URL) or SQLite.
  */
-export const createRuntime = (config: Config, options: RuntimeOptions): Runtime => {
+export const createRuntime = async (config: Config, options: RuntimeOptions): Promise<Runtime> => {
   const clock = options.clock ?? systemClock
   const { logger } = options
+  const instanceId = options.instanceId ?? `${hostname()}-${process.pid}-${crypto.randomUUID().slice(0, 8)}`
   const actors = new ActorRegistry({ mailboxMax: config.ACTOR_MAILBOX_MAX })
   const lru = new LruTier({ maxEntries: config.LRU_MAX_ENTRIES, negativeTtlMs: config.NEGATIVE_CACHE_MS, clock })
-  // Throws a ConfigError when API_KEYS_FILE cannot be used: the service does not start open by accident.
-  const keys = authRequired(config) ? new ApiKeys(loadKeys(config, options.readText)) : undefined
+  // Throws a ConfigError when API_KEYS_FILE cannot be used, before any connection is opened:
+  // the service does not start open by accident.
+  const apiKeys = authRequired(config) ? new ApiKeys(loadKeys(config, options.readText)) : undefined
   const limiter =
     config.RATE_LIMIT_PER_SECOND > 0 ? new RateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST, maxClients: config.RATE_LIMIT_CLIENTS, clock }) : undefined
   const deadlines = config.REQUEST_TIMEOUT_MS > 0 ? new Deadlines(clock, config.REQUEST_TIMEOUT_MS) : undefined
   const socketAddress = options.clientAddress ?? (() => undefined)
+  const store = options.store ?? (await openStore(config))
+  const checks: ReadinessCheck[] = [{ name: store.name, check: () => store.ping() }]
+  const tiers: CacheTier[] = [lru]
+  const clients: RedisClient[] = []
+  let journal: Journal
+  let flusher: Flusher | undefined
+  let journalState: (() => Promise<{ length: number; oldestAgeSeconds: number }>) | undefined
+  let metricsRef: Metrics | undefined
+
+  if (config.REDIS_URL === undefined) {
+    if (!(store instanceof SqliteStore)) throw new Error('the embedded journal needs the SQLite store itself')
+    journal = new GroupCommitJournal(store, {
+      batchMax: config.COMMIT_BATCH_MAX,
+      windowMs: config.COMMIT_WINDOW_MS,
+      clock,
+      onCommit: (size, seconds) => metricsRef?.observeCommit(size, seconds),
+    })
+  } else {
+    const keys = redisKeys(config.REDIS_PREFIX)
+    const onError = (error: Error) => logger.warn({ err: error }, 'redis connection error')
+    const main = await connectRedis({ url: config.REDIS_URL, onError })
+    clients.push(main)
+    const [streamClient, subClient] = await Promise.all([main.duplicate().on('error', onError).connect(), main.duplicate().on('error', onError).connect()])
+    clients.push(streamClient, subClient)
+    tiers.push(new RedisTier({ client: main, keys, negativeTtlMs: config.NEGATIVE_CACHE_MS, timeoutMs: config.REDIS_TIMEOUT_MS }))
+    journal = new RedisJournal({ client: main, keys, maxLag: config.JOURNAL_MAX_LAG, timeoutMs: config.REDIS_TIMEOUT_MS, instanceId })
+    journalState = async () => {
+      const [length, first] = await Promise.all([main.xLen(keys.journal), main.xRange(keys.journal, '-', '+', { COUNT: 1 })])
+      const oldest = first?.[0] ? Number(first[0].id.split('-')[0]) : null
+      return { length, oldestAgeSeconds: oldest === null ? 0 : Math.max(0, (clock.now() - oldest) / 1000) }
+    }
+    checks.push({ name: 'redis', check: async () => void (await main.ping()) })
+    checks.push({
+      name: 'journal',
+      check: async () => {
+        const { length } = await journalState!()
+        if (length >= config.JOURNAL_MAX_LAG) throw new Error(`journal holds ${length} unflushed mutations (limit ${config.JOURNAL_MAX_LAG})`)
+      },
+    })
+    flusher = new Flusher({
+      client: streamClient,
+      keys,
+      store,
+      consumer: instanceId,
+      batchMax: config.FLUSH_BATCH_MAX,
+      blockMs: config.FLUSH_INTERVAL_MS,
+      claimIdleMs: config.JOURNAL_CLAIM_IDLE_MS,
+      maxAttempts: config.JOURNAL_MAX_ATTEMPTS,
+      clock,
+      logger,
+      backoffMinMs: options.flusherBackoffMs?.min,
+      backoffMaxMs: options.flusherBackoffMs?.max,
+      events: {
+        flushed: (n, seconds) => {
+          metricsRef?.flushedTotal.inc(n)
+          metricsRef?.observeCommit(n, seconds)
+        },
+        deadLettered: (n) => metricsRef?.deadLettersTotal.inc(n),
+        storeFailed: () => metricsRef?.flushFailuresTotal.inc(),
+      },
+    })
+    await new Invalidation({ client: subClient, channel: keys.invalidations, instanceId, local: lru, logger, onInvalidation: () => metricsRef?.invalidationsTotal.inc() }).start()
+    await flusher.start()
+  }
+
   const metrics = new Metrics({
     lruSize: () => lru.size,
     lruStats: () => lru.stats,
     actorsInFlight: () => actors.size,
-    apiKeys: () => keys?.size ?? 0,
+    journal: journalState,
+    apiKeys: () => apiKeys?.size ?? 0,
     rateLimitClients: () => limiter?.size ?? 0,
   })
-  const store = new SqliteStore({ path: config.SQLITE_PATH, synchronous: config.SQLITE_SYNCHRONOUS })
-  const journal = new GroupCommitJournal(store, {
-    batchMax: config.COMMIT_BATCH_MAX,
-    windowMs: config.COMMIT_WINDOW_MS,
-    clock,
-    onCommit: (size, seconds) => metrics.observeCommit(size, seconds),
-  })
-  const records = new Records({ tiers: [lru], journal, store })
-  const service = new GuidService({ actors, records, clock, defaultTtlSeconds: config.DEFAULT_TTL_SECONDS })
-  const readiness = new Readiness([{ name: store.name, check: () => store.ping() }])
+  metricsRef = metrics
+  const records = new Records({ tiers, journal, store })
+  const service = new GuidService({ actors, records, clock, defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, tombstoneTtlSeconds: config.TOMBSTONE_TTL_SECONDS })
+  const readiness = new Readiness(checks)
   const sweeper = new Sweeper(store, { intervalMs: config.SWEEP_INTERVAL_MS, batch: config.SWEEP_BATCH, clock, logger, onSwept: (n) => metrics.sweptTotal.inc(n) })
   const app = createApp({
     service,
     metrics,
     readiness,
     logger,
-    keys,
+    keys: apiKeys,
     authOpsEndpoints: config.AUTH_OPS_ENDPOINTS,
     limiter,
     deadlines,
@@ -103,11 +192,11 @@ export const createRuntime = (config: Config, options: RuntimeOptions): Runtime 
   }
 
   const reloadKeys = (): number => {
-    if (keys === undefined) return 0
+    if (apiKeys === undefined) return 0
     try {
-      keys.replace(loadKeys(config, options.readText))
+      apiKeys.replace(loadKeys(config, options.readText))
       metrics.guards.keyReloads++
-      return keys.size
+      return apiKeys.size
     } catch (error) {
       metrics.guards.keyReloadFailures++
       throw error
@@ -115,15 +204,17 @@ export const createRuntime = (config: Config, options: RuntimeOptions): Runtime 
   }
 
   const close = async (deadlineMs = config.SHUTDOWN_TIMEOUT_MS): Promise<void> => {
+    const deadline = Date.now() + deadlineMs
     readiness.draining = true
-    const drained = await Promise.race([actors.idle().then(() => true), new Promise<false>((r) => setTimeout(() => r(false), deadlineMs).unref?.())])
-    if (!drained) logger.warn({ actors: actors.size }, 'shutdown deadline passed with work in flight')
+    if ((await withDeadline(actors.idle(), deadlineMs)) === 'timeout') logger.warn({ actors: actors.size }, 'shutdown deadline passed with work in flight')
     deadlines?.stop()
     metrics.process.stop()
     await journal.close()
+    await flusher?.stop(Math.max(0, deadline - Date.now()))
     await sweeper.stop()
+    await Promise.all(clients.map((c) => c.quit().catch(() => c.destroy())))
     await store.close()
   }
 
-  return { app, actors, lru, readiness, sweeper, metrics, keys, deadlines, start, reloadKeys, close }
+  return { app, actors, lru, readiness, sweeper, metrics, keys: apiKeys, deadlines, mode: config.REDIS_URL === undefined ? 'embedded' : 'redis', store, flusher, start, reloadKeys, close }
 }

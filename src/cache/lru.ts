@@ -1,10 +1,13 @@
 import { LRUCache } from 'lru-cache'
 import type { Clock } from '../clock'
-import type { StoredRecord } from '../guid/model'
+import type { Stored } from '../guid/model'
 import { ABSENT, type CacheTier, type Lookup, MISS } from './tier'
 
 /** Hits are stored as the Lookup they answer with, so a hit allocates nothing. */
-type Entry = { kind: 'hit'; record: StoredRecord } | { kind: 'absent'; until: number }
+type Entry = { kind: 'hit'; stored: Stored } | { kind: 'absent'; until: number } | { kind: 'floor'; version: number; until: number }
+
+/** How long an invalidation's version floor outlives it: longer than any read in flight. */
+const FLOOR_MS = 10_000
 
 export interface LruTierOptions {
   maxEntries: number
@@ -19,13 +22,15 @@ export interface LruStats {
 }
 
 /**
- * The in-process tier: `lru-cache` bounded by entry count. Records are checked against
- * `expire` on every hit; negative entries carry their own deadline from the injected clock.
+ * The in-process tier: `lru-cache` bounded by entry count. Records and tombstones are
+ * checked against `expire` on every hit; "absent" entries carry their own deadline from the
+ * injected clock.
  */
 export class LruTier implements CacheTier {
   readonly name = 'lru'
   readonly stats: LruStats = { hits: 0, misses: 0 }
   private readonly cache: LRUCache<string, Entry> | null
+  private bypassed = false
 
   constructor(private readonly options: LruTierOptions) {
     if (!Number.isInteger(options.maxEntries) || options.maxEntries < 0) throw new TypeError('maxEntries must be a non-negative integer')
@@ -36,13 +41,27 @@ export class LruTier implements CacheTier {
     return this.cache?.size ?? 0
   }
 
+  /**
+   * While bypassed the tier is empty and stays so: used when the invalidations that keep it
+   * true across instances cannot arrive (their connection is down).
+   */
+  bypass(on: boolean): void {
+    this.bypassed = on
+    if (on) this.cache?.clear()
+  }
+
   get(guid: string, nowSec: number): Lookup {
     const entry = this.cache?.get(guid)
     if (entry !== undefined) {
       if (entry.kind === 'hit') {
-        if (entry.record.expire > nowSec) {
+        if (entry.stored.expire > nowSec) {
           this.stats.hits++
           return entry
+        }
+      } else if (entry.kind === 'floor') {
+        if (entry.until > this.options.clock.now()) {
+          this.stats.misses++
+          return MISS
         }
       } else if (entry.until > this.options.clock.now()) {
         this.stats.hits++
@@ -54,13 +73,26 @@ export class LruTier implements CacheTier {
     return MISS
   }
 
-  set(record: StoredRecord, nowSec: number): void {
-    if (record.expire > nowSec) this.cache?.set(record.guid, { kind: 'hit', record })
-    else this.cache?.delete(record.guid)
+  /** Another instance wrote `version`: drop the copy, and refuse older fills still in flight. */
+  invalidate(guid: string, version: number): void {
+    if (this.bypassed || !Number.isInteger(version)) return void this.cache?.delete(guid)
+    this.cache?.set(guid, { kind: 'floor', version, until: this.options.clock.now() + FLOOR_MS })
+  }
+
+  private belowFloor(guid: string, version: number): boolean {
+    const entry = this.cache?.peek(guid)
+    return entry?.kind === 'floor' && entry.until > this.options.clock.now() && version < entry.version
+  }
+
+  set(stored: Stored, nowSec: number): void {
+    if (this.belowFloor(stored.guid, stored.version)) return
+    if (stored.expire > nowSec && !this.bypassed) this.cache?.set(stored.guid, { kind: 'hit', stored })
+    else this.cache?.delete(stored.guid)
   }
 
   setAbsent(guid: string): void {
-    if (this.options.negativeTtlMs > 0) this.cache?.set(guid, { kind: 'absent', until: this.options.clock.now() + this.options.negativeTtlMs })
+    if (this.belowFloor(guid, 0)) return
+    if (this.options.negativeTtlMs > 0 && !this.bypassed) this.cache?.set(guid, { kind: 'absent', until: this.options.clock.now() + this.options.negativeTtlMs })
     // Without negative caching, at least forget what was there (a delete must not be served).
     else this.cache?.delete(guid)
   }

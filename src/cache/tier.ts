@@ -1,23 +1,25 @@
-import type { StoredRecord } from '../guid/model'
+import type { Stored } from '../guid/model'
 
-/** What a cache tier knows of one GUID. `absent` is a cached negative answer; `miss` means "ask below". */
-export type Lookup = { kind: 'hit'; record: StoredRecord } | { kind: 'absent' } | { kind: 'miss' }
+/** What a cache tier knows of one GUID. `absent` is a cached "never heard of it"; `miss` means "ask below". */
+export type Lookup = { kind: 'hit'; stored: Stored } | { kind: 'absent' } | { kind: 'miss' }
 
 export const MISS: Lookup = Object.freeze({ kind: 'miss' })
 export const ABSENT: Lookup = Object.freeze({ kind: 'absent' })
 
 /**
  * A cache in front of the durable store: the in-process LRU, and (when configured) Redis.
- * A tier never serves an expired record: `get` checks `expire` against `nowSec`.
+ * A tier never serves anything expired: `get` checks `expire` against `nowSec`.
  */
 export interface CacheTier {
   readonly name: string
+  /** True when the journal's own write updates this tier, so a commit must not write it again. */
+  readonly journaled?: boolean
   get(guid: string, nowSec: number): Lookup | Promise<Lookup>
-  /** Remember the record as it now is (after a read from below, or an acknowledged write). */
-  set(record: StoredRecord, nowSec: number): void | Promise<void>
-  /** Remember, briefly, that the GUID does not exist. */
+  /** Remember the GUID as it now is: a record or a tombstone (after a read from below, or an acknowledged write). */
+  set(stored: Stored, nowSec: number): void | Promise<void>
+  /** Remember, briefly, that nothing is known of the GUID anywhere. */
   setAbsent(guid: string): void | Promise<void>
-  /** Forget the GUID (deleted, or changed elsewhere). */
+  /** Forget the GUID (changed elsewhere). */
   forget(guid: string): void | Promise<void>
   /** Forget everything (e.g. when cross-instance invalidation was interrupted). */
   clear(): void | Promise<void>

@@ -94,12 +94,31 @@ export const PatchBody = Type.Object(
 )
 export type PatchBody = Static<typeof PatchBody>
 
-/** A change to one GUID, as the journal and the durable stores see it. */
-export type Mutation =
-  | { op: 'put'; record: StoredRecord; prevVersion: number }
-  | { op: 'delete'; guid: string; version: number; prevVersion: number }
+/**
+ * What remains of a deleted GUID for a while: its last version, so versions never repeat
+ * within the retention (a re-create continues from it, and a replayed older write can be
+ * recognised as older). `expire` is when the tombstone itself goes.
+ */
+export const Tombstone = Type.Object(
+  { guid: Guid, version: Type.Integer({ minimum: 1 }), expire: Expire, deleted: Type.Literal(true) },
+  { additionalProperties: false },
+)
+export type Tombstone = Static<typeof Tombstone>
 
-export const mutationGuid = (m: Mutation): string => (m.op === 'put' ? m.record.guid : m.guid)
-export const mutationVersion = (m: Mutation): number => (m.op === 'put' ? m.record.version : m.version)
+/** What a cache tier or store knows of a GUID: the live record, or its tombstone. */
+export const Stored = Type.Union([StoredRecord, Tombstone])
+export type Stored = Static<typeof Stored>
+
+export const isLive = (s: Stored): s is StoredRecord => !('deleted' in s)
+
+/**
+ * A change to one GUID, as the journal and the durable stores see it: the state it leaves
+ * (a record, or a tombstone for a delete) and the version it was computed from (0: none),
+ * which a compare-and-set journal checks.
+ */
+export interface Mutation {
+  next: Stored
+  prevVersion: number
+}
 
 export const toPublic = (r: StoredRecord): GuidRecord => ({ guid: r.guid, user: r.user, expire: r.expire })

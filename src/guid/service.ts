@@ -1,10 +1,11 @@
-import { type ActorRegistry } from '../actors/registry'
+import type { ActorRegistry } from '../actors/registry'
 import { type Clock, nowSeconds } from '../clock'
 import { AppError, invalid } from '../errors'
 import type { Records } from '../records'
+import { VersionConflict } from '../store/journal'
 import { ifMatchHolds, noneMatchFails } from './etag'
 import { parseExpire } from './expire'
-import type { CreateBody, PatchBody, StoredRecord, UpsertBody } from './model'
+import { type CreateBody, isLive, type PatchBody, type Stored, type StoredRecord, type UpsertBody } from './model'
 import { generateGuid, normaliseGuid } from './normalise'
 
 export interface GuidServiceDeps {
@@ -12,6 +13,8 @@ export interface GuidServiceDeps {
   records: Records
   clock: Clock
   defaultTtlSeconds: number
+  /** How long a deleted GUID's tombstone (its last version) is kept. */
+  tombstoneTtlSeconds: number
 }
 
 /** Conditional request headers, as received. */
@@ -22,12 +25,31 @@ export interface Preconditions {
 
 export type WriteResult = { record: StoredRecord; created: boolean }
 
+/** What a load tells a write: the live record (if any) and the version the next write follows. */
+interface State {
+  live: StoredRecord | null
+  version: number
+}
+
+/** A write's decision: the state to journal (none: answer without writing) and the answer. */
+interface Decision<T> {
+  next?: Stored
+  result: T
+}
+
+/** Reload-and-retry rounds when another instance keeps winning the version race. */
+const MAX_CONFLICT_RETRIES = 5
+
 const notFound = (guid: string) => new AppError('not-found', `GUID ${guid} does not exist or has expired.`)
-const preconditionFailed = (detail: string) => new AppError('precondition-failed', detail)
+
+const stateOf = (stored: Stored | null): State => (stored === null ? { live: null, version: 0 } : { live: isLive(stored) ? stored : null, version: stored.version })
 
 /**
  * The resource's rules (SPEC §2-§3). Every mutation of a GUID runs inside that GUID's
- * actor, so load-decide-commit never interleaves with another mutation of the same GUID.
+ * actor, so load-decide-commit never interleaves with another mutation of the same GUID
+ * here; across instances the journal's compare-and-set settles it (the loser reloads and
+ * decides again, which answers 412 when its If-Match no longer holds). Versions never
+ * repeat while a GUID's tombstone lasts: a re-create continues from it.
  */
 export class GuidService {
   constructor(private readonly deps: GuidServiceDeps) {}
@@ -38,78 +60,92 @@ export class GuidService {
     const now = nowSeconds(this.deps.clock)
     // A memory hit needs no actor: it is at least as new as every acknowledged write here.
     const hot = this.deps.records.peek(guid, now)
-    if (hot === null) throw notFound(guid)
-    if (hot !== undefined) return hot
-    // A miss reads below inside the actor, so its fill cannot overwrite a newer write; the
-    // tiers below hold every acknowledged write, so the nearest need not be asked twice.
-    return this.deps.actors.run(guid, () => this.deps.records.load(guid, now, 1)).then((record) => {
-      if (record === null) throw notFound(guid)
-      return record
+    if (hot !== undefined) {
+      if (hot === null || !isLive(hot)) throw notFound(guid)
+      return hot
+    }
+    // A miss reads below inside the actor (shared: reads run together, never across a
+    // write), so its fill cannot overwrite a newer write; the tiers below hold every
+    // acknowledged write, so the nearest need not be asked twice.
+    return this.deps.actors.runShared(guid, () => this.deps.records.load(guid, now, 1)).then((stored) => {
+      if (stored === null || !isLive(stored)) throw notFound(guid)
+      return stored
     })
   }
 
   async create(body: CreateBody): Promise<StoredRecord> {
-    const generated = body.guid === undefined
-    const guid = generated ? generateGuid() : normaliseGuid(body.guid!, '/guid')
-    return this.deps.actors.run(guid, async () => {
-      const now = nowSeconds(this.deps.clock)
-      const expire = this.expireOf(body.expire, now)
-      // 122 random bits cannot name an existing GUID (p ~ 2^-122 per pair): skip the lookup.
-      const existing = generated ? null : await this.deps.records.load(guid, now)
-      if (existing !== null) throw new AppError('guid-exists', `GUID ${guid} already exists; update it with PATCH or POST /guid/${guid}.`)
-      return this.put({ guid, user: body.user, expire, version: 1 }, 0, now)
+    const given = body.guid
+    const guid = given === undefined ? generateGuid() : normaliseGuid(given, '/guid')
+    // 122 random bits cannot name an existing GUID (p ~ 2^-122 per pair): no lookup for those.
+    return this.transact(guid, given === undefined, ({ live, version }, now) => {
+      const expire = body.expire === undefined ? now + this.deps.defaultTtlSeconds : parseExpire(body.expire, now)
+      if (live !== null) throw new AppError('guid-exists', `GUID ${guid} already exists; update it with PATCH or POST /guid/${guid}.`)
+      const record = { guid, user: body.user, expire, version: version + 1 }
+      return { next: record, result: record }
     })
   }
 
   async upsert(rawGuid: string, body: UpsertBody, pre: Preconditions): Promise<WriteResult> {
     const guid = this.pathGuid(rawGuid, body.guid)
-    return this.deps.actors.run(guid, async () => {
-      const now = nowSeconds(this.deps.clock)
+    return this.transact(guid, false, ({ live, version }, now): Decision<WriteResult> => {
       const expire = body.expire === undefined ? undefined : parseExpire(body.expire, now)
-      const existing = await this.deps.records.load(guid, now)
-      this.checkWrite(pre, existing)
-      if (existing === null) {
+      checkWrite(pre, live)
+      if (live === null) {
         if (body.user === undefined) throw invalid('/user', 'user is required to create a GUID')
-        const record = await this.put({ guid, user: body.user, expire: expire ?? now + this.deps.defaultTtlSeconds, version: 1 }, 0, now)
-        return { record, created: true }
+        const record = { guid, user: body.user, expire: expire ?? now + this.deps.defaultTtlSeconds, version: version + 1 }
+        return { next: record, result: { record, created: true } }
       }
-      if (body.user === undefined && expire === undefined) return { record: existing, created: false }
-      const record = await this.put({ ...existing, user: body.user ?? existing.user, expire: expire ?? existing.expire, version: existing.version + 1 }, existing.version, now)
-      return { record, created: false }
+      if (body.user === undefined && expire === undefined) return { result: { record: live, created: false } }
+      const record = { guid, user: body.user ?? live.user, expire: expire ?? live.expire, version: version + 1 }
+      return { next: record, result: { record, created: false } }
     })
   }
 
   async patch(rawGuid: string, body: PatchBody, pre: Preconditions): Promise<StoredRecord> {
     const guid = this.pathGuid(rawGuid, body.guid)
     if (body.user === undefined && body.expire === undefined) throw invalid('', 'PATCH needs at least one of user and expire')
-    return this.deps.actors.run(guid, async () => {
-      const now = nowSeconds(this.deps.clock)
+    return this.transact(guid, false, ({ live, version }, now) => {
       const expire = body.expire === undefined ? undefined : parseExpire(body.expire, now)
-      const existing = await this.deps.records.load(guid, now)
-      if (existing === null) throw notFound(guid)
-      this.checkWrite(pre, existing)
-      return this.put({ ...existing, user: body.user ?? existing.user, expire: expire ?? existing.expire, version: existing.version + 1 }, existing.version, now)
+      if (live === null) throw notFound(guid)
+      checkWrite(pre, live)
+      const record = { guid, user: body.user ?? live.user, expire: expire ?? live.expire, version: version + 1 }
+      return { next: record, result: record }
     })
   }
 
   async remove(rawGuid: string, pre: Preconditions): Promise<void> {
     const guid = normaliseGuid(rawGuid)
-    return this.deps.actors.run(guid, async () => {
-      const now = nowSeconds(this.deps.clock)
-      const existing = await this.deps.records.load(guid, now)
-      if (existing === null) throw notFound(guid)
-      this.checkWrite(pre, existing)
-      await this.deps.records.commit({ op: 'delete', guid, version: existing.version + 1, prevVersion: existing.version }, now)
+    return this.transact(guid, false, ({ live, version }, now) => {
+      if (live === null) throw notFound(guid)
+      checkWrite(pre, live)
+      return { next: { guid, version: version + 1, expire: now + this.deps.tombstoneTtlSeconds, deleted: true }, result: undefined }
     })
   }
 
-  private async put(record: StoredRecord, prevVersion: number, now: number): Promise<StoredRecord> {
-    await this.deps.records.commit({ op: 'put', record, prevVersion }, now)
-    return record
-  }
-
-  private expireOf(input: number | string | undefined, now: number): number {
-    return input === undefined ? now + this.deps.defaultTtlSeconds : parseExpire(input, now)
+  /**
+   * Load-decide-commit in the GUID's actor. `fresh`: the GUID is known not to exist (just
+   * generated), so there is nothing to load. On a lost compare-and-set, forget this
+   * instance's copy, reload and decide again.
+   */
+  private transact<T>(guid: string, fresh: boolean, decide: (state: State, now: number) => Decision<T>): Promise<T> {
+    const attempt = async (): Promise<T> => {
+      for (let round = 0; ; round++) {
+        const now = nowSeconds(this.deps.clock)
+        const state = fresh && round === 0 ? stateOf(null) : stateOf(await this.deps.records.load(guid, now))
+        const { next, result } = decide(state, now)
+        if (next === undefined) return result
+        try {
+          await this.deps.records.commit({ next, prevVersion: state.version }, now)
+          return result
+        } catch (error) {
+          if (!(error instanceof VersionConflict)) throw error
+          if (round >= MAX_CONFLICT_RETRIES) throw new AppError('overloaded', `GUID ${guid} is being changed concurrently elsewhere; retry shortly.`, { headers: { 'retry-after': '1' }, cause: error })
+          await this.deps.records.forgetLocal(guid)
+        }
+      }
+    }
+    // A GUID generated just now is known to no one else until this answer: no actor needed.
+    return fresh ? attempt() : this.deps.actors.run(guid, attempt)
   }
 
   /** The path's GUID; a `guid` in the body is allowed only when it names the same one. */
@@ -118,15 +154,15 @@ export class GuidService {
     if (bodyGuid !== undefined && normaliseGuid(bodyGuid, '/guid') !== guid) throw invalid('/guid', 'guid in the body must equal the GUID in the path')
     return guid
   }
+}
 
-  /** RFC 9110 §13.1.1-13.1.2 for writes: If-Match must match, If-None-Match must not. */
-  private checkWrite(pre: Preconditions, existing: StoredRecord | null): void {
-    const version = existing?.version ?? null
-    if (pre.ifMatch !== undefined && !ifMatchHolds(pre.ifMatch, version)) {
-      throw preconditionFailed(existing === null ? 'If-Match was given but the GUID does not exist.' : `If-Match does not match the current ETag "${existing.version}".`)
-    }
-    if (pre.ifNoneMatch !== undefined && noneMatchFails(pre.ifNoneMatch, version)) {
-      throw preconditionFailed('If-None-Match matches the current record.')
-    }
+/** RFC 9110 §13.1.1-13.1.2 for writes: If-Match must match, If-None-Match must not. */
+const checkWrite = (pre: Preconditions, live: StoredRecord | null): void => {
+  const version = live?.version ?? null
+  if (pre.ifMatch !== undefined && !ifMatchHolds(pre.ifMatch, version)) {
+    throw new AppError('precondition-failed', live === null ? 'If-Match was given but the GUID does not exist.' : `If-Match does not match the current ETag "${live.version}".`)
+  }
+  if (pre.ifNoneMatch !== undefined && noneMatchFails(pre.ifNoneMatch, version)) {
+    throw new AppError('precondition-failed', 'If-None-Match matches the current record.')
   }
 }

@@ -1,26 +1,32 @@
-import type { Mutation, StoredRecord } from '../guid/model'
+import type { Mutation, Stored } from '../guid/model'
 
 /** How one mutation of a batch fared in the durable store. */
 export type ApplyOutcome =
   /** Written, or already there (a replay): either way the store now reflects it. */
   | 'applied'
-  /** A newer version is already stored; this one has no effect, by design. */
+  /** A newer version is stored, or the state it carries has already expired: no effect, by design. */
   | 'stale'
+  /** This entry cannot be written for a reason of its own (retrying will not help). */
+  | { rejected: string }
 
 /**
- * A durable store of GUID records: SQLite (embedded default) and MongoDB implement it.
+ * A durable store of GUID states (records and tombstones): SQLite (embedded default) and
+ * MongoDB implement it, and one contract test suite runs against both.
  *
- * Writes are version-guarded so a batch may be replayed or reordered without moving a
- * record backwards: a put takes effect when its version is newer than the stored one or
- * the stored one has expired; a delete removes a stored version not newer than its own.
+ * Writes are version-guarded so a batch may be replayed or reordered without moving a GUID
+ * backwards: a mutation takes effect when its version is newer than the stored one or the
+ * stored state has expired, and never when the state it carries has itself expired.
  */
 export interface Store {
   readonly name: string
-  /** The unexpired record, or null. Never an expired one, whatever the store's own TTL lag. */
-  get(guid: string, nowSec: number): Promise<StoredRecord | null>
-  /** Apply a batch atomically where the store can (SQLite: one transaction). Outcomes in input order. */
+  /** The unexpired record or tombstone, or null. Never an expired one, whatever the store's own TTL lag. */
+  get(guid: string, nowSec: number): Promise<Stored | null>
+  /**
+   * Apply a batch; outcomes in input order. Throws when the batch as a whole could not be
+   * applied (store unreachable): the caller retries it, which the version guard makes safe.
+   */
   applyBatch(mutations: readonly Mutation[], nowSec: number): Promise<ApplyOutcome[]>
-  /** Delete up to `limit` expired records; returns how many went. */
+  /** Delete up to `limit` expired records and tombstones; returns how many went. */
   sweepExpired(nowSec: number, limit: number): Promise<number>
   /** Throws when the store cannot answer. */
   ping(): Promise<void>

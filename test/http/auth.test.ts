@@ -20,8 +20,8 @@ const GUID_ROUTES: Array<[string, string, unknown]> = [
 
 describe('with API_KEYS set', () => {
   let app: TestApp
-  beforeAll(() => {
-    app = createTestApp({ API_KEYS: `${KEY},${OTHER}` })
+  beforeAll(async () => {
+    app = await createTestApp({ API_KEYS: `${KEY},${OTHER}` })
   })
   afterAll(() => app.close())
 
@@ -76,8 +76,8 @@ describe('with API_KEYS set', () => {
 
 describe('with AUTH_OPS_ENDPOINTS=true', () => {
   let app: TestApp
-  beforeAll(() => {
-    app = createTestApp({ API_KEYS: KEY, AUTH_OPS_ENDPOINTS: 'true' })
+  beforeAll(async () => {
+    app = await createTestApp({ API_KEYS: KEY, AUTH_OPS_ENDPOINTS: 'true' })
   })
   afterAll(() => app.close())
 
@@ -93,7 +93,7 @@ describe('with AUTH_OPS_ENDPOINTS=true', () => {
 
 describe('with no key configured', () => {
   test('every route is open and an Authorization header is ignored', async () => {
-    const app = createTestApp()
+    const app = await createTestApp()
     try {
       expect((await app.req('POST', '/guid', { user: 'u' })).status).toBe(201)
       expect((await app.req('POST', '/guid', { user: 'u' }, bearer('anything'))).status).toBe(201)
@@ -112,13 +112,13 @@ describe('API_KEYS_FILE', () => {
   })
 
   test('its keys are accepted, comments and blank lines ignored', async () => {
-    app = createTestApp({ API_KEYS_FILE: '{dir}/keys' }, { files: { keys: `# ops team\n${KEY}\n\n` } })
+    app = await createTestApp({ API_KEYS_FILE: '{dir}/keys' }, { files: { keys: `# ops team\n${KEY}\n\n` } })
     expect((await app.req('GET', `/guid/${GUID}`, undefined, bearer(KEY))).status).toBe(404)
     await expectProblem(await app.req('GET', `/guid/${GUID}`, undefined, bearer(OTHER)), 401, 'unauthorized')
   })
 
   test('a reload picks up the changed file: the new key works, the removed one stops', async () => {
-    app = createTestApp({ API_KEYS_FILE: '{dir}/keys' }, { files: { keys: `${KEY}\n` } })
+    app = await createTestApp({ API_KEYS_FILE: '{dir}/keys' }, { files: { keys: `${KEY}\n` } })
     writeFileSync(join(app.dir, 'keys'), `${OTHER}\n`)
     expect(app.runtime.reloadKeys()).toBe(1)
     expect((await app.req('GET', `/guid/${GUID}`, undefined, bearer(OTHER))).status).toBe(404)
@@ -127,7 +127,7 @@ describe('API_KEYS_FILE', () => {
   })
 
   test('a reload of a broken file keeps the previous keys in force', async () => {
-    app = createTestApp({ API_KEYS_FILE: '{dir}/keys' }, { files: { keys: `${KEY}\n` } })
+    app = await createTestApp({ API_KEYS_FILE: '{dir}/keys' }, { files: { keys: `${KEY}\n` } })
     writeFileSync(join(app.dir, 'keys'), 'not a key line\n')
     expect(() => app!.runtime.reloadKeys()).toThrow(ConfigError)
     expect((await app.req('GET', `/guid/${GUID}`, undefined, bearer(KEY))).status).toBe(404)
@@ -135,11 +135,11 @@ describe('API_KEYS_FILE', () => {
   })
 
   test('an empty file admits no one (auth stays on)', async () => {
-    app = createTestApp({ API_KEYS_FILE: '{dir}/keys' }, { files: { keys: '# no keys yet\n' } })
+    app = await createTestApp({ API_KEYS_FILE: '{dir}/keys' }, { files: { keys: '# no keys yet\n' } })
     await expectProblem(await app.req('GET', `/guid/${GUID}`, undefined, bearer(KEY)), 401, 'unauthorized')
   })
 
-  test('a missing file stops the start with a configuration error', () => {
-    expect(() => createTestApp({ API_KEYS_FILE: '{dir}/missing' })).toThrow(ConfigError)
+  test('a missing file stops the start with a configuration error', async () => {
+    await expect(createTestApp({ API_KEYS_FILE: '{dir}/missing' })).rejects.toThrow(ConfigError)
   })
 })

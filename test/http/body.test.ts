@@ -4,7 +4,7 @@ import { createGuid, expectProblem, GUID } from '../support/http'
 
 let app: TestApp
 beforeEach(async () => {
-  app = createTestApp()
+  app = await createTestApp()
   await createGuid(app)
 })
 afterEach(() => app.close())

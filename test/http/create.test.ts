@@ -5,8 +5,8 @@ import { createGuid, expectProblem, GUID } from '../support/http'
 const THIRTY_DAYS = 2_592_000
 
 let app: TestApp
-beforeEach(() => {
-  app = createTestApp()
+beforeEach(async () => {
+  app = await createTestApp()
 })
 afterEach(() => app.close())
 
@@ -90,9 +90,20 @@ describe('POST /guid', () => {
     expect(await read.json()).toMatchObject({ user: 'new' })
   })
 
-  test('after a DELETE, the same GUID is created anew', async () => {
+  test('after a DELETE, the same GUID is created anew, its version continuing past the tombstone', async () => {
     await createGuid(app)
     expect((await app.req('DELETE', `/guid/${GUID}`)).status).toBe(204)
+    const res = await app.req('POST', '/guid', { guid: GUID, user: 'again' })
+    expect(res.status).toBe(201)
+    // v1 created, v2 the delete's tombstone, v3 the new record: an ETag never names two records.
+    expect(res.headers.get('etag')).toBe('"3"')
+    expect((await app.req('PATCH', `/guid/${GUID}`, { user: 'x' }, { 'if-match': '"1"' })).status).toBe(412)
+  })
+
+  test('once the tombstone is gone, a re-create starts again at version 1', async () => {
+    await createGuid(app)
+    expect((await app.req('DELETE', `/guid/${GUID}`)).status).toBe(204)
+    app.clock.advance((app.config.TOMBSTONE_TTL_SECONDS + 1) * 1000)
     const res = await app.req('POST', '/guid', { guid: GUID, user: 'again' })
     expect(res.status).toBe(201)
     expect(res.headers.get('etag')).toBe('"1"')

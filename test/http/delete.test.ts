@@ -4,7 +4,7 @@ import { createGuid, expectProblem, GUID, OTHER_GUID } from '../support/http'
 
 let app: TestApp
 beforeEach(async () => {
-  app = createTestApp()
+  app = await createTestApp()
   await createGuid(app)
 })
 afterEach(() => app.close())
@@ -65,7 +65,7 @@ describe('DELETE /guid/{guid}', () => {
 
 describe('DELETE with negative caching disabled', () => {
   test('a deleted GUID is not served from memory', async () => {
-    const noNegative = createTestApp({ NEGATIVE_CACHE_MS: '0' })
+    const noNegative = await createTestApp({ NEGATIVE_CACHE_MS: '0' })
     try {
       await createGuid(noNegative)
       expect((await noNegative.req('GET', path)).status).toBe(200)

@@ -3,8 +3,8 @@ import { createTestApp, T0_SECONDS, type TestApp } from '../support/app'
 import { createGuid, expectProblem, GUID } from '../support/http'
 
 let app: TestApp
-beforeEach(() => {
-  app = createTestApp()
+beforeEach(async () => {
+  app = await createTestApp()
 })
 afterEach(() => app.close())
 

@@ -25,7 +25,7 @@ const buildApp = () => {
   const logger = createLogger('error', { write: (line: string) => void logged.push(line) })
   const actors = new ActorRegistry({ mailboxMax: 10 })
   const records = new Records({ tiers: [], journal: brokenJournal, store: brokenStore })
-  const service = new GuidService({ actors, records, clock: new ManualClock(T0), defaultTtlSeconds: 60 })
+  const service = new GuidService({ actors, records, clock: new ManualClock(T0), defaultTtlSeconds: 60, tombstoneTtlSeconds: 60 })
   const metrics = new Metrics({ lruSize: () => 0, lruStats: () => ({ hits: 0, misses: 0 }), actorsInFlight: () => actors.size })
   const app = createApp({ service, metrics, readiness: new Readiness([]), logger })
   const req = (method: string, path: string, body?: unknown) =>

@@ -7,7 +7,7 @@ type Doc = { openapi: string; paths: Record<string, Record<string, Operation>> }
 let app: TestApp
 let doc: Doc
 beforeAll(async () => {
-  app = createTestApp()
+  app = await createTestApp()
   const res = await app.req('GET', '/docs/json')
   expect(res.status).toBe(200)
   doc = (await res.json()) as Doc
@@ -98,7 +98,7 @@ describe('errors and auth in the OpenAPI document', () => {
 
   test('431 is documented when MAX_HEADER_BYTES sets a limit', async () => {
     expect(full().paths['/guid']!.post!.responses['431']).toBeUndefined()
-    const limited = createTestApp({ MAX_HEADER_BYTES: '4096' })
+    const limited = await createTestApp({ MAX_HEADER_BYTES: '4096' })
     try {
       const limitedDoc = (await (await limited.req('GET', '/docs/json')).json()) as FullDoc
       for (const [path, method] of operations) expect(limitedDoc.paths[path]![method]!.responses['431']!.description).toContain('urn:guidd:problem:header-too-large')
@@ -112,7 +112,7 @@ describe('errors and auth in the OpenAPI document', () => {
   })
 
   test('with keys configured, every /guid operation requires it; /healthz never does', async () => {
-    const keyed = createTestApp({ API_KEYS: 'k-0123456789abcdef' })
+    const keyed = await createTestApp({ API_KEYS: 'k-0123456789abcdef' })
     try {
       const keyedDoc = (await (await keyed.req('GET', '/docs/json')).json()) as FullDoc
       for (const [path, method] of operations) expect(keyedDoc.paths[path]![method]!.security).toEqual([{ bearerAuth: [] }])
@@ -124,7 +124,7 @@ describe('errors and auth in the OpenAPI document', () => {
   })
 
   test('with AUTH_OPS_ENDPOINTS, /metrics requires it too', async () => {
-    const keyed = createTestApp({ API_KEYS: 'k-0123456789abcdef', AUTH_OPS_ENDPOINTS: 'true' })
+    const keyed = await createTestApp({ API_KEYS: 'k-0123456789abcdef', AUTH_OPS_ENDPOINTS: 'true' })
     try {
       const res = await keyed.req('GET', '/docs/json', undefined, { authorization: 'Bearer k-0123456789abcdef' })
       const keyedDoc = (await res.json()) as FullDoc
@@ -138,7 +138,7 @@ describe('errors and auth in the OpenAPI document', () => {
 
 describe('the examples work when pasted', () => {
   test('every request-body example, sent in the order a reader meets them, succeeds', async () => {
-    const fresh = createTestApp()
+    const fresh = await createTestApp()
     try {
       const paths = ((await (await fresh.req('GET', '/docs/json')).json()) as FullDoc).paths
       const guidOf = (operation: FullOperation) => operation.parameters!.find((p) => p.in === 'path' && p.name === 'guid')!.schema!.example!

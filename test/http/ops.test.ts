@@ -3,8 +3,8 @@ import { createTestApp, type TestApp } from '../support/app'
 import { createGuid, GUID } from '../support/http'
 
 let app: TestApp
-beforeAll(() => {
-  app = createTestApp()
+beforeAll(async () => {
+  app = await createTestApp()
 })
 afterAll(() => app.close())
 
@@ -22,7 +22,7 @@ describe('operational endpoints', () => {
   })
 
   test('/readyz is 503 with Retry-After and the reason while draining', async () => {
-    const draining = createTestApp()
+    const draining = await createTestApp()
     try {
       draining.runtime.readiness.draining = true
       const res = await draining.req('GET', '/readyz')

@@ -4,7 +4,7 @@ import { createGuid, expectProblem, GUID, OTHER_GUID } from '../support/http'
 
 let app: TestApp
 beforeEach(async () => {
-  app = createTestApp({ ACTOR_MAILBOX_MAX: '1' })
+  app = await createTestApp({ ACTOR_MAILBOX_MAX: '1' })
   await createGuid(app)
 })
 afterEach(() => app.close())

@@ -4,7 +4,7 @@ import { createGuid, expectProblem, GUID, OTHER_GUID } from '../support/http'
 
 let app: TestApp
 beforeEach(async () => {
-  app = createTestApp()
+  app = await createTestApp()
   await createGuid(app, GUID, { user: 'owner', expire: 1893456000 })
 })
 afterEach(() => app.close())

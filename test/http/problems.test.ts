@@ -3,8 +3,8 @@ import { createTestApp, type TestApp } from '../support/app'
 import { expectProblem, GUID } from '../support/http'
 
 let app: TestApp
-beforeAll(() => {
-  app = createTestApp()
+beforeAll(async () => {
+  app = await createTestApp()
 })
 afterAll(() => app.close())
 

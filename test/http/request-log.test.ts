@@ -12,16 +12,16 @@ afterEach(async () => {
   app = undefined
 })
 
-const logged = (level: string, env: Record<string, string> = {}) => {
+const logged = async (level: string, env: Record<string, string> = {}) => {
   const lines: string[] = []
-  app = createTestApp({ API_KEYS: KEY, ...env }, { logger: createLogger(level, { write: (line: string) => void lines.push(line) }), clientAddress: () => '192.0.2.7' })
+  app = await createTestApp({ API_KEYS: KEY, ...env }, { logger: createLogger(level, { write: (line: string) => void lines.push(line) }), clientAddress: () => '192.0.2.7' })
   return { app, lines, records: () => lines.map((l) => JSON.parse(l) as Record<string, unknown>) }
 }
 const auth = { authorization: `Bearer ${KEY}` }
 
 describe('the request log', () => {
   test('one JSON line per request with time, level, request id, method, route, status, duration, bytes, client', async () => {
-    const { app, records } = logged('info')
+    const { app, records } = await logged('info')
     const res = await app.req('POST', '/guid', { guid: GUID, user: USER }, { ...auth, 'x-request-id': 'req-42' })
     expect(res.status).toBe(201)
     const body = await res.text()
@@ -34,7 +34,7 @@ describe('the request log', () => {
   })
 
   test('every answer is logged, including refusals and unknown routes, each with its own request id', async () => {
-    const { app, records } = logged('info')
+    const { app, records } = await logged('info')
     const responses = [
       await app.req('GET', `/guid/${GUID}`),
       await app.req('GET', `/guid/${GUID}`, undefined, { authorization: 'Bearer wrong-key' }),
@@ -50,7 +50,7 @@ describe('the request log', () => {
   })
 
   test('never holds a key, a body, a user value or a raw path', async () => {
-    const { app, lines } = logged('info')
+    const { app, lines } = await logged('info')
     await app.req('POST', '/guid', { guid: GUID, user: USER }, auth)
     await app.req('PATCH', `/guid/${GUID}`, { user: USER }, auth)
     await app.req('GET', `/guid/${GUID}`, undefined, { authorization: `Bearer ${KEY}x` })
@@ -61,14 +61,14 @@ describe('the request log', () => {
   })
 
   test('LOG_LEVEL is honoured: at warn there are no request lines', async () => {
-    const { app, lines } = logged('warn')
+    const { app, lines } = await logged('warn')
     await app.req('GET', '/healthz')
     await app.req('GET', `/guid/${GUID}`, undefined, auth)
     expect(lines).toEqual([])
   })
 
   test('an unexpected failure is an error event with the request id; the lines parse as JSON', async () => {
-    const { app, records } = logged('info')
+    const { app, records } = await logged('info')
     // Closing the store under the app makes the next read fail with a driver error.
     await app.runtime.close(100)
     const res = await app.req('GET', '/guid/0123456789ABCDEF0123456789ABCDEF', undefined, auth)

@@ -5,7 +5,7 @@ import { createGuid, expectProblem, GUID, OTHER_GUID } from '../support/http'
 let app: TestApp
 let etag: string
 beforeAll(async () => {
-  app = createTestApp()
+  app = await createTestApp()
   etag = await createGuid(app)
 })
 afterAll(() => app.close())
@@ -71,7 +71,7 @@ describe('the docs pages', () => {
 
 describe('MAX_HEADER_BYTES', () => {
   test('headers over the limit are 431 problem+json; under it, served', async () => {
-    const small = createTestApp({ MAX_HEADER_BYTES: '1024' })
+    const small = await createTestApp({ MAX_HEADER_BYTES: '1024' })
     try {
       expect((await small.req('GET', '/healthz', undefined, { 'x-filler': 'a'.repeat(900) })).status).toBe(200)
       await expectProblem(await small.req('GET', `/guid/${GUID}`, undefined, { 'x-filler': 'a'.repeat(1100) }), 431, 'header-too-large')
@@ -82,7 +82,7 @@ describe('MAX_HEADER_BYTES', () => {
   })
 
   test('0 leaves it to Bun (16 KiB)', async () => {
-    const off = createTestApp({ MAX_HEADER_BYTES: '0' })
+    const off = await createTestApp({ MAX_HEADER_BYTES: '0' })
     try {
       expect((await off.req('GET', '/healthz', undefined, { 'x-filler': 'a'.repeat(12_000) })).status).toBe(200)
     } finally {
@@ -100,8 +100,8 @@ describe('CORS', () => {
 
   describe('with CORS_ORIGINS', () => {
     let cors: TestApp
-    beforeAll(() => {
-      cors = createTestApp({ CORS_ORIGINS: 'https://app.example, http://localhost:3000' })
+    beforeAll(async () => {
+      cors = await createTestApp({ CORS_ORIGINS: 'https://app.example, http://localhost:3000' })
     })
     afterAll(() => cors.close())
 
@@ -128,7 +128,7 @@ describe('CORS', () => {
     })
 
     test('a preflight needs no key, even when keys are configured', async () => {
-      const keyed = createTestApp({ CORS_ORIGINS: '*', API_KEYS: 'k-0123456789abcdef' })
+      const keyed = await createTestApp({ CORS_ORIGINS: '*', API_KEYS: 'k-0123456789abcdef' })
       try {
         const res = await keyed.req('OPTIONS', '/guid', undefined, { origin: 'https://any.example', 'access-control-request-method': 'POST' })
         expect(res.status).toBe(204)

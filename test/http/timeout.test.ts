@@ -23,7 +23,7 @@ const stalledPost = (app: TestApp) => {
 
 describe('the per-request timeout', () => {
   test('a request still running at REQUEST_TIMEOUT_MS is answered 503 timeout with Retry-After', async () => {
-    app = createTestApp({ REQUEST_TIMEOUT_MS: '5000' })
+    app = await createTestApp({ REQUEST_TIMEOUT_MS: '5000' })
     const stalled = stalledPost(app)
     app.clock.advance(4_999)
     expect(app.runtime.deadlines!.tick()).toBe(0)
@@ -37,7 +37,7 @@ describe('the per-request timeout', () => {
   })
 
   test('is counted in /metrics, and the request in its route stats as a 503', async () => {
-    app = createTestApp({ REQUEST_TIMEOUT_MS: '100' })
+    app = await createTestApp({ REQUEST_TIMEOUT_MS: '100' })
     const stalled = stalledPost(app)
     app.clock.advance(100)
     app.runtime.deadlines!.tick()
@@ -49,7 +49,7 @@ describe('the per-request timeout', () => {
   })
 
   test('requests that finish in time are untouched, and leave nothing pending', async () => {
-    app = createTestApp({ REQUEST_TIMEOUT_MS: '100' })
+    app = await createTestApp({ REQUEST_TIMEOUT_MS: '100' })
     expect((await app.req('POST', '/guid', { guid: GUID, user: 'u' })).status).toBe(201)
     expect((await app.req('PATCH', `/guid/${GUID}`, { user: 'v' })).status).toBe(200)
     expect(app.runtime.deadlines!.pending).toBe(0)
@@ -57,8 +57,8 @@ describe('the per-request timeout', () => {
     expect(app.runtime.deadlines!.tick()).toBe(0)
   })
 
-  test('REQUEST_TIMEOUT_MS=0 turns it off', () => {
-    app = createTestApp({ REQUEST_TIMEOUT_MS: '0' })
+  test('REQUEST_TIMEOUT_MS=0 turns it off', async () => {
+    app = await createTestApp({ REQUEST_TIMEOUT_MS: '0' })
     expect(app.runtime.deadlines).toBeUndefined()
   })
 })

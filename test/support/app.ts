@@ -3,9 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { ManualClock } from '../../src/clock'
 import { type Config, loadConfig } from '../../src/config'
-import type { ClientAddress } from '../../src/http/client-address'
-import { createLogger, type Logger } from '../../src/ops/logger'
-import { createRuntime, type Runtime } from '../../src/runtime'
+import { createLogger } from '../../src/ops/logger'
+import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime'
 
 /** 2026-01-01T00:00:00Z: tests' "now", far from any real clock so nothing depends on it. */
 export const T0 = Date.UTC(2026, 0, 1)
@@ -21,25 +20,21 @@ export interface TestApp {
   close(): Promise<void>
 }
 
-export interface TestAppOptions {
-  /** The client address the socket would report (default: none). */
-  clientAddress?: ClientAddress
-  /** Default: silent. */
-  logger?: Logger
-  /** Files to write into the app's temp dir before it starts; `{dir}` in env values names that dir. */
-  files?: Record<string, string>
-}
+/** Runtime options (the clock, a logger, a fake client address, ...), and files to write into
+ * the app's temp dir before it starts; `{dir}` in env values names that dir. */
+export type TestAppOptions = Partial<RuntimeOptions> & { files?: Record<string, string> }
 
 /** A whole service in-process on a temp SQLite file and a manual clock; no socket. */
-export const createTestApp = (env: Record<string, string> = {}, options: TestAppOptions = {}): TestApp => {
+export const createTestApp = async (env: Record<string, string> = {}, options: TestAppOptions = {}): Promise<TestApp> => {
   const dir = mkdtempSync(join(tmpdir(), 'guidd-test-'))
   for (const [name, text] of Object.entries(options.files ?? {})) writeFileSync(join(dir, name), text)
   const resolved = Object.fromEntries(Object.entries(env).map(([k, v]) => [k, v.replaceAll('{dir}', dir)]))
   const config = loadConfig({ SQLITE_PATH: join(dir, 'guidd.sqlite'), LOG_LEVEL: 'silent', ...resolved })
-  const clock = new ManualClock(T0)
+  const clock = options.clock instanceof ManualClock ? options.clock : new ManualClock(T0)
+  const { files: _files, ...runtimeOptions } = options
   let runtime: Runtime
   try {
-    runtime = createRuntime(config, { clock, logger: options.logger ?? createLogger('silent'), clientAddress: options.clientAddress })
+    runtime = await createRuntime(config, { logger: createLogger('silent'), ...runtimeOptions, clock })
   } catch (error) {
     rmSync(dir, { recursive: true, force: true })
     throw error

@@ -29,6 +29,7 @@ export const guidNo = (n: number): string => n.toString(16).toUpperCase().padSta
 
 export const record = (guid: string, version: number, expire: number, user = 'user'): StoredRecord => ({ guid, user, expire, version })
 
-export const putOf = (r: StoredRecord): Mutation => ({ op: 'put', record: r, prevVersion: r.version - 1 })
+export const putOf = (r: StoredRecord): Mutation => ({ next: r, prevVersion: r.version - 1 })
 
-export const deleteOf = (guid: string, version: number): Mutation => ({ op: 'delete', guid, version, prevVersion: version - 1 })
+/** A delete: the tombstone of `guid` at `version`, kept until `until`. */
+export const deleteOf = (guid: string, version: number, until: number): Mutation => ({ next: { guid, version, expire: until, deleted: true }, prevVersion: version - 1 })

@@ -176,3 +176,75 @@ describe('ActorRegistry', () => {
     expect(() => new ActorRegistry({ mailboxMax })).toThrow(TypeError)
   })
 })
+
+describe('ActorRegistry shared jobs (reads)', () => {
+  const job = (actors: ActorRegistry, log: string[], name: string, shared: boolean) => {
+    const gate = deferred()
+    const done = (shared ? actors.runShared.bind(actors) : actors.run.bind(actors))('k', async () => {
+      log.push(`start ${name}`)
+      await gate.promise
+      log.push(`end ${name}`)
+    })
+    return { gate, done }
+  }
+
+  test('adjacent shared jobs run together; an exclusive one waits for them, and later shared ones wait for it', async () => {
+    const actors = new ActorRegistry({ mailboxMax: 10 })
+    const log: string[] = []
+    const r1 = job(actors, log, 'r1', true)
+    const r2 = job(actors, log, 'r2', true)
+    const w = job(actors, log, 'w', false)
+    const r3 = job(actors, log, 'r3', true)
+    const r4 = job(actors, log, 'r4', true)
+    await flush()
+    expect(log).toEqual(['start r1', 'start r2'])
+    r2.gate.resolve()
+    await flush()
+    expect(log).toEqual(['start r1', 'start r2', 'end r2'])
+    r1.gate.resolve()
+    await flush()
+    expect(log.slice(3)).toEqual(['end r1', 'start w'])
+    w.gate.resolve()
+    await flush()
+    expect(log.slice(5)).toEqual(['end w', 'start r3', 'start r4'])
+    r3.gate.resolve()
+    r4.gate.resolve()
+    await Promise.all([r1.done, r2.done, w.done, r3.done, r4.done])
+    expect(actors.size).toBe(0)
+  })
+
+  test('a shared job joins running shared ones only while no exclusive job waits', async () => {
+    const actors = new ActorRegistry({ mailboxMax: 10 })
+    const log: string[] = []
+    const r1 = job(actors, log, 'r1', true)
+    await flush()
+    const r2 = job(actors, log, 'r2', true)
+    await flush()
+    expect(log).toEqual(['start r1', 'start r2'])
+    const w = job(actors, log, 'w', false)
+    const r3 = job(actors, log, 'r3', true)
+    await flush()
+    expect(log).toEqual(['start r1', 'start r2'])
+    r1.gate.resolve()
+    r2.gate.resolve()
+    await flush()
+    expect(log.slice(2)).toEqual(['end r1', 'end r2', 'start w'])
+    w.gate.resolve()
+    r3.gate.resolve()
+    await Promise.all([w.done, r3.done])
+    expect(log.slice(-3)).toEqual(['end w', 'start r3', 'end r3'])
+  })
+
+  test('running shared jobs count toward mailboxMax', async () => {
+    const actors = new ActorRegistry({ mailboxMax: 2 })
+    const log: string[] = []
+    const a = job(actors, log, 'a', true)
+    const b = job(actors, log, 'b', true)
+    const refused = await actors.runShared('k', () => 1).catch((e: unknown) => e)
+    expect(refused).toBeInstanceOf(AppError)
+    expect((refused as AppError).status).toBe(503)
+    a.gate.resolve()
+    b.gate.resolve()
+    await Promise.all([a.done, b.done])
+  })
+})

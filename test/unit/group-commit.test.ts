@@ -30,7 +30,8 @@ afterEach(async () => {
 const puts = (from: number, count: number): Mutation[] => Array.from({ length: count }, (_, i) => putOf(record(guidNo(from + i), 1, EXPIRE)))
 
 /** A mutation the store refuses (user NOT NULL), so its whole transaction fails. */
-const poison = (n: number): Mutation => putOf({ ...record(guidNo(n), 1, EXPIRE), user: null as unknown as string })
+/** A mutation SQLite refuses (NOT NULL guid), so its whole transaction fails. */
+const poison = (n: number): Mutation => putOf({ ...record(guidNo(n), 1, EXPIRE), guid: null as unknown as string })
 
 describe('GroupCommitJournal', () => {
   test('concurrent appends land in one batch, durable when they resolve', async () => {

@@ -19,7 +19,7 @@ describe('LruTier', () => {
     const r = rec(1)
     expect(lru.get(r.guid, NOW)).toEqual({ kind: 'miss' })
     lru.set(r, NOW)
-    expect(lru.get(r.guid, NOW)).toEqual({ kind: 'hit', record: r })
+    expect(lru.get(r.guid, NOW)).toEqual({ kind: 'hit', stored: r })
     expect(lru.stats).toEqual({ hits: 1, misses: 1 })
   })
 
@@ -69,7 +69,7 @@ describe('LruTier', () => {
     lru.set(rec(1, NOW + 10, 1), NOW)
     const newer = { ...rec(1, NOW + 20, 2), user: 'changed' }
     lru.set(newer, NOW)
-    expect(lru.get(newer.guid, NOW)).toEqual({ kind: 'hit', record: newer })
+    expect(lru.get(newer.guid, NOW)).toEqual({ kind: 'hit', stored: newer })
   })
 
   test('negative entries answer absent until the clock passes their deadline', () => {
@@ -89,7 +89,7 @@ describe('LruTier', () => {
     const r = rec(1)
     lru.setAbsent(r.guid)
     lru.set(r, NOW)
-    expect(lru.get(r.guid, NOW)).toEqual({ kind: 'hit', record: r })
+    expect(lru.get(r.guid, NOW)).toEqual({ kind: 'hit', stored: r })
   })
 
   test('setAbsent replaces a cached record', () => {
@@ -137,5 +137,29 @@ describe('LruTier', () => {
 
   test.each([-1, 1.5, Number.NaN])('rejects maxEntries %p at construction', (maxEntries) => {
     expect(() => tier(maxEntries)).toThrow(TypeError)
+  })
+})
+
+describe('LruTier invalidation floors', () => {
+  test('an invalidation drops the copy and refuses older fills until the floor lapses', () => {
+    const { lru, clock } = tier(10)
+    lru.set(rec(1, NOW + 100, 1), NOW)
+    lru.invalidate(rec(1).guid, 2)
+    expect(lru.get(rec(1).guid, NOW).kind).toBe('miss')
+    lru.set(rec(1, NOW + 100, 1), NOW)
+    expect(lru.get(rec(1).guid, NOW).kind).toBe('miss')
+    lru.setAbsent(rec(1).guid)
+    expect(lru.get(rec(1).guid, NOW).kind).toBe('miss')
+    clock.advance(10_000)
+    lru.set(rec(1, NOW + 100, 1), NOW)
+    expect(lru.get(rec(1).guid, NOW).kind).toBe('hit')
+  })
+
+  test('a fill at or above the floor is taken', () => {
+    const { lru } = tier(10)
+    lru.invalidate(rec(1).guid, 2)
+    const v2 = rec(1, NOW + 100, 2)
+    lru.set(v2, NOW)
+    expect(lru.get(v2.guid, NOW)).toEqual({ kind: 'hit', stored: v2 })
   })
 })

@@ -1,0 +1,270 @@
+import { TypeCompiler } from '@sinclair/typebox/compiler'
+import {
+  type AnyBulkWriteOperation,
+  type BulkWriteResult,
+  MongoBulkWriteError,
+  MongoError,
+  MongoErrorLabel,
+  MongoNetworkError,
+  MongoNotConnectedError,
+  MongoOperationTimeoutError,
+  MongoServerSelectionError,
+  type UpdateFilter,
+  type WriteError,
+} from 'mongodb'
+import { type Mutation, Stored } from '../guid/model'
+import type { ApplyOutcome } from './store'
+
+/**
+ * The pure half of the MongoDB store: what goes into a bulkWrite and what its result or
+ * error means, kept free of I/O so it is unit-tested without a server.
+ */
+
+/** A GUID's state as a MongoDB document. A tombstone has `deleted: true` and no `user`. */
+export interface GuidDoc {
+  _id: string
+  user?: string
+  /** Date, not seconds: the TTL index only acts on Date fields. */
+  expireAt: Date
+  version: number
+  deleted?: true
+}
+
+const checkStored = TypeCompiler.Compile(Stored)
+
+export const toDate = (sec: number): Date => new Date(sec * 1000)
+
+/** A document as the service's type; unknown because the caller validates it against `Stored`. */
+export const fromDoc = (doc: GuidDoc): unknown => {
+  // Copy faithfully (a field present where it must not be is kept) so validation catches a
+  // document that is neither a record nor a tombstone instead of this mapping hiding it.
+  const expireMs = doc.expireAt instanceof Date ? doc.expireAt.getTime() : Number.NaN
+  const out: Record<string, unknown> = { guid: doc._id, version: doc.version, expire: expireMs / 1000 }
+  if (doc.user !== undefined) out.user = doc.user
+  if (doc.deleted !== undefined) out.deleted = doc.deleted
+  return out
+}
+
+/**
+ * The version guard as a filter: the document to replace is older, or expired (the TTL
+ * monitor may not have removed it yet). When neither holds and the document exists, the
+ * upsert's insert collides with it on `_id` and the server answers E11000.
+ */
+export const guardFilter = (next: Stored, nowSec: number) => ({
+  _id: next.guid,
+  $or: [{ version: { $lt: next.version } }, { expireAt: { $lte: toDate(nowSec) } }],
+})
+
+export const guardedUpsert = (next: Stored, nowSec: number): AnyBulkWriteOperation<GuidDoc> => {
+  const common = { version: next.version, expireAt: toDate(next.expire) }
+  // $unset the field the other shape has, so a re-created record loses `deleted` and a
+  // tombstone loses `user`, whichever shape the document had before.
+  const update: UpdateFilter<GuidDoc> =
+    'deleted' in next ? { $set: { ...common, deleted: true }, $unset: { user: '' } } : { $set: { ...common, user: next.user }, $unset: { deleted: '' } }
+  return { updateOne: { filter: guardFilter(next, nowSec), update, upsert: true } }
+}
+
+/** The writes of a batch and where each one's outcome goes. */
+export interface BulkPlan {
+  /** One guarded upsert per mutation that needs a write. */
+  ops: AnyBulkWriteOperation<GuidDoc>[]
+  /** `inputIndex[k]`: the mutation (input position) that `ops[k]` writes. */
+  inputIndex: number[]
+  /** Outcomes known without a write (expired or invalid states); undefined where an op decides. */
+  outcomes: (ApplyOutcome | undefined)[]
+}
+
+export const toBulkOps = (mutations: readonly Mutation[], nowSec: number): BulkPlan => {
+  const plan: BulkPlan = { ops: [], inputIndex: [], outcomes: [] }
+  mutations.forEach(({ next }, i) => {
+    // A malformed entry (say, a null GUID) would otherwise upsert a document under a bogus
+    // _id; reject it alone so the rest of the batch goes through.
+    if (!checkStored.Check(next)) {
+      const first = checkStored.Errors(next).First()
+      plan.outcomes.push({ rejected: `invalid mutation${first ? ` at ${first.path || '/'}: ${first.message}` : ''}` })
+      return
+    }
+    // Same rule as SQLite: an already expired state never takes effect.
+    if (next.expire <= nowSec) {
+      plan.outcomes.push('stale')
+      return
+    }
+    plan.outcomes.push(undefined)
+    plan.ops.push(guardedUpsert(next, nowSec))
+    plan.inputIndex.push(i)
+  })
+  return plan
+}
+
+/** How one guarded upsert of a bulkWrite fared. */
+export type OpVerdict = 'applied' | 'duplicate' | { rejected: string }
+
+export type WriteErrorClass = 'duplicate' | 'retryable' | 'permanent'
+
+// 11001: the pre-2.6 duplicate-key code on update, still accepted so an old mongos cannot turn a replay into a rejection.
+const DUPLICATE_KEY_CODES = new Set([11000, 11001])
+
+/**
+ * Codes worth retrying the batch for. The driver's retryable-write codes (network, not
+ * primary, shutdown, step-down: not exported by the driver, so copied from its error.ts)
+ * plus the transient per-statement ones a server or mongos can report inside a bulk reply.
+ */
+const RETRYABLE_CODES = new Set([
+  6, // HostUnreachable
+  7, // HostNotFound
+  24, // LockTimeout
+  50, // MaxTimeMSExpired
+  63, // StaleShardVersion
+  64, // WriteConcernTimeout (WriteConcernFailed before 8.1)
+  89, // NetworkTimeout
+  91, // ShutdownInProgress
+  112, // WriteConflict
+  134, // ReadConcernMajorityNotAvailableYet
+  150, // StaleEpoch
+  189, // PrimarySteppedDown
+  262, // ExceededTimeLimit
+  365, // TemporarilyUnavailable
+  9001, // SocketException
+  10058, // LegacyNotPrimary
+  10107, // NotWritablePrimary
+  11600, // InterruptedAtShutdown
+  11602, // InterruptedDueToReplStateChange
+  13388, // StaleConfig
+  13435, // NotPrimaryNoSecondaryOk
+  13436, // NotPrimaryOrSecondary
+])
+
+const RETRYABLE_LABELS: readonly string[] = [
+  MongoErrorLabel.RetryableWriteError,
+  MongoErrorLabel.PoolRequestedRetry,
+  MongoErrorLabel.RetryableError,
+  MongoErrorLabel.SystemOverloadedError,
+  MongoErrorLabel.TransientTransactionError,
+]
+
+// Pre-4.2 servers say "not master" / "node is recovering" without a code; the driver matches the same text.
+const LEGACY_RETRYABLE_MESSAGE = /not master|node is recovering/i
+
+const codeOf = (err: unknown): number | undefined => {
+  if (typeof err !== 'object' || err === null || !('code' in err)) return undefined
+  // Number(): a code may arrive as a BSON Int32 when values are not promoted.
+  const code = Number(err.code)
+  return Number.isInteger(code) ? code : undefined
+}
+
+/**
+ * What an error from the driver, or one `WriteError` of a bulk reply, means for a guarded
+ * upsert: 'duplicate' (E11000: a newer or equal live document is there, i.e. stale),
+ * 'retryable' (the store is unreachable or busy: retry the batch), or 'permanent'
+ * (this write will fail the same way again).
+ */
+export const classifyWriteError = (err: unknown): WriteErrorClass => {
+  // The driver wraps a failure of the whole bulk command (a network error, say) in a
+  // MongoBulkWriteError with no write errors; the original is its `errorResponse`.
+  if (err instanceof MongoBulkWriteError && err.errorResponse instanceof Error && err.errorResponse !== err) {
+    const inner = classifyWriteError(err.errorResponse)
+    if (inner !== 'permanent') return inner
+  }
+  const code = codeOf(err)
+  if (code !== undefined && DUPLICATE_KEY_CODES.has(code)) return 'duplicate'
+  if (err instanceof MongoError && RETRYABLE_LABELS.some((label) => err.hasErrorLabel(label))) return 'retryable'
+  if (
+    err instanceof MongoNetworkError ||
+    err instanceof MongoServerSelectionError ||
+    err instanceof MongoOperationTimeoutError ||
+    err instanceof MongoNotConnectedError
+  ) {
+    return 'retryable'
+  }
+  if (code !== undefined && RETRYABLE_CODES.has(code)) return 'retryable'
+  const message = err instanceof Error ? err.message : typeof err === 'object' && err !== null && 'errmsg' in err ? String(err.errmsg) : ''
+  if (code === undefined && LEGACY_RETRYABLE_MESSAGE.test(message)) return 'retryable'
+  return 'permanent'
+}
+
+const REASON_MAX = 160
+
+/** A short, log-safe reason for a rejected entry: the code and the start of the server's message. */
+export const rejectionReason = (err: WriteError): string => {
+  const message = (err.errmsg ?? 'write failed').replace(/\s+/g, ' ')
+  return `mongodb error ${err.code}: ${message.length > REASON_MAX ? `${message.slice(0, REASON_MAX)}...` : message}`
+}
+
+/** Thrown when a bulk reply does not account for every op: acknowledging would risk losing a write. */
+export class BulkAccountingError extends Error {
+  override readonly name = 'BulkAccountingError'
+}
+
+/**
+ * Every op of an upsert-only bulkWrite either matched a document, upserted one, or has a
+ * WriteError: check that the reply says so before trusting an op without an error to be written.
+ */
+const checkAccounting = (opCount: number, result: BulkWriteResult | undefined, failed: number): void => {
+  if (result === undefined) throw new BulkAccountingError('mongodb: bulkWrite failed without a result')
+  const written = result.matchedCount + result.upsertedCount
+  if (written !== opCount - failed) {
+    throw new BulkAccountingError(`mongodb: bulkWrite accounted for ${written + failed} of ${opCount} operations`)
+  }
+}
+
+/** Verdicts, in op order, of a bulkWrite that resolved: every op matched or upserted. */
+export const verdictsFromResult = (opCount: number, result: BulkWriteResult): OpVerdict[] => {
+  // A resolved unordered bulkWrite has no write errors (the driver throws when it has any),
+  // but a write concern error could still be carried; never acknowledge past one.
+  const wce = result.getWriteConcernError()
+  if (wce !== undefined) throw new Error(`mongodb: write concern error ${wce.code ?? ''}: ${wce.errmsg ?? ''}`)
+  checkAccounting(opCount, result, 0)
+  return Array.from({ length: opCount }, (): OpVerdict => 'applied')
+}
+
+/**
+ * Verdicts, in op order, of a bulkWrite that threw. Rethrows `error` when the batch as a
+ * whole failed (anything but a bulk error with per-op write errors: network, server
+ * selection, a write concern error) or when any op failed for a retryable reason, so the
+ * caller retries the batch (the guard makes the replay harmless).
+ */
+export const verdictsFromError = (opCount: number, error: unknown): OpVerdict[] => {
+  if (!(error instanceof MongoBulkWriteError)) throw error
+  // A driver failure is wrapped in a MongoBulkWriteError too, with no write errors of its own.
+  const writeErrors: readonly WriteError[] = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors]
+  if (writeErrors.length === 0) throw error
+  // The writes are on the primary but not known to be durable to the write concern.
+  if (error.err !== undefined || error.result?.getWriteConcernError() !== undefined) throw error
+
+  const verdicts: (OpVerdict | undefined)[] = new Array(opCount).fill(undefined)
+  for (const we of writeErrors) {
+    if (!Number.isInteger(we.index) || we.index < 0 || we.index >= opCount || verdicts[we.index] !== undefined) {
+      throw new BulkAccountingError(`mongodb: bulkWrite reported a write error at index ${we.index} of ${opCount}`)
+    }
+    const kind = classifyWriteError(we)
+    if (kind === 'retryable') throw error
+    verdicts[we.index] = kind === 'duplicate' ? 'duplicate' : { rejected: rejectionReason(we) }
+  }
+  checkAccounting(opCount, error.result, writeErrors.length)
+  return verdicts.map((v) => v ?? 'applied')
+}
+
+/**
+ * How many extra rounds an E11000 gets before it counts as 'stale'. One E11000 alone does not
+ * prove a newer document: two writers upserting a GUID that is absent both try to insert, and
+ * the loser gets E11000 even when its version is the newer one. By the second round a
+ * document exists and the guard sees it, so a second E11000 means a newer-or-equal live one.
+ */
+export const DUPLICATE_ROUNDS = 1
+
+/**
+ * Folds one round's verdicts (for the ops in `pending`, in that order) into `outcomes`, and
+ * returns the ops to write again: duplicates, unless this is the final round, where they are 'stale'.
+ */
+export const foldRound = (plan: BulkPlan, outcomes: (ApplyOutcome | undefined)[], pending: readonly number[], verdicts: readonly OpVerdict[], finalRound: boolean): number[] => {
+  if (verdicts.length !== pending.length) throw new BulkAccountingError(`mongodb: ${verdicts.length} verdicts for ${pending.length} operations`)
+  const again: number[] = []
+  pending.forEach((op, k) => {
+    const verdict = verdicts[k]
+    const input = plan.inputIndex[op]
+    if (verdict === undefined || input === undefined) throw new BulkAccountingError(`mongodb: no verdict or input for operation ${op}`)
+    if (verdict === 'duplicate' && !finalRound) again.push(op)
+    else outcomes[input] = verdict === 'duplicate' ? 'stale' : verdict
+  })
+  return again
+}

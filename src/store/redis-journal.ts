@@ -1,0 +1,49 @@
+import { AppError } from '../errors'
+import type { Mutation } from '../guid/model'
+import { type RedisClient, redisCall } from '../redis/client'
+import type { RedisKeys } from '../redis/keys'
+import { JOURNAL_WRITE, Script } from '../redis/scripts'
+import { type Journal, VersionConflict } from './journal'
+
+export interface RedisJournalOptions {
+  client: RedisClient
+  keys: RedisKeys
+  /** Journal length past which mutations are refused with 503. */
+  maxLag: number
+  timeoutMs: number
+  /** This instance, so its own invalidations can be told from others'. */
+  instanceId: string
+}
+
+/**
+ * The write-behind journal (SPEC §4): one script sets the GUID's new state in Redis, appends
+ * the mutation to the journal stream and publishes the invalidation, guarded by the version
+ * the actor read. Redis (with AOF) then holds the write durably; the flusher moves it to
+ * the store later.
+ */
+export class RedisJournal implements Journal {
+  private readonly write = new Script(JOURNAL_WRITE)
+  private closed = false
+
+  constructor(private readonly options: RedisJournalOptions) {}
+
+  async append({ next, prevVersion }: Mutation): Promise<void> {
+    if (this.closed) throw new AppError('unavailable', 'The service is shutting down.', { headers: { 'retry-after': '1' } })
+    const { client, keys, maxLag, timeoutMs, instanceId } = this.options
+    const reply = (await redisCall('journal', timeoutMs, () =>
+      this.write.run(client, [keys.guid(next.guid), keys.journal], [String(prevVersion), JSON.stringify(next), String(next.expire), String(maxLag), keys.invalidations, `${next.guid}|${next.version}|${instanceId}`]),
+    )) as [number, string | number]
+    if (reply[0] === 1) return
+    if (reply[0] === 0) throw new VersionConflict(next.guid, prevVersion, Number(reply[1]))
+    throw new AppError('overloaded', `The write-behind journal holds ${reply[1]} unflushed mutations (limit ${maxLag}); retry shortly.`, { headers: { 'retry-after': '1' } })
+  }
+
+  async lag(): Promise<number> {
+    const { client, keys, timeoutMs } = this.options
+    return redisCall('journal length', timeoutMs, () => client.xLen(keys.journal))
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+  }
+}

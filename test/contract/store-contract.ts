@@ -1,0 +1,119 @@
+import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
+import type { Store } from '../../src/store/store'
+import { deleteOf, guidNo, putOf, record } from '../support/store'
+
+/**
+ * The behaviour every durable Store must have (src/store/store.ts), run against each
+ * implementation: SQLite always, MongoDB when MONGODB_URL is set.
+ */
+export interface OpenedStore {
+  store: Store
+  cleanup(): Promise<void>
+}
+
+const NOW = Date.UTC(2026, 0, 1) / 1000
+const G = guidNo(1)
+
+export const storeContract = (name: string, open: () => Promise<OpenedStore>) =>
+  describe(`Store contract: ${name}`, () => {
+    let opened: OpenedStore
+    let store: Store
+    beforeEach(async () => {
+      opened = await open()
+      store = opened.store
+    })
+    afterEach(() => opened.cleanup())
+
+    test('put then get; an unknown GUID is null', async () => {
+      const r = record(G, 1, NOW + 10)
+      expect(await store.applyBatch([putOf(r)], NOW)).toEqual(['applied'])
+      expect(await store.get(G, NOW)).toEqual(r)
+      expect(await store.get(guidNo(2), NOW)).toBeNull()
+    })
+
+    test('a newer version wins', async () => {
+      await store.applyBatch([putOf(record(G, 1, NOW + 10, 'one'))], NOW)
+      expect(await store.applyBatch([putOf(record(G, 2, NOW + 20, 'two'))], NOW)).toEqual(['applied'])
+      expect(await store.get(G, NOW)).toEqual(record(G, 2, NOW + 20, 'two'))
+    })
+
+    test.each([1, 2])('a stale put (version %d over 2) has no effect', async (version) => {
+      await store.applyBatch([putOf(record(G, 2, NOW + 20, 'two'))], NOW)
+      expect(await store.applyBatch([putOf(record(G, version, NOW + 99, 'stale'))], NOW)).toEqual(['stale'])
+      expect(await store.get(G, NOW)).toEqual(record(G, 2, NOW + 20, 'two'))
+    })
+
+    test('replaying a batch in reverse leaves the newest version', async () => {
+      const batch = [1, 2, 3].map((v) => putOf(record(G, v, NOW + 10 * v, `v${v}`)))
+      await store.applyBatch(batch, NOW)
+      expect(await store.applyBatch([...batch].reverse(), NOW)).toEqual(['stale', 'stale', 'stale'])
+      expect(await store.get(G, NOW)).toMatchObject({ version: 3, user: 'v3' })
+    })
+
+    test('a put over an expired state wins whatever its version', async () => {
+      await store.applyBatch([putOf(record(G, 5, NOW + 10, 'old'))], NOW)
+      const fresh = record(G, 1, NOW + 100, 'new')
+      expect(await store.applyBatch([putOf(fresh)], NOW + 10)).toEqual(['applied'])
+      expect(await store.get(G, NOW + 10)).toEqual(fresh)
+    })
+
+    test('a put carrying an already expired state has no effect', async () => {
+      await store.applyBatch([putOf(record(G, 1, NOW + 100, 'live'))], NOW)
+      expect(await store.applyBatch([putOf(record(G, 9, NOW, 'dead'))], NOW)).toEqual(['stale'])
+      expect(await store.get(G, NOW)).toMatchObject({ version: 1, user: 'live' })
+    })
+
+    test('a delete leaves a tombstone with its version; reads see it, not the record', async () => {
+      await store.applyBatch([putOf(record(G, 3, NOW + 10))], NOW)
+      expect(await store.applyBatch([deleteOf(G, 4, NOW + 50)], NOW)).toEqual(['applied'])
+      expect(await store.get(G, NOW)).toEqual({ guid: G, version: 4, expire: NOW + 50, deleted: true })
+    })
+
+    test('an older put replayed after the delete does not resurrect the record', async () => {
+      await store.applyBatch([putOf(record(G, 3, NOW + 10)), deleteOf(G, 4, NOW + 50)], NOW)
+      expect(await store.applyBatch([putOf(record(G, 3, NOW + 10))], NOW)).toEqual(['stale'])
+      expect(await store.get(G, NOW)).toMatchObject({ deleted: true, version: 4 })
+    })
+
+    test('a re-create continuing from the tombstone version wins', async () => {
+      await store.applyBatch([deleteOf(G, 4, NOW + 50)], NOW)
+      expect(await store.applyBatch([putOf(record(G, 5, NOW + 10, 'again'))], NOW)).toEqual(['applied'])
+      expect(await store.get(G, NOW)).toEqual(record(G, 5, NOW + 10, 'again'))
+    })
+
+    test('a stale delete leaves a newer version in place', async () => {
+      await store.applyBatch([putOf(record(G, 3, NOW + 10))], NOW)
+      expect(await store.applyBatch([deleteOf(G, 2, NOW + 50)], NOW)).toEqual(['stale'])
+      expect(await store.get(G, NOW)).toMatchObject({ version: 3 })
+    })
+
+    test('get never returns an expired record or tombstone', async () => {
+      await store.applyBatch([putOf(record(G, 1, NOW + 10)), deleteOf(guidNo(2), 2, NOW + 10)], NOW)
+      for (const guid of [G, guidNo(2)]) {
+        expect(await store.get(guid, NOW + 9)).not.toBeNull()
+        expect(await store.get(guid, NOW + 10)).toBeNull()
+        expect(await store.get(guid, NOW + 11)).toBeNull()
+      }
+    })
+
+    test('a batch with several GUIDs applies each, outcomes in input order', async () => {
+      await store.applyBatch([putOf(record(guidNo(3), 5, NOW + 10))], NOW)
+      const outcomes = await store.applyBatch([putOf(record(G, 1, NOW + 10)), putOf(record(guidNo(3), 4, NOW + 10)), putOf(record(guidNo(2), 1, NOW + 10))], NOW)
+      expect(outcomes).toEqual(['applied', 'stale', 'applied'])
+    })
+
+    test('sweepExpired deletes only expired states, at most `limit` at a time', async () => {
+      const expired = Array.from({ length: 7 }, (_, i) => putOf(record(guidNo(100 + i), 1, NOW - i)))
+      const live = Array.from({ length: 3 }, (_, i) => putOf(record(guidNo(200 + i), 1, NOW + 1 + i)))
+      await store.applyBatch([...expired, ...live], NOW - 100)
+      expect(await store.sweepExpired(NOW, 3)).toBe(3)
+      expect(await store.sweepExpired(NOW, 3)).toBe(3)
+      expect(await store.sweepExpired(NOW, 3)).toBe(1)
+      expect(await store.sweepExpired(NOW, 3)).toBe(0)
+      for (let i = 0; i < 3; i++) expect(await store.get(guidNo(200 + i), NOW)).not.toBeNull()
+    })
+
+    test('ping answers while open', async () => {
+      await store.ping()
+    })
+  })

@@ -1,0 +1,196 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createClient } from 'redis'
+import { ManualClock } from '../../src/clock'
+import { ABSENT_MARKER, redisKeys } from '../../src/redis/keys'
+import { SqliteStore } from '../../src/store/sqlite'
+import { createTestApp, type TestApp } from '../support/app'
+import { FlakyStore } from '../support/flaky-store'
+import { expectProblem } from '../support/http'
+import { redisSuites, startRedis, type TestRedis } from '../support/redis'
+
+const enabled = redisSuites('Redis mode integration')
+let redis: TestRedis
+let client: ReturnType<typeof createClient>
+const opened: Array<() => Promise<void>> = []
+
+beforeAll(async () => {
+  if (!enabled) return
+  redis = await startRedis()
+  client = createClient({ url: redis.url })
+  await client.connect()
+})
+afterEach(async () => {
+  for (const close of opened.splice(0)) await close()
+})
+afterAll(async () => {
+  if (!enabled) return
+  await client.quit()
+  await redis.stop()
+})
+
+interface RedisApp {
+  app: TestApp
+  store: FlakyStore
+  clock: ManualClock
+  prefix: string
+  keys: ReturnType<typeof redisKeys>
+}
+
+/** The whole service in-process in Redis mode: its own key prefix, a real SQLite store behind a switch. */
+const redisApp = async (env: Record<string, string> = {}, prefix = redis.prefix()): Promise<RedisApp> => {
+  // Redis expires keys by its own (real) clock, so the service's clock starts at real time.
+  const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000)
+  const dir = mkdtempSync(join(tmpdir(), 'guidd-redis-store-'))
+  const store = new FlakyStore(new SqliteStore({ path: join(dir, 'store.sqlite'), synchronous: 'NORMAL' }))
+  const app = await createTestApp({ REDIS_URL: redis.url, REDIS_PREFIX: prefix, FLUSH_INTERVAL_MS: '20', ...env }, { clock, store, flusherBackoffMs: { min: 5, max: 20 } })
+  opened.push(async () => {
+    await app.close()
+    rmSync(dir, { recursive: true, force: true })
+  })
+  return { app, store, clock, prefix, keys: redisKeys(prefix) }
+}
+
+/** Polls `check` until it holds, bounded: the flusher runs on its own schedule. */
+const eventually = async (what: string, check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`)
+    await Bun.sleep(10)
+  }
+}
+
+const drained = (keys: RedisApp['keys']) => eventually('the journal drains', async () => (await client.xLen(keys.journal)) === 0)
+
+const create = async (app: TestApp, body: object) => {
+  const res = await app.req('POST', '/guid', body)
+  expect(res.status).toBe(201)
+  return (await res.json()) as { guid: string; user: string; expire: number }
+}
+
+const metric = async (app: TestApp, name: string): Promise<number> => {
+  const text = await (await app.req('GET', '/metrics')).text()
+  return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
+}
+
+describe.skipIf(!enabled)('Redis mode', () => {
+  test('a write is journaled in Redis with EXAT = expire, then flushed to the store', async () => {
+    const { app, store, keys, clock } = await redisApp()
+    const expire = clock.now() / 1000 + 3_600
+    const record = await create(app, { user: 'journaled', expire })
+    expect(JSON.parse((await client.get(keys.guid(record.guid)))!)).toEqual({ ...record, version: 1 })
+    expect(await client.expireTime(keys.guid(record.guid))).toBe(expire)
+    await drained(keys)
+    expect(await store.inner.get(record.guid, clock.now() / 1000)).toEqual({ ...record, version: 1 })
+    await eventually('the flush is counted', async () => (await metric(app, 'guidd_journal_flushed_total')) === 1)
+  })
+
+  test('a read that misses the LRU is served from Redis and fills the LRU', async () => {
+    const { app, store } = await redisApp()
+    const record = await create(app, { user: 'shared' })
+    app.runtime.lru.clear()
+    store.down = true
+    const res = await app.req('GET', `/guid/${record.guid}`)
+    expect(res.status).toBe(200)
+    expect(await res.json()).toEqual(record)
+    expect(app.runtime.lru.size).toBe(1)
+    store.down = false
+  })
+
+  test('a miss everywhere is cached briefly in Redis as absent, and a create clears it', async () => {
+    const { app, keys } = await redisApp({ NEGATIVE_CACHE_MS: '60000' })
+    const guid = 'ABCDEF0123456789ABCDEF0123456789'
+    await expectProblem(await app.req('GET', `/guid/${guid}`), 404, 'not-found')
+    expect(await client.get(keys.guid(guid))).toBe(ABSENT_MARKER)
+    const ttl = await client.pTTL(keys.guid(guid))
+    expect(ttl).toBeGreaterThan(0)
+    expect(ttl).toBeLessThanOrEqual(60_000)
+    await create(app, { guid, user: 'now it exists' })
+    app.runtime.lru.clear()
+    expect((await app.req('GET', `/guid/${guid}`)).status).toBe(200)
+  })
+
+  test('no tier serves a record the instant its expire passes', async () => {
+    const { app, clock } = await redisApp()
+    const record = await create(app, { user: 'short-lived', expire: clock.now() / 1000 + 10 })
+    clock.advance(9_000)
+    expect((await app.req('GET', `/guid/${record.guid}`)).status).toBe(200)
+    clock.advance(1_000)
+    await expectProblem(await app.req('GET', `/guid/${record.guid}`), 404, 'not-found')
+    app.runtime.lru.clear()
+    await expectProblem(await app.req('GET', `/guid/${record.guid}`), 404, 'not-found')
+  })
+
+  test('a lost compare-and-set reloads and retries, or answers 412 under If-Match', async () => {
+    const { app, keys } = await redisApp()
+    const record = await create(app, { user: 'mine' })
+    // Another instance wrote version 2 (its invalidation is not delivered here): this LRU is stale.
+    await client.set(keys.guid(record.guid), JSON.stringify({ ...record, user: 'theirs', version: 2 }), { EXAT: record.expire })
+    await expectProblem(await app.req('PATCH', `/guid/${record.guid}`, { expire: record.expire - 1 }, { 'if-match': '"1"' }), 412, 'precondition-failed')
+    const patched = await app.req('PATCH', `/guid/${record.guid}`, { expire: record.expire - 1 })
+    expect(patched.status).toBe(200)
+    expect(patched.headers.get('etag')).toBe('"3"')
+    expect(await patched.json()).toEqual({ ...record, user: 'theirs', expire: record.expire - 1 })
+  })
+
+  test('a store outage grows the lag; past JOURNAL_MAX_LAG writes get 503 and /readyz fails; then it recovers', async () => {
+    const { app, store, keys } = await redisApp({ JOURNAL_MAX_LAG: '20' })
+    store.down = true
+    for (let i = 0; i < 20; i++) await create(app, { user: `during outage ${i}` })
+    expect(await metric(app, 'guidd_journal_length')).toBe(20)
+    const refused = await expectProblem(await app.req('POST', '/guid', { user: 'one too many' }), 503, 'overloaded')
+    expect(refused.detail).toContain('journal')
+    const ready = await app.req('GET', '/readyz')
+    expect(ready.status).toBe(503)
+    expect(ready.headers.get('retry-after')).not.toBeNull()
+    expect(JSON.stringify(await ready.json())).toContain('journal')
+    await eventually('flush failures are counted', async () => (await metric(app, 'guidd_journal_flush_failures_total')) > 0)
+    store.down = false
+    await drained(keys)
+    expect((await app.req('GET', '/readyz')).status).toBe(200)
+    await create(app, { user: 'after recovery' })
+    await eventually('all 21 are flushed and counted', async () => (await metric(app, 'guidd_journal_flushed_total')) === 21)
+  })
+
+  test('an unreadable entry is dead-lettered at once and does not block the others', async () => {
+    const { app, store, keys, clock } = await redisApp()
+    await client.xAdd(keys.journal, '*', { m: 'not json' })
+    const record = await create(app, { user: 'behind the poison' })
+    await drained(keys)
+    expect(await client.xLen(keys.deadLetters)).toBe(1)
+    expect(await store.inner.get(record.guid, clock.now() / 1000)).toMatchObject({ user: 'behind the poison' })
+    await eventually('the dead letter is counted', async () => (await metric(app, 'guidd_journal_dead_letters_total')) === 1)
+  })
+
+  test('an entry the store keeps rejecting is dead-lettered after JOURNAL_MAX_ATTEMPTS; the others flush', async () => {
+    const { app, store, keys, clock } = await redisApp({ JOURNAL_MAX_ATTEMPTS: '3' })
+    const bad = 'BADBADBADBADBADBADBADBADBADBAD00'
+    store.reject.add(bad)
+    await create(app, { guid: bad, user: 'refused' })
+    const good = await create(app, { user: 'fine' })
+    await drained(keys)
+    const dead = (await client.xRange(keys.deadLetters, '-', '+'))?.[0]
+    expect(dead?.message).toMatchObject({ reason: 'refused by the test' })
+    expect(JSON.parse(dead!.message.m!)).toMatchObject({ guid: bad })
+    expect(await store.inner.get(good.guid, clock.now() / 1000)).not.toBeNull()
+    expect(await store.inner.get(bad, clock.now() / 1000)).toBeNull()
+  })
+
+  test('entries left pending by a dead consumer are claimed and flushed by a live instance', async () => {
+    const prefix = redis.prefix()
+    const keys = redisKeys(prefix)
+    const guid = 'DEADDEADDEADDEADDEADDEADDEAD0001'
+    const expire = Math.floor(Date.now() / 1000) + 3_600
+    await client.xGroupCreate(keys.journal, keys.group, '0', { MKSTREAM: true })
+    await client.xAdd(keys.journal, '*', { m: JSON.stringify({ guid, user: 'orphan', expire, version: 1 }) })
+    // A consumer reads it and dies before acknowledging.
+    await client.xReadGroup(keys.group, 'dead-instance', { key: keys.journal, id: '>' }, { COUNT: 10 })
+    expect((await client.xPending(keys.journal, keys.group)).pending).toBe(1)
+    const { store, clock } = await redisApp({ JOURNAL_CLAIM_IDLE_MS: '50' }, prefix)
+    await drained(keys)
+    expect(await store.inner.get(guid, clock.now() / 1000)).toMatchObject({ user: 'orphan', version: 1 })
+    expect((await client.xPending(keys.journal, keys.group)).pending).toBe(0)
+  })
+})

@@ -1,0 +1,228 @@
+/**
+ * The load and the model behind the kill -9 durability tests (embedded and Redis mode):
+ * concurrent workers write over real HTTP until the server is killed, and the model of
+ * what was acknowledged tells what a restarted server must show.
+ *
+ * Each worker owns its GUIDs and sends one request at a time, so the expected state of
+ * every GUID follows from the acknowledged responses alone; the one op a worker had in
+ * flight at the kill may or may not have landed, so for its GUID either outcome is
+ * accepted, and nothing else.
+ *
+ * The kill is triggered by a count of acknowledgements, and the workers do not stop for
+ * it: each keeps writing until a request of its own goes unanswered, so the server dies
+ * with its socket full of requests in every stage (read, queued, committing, answered).
+ */
+
+/** A GUID's state as the server must hold it: the record and its version, or absent. */
+export type State = { user: string; expire: number; version: number } | null
+
+export type Kind = 'create' | 'upsert-create' | 'patch' | 'upsert-update' | 'delete'
+
+export interface Op {
+  kind: Kind
+  guid: string
+  method: string
+  path: string
+  body?: object
+  headers: Record<string, string>
+  /** The state the op leaves behind when it lands. */
+  next: State
+  /** The version it leaves behind (a delete's tombstone has one too). */
+  version: number
+  /** The 2xx it must be answered with. */
+  status: number
+}
+
+export interface KillLoadOptions {
+  /** The server under load, e.g. `http://127.0.0.1:1234`. */
+  base: string
+  /** Kills the server (SIGKILL); called once, when `killAfterAcks` writes were acknowledged. */
+  kill: () => Promise<void>
+  workers: number
+  guidsPerWorker: number
+  /** The kill is triggered by this many acknowledged writes, not by a timer. */
+  killAfterAcks: number
+  /** Bounds the load phase should the server stall before reaching the kill count. */
+  loadDeadlineMs: number
+}
+
+export interface KillLoad {
+  /** Every GUID the workers may have written. */
+  guids: string[]
+  /** Last acknowledged state per GUID (absent until a create is acknowledged). */
+  acked: Map<string, State>
+  /** Last acknowledged version per GUID: versions continue across a delete (its tombstone keeps one). */
+  versions: Map<string, number>
+  /** Per GUID, the op sent and never answered (one per worker at the end): landed or not, unknown. */
+  uncertain: Map<string, Op>
+  failures: string[]
+  acks: number
+  killed: boolean
+  /** Workers whose last request went unanswered: all of them, if the kill came under load. */
+  cutOff: number
+}
+
+/** mulberry32: a seeded PRNG, so each worker's choice of ops is reproducible. */
+const prng = (seed: number) => () => {
+  seed = (seed + 0x6d2b79f5) | 0
+  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
+  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
+  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
+}
+
+export const guidOf = (worker: number, n: number): string => `D0000000${worker.toString(16).padStart(4, '0')}${n.toString(16).padStart(4, '0')}`.padEnd(32, '0').toUpperCase()
+
+/** Writes until the server dies (it is killed after `killAfterAcks` acknowledgements); returns the model. */
+export const loadUntilKill = async (o: KillLoadOptions): Promise<KillLoad> => {
+  // Far enough ahead that nothing expires during the test, distinct per op.
+  const expireBase = Math.floor(Date.now() / 1000) + 10 * 86_400
+  const guids = Array.from({ length: o.workers }, (_, w) => Array.from({ length: o.guidsPerWorker }, (_, n) => guidOf(w, n))).flat()
+  const load: KillLoad = { guids, acked: new Map(), versions: new Map(), uncertain: new Map(), failures: [], acks: 0, killed: false, cutOff: 0 }
+  const { acked, versions, uncertain, failures } = load
+  let stopLoad = false
+  let killPromise: Promise<void> | undefined
+
+  const deadline = setTimeout(() => {
+    failures.push(`only ${load.acks} writes acknowledged within ${o.loadDeadlineMs} ms`)
+    stopLoad = true
+  }, o.loadDeadlineMs)
+
+  const plan = (worker: number, random: () => number, guid: string, seq: number): Op => {
+    const state = acked.get(guid) ?? null
+    const user = `w${worker}-op${seq}`
+    const expire = expireBase + worker * 100_000 + seq
+    const version = (versions.get(guid) ?? 0) + 1
+    if (state === null) {
+      const next = { user, expire, version }
+      return random() < 0.5
+        ? { kind: 'create', guid, method: 'POST', path: '/guid', body: { guid, user, expire }, headers: {}, next, version, status: 201 }
+        : { kind: 'upsert-create', guid, method: 'POST', path: `/guid/${guid}`, body: { user, expire }, headers: {}, next, version, status: 201 }
+    }
+    // If-Match on every change: a server whose state drifted from the model answers 412.
+    const headers = { 'if-match': `"${state.version}"` }
+    const r = random()
+    if (r < 0.2) return { kind: 'delete', guid, method: 'DELETE', path: `/guid/${guid}`, headers, next: null, version, status: 204 }
+    if (r < 0.4) return { kind: 'upsert-update', guid, method: 'POST', path: `/guid/${guid}`, body: { expire }, headers, next: { ...state, expire, version }, version, status: 200 }
+    const body = random() < 0.5 ? { user } : { user, expire }
+    return { kind: 'patch', guid, method: 'PATCH', path: `/guid/${guid}`, body, headers, next: { user, expire: 'expire' in body ? expire : state.expire, version }, version, status: 200 }
+  }
+
+  const checkAnswer = async (op: Op, res: Response): Promise<string | null> => {
+    if (res.status !== op.status) return `${op.kind} ${op.guid}: expected ${op.status}, got ${res.status} ${await res.text()}`
+    if (op.next === null) {
+      await res.arrayBuffer()
+      return null
+    }
+    const body = await res.json()
+    const expected = { guid: op.guid, user: op.next.user, expire: op.next.expire }
+    if (!Bun.deepEquals(body, expected)) return `${op.kind} ${op.guid}: answered ${JSON.stringify(body)}, expected ${JSON.stringify(expected)}`
+    if (res.headers.get('etag') !== `"${op.next.version}"`) return `${op.kind} ${op.guid}: ETag ${res.headers.get('etag')}, expected "${op.next.version}"`
+    return null
+  }
+
+  const worker = async (w: number): Promise<void> => {
+    const random = prng(w + 1)
+    const mine = guids.slice(w * o.guidsPerWorker, (w + 1) * o.guidsPerWorker)
+    for (let seq = 0; !stopLoad; seq++) {
+      const guid = mine[Math.floor(random() * mine.length)]!
+      const op = plan(w, random, guid, seq)
+      uncertain.set(guid, op)
+      let res: Response
+      try {
+        const init: RequestInit = { method: op.method, headers: { ...op.headers }, signal: AbortSignal.timeout(10_000) }
+        if (op.body !== undefined) {
+          init.body = JSON.stringify(op.body)
+          init.headers = { ...op.headers, 'content-type': 'application/json' }
+        }
+        res = await fetch(o.base + op.path, init)
+      } catch (error) {
+        // No answer: only expected once the server is dead; the op stays uncertain.
+        if (!load.killed) failures.push(`${op.kind} ${guid} failed before the kill: ${error}`)
+        else load.cutOff++
+        return
+      }
+      let problem: string | null
+      try {
+        problem = await checkAnswer(op, res)
+      } catch (error) {
+        // The answer broke off mid-body: not an acknowledgement.
+        if (!load.killed) failures.push(`${op.kind} ${guid}: reading the answer failed before the kill: ${error}`)
+        else load.cutOff++
+        return
+      }
+      if (problem !== null) {
+        failures.push(problem)
+        stopLoad = true
+        return
+      }
+      // Acknowledged, even if the answer arrived after the kill signal: it was sent after the commit.
+      uncertain.delete(guid)
+      acked.set(guid, op.next)
+      versions.set(guid, op.version)
+      load.acks++
+      if (load.acks >= o.killAfterAcks && !load.killed) {
+        load.killed = true
+        killPromise = o.kill()
+      }
+    }
+  }
+
+  await Promise.all(Array.from({ length: o.workers }, (_, w) => worker(w)))
+  clearTimeout(deadline)
+  await killPromise
+  return load
+}
+
+/** What the server answers for `guid`: its state (null on 404), or 'error' for anything else. */
+export const readState = async (base: string, guid: string): Promise<State | 'error'> => {
+  const res = await fetch(`${base}/guid/${guid}`, { signal: AbortSignal.timeout(5_000) })
+  if (res.status === 404) {
+    await res.arrayBuffer()
+    return null
+  }
+  if (res.status !== 200) return 'error'
+  const body = (await res.json()) as { guid: string; user: string; expire: number }
+  const version = Number(/^"(\d+)"$/.exec(res.headers.get('etag') ?? '')?.[1])
+  if (body.guid !== guid) return 'error'
+  return { user: body.user, expire: body.expire, version }
+}
+
+export interface Recovered {
+  /** What the restarted server answered per GUID (null: 404). */
+  seen: Map<string, State | 'error'>
+  /** GUIDs whose answer is neither the acknowledged state nor, for an op in flight, its outcome. */
+  mismatches: string[]
+}
+
+/** Reads every GUID of the load back from `base` and checks it against the model. */
+export const readBack = async (base: string, load: KillLoad): Promise<Recovered> => {
+  const seen = new Map<string, State | 'error'>()
+  const mismatches: string[] = []
+  for (let i = 0; i < load.guids.length; i += 64) {
+    const chunk = load.guids.slice(i, i + 64)
+    const states = await Promise.all(chunk.map((guid) => readState(base, guid)))
+    chunk.forEach((guid, j) => {
+      const state = states[j]!
+      seen.set(guid, state)
+      const last = load.acked.get(guid) ?? null
+      const pending = load.uncertain.get(guid)
+      const allowed: State[] = pending === undefined ? [last] : [last, pending.next]
+      if (!allowed.some((a) => Bun.deepEquals(a, state))) {
+        mismatches.push(`${guid}: read ${JSON.stringify(state)}; acknowledged ${JSON.stringify(last)}${pending ? `, in flight ${pending.kind} -> ${JSON.stringify(pending.next)}` : ''}`)
+      }
+    })
+  }
+  return { seen, mismatches }
+}
+
+/**
+ * The version of the tombstone a GUID the restarted server answers 404 for must have: the
+ * version of the delete that landed (the one in flight, or the last acknowledged one), or
+ * undefined when the GUID was never created (nothing stored at all).
+ */
+export const tombstoneVersion = (load: KillLoad, guid: string): number | undefined => {
+  const pending = load.uncertain.get(guid)
+  // A delete is only planned on a live record, so a 404 means the one in flight landed.
+  if (pending !== undefined && pending.next === null) return pending.version
+  return load.versions.get(guid)
+}

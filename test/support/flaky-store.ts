@@ -1,0 +1,49 @@
+import type { Mutation, Stored } from '../../src/guid/model'
+import type { ApplyOutcome, Store } from '../../src/store/store'
+
+/**
+ * A real store behind a switch: `down` makes every call throw (an outage); `reject` makes
+ * the store refuse the named GUIDs' writes (an entry that fails for a reason of its own).
+ */
+export class FlakyStore implements Store {
+  readonly name: string
+  down = false
+  readonly reject = new Set<string>()
+  batches = 0
+
+  constructor(readonly inner: Store) {
+    this.name = inner.name
+  }
+
+  private check(): void {
+    if (this.down) throw new Error('store outage (test)')
+  }
+
+  async get(guid: string, nowSec: number): Promise<Stored | null> {
+    this.check()
+    return this.inner.get(guid, nowSec)
+  }
+
+  async applyBatch(mutations: readonly Mutation[], nowSec: number): Promise<ApplyOutcome[]> {
+    this.check()
+    this.batches++
+    const accepted = mutations.filter((m) => !this.reject.has(m.next.guid))
+    const outcomes = await this.inner.applyBatch(accepted, nowSec)
+    let i = 0
+    return mutations.map((m) => (this.reject.has(m.next.guid) ? { rejected: 'refused by the test' } : outcomes[i++]!))
+  }
+
+  async sweepExpired(nowSec: number, limit: number): Promise<number> {
+    this.check()
+    return this.inner.sweepExpired(nowSec, limit)
+  }
+
+  async ping(): Promise<void> {
+    this.check()
+    return this.inner.ping()
+  }
+
+  async close(): Promise<void> {
+    return this.inner.close()
+  }
+}
