@@ -93,7 +93,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     config.RATE_LIMIT_PER_SECOND > 0 ? new RateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST, maxClients: config.RATE_LIMIT_CLIENTS, clock }) : undefined
   const deadlines = config.REQUEST_TIMEOUT_MS > 0 ? new Deadlines(clock, config.REQUEST_TIMEOUT_MS) : undefined
   const socketAddress = options.clientAddress ?? (() => undefined)
-  const store = options.store ?? (await openStore(config))
+  const store = options.store ?? (await openStore(config, (error) => logger.error({ err: error }, 'SQLite checkpoint thread failed; checkpointing inline')))
   const checks: ReadinessCheck[] = [{ name: store.name, check: () => store.ping() }]
   const tiers: CacheTier[] = [lru]
   const clients: RedisClient[] = []

@@ -3,7 +3,7 @@ import { SqliteStore } from './sqlite'
 import type { Store } from './store'
 
 /** The durable store the configuration names: MongoDB when MONGODB_URL is set, else SQLite. */
-export const openStore = async (config: Config): Promise<Store> => {
+export const openStore = async (config: Config, onCheckpointFailure?: (error: unknown) => void): Promise<Store> => {
   if (config.MONGODB_URL !== undefined) {
     const { MongoStore } = await import('./mongo')
     // Bounded server selection, so /readyz and requests answer 503 within seconds, not 30 s.
@@ -11,5 +11,5 @@ export const openStore = async (config: Config): Promise<Store> => {
     // (the default on replica sets without arbiters since MongoDB 5.0).
     return MongoStore.open({ url: config.MONGODB_URL, dbName: config.MONGODB_DB, clientOptions: { serverSelectionTimeoutMS: 3_000 } })
   }
-  return new SqliteStore({ path: config.SQLITE_PATH, synchronous: config.SQLITE_SYNCHRONOUS })
+  return new SqliteStore({ path: config.SQLITE_PATH, synchronous: config.SQLITE_SYNCHRONOUS, onCheckpointFailure })
 }

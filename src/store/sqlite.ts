@@ -3,10 +3,15 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { type Mutation, Stored } from '../guid/model'
+import { Checkpointer } from './checkpointer'
 import type { ApplyOutcome, Store } from './store'
 
 export interface SqliteStoreOptions {
   path: string
+  /** Checkpoint the WAL on a thread of its own (default); false: SQLite's own inline autocheckpoint. */
+  checkpointThread?: boolean
+  /** Reports a checkpointer thread failure (the store then checkpoints inline). */
+  onCheckpointFailure?: (error: unknown) => void
   /** NORMAL survives a process crash (kill -9); FULL also survives power loss, at an fsync per commit. */
   synchronous: 'NORMAL' | 'FULL'
 }
@@ -14,6 +19,13 @@ export interface SqliteStoreOptions {
 type Row = { user: string | null; expire: number; version: number }
 
 const checkStored = TypeCompiler.Compile(Stored)
+
+/**
+ * Inline checkpoints (no thread) every ~64 MiB of WAL rather than SQLite's 4 MiB: a
+ * checkpoint copies each page once however often the WAL rewrote it (40k -> 60k upserts/s
+ * with random GUIDs, measured).
+ */
+const INLINE_CHECKPOINT_PAGES = 16_000
 
 /** A row as the service's type: a tombstone has no user. */
 const fromRow = (guid: string, row: Row): unknown => (row.user === null ? { guid, version: row.version, expire: row.expire, deleted: true } : { guid, user: row.user, expire: row.expire, version: row.version })
@@ -32,6 +44,7 @@ const keyOf = (guid: string): Buffer => {
  */
 export class SqliteStore implements Store {
   readonly name = 'sqlite'
+  readonly checkpointer: Checkpointer | undefined
   private readonly db: Database
   private readonly selectOne: Statement<Row, [Buffer, number]>
   private readonly upsert: Statement<{ version: number }, [Buffer, string | null, number, number, number]>
@@ -46,6 +59,20 @@ export class SqliteStore implements Store {
     this.db.exec('PRAGMA busy_timeout = 5000')
     // 64 MiB of page cache (the default is 2 MiB): the GUID index of a million records stays in memory.
     this.db.exec('PRAGMA cache_size = -65536')
+    // The WAL file is truncated back to 64 MiB after a checkpoint.
+    this.db.exec('PRAGMA journal_size_limit = 67108864')
+    if (options.checkpointThread !== false && options.path !== ':memory:') {
+      this.db.exec('PRAGMA wal_autocheckpoint = 0')
+      this.checkpointer = new Checkpointer({
+        path: options.path,
+        intervalMs: 200,
+        onFailure: (error) => {
+          // Never let the WAL grow without bound: fall back to checkpointing inline.
+          this.db.exec(`PRAGMA wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`)
+          options.onCheckpointFailure?.(error)
+        },
+      })
+    } else this.db.exec(`PRAGMA wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`)
     // A rowid table, not WITHOUT ROWID: the expire index is then (expire, rowid), which new
     // rows append to, instead of (expire, guid), which random GUIDs scatter (2x the
     // upsert rate, measured; see README).
@@ -105,6 +132,7 @@ export class SqliteStore implements Store {
   }
 
   async close(): Promise<void> {
+    await this.checkpointer?.stop()
     this.db.close()
   }
 }

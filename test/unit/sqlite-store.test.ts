@@ -30,3 +30,17 @@ describe('SqliteStore (what the store contract does not cover)', () => {
     }
   })
 })
+
+describe('SqliteStore checkpoint thread', () => {
+  test('copies the WAL back into the database off the request thread', async () => {
+    const store = temp.store
+    expect(store.checkpointer).toBeDefined()
+    await store.applyBatch(Array.from({ length: 200 }, (_, i) => putOf(record(guidNo(1000 + i), 1, NOW + 10))), NOW)
+    const deadline = Date.now() + 5_000
+    while (store.checkpointer!.pages === 0) {
+      if (Date.now() > deadline) throw new Error('no checkpoint within 5 s')
+      await Bun.sleep(20)
+    }
+    expect(store.checkpointer!.checkpoints).toBeGreaterThan(0)
+  })
+})
