@@ -5,7 +5,7 @@
  * SQLite store, with a redis-server of its own). On 2+ cores the service is pinned to CPU 0
  * and wrk to CPU 1 (taskset), as figures are otherwise noise; Redis, when used, shares CPU 1.
  *
- * Env: BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_POOL (10000 GUIDs for PATCH),
+ * Env: BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_POOL (10000 GUIDs for PATCH), BENCH_PIN (1; 0: no taskset),
  * BENCH_MODES (embedded,redis).
  */
 import { spawnSync } from 'node:child_process'
@@ -20,7 +20,7 @@ const seconds = Number(Bun.env.BENCH_SECONDS ?? 10)
 const connections = Number(Bun.env.BENCH_CONNECTIONS ?? 50)
 const poolSize = Number(Bun.env.BENCH_POOL ?? 10_000)
 const modes = (Bun.env.BENCH_MODES ?? 'embedded,redis').split(',')
-const pin = availableParallelism() >= 2 && spawnSync('taskset', ['-V']).error === undefined
+const pin = Bun.env.BENCH_PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-V']).error === undefined
 const root = join(import.meta.dir, '..')
 const dir = mkdtempSync(join(tmpdir(), 'guidd-bench-'))
 
