@@ -3,9 +3,7 @@ import { ActorRegistry } from './actors/registry'
 import { type App, createApp } from './app'
 import { ApiKeys } from './auth/api-keys'
 import { authRequired, loadKeys } from './auth/key-source'
-import { Invalidation } from './cache/invalidation'
 import { LruTier } from './cache/lru'
-import { RedisTier } from './cache/redis'
 import type { CacheTier } from './cache/tier'
 import { type Clock, systemClock } from './clock'
 import type { Config } from './config'
@@ -18,13 +16,11 @@ import type { Logger } from './ops/logger'
 import { Metrics } from './ops/metrics'
 import { Readiness, type ReadinessCheck } from './ops/readiness'
 import { Records } from './records'
-import { connectRedis, type RedisClient } from './redis/client'
-import { redisKeys } from './redis/keys'
-import { Flusher } from './store/flusher'
+import { type RedisMode, startRedisMode } from './redis/mode'
+import type { Flusher } from './store/flusher'
 import { GroupCommitJournal } from './store/group-commit'
 import type { Journal } from './store/journal'
 import { openStore } from './store/open'
-import { RedisJournal } from './store/redis-journal'
 import { SqliteStore } from './store/sqlite'
 import type { Store } from './store/store'
 import { Sweeper } from './store/sweeper'
@@ -96,11 +92,10 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   const store = options.store ?? (await openStore(config, (error) => logger.error({ err: error }, 'SQLite checkpoint thread failed; checkpointing inline')))
   const checks: ReadinessCheck[] = [{ name: store.name, check: () => store.ping() }]
   const tiers: CacheTier[] = [lru]
-  const clients: RedisClient[] = []
-  let journal: Journal
-  let flusher: Flusher | undefined
-  let journalState: (() => Promise<{ length: number; oldestAgeSeconds: number }>) | undefined
+  // The metrics are built once the journal is known; events before that have nothing to count.
   let metricsRef: Metrics | undefined
+  let journal: Journal
+  let redis: RedisMode | undefined
 
   if (config.REDIS_URL === undefined) {
     if (!(store instanceof SqliteStore)) throw new Error('the embedded journal needs the SQLite store itself')
@@ -111,41 +106,16 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
       onCommit: (size, seconds) => metricsRef?.observeCommit(size, seconds),
     })
   } else {
-    const keys = redisKeys(config.REDIS_PREFIX)
-    const onError = (error: Error) => logger.warn({ err: error }, 'redis connection error')
-    const main = await connectRedis({ url: config.REDIS_URL, onError })
-    clients.push(main)
-    const [streamClient, subClient] = await Promise.all([main.duplicate().on('error', onError).connect(), main.duplicate().on('error', onError).connect()])
-    clients.push(streamClient, subClient)
-    tiers.push(new RedisTier({ client: main, keys, negativeTtlMs: config.NEGATIVE_CACHE_MS, timeoutMs: config.REDIS_TIMEOUT_MS }))
-    journal = new RedisJournal({ client: main, keys, maxLag: config.JOURNAL_MAX_LAG, timeoutMs: config.REDIS_TIMEOUT_MS, instanceId })
-    journalState = async () => {
-      const [length, first] = await Promise.all([main.xLen(keys.journal), main.xRange(keys.journal, '-', '+', { COUNT: 1 })])
-      const oldest = first?.[0] ? Number(first[0].id.split('-')[0]) : null
-      return { length, oldestAgeSeconds: oldest === null ? 0 : Math.max(0, (clock.now() - oldest) / 1000) }
-    }
-    checks.push({ name: 'redis', check: async () => void (await main.ping()) })
-    checks.push({
-      name: 'journal',
-      check: async () => {
-        const { length } = await journalState!()
-        if (length >= config.JOURNAL_MAX_LAG) throw new Error(`journal holds ${length} unflushed mutations (limit ${config.JOURNAL_MAX_LAG})`)
-      },
-    })
-    flusher = new Flusher({
-      client: streamClient,
-      keys,
+    redis = await startRedisMode({
+      config: { ...config, REDIS_URL: config.REDIS_URL },
       store,
-      consumer: instanceId,
-      batchMax: config.FLUSH_BATCH_MAX,
-      blockMs: config.FLUSH_INTERVAL_MS,
-      claimIdleMs: config.JOURNAL_CLAIM_IDLE_MS,
-      maxAttempts: config.JOURNAL_MAX_ATTEMPTS,
+      lru,
       clock,
       logger,
-      backoffMinMs: options.flusherBackoffMs?.min,
-      backoffMaxMs: options.flusherBackoffMs?.max,
-      events: {
+      instanceId,
+      flusherBackoffMs: options.flusherBackoffMs,
+      onInvalidation: () => metricsRef?.invalidationsTotal.inc(),
+      flusherEvents: {
         flushed: (n, seconds) => {
           metricsRef?.flushedTotal.inc(n)
           metricsRef?.observeCommit(n, seconds)
@@ -154,15 +124,16 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
         storeFailed: () => metricsRef?.flushFailuresTotal.inc(),
       },
     })
-    await new Invalidation({ client: subClient, channel: keys.invalidations, instanceId, local: lru, logger, onInvalidation: () => metricsRef?.invalidationsTotal.inc() }).start()
-    await flusher.start()
+    tiers.push(redis.tier)
+    journal = redis.journal
+    checks.push(...redis.checks)
   }
 
   const metrics = new Metrics({
     lruSize: () => lru.size,
     lruStats: () => lru.stats,
     actorsInFlight: () => actors.size,
-    journal: journalState,
+    journal: redis?.journalState,
     apiKeys: () => apiKeys?.size ?? 0,
     rateLimitClients: () => limiter?.size ?? 0,
   })
@@ -210,11 +181,11 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     deadlines?.stop()
     metrics.process.stop()
     await journal.close()
-    await flusher?.stop(Math.max(0, deadline - Date.now()))
+    await redis?.flusher.stop(Math.max(0, deadline - Date.now()))
     await sweeper.stop()
-    await Promise.all(clients.map((c) => c.quit().catch(() => c.destroy())))
+    await redis?.close()
     await store.close()
   }
 
-  return { app, actors, lru, readiness, sweeper, metrics, keys: apiKeys, deadlines, mode: config.REDIS_URL === undefined ? 'embedded' : 'redis', store, flusher, start, reloadKeys, close }
+  return { app, actors, lru, readiness, sweeper, metrics, keys: apiKeys, deadlines, mode: config.REDIS_URL === undefined ? 'embedded' : 'redis', store, flusher: redis?.flusher, start, reloadKeys, close }
 }
