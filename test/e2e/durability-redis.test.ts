@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import { createClient } from 'redis'
 import { redisKeys } from '../../src/redis/keys'
 import { SqliteStore } from '../../src/store/sqlite'
-import { loadUntilKill, readBack, tombstoneVersion } from '../support/durability'
+import { killUnderLoad, readBack, tombstoneVersion } from '../support/durability'
 import { type Started, startProcess, waitForHttp } from '../support/process'
 import { redisSuites, startRedis, type TestRedis } from '../support/redis'
 
@@ -23,10 +23,6 @@ import { redisSuites, startRedis, type TestRedis } from '../support/redis'
 const root = join(import.meta.dir, '..', '..')
 const SERVER_CMD = [process.execPath, 'run', join(root, 'src', 'main.ts')]
 
-const WORKERS = 32
-const GUIDS_PER_WORKER = 8
-const KILL_AFTER_ACKS = 1_500
-const LOAD_DEADLINE_MS = 30_000
 const DRAIN_TIMEOUT_MS = 10_000
 
 const enabled = redisSuites('kill -9 durability in Redis mode')
@@ -77,20 +73,7 @@ describe.skipIf(!enabled)('Redis mode', () => {
     }
 
     const first = await startServer()
-    const load = await loadUntilKill({
-      base: `http://127.0.0.1:${first.port}`,
-      kill: () => first.kill9(),
-      workers: WORKERS,
-      guidsPerWorker: GUIDS_PER_WORKER,
-      killAfterAcks: KILL_AFTER_ACKS,
-      loadDeadlineMs: LOAD_DEADLINE_MS,
-    })
-    expect(load.failures).toEqual([])
-    expect(load.killed).toBe(true)
-    expect(first.proc.signalCode).toBe('SIGKILL')
-    expect(load.cutOff).toBe(WORKERS)
-    expect(load.uncertain.size).toBe(WORKERS)
-    expect(load.acks).toBeGreaterThanOrEqual(KILL_AFTER_ACKS)
+    const load = await killUnderLoad(`http://127.0.0.1:${first.port}`, first)
 
     const keys = redisKeys(prefix)
     const client = createClient({ url: redis.url })

@@ -2,7 +2,7 @@ import { afterAll, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { loadUntilKill, readBack } from '../support/durability'
+import { killUnderLoad, readBack } from '../support/durability'
 import { type Started, startProcess, waitForHttp } from '../support/process'
 
 /**
@@ -15,12 +15,6 @@ import { type Started, startProcess, waitForHttp } from '../support/process'
 const root = join(import.meta.dir, '..', '..')
 const SERVER_CMD = [process.execPath, 'run', join(root, 'src', 'main.ts')]
 
-const WORKERS = 32
-const GUIDS_PER_WORKER = 8
-/** The kill is triggered by this many acknowledged writes, not by a timer. */
-const KILL_AFTER_ACKS = 1_500
-/** Bounds the load phase should the server stall before reaching the kill count. */
-const LOAD_DEADLINE_MS = 30_000
 
 const started: Started[] = []
 const dir = mkdtempSync(join(tmpdir(), 'guidd-e2e-durability-'))
@@ -40,21 +34,7 @@ const startServer = async (): Promise<Started> => {
 
 test('every acknowledged write survives kill -9 under concurrent load', async () => {
   const first = await startServer()
-  const load = await loadUntilKill({
-    base: `http://127.0.0.1:${first.port}`,
-    kill: () => first.kill9(),
-    workers: WORKERS,
-    guidsPerWorker: GUIDS_PER_WORKER,
-    killAfterAcks: KILL_AFTER_ACKS,
-    loadDeadlineMs: LOAD_DEADLINE_MS,
-  })
-  expect(load.failures).toEqual([])
-  expect(load.killed).toBe(true)
-  expect(first.proc.signalCode).toBe('SIGKILL')
-  // Every worker was still writing when the server died: the kill came under full load.
-  expect(load.cutOff).toBe(WORKERS)
-  expect(load.uncertain.size).toBe(WORKERS)
-  expect(load.acks).toBeGreaterThanOrEqual(KILL_AFTER_ACKS)
+  const load = await killUnderLoad(`http://127.0.0.1:${first.port}`, first)
 
   const second = await startServer()
   const base2 = `http://127.0.0.1:${second.port}`

@@ -1,3 +1,5 @@
+import type { Started } from './process'
+import { expect } from 'bun:test'
 /**
  * The load and the model behind the kill -9 durability tests (embedded and Redis mode):
  * concurrent workers write over real HTTP until the server is killed, and the model of
@@ -225,4 +227,30 @@ export const tombstoneVersion = (load: KillLoad, guid: string): number | undefin
   // A delete is only planned on a live record, so a 404 means the one in flight landed.
   if (pending !== undefined && pending.next === null) return pending.version
   return load.versions.get(guid)
+}
+
+/** The load both durability tests run: 32 workers on 8 GUIDs each, killed after 1,500 acknowledgements. */
+export const STANDARD_LOAD = {
+  workers: 32,
+  guidsPerWorker: 8,
+  /** The kill is triggered by this many acknowledged writes, not by a timer. */
+  killAfterAcks: 1_500,
+  /** Bounds the load phase should the server stall before reaching the kill count. */
+  loadDeadlineMs: 30_000,
+} as const
+
+/**
+ * Runs the standard load against `base` until `kill` fires, and checks that the kill came
+ * under full load: no failure before it, and every worker cut off mid-request.
+ */
+export const killUnderLoad = async (base: string, server: Started): Promise<KillLoad> => {
+  const load = await loadUntilKill({ base, kill: () => server.kill9(), ...STANDARD_LOAD })
+  expect(load.failures).toEqual([])
+  expect(load.killed).toBe(true)
+  expect(server.proc.signalCode).toBe('SIGKILL')
+  // Every worker was still writing when the server died: the kill came under full load.
+  expect(load.cutOff).toBe(STANDARD_LOAD.workers)
+  expect(load.uncertain.size).toBe(STANDARD_LOAD.workers)
+  expect(load.acks).toBeGreaterThanOrEqual(STANDARD_LOAD.killAfterAcks)
+  return load
 }
