@@ -24,13 +24,16 @@ export class Checkpointer {
   /** Pages copied back into the database so far (for tests and metrics). */
   pages = 0
   checkpoints = 0
+  /** Frames in the WAL at the thread's last checkpoint. */
+  walFrames = 0
 
   constructor(options: CheckpointerOptions) {
     this.worker = new Worker(workerUrl())
-    this.worker.onmessage = (event: MessageEvent<{ type: string; pages?: number; message?: string }>) => {
+    this.worker.onmessage = (event: MessageEvent<{ type: string; pages?: number; log?: number; message?: string }>) => {
       if (event.data.type === 'checkpointed') {
         this.checkpoints++
         this.pages += event.data.pages ?? 0
+        this.walFrames = event.data.log ?? 0
       } else if (event.data.type === 'error') options.onFailure(new Error(event.data.message))
     }
     this.worker.onerror = (event) => options.onFailure(event.error ?? new Error(event.message))

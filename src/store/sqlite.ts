@@ -27,6 +27,13 @@ const checkStored = TypeCompiler.Compile(Stored)
  */
 const INLINE_CHECKPOINT_PAGES = 16_000
 
+/**
+ * Should the checkpoint thread ever fall this far behind (a write rate it cannot rewind the
+ * WAL under), the writer rewinds it itself: ~256 MiB of WAL, a stall instead of a WAL that
+ * grows without bound.
+ */
+const WAL_HARD_LIMIT_FRAMES = 65_536
+
 /** A row as the service's type: a tombstone has no user. */
 const fromRow = (guid: string, row: Row): unknown => (row.user === null ? { guid, version: row.version, expire: row.expire, deleted: true } : { guid, user: row.user, expire: row.expire, version: row.version })
 
@@ -65,7 +72,7 @@ export class SqliteStore implements Store {
       this.db.exec('PRAGMA wal_autocheckpoint = 0')
       this.checkpointer = new Checkpointer({
         path: options.path,
-        intervalMs: 200,
+        intervalMs: 50,
         onFailure: (error) => {
           // Never let the WAL grow without bound: fall back to checkpointing inline.
           this.db.exec(`PRAGMA wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`)
@@ -112,6 +119,10 @@ export class SqliteStore implements Store {
 
   /** Synchronous batch: one transaction, committed (WAL) when this returns. */
   applyBatchSync(mutations: readonly Mutation[], nowSec: number): ApplyOutcome[] {
+    if (this.checkpointer !== undefined && this.checkpointer.walFrames >= WAL_HARD_LIMIT_FRAMES) {
+      this.db.query('PRAGMA wal_checkpoint(RESTART)').get()
+      this.checkpointer.walFrames = 0
+    }
     return this.applyTx(mutations, nowSec)
   }
 
