@@ -132,8 +132,9 @@ export class Flusher {
       const messages = (reply as Array<{ messages: Array<{ id: string; message: Record<string, unknown> }> }> | null)?.[0]?.messages ?? []
       entries = messages.map((m) => parseEntry(m.id, m.message))
       if (id === '0' && entries.length === 0) {
+        // Nothing of ours is pending: read new entries (without blocking when stopping).
         this.readPending = false
-        return this.stopping ? 0 : this.step(blockMs)
+        return this.step(blockMs)
       }
     }
     if (entries.length === 0) return 0

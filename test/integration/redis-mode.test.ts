@@ -34,6 +34,8 @@ afterAll(async () => {
 interface RedisApp {
   app: TestApp
   store: FlakyStore
+  /** The SQLite file behind `store`. */
+  storePath: string
   clock: ManualClock
   prefix: string
   keys: ReturnType<typeof redisKeys>
@@ -44,13 +46,14 @@ const redisApp = async (env: Record<string, string> = {}, prefix = redis.prefix(
   // Redis expires keys by its own (real) clock, so the service's clock starts at real time.
   const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000)
   const dir = mkdtempSync(join(tmpdir(), 'guidd-redis-store-'))
-  const store = new FlakyStore(new SqliteStore({ path: join(dir, 'store.sqlite'), synchronous: 'NORMAL' }))
+  const storePath = join(dir, 'store.sqlite')
+  const store = new FlakyStore(new SqliteStore({ path: storePath, synchronous: 'NORMAL' }))
   const app = await createTestApp({ REDIS_URL: redis.url, REDIS_PREFIX: prefix, FLUSH_INTERVAL_MS: '20', ...env }, { clock, store, flusherBackoffMs: { min: 5, max: 20 } })
   opened.push(async () => {
     await app.close()
     rmSync(dir, { recursive: true, force: true })
   })
-  return { app, store, clock, prefix, keys: redisKeys(prefix) }
+  return { app, store, storePath, clock, prefix, keys: redisKeys(prefix) }
 }
 
 /** Polls `check` until it holds, bounded: the flusher runs on its own schedule. */
@@ -192,5 +195,36 @@ describe.skipIf(!enabled)('Redis mode', () => {
     await drained(keys)
     expect(await store.inner.get(guid, clock.now() / 1000)).toMatchObject({ user: 'orphan', version: 1 })
     expect((await client.xPending(keys.journal, keys.group)).pending).toBe(0)
+  })
+})
+
+describe.skipIf(!enabled)('Redis mode lifecycle', () => {
+  test('shutdown flushes what the journal holds before it closes', async () => {
+    const { app, store, storePath, keys, clock } = await redisApp()
+    store.down = true
+    const records = [await create(app, { user: 'queued 1' }), await create(app, { user: 'queued 2' })]
+    expect(await client.xLen(keys.journal)).toBe(2)
+    store.down = false
+    await app.runtime.close(5_000)
+    expect(await client.xLen(keys.journal)).toBe(0)
+    const reopened = new SqliteStore({ path: storePath, synchronous: 'NORMAL', checkpointThread: false })
+    try {
+      for (const r of records) expect(await reopened.get(r.guid, clock.now() / 1000)).toMatchObject({ user: r.user })
+    } finally {
+      await reopened.close()
+    }
+  })
+
+  test('while the invalidation connection is down the LRU is emptied and bypassed, then used again', async () => {
+    const { app } = await redisApp()
+    const record = await create(app, { user: 'cached' })
+    expect(app.runtime.lru.size).toBe(1)
+    // Drop every pub/sub connection on the server: this instance's subscription included.
+    await client.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub'])
+    await eventually('the LRU is emptied', async () => app.runtime.lru.size === 0)
+    await eventually('the subscription is back and the LRU fills again', async () => {
+      expect((await app.req('GET', `/guid/${record.guid}`)).status).toBe(200)
+      return app.runtime.lru.size === 1
+    })
   })
 })
