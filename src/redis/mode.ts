@@ -87,7 +87,8 @@ export const startRedisMode = async (deps: RedisModeDeps): Promise<RedisMode> =>
     checks,
     journalState,
     close: async () => {
-      await Promise.all(clients.map((c) => c.quit().catch(() => c.destroy())))
+      // QUIT waits for Redis to answer; a connection that is down (or reconnecting) is dropped.
+      await Promise.all(clients.map((c) => (c.isReady ? c.quit().catch(() => c.destroy()) : c.destroy())))
     },
   }
 }

@@ -228,3 +228,32 @@ describe.skipIf(!enabled)('Redis mode lifecycle', () => {
     })
   })
 })
+
+describe.skipIf(!enabled)('Redis mode with Redis down', () => {
+  test('requests that need Redis get 503 with Retry-After, never a 500; /readyz says why', async () => {
+    const own = await startRedis()
+    try {
+      const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000)
+      const app = await createTestApp({ REDIS_URL: own.url, REDIS_TIMEOUT_MS: '500' }, { clock, flusherBackoffMs: { min: 5, max: 20 } })
+      opened.push(() => app.close())
+      const record = await create(app, { user: 'before the outage' })
+      await own.stop()
+      // Memory is not trusted either: invalidations cannot arrive, so the LRU is bypassed.
+      await eventually('the LRU is bypassed', async () => app.runtime.lru.size === 0)
+      for (const res of [
+        await app.req('GET', `/guid/${record.guid}`),
+        await app.req('POST', '/guid', { user: 'during the outage' }),
+        await app.req('PATCH', `/guid/${record.guid}`, { user: 'during the outage' }),
+      ]) {
+        const problem = await expectProblem(res, 503, 'unavailable')
+        expect(res.headers.get('retry-after')).toBe('1')
+        expect(JSON.stringify(problem)).not.toContain('ECONNREFUSED')
+      }
+      const ready = await app.req('GET', '/readyz')
+      expect(ready.status).toBe(503)
+      expect(Object.keys(((await ready.json()) as { checks: Record<string, string> }).checks)).toContain('redis')
+    } finally {
+      await own.stop()
+    }
+  })
+})
