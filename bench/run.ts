@@ -71,7 +71,8 @@ let redis: Awaited<ReturnType<typeof startRedis>> | undefined
 const benchService = async (mode: string, env: Record<string, string>) => {
   const service = await serve('src/main.ts', { SQLITE_PATH: join(dir, `${mode}.sqlite`), LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env })
   const base = `http://127.0.0.1:${service.port}`
-  const post = (body: object) => fetch(`${base}/guid`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ((await r.json()) as { guid: string }).guid)
+  const post = (body: object) =>
+    fetch(`${base}/guid`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ((await r.json()) as { guid: string }).guid)
   const hot = await post({ user: 'bench-hot' })
   const pool: string[] = []
   for (let i = 0; i < poolSize; i += 100) pool.push(...(await Promise.all(Array.from({ length: Math.min(100, poolSize - i) }, () => post({ user: 'bench-pool' })))))
@@ -111,7 +112,9 @@ try {
   }
 
   const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a')
-  console.log(`\nguidd benchmark, ${new Date().toISOString().slice(0, 10)}, ${availableParallelism()} cores, wrk -t1 -c${connections} -d${seconds}s${pin ? ', service on CPU 0, wrk (and Redis) on CPU 1' : ''}, Bun ${Bun.version}\n`)
+  console.log(
+    `\nguidd benchmark, ${new Date().toISOString().slice(0, 10)}, ${availableParallelism()} cores, wrk -t1 -c${connections} -d${seconds}s${pin ? ', service on CPU 0, wrk (and Redis) on CPU 1' : ''}, Bun ${Bun.version}\n`,
+  )
   console.log('| load | req/s | p50 ms | p99 ms | x bare | errors |')
   console.log('|---|---:|---:|---:|---:|---:|')
   for (const { name, r } of [{ name: 'bare Bun.serve, fixed JSON', r: baseline }, ...rows]) {

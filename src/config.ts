@@ -41,12 +41,20 @@ export const Config = Type.Object(
     SWEEP_BATCH: Int({ minimum: 1, default: 1_000, description: 'Most expired records deleted per sweep step.' }),
     ACTOR_MAILBOX_MAX: Int({ minimum: 1, default: 1_000, description: 'Requests that may wait on one GUID before 503.' }),
     SHUTDOWN_TIMEOUT_MS: Int({ minimum: 0, default: 10_000, description: 'Longest drain on SIGTERM/SIGINT.' }),
-    LOG_LEVEL: Type.Union(['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)), {
-      default: 'info',
-      description: 'Least severe level logged.',
-    }),
+    LOG_LEVEL: Type.Union(
+      ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
+      {
+        default: 'info',
+        description: 'Least severe level logged.',
+      },
+    ),
     API_KEYS: Type.Optional(
-      Type.String({ pattern: KEY_LIST, secret: true, errorMessage: 'comma-separated keys of letters, digits and -._~+/ (then optional =)', description: 'Comma-separated bearer keys; when set (or API_KEYS_FILE is), /guid routes need `Authorization: Bearer <key>`.' }),
+      Type.String({
+        pattern: KEY_LIST,
+        secret: true,
+        errorMessage: 'comma-separated keys of letters, digits and -._~+/ (then optional =)',
+        description: 'Comma-separated bearer keys; when set (or API_KEYS_FILE is), /guid routes need `Authorization: Bearer <key>`.',
+      }),
     ),
     API_KEYS_FILE: Type.Optional(Type.String({ minLength: 1, description: 'File of bearer keys, one a line (`#` comments, blank lines ignored); re-read on SIGHUP.' })),
     AUTH_OPS_ENDPOINTS: Bool({ default: false, description: 'true: /metrics and /docs need a key too (/healthz and /readyz stay open).' }),
@@ -55,9 +63,20 @@ export const Config = Type.Object(
     RATE_LIMIT_CLIENTS: Int({ minimum: 1, default: 100_000, description: 'Most clients whose buckets are remembered (least recently seen are forgotten).' }),
     TRUST_PROXY: Bool({ default: false, description: 'true: the client address is the last X-Forwarded-For entry (one trusted proxy in front).' }),
     REQUEST_TIMEOUT_MS: Int({ minimum: 0, default: 10_000, description: 'Longest a request may take before it is answered 503 timeout (0 = none).' }),
-    MAX_HEADER_BYTES: Int({ minimum: 0, maximum: 16_384, default: 0, description: 'Most bytes of request headers, answered 431 problem+json above; 0 = Bun\'s own 16 KiB limit only (a plain 431, and no cost per request).' }),
+    MAX_HEADER_BYTES: Int({
+      minimum: 0,
+      maximum: 16_384,
+      default: 0,
+      description: "Most bytes of request headers, answered 431 problem+json above; 0 = Bun's own 16 KiB limit only (a plain 431, and no cost per request).",
+    }),
     IDLE_TIMEOUT_SECONDS: Int({ minimum: 1, maximum: 255, default: 10, description: 'Seconds a connection may stay silent (a stalled or slow client) before it is closed.' }),
-    CORS_ORIGINS: Type.Optional(Type.String({ pattern: ORIGIN_LIST, errorMessage: '`*` or comma-separated origins like https://app.example:8443 (no path)', description: 'Comma-separated origins allowed by CORS, or `*`; unset = CORS off.' })),
+    CORS_ORIGINS: Type.Optional(
+      Type.String({
+        pattern: ORIGIN_LIST,
+        errorMessage: '`*` or comma-separated origins like https://app.example:8443 (no path)',
+        description: 'Comma-separated origins allowed by CORS, or `*`; unset = CORS off.',
+      }),
+    ),
   },
   { additionalProperties: false },
 )
@@ -71,7 +90,17 @@ export class ConfigError extends Error {
 }
 
 const describe = (schema: TSchema): string =>
-  schema.type === 'boolean' ? 'true or false' : schema.anyOf ? `one of ${schema.anyOf.map((s: TSchema) => s.const).join(', ')}` : schema.type === 'integer' ? `an integer${schema.minimum !== undefined ? ` >= ${schema.minimum}` : ''}${schema.maximum !== undefined ? ` and <= ${schema.maximum}` : ''}` : schema.errorMessage ? schema.errorMessage : schema.pattern ? `a string matching ${schema.pattern}` : 'a non-empty string'
+  schema.type === 'boolean'
+    ? 'true or false'
+    : schema.anyOf
+      ? `one of ${schema.anyOf.map((s: TSchema) => s.const).join(', ')}`
+      : schema.type === 'integer'
+        ? `an integer${schema.minimum !== undefined ? ` >= ${schema.minimum}` : ''}${schema.maximum !== undefined ? ` and <= ${schema.maximum}` : ''}`
+        : schema.errorMessage
+          ? schema.errorMessage
+          : schema.pattern
+            ? `a string matching ${schema.pattern}`
+            : 'a non-empty string'
 
 /**
  * Reads the known variables out of `env`, converts and defaults them, and checks them all;

@@ -82,5 +82,4 @@ export const problemOf = (code: ErrorCode, detail: string, instance?: string, re
 export const toAppError = (error: unknown): AppError =>
   error instanceof AppError ? error : new AppError('internal', 'The server failed to handle the request; quote the request id when reporting it.', { cause: error })
 
-export const invalid = (path: string, message: string): AppError =>
-  new AppError('validation', message, { errors: [{ path, message }] })
+export const invalid = (path: string, message: string): AppError => new AppError('validation', message, { errors: [{ path, message }] })

@@ -1,5 +1,5 @@
 import type { Server } from 'bun'
-import { ConfigError, loadConfig } from './config'
+import { type Config, ConfigError, loadConfig } from './config'
 import { createLogger, flushLogger } from './ops/logger'
 import { createRuntime, type Runtime } from './runtime'
 
@@ -18,7 +18,7 @@ const healthcheck = async (port: string | undefined, host: string | undefined): 
 
 if (process.argv.includes('--healthcheck')) await healthcheck(Bun.env.PORT, Bun.env.HOST)
 
-let config
+let config: Config
 try {
   config = loadConfig(Bun.env)
 } catch (error) {

@@ -66,8 +66,7 @@ export interface RuntimeOptions {
   store?: Store
 }
 
-const withDeadline = <T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> =>
-  Promise.race([promise, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref?.())])
+const withDeadline = <T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> => Promise.race([promise, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref?.())])
 
 /**
  * Wires the service from a validated Config: the composition root shared by main.ts and
@@ -187,5 +186,20 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     await store.close()
   }
 
-  return { app, actors, lru, readiness, sweeper, metrics, keys: apiKeys, deadlines, mode: config.REDIS_URL === undefined ? 'embedded' : 'redis', store, flusher: redis?.flusher, start, reloadKeys, close }
+  return {
+    app,
+    actors,
+    lru,
+    readiness,
+    sweeper,
+    metrics,
+    keys: apiKeys,
+    deadlines,
+    mode: config.REDIS_URL === undefined ? 'embedded' : 'redis',
+    store,
+    flusher: redis?.flusher,
+    start,
+    reloadKeys,
+    close,
+  }
 }

@@ -28,7 +28,10 @@ export const parseKeyFile = (text: string, path: string): string[] => {
 
 /** Every configured key: API_KEYS and the lines of API_KEYS_FILE. Throws a ConfigError when the file cannot be used. */
 export const loadKeys = (settings: KeySettings, readText: (path: string) => string = (path) => readFileSync(path, 'utf8')): string[] => {
-  const keys = settings.API_KEYS?.split(',').map((k) => k.trim()).filter((k) => k !== '') ?? []
+  const keys =
+    settings.API_KEYS?.split(',')
+      .map((k) => k.trim())
+      .filter((k) => k !== '') ?? []
   if (settings.API_KEYS_FILE !== undefined) {
     let text: string
     try {

@@ -43,8 +43,7 @@ export const Expire = Type.Integer({
 })
 
 export const ExpireInput = Type.Union([Type.Integer(), Type.String({ maxLength: 64 })], {
-  description:
-    'Expiry instant: Unix seconds as a JSON integer or a string of digits, or an RFC 3339 date-time with offset. Must be in the future and no later than 9999-12-31T23:59:59Z.',
+  description: 'Expiry instant: Unix seconds as a JSON integer or a string of digits, or an RFC 3339 date-time with offset. Must be in the future and no later than 9999-12-31T23:59:59Z.',
   examples: [1427736345, '1427736345', '2030-01-01T00:00:00Z'],
   errorMessage: 'expire must be Unix seconds (integer or digit string) or an RFC 3339 date-time',
 })
@@ -57,10 +56,7 @@ export const GuidRecord = Type.Object(
 export type GuidRecord = Static<typeof GuidRecord>
 
 /** The resource as the service keeps it: with its version, which is its ETag. */
-export const StoredRecord = Type.Object(
-  { guid: Guid, user: User, expire: Expire, version: Type.Integer({ minimum: 1 }) },
-  { additionalProperties: false },
-)
+export const StoredRecord = Type.Object({ guid: Guid, user: User, expire: Expire, version: Type.Integer({ minimum: 1 }) }, { additionalProperties: false })
 export type StoredRecord = Static<typeof StoredRecord>
 
 export const CreateBody = Type.Object(
@@ -99,10 +95,7 @@ export type PatchBody = Static<typeof PatchBody>
  * within the retention (a re-create continues from it, and a replayed older write can be
  * recognised as older). `expire` is when the tombstone itself goes.
  */
-export const Tombstone = Type.Object(
-  { guid: Guid, version: Type.Integer({ minimum: 1 }), expire: Expire, deleted: Type.Literal(true) },
-  { additionalProperties: false },
-)
+export const Tombstone = Type.Object({ guid: Guid, version: Type.Integer({ minimum: 1 }), expire: Expire, deleted: Type.Literal(true) }, { additionalProperties: false })
 export type Tombstone = Static<typeof Tombstone>
 
 /** What a cache tier or store knows of a GUID: the live record, or its tombstone. */

@@ -67,10 +67,12 @@ export class GuidService {
     // A miss reads below inside the actor (shared: reads run together, never across a
     // write), so its fill cannot overwrite a newer write; the tiers below hold every
     // acknowledged write, so the nearest need not be asked twice.
-    return this.deps.actors.runShared(guid, () => this.deps.records.load(guid, now, 1)).then((stored) => {
-      if (stored === null || !isLive(stored)) throw notFound(guid)
-      return stored
-    })
+    return this.deps.actors
+      .runShared(guid, () => this.deps.records.load(guid, now, 1))
+      .then((stored) => {
+        if (stored === null || !isLive(stored)) throw notFound(guid)
+        return stored
+      })
   }
 
   async create(body: CreateBody): Promise<StoredRecord> {

@@ -12,7 +12,10 @@ export class Cors {
   private readonly origins: ReadonlySet<string>
 
   constructor(setting: string) {
-    const list = setting.split(',').map((o) => o.trim().replace(/\/$/, '').toLowerCase()).filter((o) => o !== '')
+    const list = setting
+      .split(',')
+      .map((o) => o.trim().replace(/\/$/, '').toLowerCase())
+      .filter((o) => o !== '')
     this.any = list.includes('*')
     this.origins = new Set(list)
   }

@@ -109,7 +109,12 @@ export const observer = ({ metrics, guard, deadlines, cors, log, clientAddress, 
       try {
         const result = handler(call)
         if (!(result instanceof Promise)) return finish(call, result)
-        return deadlines === undefined ? result.then((r) => finish(call, r), (e) => fail(call, e)) : race(call, result, deadlines)
+        return deadlines === undefined
+          ? result.then(
+              (r) => finish(call, r),
+              (e) => fail(call, e),
+            )
+          : race(call, result, deadlines)
       } catch (error) {
         return fail(call, error)
       }

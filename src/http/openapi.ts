@@ -94,7 +94,7 @@ const NOT_FOUND = ['not-found', `GUID ${EXAMPLE_GUID} does not exist or has expi
 const PRECONDITION = ['precondition-failed', 'If-Match does not match the current ETag "2".'] as const
 
 const common = {
-  400: problems([['validation', "unknown field 'owner'"], INVALID_GUID, ['malformed-json', 'The body is not valid JSON: JSON Parse error: Expected \'}\''] ]),
+  400: problems([['validation', "unknown field 'owner'"], INVALID_GUID, ['malformed-json', "The body is not valid JSON: JSON Parse error: Expected '}'"]]),
   413: problems([['payload-too-large', 'The body exceeds 16384 bytes.']]),
   415: problems([['unsupported-media-type', 'Send the body as JSON with Content-Type: application/json.']]),
   500: problems([['internal', 'The server failed to handle the request; quote the request id when reporting it.']]),
@@ -113,16 +113,16 @@ const op = (detail: object): DocumentDecoration => detail as DocumentDecoration
 export const docs = {
   create: (schema: TSchema) =>
     op({
-    tags: ['guid'],
-    summary: 'Create a GUID (generated when none is given)',
-    operationId: 'createGuid',
-    requestBody: requestBody(schema, { generated: { user: 'Cylance, Inc.' }, given: { guid: EXAMPLE_GUID, user: 'Cylance, Inc.', expire: '2030-01-01T00:00:00Z' } }),
-    responses: {
-      201: recordBody('Created.', { Location: headers.location }),
-      ...common,
-      409: problems([['guid-exists', `GUID ${EXAMPLE_GUID} already exists.`]]),
-    },
-  }),
+      tags: ['guid'],
+      summary: 'Create a GUID (generated when none is given)',
+      operationId: 'createGuid',
+      requestBody: requestBody(schema, { generated: { user: 'Cylance, Inc.' }, given: { guid: EXAMPLE_GUID, user: 'Cylance, Inc.', expire: '2030-01-01T00:00:00Z' } }),
+      responses: {
+        201: recordBody('Created.', { Location: headers.location }),
+        ...common,
+        409: problems([['guid-exists', `GUID ${EXAMPLE_GUID} already exists.`]]),
+      },
+    }),
   get: op({
     tags: ['guid'],
     summary: 'Read a GUID',
@@ -139,32 +139,32 @@ export const docs = {
   }),
   upsert: (schema: TSchema) =>
     op({
-    tags: ['guid'],
-    summary: 'Create or update a GUID (the original URL)',
-    operationId: 'upsertGuid',
-    parameters: [guidParam, conditional('If-Match', 'Update only when the ETag matches (412 otherwise).'), conditional('If-None-Match', '`*`: create only (412 when it exists).')],
-    requestBody: requestBody(schema, { create: { user: 'Cylance, Inc.', expire: '1893456000' }, update: { expire: 1893456000 } }),
-    responses: {
-      200: recordBody('Updated.'),
-      201: recordBody('Created.', { Location: headers.location }),
-      ...common,
-      412: problems([PRECONDITION]),
-    },
-  }),
+      tags: ['guid'],
+      summary: 'Create or update a GUID (the original URL)',
+      operationId: 'upsertGuid',
+      parameters: [guidParam, conditional('If-Match', 'Update only when the ETag matches (412 otherwise).'), conditional('If-None-Match', '`*`: create only (412 when it exists).')],
+      requestBody: requestBody(schema, { create: { user: 'Cylance, Inc.', expire: '1893456000' }, update: { expire: 1893456000 } }),
+      responses: {
+        200: recordBody('Updated.'),
+        201: recordBody('Created.', { Location: headers.location }),
+        ...common,
+        412: problems([PRECONDITION]),
+      },
+    }),
   patch: (schema: TSchema) =>
     op({
-    tags: ['guid'],
-    summary: 'Update a GUID',
-    operationId: 'patchGuid',
-    parameters: [guidParam, conditional('If-Match', 'Update only when the ETag matches (412 otherwise).')],
-    requestBody: requestBody(schema, { user: { user: 'Someone Else' }, expire: { expire: '2031-06-30T12:00:00+02:00' } }),
-    responses: {
-      200: recordBody('Updated.'),
-      ...common,
-      404: problems([NOT_FOUND]),
-      412: problems([PRECONDITION]),
-    },
-  }),
+      tags: ['guid'],
+      summary: 'Update a GUID',
+      operationId: 'patchGuid',
+      parameters: [guidParam, conditional('If-Match', 'Update only when the ETag matches (412 otherwise).')],
+      requestBody: requestBody(schema, { user: { user: 'Someone Else' }, expire: { expire: '2031-06-30T12:00:00+02:00' } }),
+      responses: {
+        200: recordBody('Updated.'),
+        ...common,
+        404: problems([NOT_FOUND]),
+        412: problems([PRECONDITION]),
+      },
+    }),
   remove: op({
     tags: ['guid'],
     summary: 'Delete a GUID',
@@ -185,8 +185,16 @@ export const docs = {
     summary: 'Readiness: every configured backend answers and the write-behind lag is under its limit',
     responses: {
       200: { description: 'Ready.', content: { 'application/json': { example: { status: 'ready', checks: { store: 'ok' } } } } },
-      503: { description: 'Not ready, with the reason per check.', headers: { 'Retry-After': headers.retryAfter }, content: { 'application/json': { example: { status: 'unavailable', checks: { store: 'database is locked' } } } } },
+      503: {
+        description: 'Not ready, with the reason per check.',
+        headers: { 'Retry-After': headers.retryAfter },
+        content: { 'application/json': { example: { status: 'unavailable', checks: { store: 'database is locked' } } } },
+      },
     },
   }),
-  metrics: op({ tags: ['ops'], summary: 'Prometheus metrics', responses: { 200: { description: 'Prometheus text format 0.0.4.', content: { 'text/plain': { example: 'guidd_http_requests_total{method="GET",route="/guid/:guid",status="200"} 1' } } } } }),
+  metrics: op({
+    tags: ['ops'],
+    summary: 'Prometheus metrics',
+    responses: { 200: { description: 'Prometheus text format 0.0.4.', content: { 'text/plain': { example: 'guidd_http_requests_total{method="GET",route="/guid/:guid",status="200"} 1' } } } },
+  }),
 }

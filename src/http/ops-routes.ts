@@ -15,7 +15,11 @@ const NO_STORE = { 'cache-control': 'no-store' }
  */
 export const opsRoutes = (readiness: Readiness, metrics: Metrics, observe: Observe, metricsPolicy: RoutePolicy) =>
   new Elysia({ name: 'ops-routes' })
-    .get('/healthz', observe('GET', '/healthz', (call) => json(200, { status: 'ok' }, call, NO_STORE)), { detail: docs.healthz })
+    .get(
+      '/healthz',
+      observe('GET', '/healthz', (call) => json(200, { status: 'ok' }, call, NO_STORE)),
+      { detail: docs.healthz },
+    )
     .get(
       '/readyz',
       observe('GET', '/readyz', async (call) => {

@@ -1,5 +1,5 @@
 /** A client's X-Request-Id is echoed when it is sane: short, printable, no spaces. */
-const SANE = /^[A-Za-z0-9._:\-]{1,128}$/
+const SANE = /^[A-Za-z0-9._:-]{1,128}$/
 
 /**
  * Generated ids are a random per-process prefix and a counter: unique across instances

@@ -27,7 +27,9 @@ export class GuardMetrics {
     ])
     registerCollector(registry, 'guidd_rate_limited_total', 'Requests refused 429 by the per-client rate limit.', 'counter', () => [{ value: this.rateLimited, labels: {} }])
     registerCollector(registry, 'guidd_request_timeouts_total', 'Requests answered 503 timeout because they outlived REQUEST_TIMEOUT_MS.', 'counter', () => [{ value: this.timeouts, labels: {} }])
-    registerCollector(registry, 'guidd_request_headers_too_large_total', 'Requests refused 431 because their headers exceeded MAX_HEADER_BYTES.', 'counter', () => [{ value: this.headersTooLarge, labels: {} }])
+    registerCollector(registry, 'guidd_request_headers_too_large_total', 'Requests refused 431 because their headers exceeded MAX_HEADER_BYTES.', 'counter', () => [
+      { value: this.headersTooLarge, labels: {} },
+    ])
     registerCollector(registry, 'guidd_api_keys', 'Bearer keys currently accepted.', 'gauge', () => [{ value: sources.apiKeys(), labels: {} }])
     registerCollector(registry, 'guidd_api_key_reloads_total', 'API key reloads (SIGHUP), by result.', 'counter', () => [
       { value: this.keyReloads, labels: { result: 'ok' } },

@@ -39,8 +39,18 @@ export class Metrics {
     this.http = new HttpMetrics(this.registry)
     this.guards = new GuardMetrics(this.registry, { apiKeys: sources.apiKeys ?? (() => 0), rateLimitClients: sources.rateLimitClients ?? (() => 0) })
     this.process = new ProcessMetrics(this.registry)
-    this.commitBatch = new Histogram({ name: 'guidd_store_commit_batch_size', help: 'Mutations per durable commit (group commit or flush batch).', buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000], registers })
-    this.commitSeconds = new Histogram({ name: 'guidd_store_commit_duration_seconds', help: 'Time to commit one batch to the durable store.', buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5], registers })
+    this.commitBatch = new Histogram({
+      name: 'guidd_store_commit_batch_size',
+      help: 'Mutations per durable commit (group commit or flush batch).',
+      buckets: [1, 2, 5, 10, 20, 50, 100, 200, 500, 1000],
+      registers,
+    })
+    this.commitSeconds = new Histogram({
+      name: 'guidd_store_commit_duration_seconds',
+      help: 'Time to commit one batch to the durable store.',
+      buckets: [0.0001, 0.00025, 0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.5],
+      registers,
+    })
     this.sweptTotal = new Counter({ name: 'guidd_store_swept_total', help: 'Expired records deleted from the durable store by the sweep.', registers })
     this.flushedTotal = new Counter({ name: 'guidd_journal_flushed_total', help: 'Journal entries written to the durable store and acknowledged.', registers })
     this.deadLettersTotal = new Counter({ name: 'guidd_journal_dead_letters_total', help: 'Journal entries moved to the dead-letter stream.', registers })
@@ -48,13 +58,57 @@ export class Metrics {
     this.invalidationsTotal = new Counter({ name: 'guidd_lru_invalidations_total', help: 'LRU entries dropped because another instance changed the GUID.', registers })
     const journal = sources.journal
     if (journal) {
-      new Gauge({ name: 'guidd_journal_length', help: 'Mutations journaled in Redis and not yet flushed to the durable store.', registers, async collect() { this.set((await journal()).length) } })
-      new Gauge({ name: 'guidd_journal_oldest_age_seconds', help: 'Age of the oldest unflushed journal entry (0 when empty).', registers, async collect() { this.set((await journal()).oldestAgeSeconds) } })
+      new Gauge({
+        name: 'guidd_journal_length',
+        help: 'Mutations journaled in Redis and not yet flushed to the durable store.',
+        registers,
+        async collect() {
+          this.set((await journal()).length)
+        },
+      })
+      new Gauge({
+        name: 'guidd_journal_oldest_age_seconds',
+        help: 'Age of the oldest unflushed journal entry (0 when empty).',
+        registers,
+        async collect() {
+          this.set((await journal()).oldestAgeSeconds)
+        },
+      })
     }
-    new Gauge({ name: 'guidd_lru_entries', help: 'Entries (records and negative entries) in the in-memory LRU.', registers, collect() { this.set(sources.lruSize()) } })
-    new Counter({ name: 'guidd_lru_hits_total', help: 'LRU lookups answered from memory.', registers, collect() { this.reset(); this.inc(sources.lruStats().hits) } })
-    new Counter({ name: 'guidd_lru_misses_total', help: 'LRU lookups that went to a lower tier.', registers, collect() { this.reset(); this.inc(sources.lruStats().misses) } })
-    new Gauge({ name: 'guidd_actors_in_flight', help: 'Per-GUID actors with work in flight.', registers, collect() { this.set(sources.actorsInFlight()) } })
+    new Gauge({
+      name: 'guidd_lru_entries',
+      help: 'Entries (records and negative entries) in the in-memory LRU.',
+      registers,
+      collect() {
+        this.set(sources.lruSize())
+      },
+    })
+    new Counter({
+      name: 'guidd_lru_hits_total',
+      help: 'LRU lookups answered from memory.',
+      registers,
+      collect() {
+        this.reset()
+        this.inc(sources.lruStats().hits)
+      },
+    })
+    new Counter({
+      name: 'guidd_lru_misses_total',
+      help: 'LRU lookups that went to a lower tier.',
+      registers,
+      collect() {
+        this.reset()
+        this.inc(sources.lruStats().misses)
+      },
+    })
+    new Gauge({
+      name: 'guidd_actors_in_flight',
+      help: 'Per-GUID actors with work in flight.',
+      registers,
+      collect() {
+        this.set(sources.actorsInFlight())
+      },
+    })
   }
 
   /** One answered request outside the route handlers' own stats (errors before routing, docs). */

@@ -1,7 +1,6 @@
 import { createClient } from 'redis'
 import { AppError } from '../errors'
 
-
 export interface RedisClientOptions {
   url: string
   onError: (error: Error) => void

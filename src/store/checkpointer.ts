@@ -15,8 +15,7 @@ export interface CheckpointerOptions {
  * (built with it as a second entrypoint, see package.json) every module shares the bundle's
  * URL at the root of the embedded tree, and the worker keeps its path under src/.
  */
-const workerUrl = (): string =>
-  (import.meta.url.includes('/$bunfs/') ? new URL('./store/checkpoint-worker.ts', import.meta.url) : new URL('./checkpoint-worker.ts', import.meta.url)).href
+const workerUrl = (): string => (import.meta.url.includes('/$bunfs/') ? new URL('./store/checkpoint-worker.ts', import.meta.url) : new URL('./checkpoint-worker.ts', import.meta.url)).href
 
 export class Checkpointer {
   private readonly worker: Worker

@@ -164,7 +164,13 @@ export class Flusher {
     // One instant for coalescing and writing, so both judge expiry alike.
     const now = nowSeconds(clock)
     const groups = groupEntries(entries, now)
-    const outcomes = groups.length > 0 ? await store.applyBatch(groups.map((g) => g.mutation), now) : []
+    const outcomes =
+      groups.length > 0
+        ? await store.applyBatch(
+            groups.map((g) => g.mutation),
+            now,
+          )
+        : []
     const done: string[] = []
     const dead: Array<{ entry: Entry; reason: string }> = []
     for (const entry of entries) if (entry.next === null) dead.push({ entry, reason: entry.unreadable })

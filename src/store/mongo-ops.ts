@@ -59,8 +59,7 @@ export const guardedUpsert = (next: Stored, nowSec: number): AnyBulkWriteOperati
   const common = { version: next.version, expireAt: toDate(next.expire) }
   // $unset the field the other shape has, so a re-created record loses `deleted` and a
   // tombstone loses `user`, whichever shape the document had before.
-  const update: UpdateFilter<GuidDoc> =
-    'deleted' in next ? { $set: { ...common, deleted: true }, $unset: { user: '' } } : { $set: { ...common, user: next.user }, $unset: { deleted: '' } }
+  const update: UpdateFilter<GuidDoc> = 'deleted' in next ? { $set: { ...common, deleted: true }, $unset: { user: '' } } : { $set: { ...common, user: next.user }, $unset: { deleted: '' } }
   return { updateOne: { filter: guardFilter(next, nowSec), update, upsert: true } }
 }
 
@@ -168,12 +167,7 @@ export const classifyWriteError = (err: unknown): WriteErrorClass => {
   const code = codeOf(err)
   if (code !== undefined && DUPLICATE_KEY_CODES.has(code)) return 'duplicate'
   if (err instanceof MongoError && RETRYABLE_LABELS.some((label) => err.hasErrorLabel(label))) return 'retryable'
-  if (
-    err instanceof MongoNetworkError ||
-    err instanceof MongoServerSelectionError ||
-    err instanceof MongoOperationTimeoutError ||
-    err instanceof MongoNotConnectedError
-  ) {
+  if (err instanceof MongoNetworkError || err instanceof MongoServerSelectionError || err instanceof MongoOperationTimeoutError || err instanceof MongoNotConnectedError) {
     return 'retryable'
   }
   if (code !== undefined && RETRYABLE_CODES.has(code)) return 'retryable'

@@ -1,18 +1,7 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { type AnyBulkWriteOperation, type BulkWriteResult, type Collection, type Db, MongoClient, type MongoClientOptions } from 'mongodb'
 import { type Mutation, Stored } from '../guid/model'
-import {
-  BulkAccountingError,
-  DUPLICATE_ROUNDS,
-  foldRound,
-  fromDoc,
-  type GuidDoc,
-  type OpVerdict,
-  toBulkOps,
-  toDate,
-  verdictsFromError,
-  verdictsFromResult,
-} from './mongo-ops'
+import { BulkAccountingError, DUPLICATE_ROUNDS, foldRound, fromDoc, type GuidDoc, type OpVerdict, toBulkOps, toDate, verdictsFromError, verdictsFromResult } from './mongo-ops'
 import type { ApplyOutcome, Store } from './store'
 
 export interface MongoStoreOptions {

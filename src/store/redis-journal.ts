@@ -31,7 +31,11 @@ export class RedisJournal implements Journal {
     if (this.closed) throw new AppError('unavailable', 'The service is shutting down.', { headers: { 'retry-after': '1' } })
     const { client, keys, maxLag, timeoutMs, instanceId } = this.options
     const reply = (await redisCall('journal', timeoutMs, () =>
-      this.write.run(client, [keys.guid(next.guid), keys.journal], [String(prevVersion), JSON.stringify(next), String(next.expire), String(maxLag), keys.invalidations, `${next.guid}|${next.version}|${instanceId}`]),
+      this.write.run(
+        client,
+        [keys.guid(next.guid), keys.journal],
+        [String(prevVersion), JSON.stringify(next), String(next.expire), String(maxLag), keys.invalidations, `${next.guid}|${next.version}|${instanceId}`],
+      ),
     )) as [number, string | number]
     if (reply[0] === 1) return
     if (reply[0] === 0) throw new VersionConflict(next.guid, prevVersion, Number(reply[1]))

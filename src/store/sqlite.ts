@@ -35,7 +35,8 @@ const INLINE_CHECKPOINT_PAGES = 16_000
 const WAL_HARD_LIMIT_FRAMES = 65_536
 
 /** A row as the service's type: a tombstone has no user. */
-const fromRow = (guid: string, row: Row): unknown => (row.user === null ? { guid, version: row.version, expire: row.expire, deleted: true } : { guid, user: row.user, expire: row.expire, version: row.version })
+const fromRow = (guid: string, row: Row): unknown =>
+  row.user === null ? { guid, version: row.version, expire: row.expire, deleted: true } : { guid, user: row.user, expire: row.expire, version: row.version }
 
 /** GUIDs are kept as their 16 bytes: half the index of the hex text (+12% upserts/s, measured). */
 const keyOf = (guid: string): Buffer => {

@@ -106,7 +106,9 @@ describe.skipIf(url === '')('MongoStore', () => {
 
     test('a write the server refuses is rejected alone; the rest of the batch lands', async () => {
       const dbName = `guidd_test_${process.pid}_${Date.now().toString(36)}_${seq++}`
-      await adminClient().db(dbName).createCollection('guids', { validator: { user: { $ne: 'poison' } } })
+      await adminClient()
+        .db(dbName)
+        .createCollection('guids', { validator: { user: { $ne: 'poison' } } })
       const store = await MongoStore.open({ url, dbName, clientOptions })
       const t = now()
       try {

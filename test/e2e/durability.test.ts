@@ -15,7 +15,6 @@ import { type Started, startProcess, waitForHttp } from '../support/process'
 const root = join(import.meta.dir, '..', '..')
 const SERVER_CMD = [process.execPath, 'run', join(root, 'src', 'main.ts')]
 
-
 const started: Started[] = []
 const dir = mkdtempSync(join(tmpdir(), 'guidd-e2e-durability-'))
 const sqlitePath = join(dir, 'guidd.sqlite')

@@ -106,7 +106,7 @@ describe('logs', () => {
 })
 
 describe('limits at the socket', () => {
-  test('headers over MAX_HEADER_BYTES: 431 problem+json; over Bun\'s 16 KiB: Bun\'s own 431', async () => {
+  test("headers over MAX_HEADER_BYTES: 431 problem+json; over Bun's 16 KiB: Bun's own 431", async () => {
     const { base } = await start('headers', { LOG_LEVEL: 'warn', MAX_HEADER_BYTES: '4096' })
     const ours = await get(`${base}/healthz`, { 'x-filler': 'a'.repeat(6_000) })
     expect(ours.status).toBe(431)

@@ -167,7 +167,9 @@ describe.skipIf(!enabled)('three instances on one Redis', () => {
     const max = sorted[sorted.length - 1]!
     // From the writer's 200 to a reader's first answer carrying the new ETag; it includes the
     // round trip of that polling GET.
-    console.log(`invalidation delay over ${ROUNDS} writes (${delays.length} remote reads): p50 ${ms(percentile(sorted, 0.5))} ms, p99 ${ms(percentile(sorted, 0.99))} ms, max ${ms(max)} ms; ${staleReads} reads after the 200 still served the previous version`)
+    console.log(
+      `invalidation delay over ${ROUNDS} writes (${delays.length} remote reads): p50 ${ms(percentile(sorted, 0.5))} ms, p99 ${ms(percentile(sorted, 0.99))} ms, max ${ms(max)} ms; ${staleReads} reads after the 200 still served the previous version`,
+    )
     expect(max).toBeLessThan(DELAY_BOUND_MS)
     // The readers' copies were dropped by invalidations from the other instances, not by chance.
     for (const i of [0, 1, 2]) expect(await metric(i, 'guidd_lru_invalidations_total')).toBeGreaterThan(0)

@@ -16,13 +16,12 @@ const writes: Array<[string, string]> = [
 ]
 
 /** A request with a raw body and exactly the given headers (no content-type added). */
-const raw = (method: string, path: string, body: RequestInit['body'], headers: Record<string, string> = {}) =>
-  app.runtime.app.handle(new Request(`http://localhost${path}`, { method, body, headers }))
+const raw = (method: string, path: string, body: RequestInit['body'], headers: Record<string, string> = {}) => app.runtime.app.handle(new Request(`http://localhost${path}`, { method, body, headers }))
 
 /** `{"user":"x"}` padded with whitespace to exactly `bytes` bytes: valid JSON. */
 const paddedValid = (bytes: number) => {
   const json = '{"user":"x"}'
-  return json.slice(0, -1) + ' '.repeat(bytes - json.length) + '}'
+  return `${json.slice(0, -1) + ' '.repeat(bytes - json.length)}}`
 }
 
 /** `{"user":"xxxx..."}` of exactly `bytes` bytes: valid JSON, invalid user (too long). */

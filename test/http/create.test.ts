@@ -52,13 +52,17 @@ describe('POST /guid', () => {
     expect(read.status).toBe(200)
   })
 
-  test.each(['9094E4C980C74043A4B586B420E69DD', '9094E4C980C74043A4B586B420E69DDG', '{9094E4C980C74043A4B586B420E69DDF}', '{9094e4c9-80c7-4043-a4b5-86b420e69ddf', '9094e4c980c7-4043-a4b5-86b420e69ddf', ''])(
-    'rejects the malformed GUID %p with 400',
-    async (guid) => {
-      const body = await expectProblem(await app.req('POST', '/guid', { guid, user: 'u' }), 400, 'invalid-guid')
-      expect(body.errors?.[0]?.path).toBe('/guid')
-    },
-  )
+  test.each([
+    '9094E4C980C74043A4B586B420E69DD',
+    '9094E4C980C74043A4B586B420E69DDG',
+    '{9094E4C980C74043A4B586B420E69DDF}',
+    '{9094e4c9-80c7-4043-a4b5-86b420e69ddf',
+    '9094e4c980c7-4043-a4b5-86b420e69ddf',
+    '',
+  ])('rejects the malformed GUID %p with 400', async (guid) => {
+    const body = await expectProblem(await app.req('POST', '/guid', { guid, user: 'u' }), 400, 'invalid-guid')
+    expect(body.errors?.[0]?.path).toBe('/guid')
+  })
 
   test('user is required', async () => {
     const body = await expectProblem(await app.req('POST', '/guid', { expire: 1893456000 }), 400, 'validation')

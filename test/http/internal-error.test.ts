@@ -61,7 +61,7 @@ describe('an unexpected failure', () => {
     expect(JSON.parse(line!)).toMatchObject({ requestId })
   })
 
-  test('does not leave the GUID\'s actor behind', async () => {
+  test("does not leave the GUID's actor behind", async () => {
     const { req, actors } = buildApp()
     expect((await req('GET', `/guid/${GUID}`)).status).toBe(500)
     expect(actors.size).toBe(0)

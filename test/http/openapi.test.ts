@@ -23,8 +23,7 @@ const operations: Array<[string, string, string[]]> = [
   ['/guid/{guid}', 'delete', ['204', '400', '404', '412']],
 ]
 
-const hasExample = (value: unknown): boolean =>
-  typeof value === 'object' && value !== null && Object.entries(value).some(([k, v]) => k === 'example' || k === 'examples' || hasExample(v))
+const hasExample = (value: unknown): boolean => typeof value === 'object' && value !== null && Object.entries(value).some(([k, v]) => k === 'example' || k === 'examples' || hasExample(v))
 
 describe('GET /docs/json', () => {
   test('is an OpenAPI 3 document', () => {
@@ -59,7 +58,12 @@ describe('GET /docs/json', () => {
 
 type Example = { value: { type: string; status: number } }
 type Response = { description: string; content?: Record<string, { examples?: Record<string, Example>; example?: unknown }> }
-type FullOperation = { responses: Record<string, Response>; security?: unknown[]; parameters?: Array<{ in: string; name: string; schema?: { example?: string } }>; requestBody?: { content: Record<string, { examples?: Record<string, { value: unknown }> }> } }
+type FullOperation = {
+  responses: Record<string, Response>
+  security?: unknown[]
+  parameters?: Array<{ in: string; name: string; schema?: { example?: string } }>
+  requestBody?: { content: Record<string, { examples?: Record<string, { value: unknown }> }> }
+}
 type FullDoc = { paths: Record<string, Record<string, FullOperation>>; components: { securitySchemes: Record<string, { type: string; scheme: string }> } }
 
 describe('errors and auth in the OpenAPI document', () => {
@@ -69,7 +73,7 @@ describe('errors and auth in the OpenAPI document', () => {
     expect(full().components.securitySchemes.bearerAuth).toMatchObject({ type: 'http', scheme: 'bearer' })
   })
 
-  test.each(operations)('%s %s documents the guard\'s answers: 401, 429 and the 503 timeout', (path, method) => {
+  test.each(operations)("%s %s documents the guard's answers: 401, 429 and the 503 timeout", (path, method) => {
     const responses = full().paths[path]![method]!.responses
     expect(Object.keys(responses)).toEqual(expect.arrayContaining(['401', '429', '503']))
     expect(Object.keys(responses['503']!.content!['application/problem+json']!.examples!)).toContain('timeout')
@@ -184,7 +188,7 @@ describe('/docs offline', () => {
   test.each([
     ['/docs/swagger-ui-bundle.js', 'text/javascript', 'SwaggerUIBundle'],
     ['/docs/swagger-ui.css', 'text/css', '.swagger-ui'],
-  ])('%s is swagger-ui-dist\'s file, gzipped when the client accepts it', async (path, type, marker) => {
+  ])("%s is swagger-ui-dist's file, gzipped when the client accepts it", async (path, type, marker) => {
     const plain = await app.req('GET', path)
     expect(plain.headers.get('content-type')).toStartWith(type)
     expect(plain.headers.get('content-encoding')).toBeNull()

@@ -30,7 +30,10 @@ describe('wrong method on a known path', () => {
   })
 
   test('Allow on /guid/{guid} names every method the route serves', async () => {
-    const allowed = (await app.req('PUT', `/guid/${GUID}`)).headers.get('allow')!.split(',').map((m) => m.trim())
+    const allowed = (await app.req('PUT', `/guid/${GUID}`)).headers
+      .get('allow')!
+      .split(',')
+      .map((m) => m.trim())
     expect(allowed).toEqual(expect.arrayContaining(['GET', 'POST', 'PATCH', 'DELETE']))
   })
 

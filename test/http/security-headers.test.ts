@@ -117,7 +117,7 @@ describe('CORS', () => {
       expect(res.headers.get('access-control-allow-origin')).toBeNull()
     })
 
-    test('a preflight is 204 with the route\'s methods and the API\'s headers', async () => {
+    test("a preflight is 204 with the route's methods and the API's headers", async () => {
       const res = await cors.req('OPTIONS', `/guid/${GUID}`, undefined, { origin: 'http://localhost:3000', 'access-control-request-method': 'PATCH' })
       expect(res.status).toBe(204)
       expect(res.headers.get('access-control-allow-origin')).toBe('http://localhost:3000')

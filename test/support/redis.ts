@@ -51,7 +51,10 @@ export const startRedis = async (): Promise<TestRedis> => {
   for (let attempt = 0; ; attempt++) {
     const dir = mkdtempSync(join(tmpdir(), 'guidd-redis-'))
     const port = await freePort()
-    const proc = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'], { stdout: 'pipe', stderr: 'pipe' })
+    const proc = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'], {
+      stdout: 'pipe',
+      stderr: 'pipe',
+    })
     live.add(proc)
     const url = `redis://127.0.0.1:${port}`
     const stop = async () => {

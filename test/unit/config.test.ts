@@ -93,7 +93,7 @@ describe('loadConfig', () => {
     expect(problems[0]).toStartWith(`${name}=`)
   })
 
-  test('the operations settings default to open, unlimited, with a 10 s timeout and Bun\'s own header limit', () => {
+  test("the operations settings default to open, unlimited, with a 10 s timeout and Bun's own header limit", () => {
     expect(loadConfig({})).toMatchObject({
       AUTH_OPS_ENDPOINTS: false,
       RATE_LIMIT_PER_SECOND: 0,

@@ -85,11 +85,7 @@ describe('GroupCommitJournal', () => {
     expect((refused as AppError).status).toBe(503)
   })
 
-  test.each([
-    [{ batchMax: 0 }],
-    [{ batchMax: 1.5 }],
-    [{ windowMs: -1 }],
-  ])('rejects bad options %p at construction', (bad) => {
+  test.each([[{ batchMax: 0 }], [{ batchMax: 1.5 }], [{ windowMs: -1 }]])('rejects bad options %p at construction', (bad) => {
     open()
     expect(() => new GroupCommitJournal(temp.store, { batchMax: 10, windowMs: 0, clock: new ManualClock(T0), ...bad })).toThrow(TypeError)
   })

@@ -56,7 +56,10 @@ interface RawBulkResult {
 // defines MongoBulkWriteError (the package has no exports map, so the path resolves).
 const bulkCommon = require('mongodb/lib/bulk/common') as {
   /** Its constructor is internal, so absent from the driver's types. */
-  BulkWriteResult: new (raw: RawBulkResult, isOrdered: boolean) => BulkWriteResult
+  BulkWriteResult: new (
+    raw: RawBulkResult,
+    isOrdered: boolean,
+  ) => BulkWriteResult
   WriteError: typeof WriteError
   WriteConcernError: typeof WriteConcernError
 }
@@ -187,9 +190,7 @@ describe('verdictsFromResult', () => {
   })
 
   test('a write concern error throws', () => {
-    expect(() => verdictsFromResult(1, bulkResult({ upserted: [0], concern: [new WriteConcernErrorOf({ code: 64, errmsg: 'waiting for replication timed out' })] }))).toThrow(
-      'write concern',
-    )
+    expect(() => verdictsFromResult(1, bulkResult({ upserted: [0], concern: [new WriteConcernErrorOf({ code: 64, errmsg: 'waiting for replication timed out' })] }))).toThrow('write concern')
   })
 })
 
@@ -308,14 +309,16 @@ describe('coalesce', () => {
   })
 
   test('accepts anything that carries a mutation, and returns the same objects', () => {
-    const entries = [{ id: 'a', ...put(G, 1) }, { id: 'b', ...put(G, 2) }]
+    const entries = [
+      { id: 'a', ...put(G, 1) },
+      { id: 'b', ...put(G, 2) },
+    ]
     expect(coalesce(entries, NOW).map((e) => e.id)).toEqual(['b'])
   })
 
   test('the kept mutation ends the store where applying them all in order would', () => {
     // The store guard, applied one by one, as SQLite applies a batch.
-    const apply = (stored: Stored | null, m: Mutation): Stored | null =>
-      m.next.expire > NOW && (stored === null || stored.expire <= NOW || m.next.version > stored.version) ? m.next : stored
+    const apply = (stored: Stored | null, m: Mutation): Stored | null => (m.next.expire > NOW && (stored === null || stored.expire <= NOW || m.next.version > stored.version) ? m.next : stored)
     const pool = [put(G, 1), put(G, 3), put(G, 2, NOW), put(G, 7, NOW - 3), deleteOf(G, 4, NOW + 20), put(G, 5, NOW + 1), deleteOf(G, 6, NOW)]
     const starts: (Stored | null)[] = [null, record(G, 2, NOW + 5), record(G, 9, NOW), record(G, 4, NOW + 5)]
     let seed = 7

@@ -20,8 +20,8 @@ describe('canonicalGuid', () => {
   test.each([
     ['empty', ''],
     ['31 digits', CANONICAL.slice(1)],
-    ['33 digits', CANONICAL + '0'],
-    ['a non-hex digit', 'G' + CANONICAL.slice(1)],
+    ['33 digits', `${CANONICAL}0`],
+    ['a non-hex digit', `G${CANONICAL.slice(1)}`],
     ['plain in braces', `{${CANONICAL}}`],
     ['an opening brace only', '{9094e4c9-80c7-4043-a4b5-86b420e69ddf'],
     ['a closing brace only', '9094e4c9-80c7-4043-a4b5-86b420e69ddf}'],

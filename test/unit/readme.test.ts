@@ -20,10 +20,12 @@ describe('README documents', () => {
   })
 
   test('every configuration variable with its default, and no other', () => {
-    const documented = new Map(rows(/^\| `[A-Z_]+` \|/).map((line) => {
-      const cells = line.split('|').map((c) => c.trim())
-      return [cells[1]!.replaceAll('`', ''), cells[2]!] as const
-    }))
+    const documented = new Map(
+      rows(/^\| `[A-Z_]+` \|/).map((line) => {
+        const cells = line.split('|').map((c) => c.trim())
+        return [cells[1]!.replaceAll('`', ''), cells[2]!] as const
+      }),
+    )
     expect([...documented.keys()].sort()).toEqual(Object.keys(Config.properties).sort())
     for (const [name, schema] of Object.entries(Config.properties)) {
       const fallback = (schema as { default?: unknown }).default

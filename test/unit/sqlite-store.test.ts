@@ -35,7 +35,10 @@ describe('SqliteStore checkpoint thread', () => {
   test('copies the WAL back into the database off the request thread', async () => {
     const store = temp.store
     expect(store.checkpointer).toBeDefined()
-    await store.applyBatch(Array.from({ length: 200 }, (_, i) => putOf(record(guidNo(1000 + i), 1, NOW + 10))), NOW)
+    await store.applyBatch(
+      Array.from({ length: 200 }, (_, i) => putOf(record(guidNo(1000 + i), 1, NOW + 10))),
+      NOW,
+    )
     const deadline = Date.now() + 5_000
     while (store.checkpointer!.pages === 0) {
       if (Date.now() > deadline) throw new Error('no checkpoint within 5 s')
@@ -54,7 +57,10 @@ describe('SqliteStore WAL under a steady write load', () => {
     // nothing rewinds it.
     const until = performance.now() + 1_500
     while (performance.now() < until) {
-      await temp.store.applyBatch(Array.from({ length: 100 }, () => putOf(record(crypto.randomUUID().replaceAll('-', '').toUpperCase(), 1, NOW + 10))), NOW)
+      await temp.store.applyBatch(
+        Array.from({ length: 100 }, () => putOf(record(crypto.randomUUID().replaceAll('-', '').toUpperCase(), 1, NOW + 10))),
+        NOW,
+      )
       largest = Math.max(largest, statSync(wal).size)
       // ~20k writes/s, about what the service commits under load: between commits the writer
       // lets go of the database, as the service does between event-loop turns.

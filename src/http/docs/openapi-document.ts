@@ -48,7 +48,10 @@ const addGuardResponses = (operation: Operation, policy: RoutePolicy, options: D
   }
   if (policy.limit) addProblems(responses, [['rate-limited', 'Too many requests from this client; retry in 1 s.']], rateLimitHeaders)
   if (options.maxHeaderBytes > 0) addProblems(responses, [['header-too-large', `The request headers exceed ${options.maxHeaderBytes} bytes.`]])
-  if (options.timeoutMs > 0) addProblems(responses, [['timeout', `The request took longer than ${options.timeoutMs} ms; a write may still have been applied: read the GUID before retrying.`]], { 'Retry-After': responseHeaders.retryAfter })
+  if (options.timeoutMs > 0)
+    addProblems(responses, [['timeout', `The request took longer than ${options.timeoutMs} ms; a write may still have been applied: read the GUID before retrying.`]], {
+      'Retry-After': responseHeaders.retryAfter,
+    })
 }
 
 /**
