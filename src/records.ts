@@ -45,7 +45,12 @@ export class Records {
   /** Journals the mutation (durable when this resolves), then updates the tiers the journal did not. */
   async commit(mutation: Mutation, nowSec: number): Promise<void> {
     await this.deps.journal.append(mutation)
-    for (const tier of this.deps.tiers) if (!tier.journaled) await tier.set(mutation.next, nowSec)
+    for (const tier of this.deps.tiers) {
+      if (tier.journaled) continue
+      // The LRU answers synchronously: no await (and no extra turn) for it.
+      const done = tier.set(mutation.next, nowSec)
+      if (done instanceof Promise) await done
+    }
   }
 
   /** Drops what this instance's own tiers hold of the GUID (the journal's tiers are exact). */

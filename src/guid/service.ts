@@ -75,7 +75,7 @@ export class GuidService {
       })
   }
 
-  async create(body: CreateBody): Promise<StoredRecord> {
+  create(body: CreateBody): Promise<StoredRecord> {
     const given = body.guid
     const guid = given === undefined ? generateGuid() : normaliseGuid(given, '/guid')
     // 122 random bits cannot name an existing GUID (p ~ 2^-122 per pair): no lookup for those.
@@ -87,7 +87,7 @@ export class GuidService {
     })
   }
 
-  async upsert(rawGuid: string, body: UpsertBody, pre: Preconditions): Promise<WriteResult> {
+  upsert(rawGuid: string, body: UpsertBody, pre: Preconditions): Promise<WriteResult> {
     const guid = this.pathGuid(rawGuid, body.guid)
     return this.transact(guid, false, ({ live, version }, now): Decision<WriteResult> => {
       const expire = body.expire === undefined ? undefined : parseExpire(body.expire, now)
@@ -103,7 +103,7 @@ export class GuidService {
     })
   }
 
-  async patch(rawGuid: string, body: PatchBody, pre: Preconditions): Promise<StoredRecord> {
+  patch(rawGuid: string, body: PatchBody, pre: Preconditions): Promise<StoredRecord> {
     const guid = this.pathGuid(rawGuid, body.guid)
     if (body.user === undefined && body.expire === undefined) throw invalid('', 'PATCH needs at least one of user and expire')
     return this.transact(guid, false, ({ live, version }, now) => {
@@ -115,7 +115,7 @@ export class GuidService {
     })
   }
 
-  async remove(rawGuid: string, pre: Preconditions): Promise<void> {
+  remove(rawGuid: string, pre: Preconditions): Promise<void> {
     const guid = normaliseGuid(rawGuid)
     return this.transact(guid, false, ({ live, version }, now) => {
       if (live === null) throw notFound(guid)

@@ -11,16 +11,11 @@ const isJson = (contentType: string | null): boolean => {
   return media === 'application/json' || (media.startsWith('application/') && media.endsWith('+json'))
 }
 
-/** Reads at most MAX_BODY_BYTES, without buffering more than that of a body sent chunked. */
-const readCapped = async (request: Request): Promise<string> => {
-  const declared = request.headers.get('content-length')
-  if (declared !== null) {
-    if (Number(declared) > MAX_BODY_BYTES) throw tooLarge()
-    const text = await request.text()
-    if (Buffer.byteLength(text) > MAX_BODY_BYTES) throw tooLarge()
-    return text
-  }
-  if (request.body === null) return ''
+const malformed = (error: unknown) => new AppError('malformed-json', `The body is not valid JSON: ${(error as Error).message}`)
+
+/** A body sent chunked (no Content-Length): read at most MAX_BODY_BYTES of it, never more. */
+const readChunked = async (request: Request): Promise<unknown> => {
+  if (request.body === null) throw malformed(new Error('the body is empty'))
   const reader = request.body.getReader()
   const chunks: Uint8Array[] = []
   let size = 0
@@ -34,18 +29,26 @@ const readCapped = async (request: Request): Promise<string> => {
     }
     chunks.push(value)
   }
-  return Buffer.concat(chunks).toString('utf8')
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
+  } catch (error) {
+    throw malformed(error)
+  }
 }
 
-/** The request's JSON body: 415 unless it is JSON, 413 when too large, 400 when malformed. */
-export const readJsonBody = async (request: Request): Promise<unknown> => {
+/**
+ * The request's JSON body: 415 unless it is JSON, 413 when too large, 400 when malformed.
+ * With a Content-Length (the usual case) the length is checked first and Bun parses the
+ * bytes itself: one promise, no intermediate string.
+ */
+export const readJsonBody = (request: Request): Promise<unknown> => {
   if (!isJson(request.headers.get('content-type'))) {
-    throw new AppError('unsupported-media-type', 'Send the body as JSON with Content-Type: application/json.')
+    return Promise.reject(new AppError('unsupported-media-type', 'Send the body as JSON with Content-Type: application/json.'))
   }
-  const text = await readCapped(request)
-  try {
-    return JSON.parse(text)
-  } catch (error) {
-    throw new AppError('malformed-json', `The body is not valid JSON: ${(error as Error).message}`)
-  }
+  const declared = request.headers.get('content-length')
+  if (declared === null) return readChunked(request)
+  if (Number(declared) > MAX_BODY_BYTES) return Promise.reject(tooLarge())
+  return request.json().catch((error: unknown) => {
+    throw malformed(error)
+  })
 }
