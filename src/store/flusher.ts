@@ -84,6 +84,7 @@ export class Flusher {
   private loop: Promise<void> | null = null
   private readPending = true
   private lastClaim = Number.NEGATIVE_INFINITY
+  private lastHousekeeping = Number.NEGATIVE_INFINITY
   private readonly attempts = new Map<string, number>()
   private backoffMs = 0
 
@@ -125,6 +126,7 @@ export class Flusher {
       const claimed = await client.xAutoClaim(keys.journal, keys.group, consumer, this.o.claimIdleMs, '0-0', { COUNT: batchMax })
       for (const m of claimed.messages) if (m !== null) entries.push(parseEntry(m.id, m.message))
       if (entries.length > 0) this.o.logger.info({ count: entries.length }, 'claimed journal entries left pending by another instance')
+      await this.forgetDeadConsumers()
     }
     if (entries.length === 0) {
       const id = this.readPending ? '0' : '>'
@@ -140,6 +142,23 @@ export class Flusher {
     if (entries.length === 0) return 0
     await this.flush(entries)
     return entries.length
+  }
+
+  /**
+   * Removes from the group the consumers of instances that are gone: nothing pending (their
+   * entries were claimed) and silent for ten claim periods. Without it every restart would
+   * leave a name behind in XINFO CONSUMERS for ever.
+   */
+  private async forgetDeadConsumers(): Promise<void> {
+    const { client, keys, consumer, claimIdleMs } = this.o
+    if (performance.now() - this.lastHousekeeping < claimIdleMs) return
+    this.lastHousekeeping = performance.now()
+    for (const c of await client.xInfoConsumers(keys.journal, keys.group)) {
+      if (c.name !== consumer && c.pending === 0 && c.idle > claimIdleMs * 10) {
+        await client.xGroupDelConsumer(keys.journal, keys.group, c.name)
+        this.o.logger.info({ consumer: c.name }, 'removed a dead instance from the journal consumer group')
+      }
+    }
   }
 
   private async run(): Promise<void> {

@@ -195,6 +195,8 @@ describe.skipIf(!enabled)('Redis mode', () => {
     await drained(keys)
     expect(await store.inner.get(guid, clock.now() / 1000)).toMatchObject({ user: 'orphan', version: 1 })
     expect((await client.xPending(keys.journal, keys.group)).pending).toBe(0)
+    // Once silent for ten claim periods with nothing pending, the dead consumer leaves the group.
+    await eventually('the dead consumer is removed', async () => !(await client.xInfoConsumers(keys.journal, keys.group)).some((c) => c.name === 'dead-instance'))
   })
 })
 
