@@ -9,6 +9,9 @@ import type { Store } from './store'
 
 const checkStored = TypeCompiler.Compile(Stored)
 
+/** Dead letters kept (approximately: MAXLEN ~): an operator reads them with XRANGE. */
+const DEAD_LETTERS_KEPT = 100_000
+
 export interface FlusherOptions {
   /** Its own connection: a blocking XREADGROUP stalls every other command on a shared one. */
   client: RedisClient
@@ -223,7 +226,13 @@ export class Flusher {
     const { client, keys, logger } = this.o
     const multi = client.multi()
     for (const { entry, reason } of dead) {
-      multi.xAdd(keys.deadLetters, '*', { id: entry.id, m: entry.next ? JSON.stringify(entry.next) : entry.raw, reason })
+      // Bounded, like everything the service keeps: the newest ~100k dead letters.
+      multi.xAdd(
+        keys.deadLetters,
+        '*',
+        { id: entry.id, m: entry.next ? JSON.stringify(entry.next) : entry.raw, reason },
+        { TRIM: { strategy: 'MAXLEN', strategyModifier: '~', threshold: DEAD_LETTERS_KEPT } },
+      )
       this.attempts.delete(entry.id)
     }
     const ids = dead.map((d) => d.entry.id)
