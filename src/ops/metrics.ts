@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client'
+import { Counter, Histogram, Registry } from 'prom-client'
+import { registerCollector, type Sample } from './collector'
 import { GuardMetrics } from './guard-metrics'
 import { HttpMetrics } from './http-metrics'
 import { ProcessMetrics } from './process-metrics'
@@ -18,8 +19,9 @@ export interface MetricSources {
 
 /**
  * The service's Prometheus metrics, on a registry of its own (so several apps in one test
- * process do not collide). Counters that the hot path would otherwise touch per request
- * (LRU hits/misses) are read from their owners at scrape time instead.
+ * process do not collide). What the hot path counts (requests, LRU hits) is kept by its
+ * owner as plain numbers and read at scrape time (registerCollector); prom-client's own
+ * Counter and Histogram serve the background work (commits, flushes, sweeps).
  */
 export class Metrics {
   readonly registry = new Registry()
@@ -56,59 +58,29 @@ export class Metrics {
     this.deadLettersTotal = new Counter({ name: 'guidd_journal_dead_letters_total', help: 'Journal entries moved to the dead-letter stream.', registers })
     this.flushFailuresTotal = new Counter({ name: 'guidd_journal_flush_failures_total', help: 'Flush rounds that failed (store or Redis unavailable) and were retried with backoff.', registers })
     this.invalidationsTotal = new Counter({ name: 'guidd_lru_invalidations_total', help: 'LRU entries dropped because another instance changed the GUID.', registers })
+    // Values other parts keep, read at scrape time: nothing on the request path touches them.
+    const one = (value: number): Sample[] => [{ value, labels: {} }]
+    registerCollector(this.registry, 'guidd_lru_entries', 'Entries (records, tombstones, negative entries, version floors) in the in-memory LRU.', 'gauge', () => one(sources.lruSize()))
+    registerCollector(this.registry, 'guidd_lru_hits_total', 'LRU lookups answered from memory.', 'counter', () => one(sources.lruStats().hits))
+    registerCollector(this.registry, 'guidd_lru_misses_total', 'LRU lookups that went to a lower tier.', 'counter', () => one(sources.lruStats().misses))
+    registerCollector(this.registry, 'guidd_actors_in_flight', 'Per-GUID actors with work in flight.', 'gauge', () => one(sources.actorsInFlight()))
     const journal = sources.journal
     if (journal) {
-      new Gauge({
-        name: 'guidd_journal_length',
-        help: 'Mutations journaled in Redis and not yet flushed to the durable store.',
-        registers,
-        async collect() {
-          this.set((await journal()).length)
-        },
-      })
-      new Gauge({
-        name: 'guidd_journal_oldest_age_seconds',
-        help: 'Age of the oldest unflushed journal entry (0 when empty).',
-        registers,
-        async collect() {
-          this.set((await journal()).oldestAgeSeconds)
-        },
-      })
+      // Both journal gauges come from one Redis round trip per scrape: the registry asks every
+      // metric in the same turn, and the answer is dropped before the next one.
+      let pending: ReturnType<typeof journal> | undefined
+      const state = () => {
+        if (pending === undefined) {
+          pending = journal()
+          setImmediate(() => {
+            pending = undefined
+          })
+        }
+        return pending
+      }
+      registerCollector(this.registry, 'guidd_journal_length', 'Mutations journaled in Redis and not yet flushed to the durable store.', 'gauge', async () => one((await state()).length))
+      registerCollector(this.registry, 'guidd_journal_oldest_age_seconds', 'Age of the oldest unflushed journal entry (0 when empty).', 'gauge', async () => one((await state()).oldestAgeSeconds))
     }
-    new Gauge({
-      name: 'guidd_lru_entries',
-      help: 'Entries (records and negative entries) in the in-memory LRU.',
-      registers,
-      collect() {
-        this.set(sources.lruSize())
-      },
-    })
-    new Counter({
-      name: 'guidd_lru_hits_total',
-      help: 'LRU lookups answered from memory.',
-      registers,
-      collect() {
-        this.reset()
-        this.inc(sources.lruStats().hits)
-      },
-    })
-    new Counter({
-      name: 'guidd_lru_misses_total',
-      help: 'LRU lookups that went to a lower tier.',
-      registers,
-      collect() {
-        this.reset()
-        this.inc(sources.lruStats().misses)
-      },
-    })
-    new Gauge({
-      name: 'guidd_actors_in_flight',
-      help: 'Per-GUID actors with work in flight.',
-      registers,
-      collect() {
-        this.set(sources.actorsInFlight())
-      },
-    })
   }
 
   /** One answered request outside the route handlers' own stats (errors before routing, docs). */
