@@ -3,6 +3,18 @@ import type { Mutation, Stored } from './guid/model'
 import type { Journal } from './store/journal'
 import type { Store } from './store/store'
 
+/**
+ * Calls `call` on each tier in turn, waiting only for the ones that answer with a promise
+ * (Redis): the LRU answers synchronously, and awaiting its `undefined` would still cost a turn
+ * of the microtask queue per call on the write path.
+ */
+const eachTier = async (tiers: readonly CacheTier[], call: (tier: CacheTier) => void | Promise<void>): Promise<void> => {
+  for (const tier of tiers) {
+    const pending = call(tier)
+    if (pending !== undefined) await pending
+  }
+}
+
 export interface RecordsDeps {
   /** Cache tiers, nearest first: the LRU, then Redis when configured. */
   tiers: readonly CacheTier[]
@@ -15,7 +27,12 @@ export interface RecordsDeps {
  * fill the tiers they passed; writes go to the journal and, once it is durable, to the tiers.
  */
 export class Records {
-  constructor(private readonly deps: RecordsDeps) {}
+  /** The tiers the journal does not write itself (Redis's key is set by the journal's script). */
+  private readonly local: readonly CacheTier[]
+
+  constructor(private readonly deps: RecordsDeps) {
+    this.local = deps.tiers.filter((tier) => !tier.journaled)
+  }
 
   /**
    * What the nearest tier knows without waiting: the record or tombstone, null (known
@@ -45,25 +62,16 @@ export class Records {
   /** Journals the mutation (durable when this resolves), then updates the tiers the journal did not. */
   async commit(mutation: Mutation, nowSec: number): Promise<void> {
     await this.deps.journal.append(mutation)
-    for (const tier of this.deps.tiers) {
-      if (tier.journaled) continue
-      // The LRU answers synchronously: no await (and no extra turn) for it.
-      const done = tier.set(mutation.next, nowSec)
-      if (done instanceof Promise) await done
-    }
+    await eachTier(this.local, (tier) => tier.set(mutation.next, nowSec))
   }
 
   /** Drops what this instance's own tiers hold of the GUID (the journal's tiers are exact). */
   async forgetLocal(guid: string): Promise<void> {
-    for (const tier of this.deps.tiers) if (!tier.journaled) await tier.forget(guid)
+    await eachTier(this.local, (tier) => tier.forget(guid))
   }
 
   private async fill(guid: string, depth: number, stored: Stored | null, nowSec: number): Promise<Stored | null> {
-    for (let i = 0; i < depth; i++) {
-      const tier = this.deps.tiers[i]!
-      if (stored === null) await tier.setAbsent(guid)
-      else await tier.set(stored, nowSec)
-    }
+    await eachTier(this.deps.tiers.slice(0, depth), (tier) => (stored === null ? tier.setAbsent(guid) : tier.set(stored, nowSec)))
     return stored
   }
 }
