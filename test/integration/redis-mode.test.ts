@@ -139,10 +139,12 @@ describe.skipIf(!enabled)('Redis mode', () => {
   })
 
   test('a store outage grows the lag; past JOURNAL_MAX_LAG writes get 503 and /readyz fails; then it recovers', async () => {
-    const { app, store, keys } = await redisApp({ JOURNAL_MAX_LAG: '20' })
+    const { app, store, keys, clock } = await redisApp({ JOURNAL_MAX_LAG: '20' })
     store.down = true
     for (let i = 0; i < 20; i++) await create(app, { user: `during outage ${i}` })
     expect(await metric(app, 'guidd_journal_length')).toBe(20)
+    clock.advance(5_000)
+    expect(await metric(app, 'guidd_journal_oldest_age_seconds')).toBeGreaterThanOrEqual(4)
     const refused = await expectProblem(await app.req('POST', '/guid', { user: 'one too many' }), 503, 'overloaded')
     expect(refused.detail).toContain('journal')
     const ready = await app.req('GET', '/readyz')

@@ -49,7 +49,11 @@ describe('SqliteStore checkpoint thread', () => {
 })
 
 describe('SqliteStore WAL under a steady write load', () => {
-  test('stays bounded: the checkpoint thread rewinds it, not only copies it', async () => {
+  // Proves the checkpoint thread keeps up with a paced load (without it the WAL would reach
+  // ~120 MiB here). It does not reproduce the 50-connection benchmark whose WAL grew to
+  // 1.5 GB under PASSIVE-only checkpoints; that case is covered by the RESTART in
+  // checkpoint-worker.ts and was measured with the benchmark, not asserted here.
+  test('stays bounded under a steady write load', async () => {
     const { statSync } = await import('node:fs')
     const wal = `${temp.dir}/guidd.sqlite-wal`
     let largest = 0
