@@ -1,5 +1,7 @@
 import type { Server } from 'bun'
 import { type Config, ConfigError, loadConfig } from './config'
+import { problemResponse } from './http/respond'
+import { newRequestId } from './http/request-id'
 import { createLogger, flushLogger } from './ops/logger'
 import { createRuntime, type Runtime } from './runtime'
 
@@ -52,12 +54,11 @@ runtime.app.elysia.listen({
   maxRequestBodySize: 1024 * 1024,
   // A connection silent this long (a stalled client, a slow-loris) is closed: it cannot pin the server.
   idleTimeout: config.IDLE_TIMEOUT_SECONDS,
+  // What escapes Elysia itself: the same opaque problem as any 500, with an id to quote.
   error: (error: Error) => {
-    logger.error({ err: error }, 'unhandled server error')
-    return new Response(JSON.stringify({ type: 'urn:guidd:problem:internal', title: 'Internal server error', status: 500, detail: 'The server failed to handle the request.' }), {
-      status: 500,
-      headers: { 'content-type': 'application/problem+json', 'cache-control': 'no-store', 'x-content-type-options': 'nosniff' },
-    })
+    const requestId = newRequestId()
+    logger.error({ err: error, requestId }, 'unhandled server error')
+    return problemResponse(error, undefined, { requestId, bytes: 0 })
   },
 })
 server = runtime.app.elysia.server!

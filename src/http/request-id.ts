@@ -8,7 +8,9 @@ const SANE = /^[A-Za-z0-9._:-]{1,128}$/
 const prefix = crypto.randomUUID().slice(0, 13)
 let counter = 0
 
+export const newRequestId = (): string => `${prefix}-${(++counter).toString(36)}`
+
 export const requestIdOf = (request: Request): string => {
   const given = request.headers.get('x-request-id')
-  return given !== null && SANE.test(given) ? given : `${prefix}-${(++counter).toString(36)}`
+  return given !== null && SANE.test(given) ? given : newRequestId()
 }

@@ -88,7 +88,7 @@ export const problem = (code: ErrorCode, detail: string, instance: string, reply
 }
 
 /** RFC 9457 problem details for any error; unknown errors become opaque 500s. */
-export const problemResponse = (error: unknown, instance: string, reply: Reply): Response => {
+export const problemResponse = (error: unknown, instance: string | undefined, reply: Reply): Response => {
   const appError = toAppError(error)
   const text = JSON.stringify(appError.toProblem(instance, reply.requestId))
   reply.bytes = Buffer.byteLength(text)
