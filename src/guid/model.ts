@@ -19,8 +19,11 @@ export const GuidInput = Type.String({
 })
 
 // "Characters" are Unicode code points; maxLength counts UTF-16 units (an emoji is two),
-// so the schema bounds units loosely and the format checks code points.
+// so the schema bounds units loosely and the format checks code points. A lone surrogate
+// (an escape such as "\ud800" in the JSON) is not a character: stored, it would come back
+// as U+FFFD from SQLite and be refused by Redis's JSON decoder, so it is refused here.
 FormatRegistry.Set('user', (value) => {
+  if (!value.isWellFormed()) return false
   let n = 0
   for (const _ of value) if (++n > USER_MAX_LENGTH) return false
   return n >= 1
@@ -32,7 +35,7 @@ export const User = Type.String({
   format: 'user',
   description: 'Free text, 1 to 256 characters (Unicode code points), stored as given.',
   examples: ['Cylance, Inc.'],
-  errorMessage: `user must be a string of 1 to ${USER_MAX_LENGTH} characters`,
+  errorMessage: `user must be a string of 1 to ${USER_MAX_LENGTH} characters of well-formed Unicode`,
 })
 
 export const Expire = Type.Integer({

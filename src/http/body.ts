@@ -1,4 +1,5 @@
 import { AppError } from '../errors'
+import { findDuplicateKey } from './json-keys'
 
 /** SPEC §3: request bodies are JSON objects of at most 16 KiB. */
 export const MAX_BODY_BYTES = 16 * 1024
@@ -12,6 +13,32 @@ const isJson = (contentType: string | null): boolean => {
 }
 
 const malformed = (error: unknown) => new AppError('malformed-json', `The body is not valid JSON: ${(error as Error).message}`)
+
+/** Refuses bytes that are not UTF-8 instead of reading them as U+FFFD (RFC 8259 §8.1). */
+const utf8 = new TextDecoder('utf-8', { fatal: true, ignoreBOM: false })
+
+/**
+ * The body's bytes as one JSON value: well-formed UTF-8, valid JSON, and no object naming a
+ * member twice (I-JSON, RFC 7493 §2.3), since JSON.parse would silently keep the last one
+ * and the service would act on a body other than the one that was checked by a reader.
+ */
+export const parseJsonBytes = (bytes: Uint8Array | ArrayBuffer): unknown => {
+  let text: string
+  try {
+    text = utf8.decode(bytes)
+  } catch {
+    throw new AppError('malformed-json', 'The body is not valid UTF-8.')
+  }
+  let value: unknown
+  try {
+    value = JSON.parse(text)
+  } catch (error) {
+    throw malformed(error)
+  }
+  const duplicate = typeof value === 'object' && value !== null ? findDuplicateKey(text) : undefined
+  if (duplicate !== undefined) throw new AppError('malformed-json', `The body names the member '${duplicate}' more than once.`)
+  return value
+}
 
 /** A body sent chunked (no Content-Length): read at most MAX_BODY_BYTES of it, never more. */
 const readChunked = async (request: Request): Promise<unknown> => {
@@ -29,17 +56,12 @@ const readChunked = async (request: Request): Promise<unknown> => {
     }
     chunks.push(value)
   }
-  try {
-    return JSON.parse(Buffer.concat(chunks).toString('utf8'))
-  } catch (error) {
-    throw malformed(error)
-  }
+  return parseJsonBytes(Buffer.concat(chunks))
 }
 
 /**
  * The request's JSON body: 415 unless it is JSON, 413 when too large, 400 when malformed.
- * With a Content-Length (the usual case) the length is checked first and Bun parses the
- * bytes itself: one promise, no intermediate string.
+ * With a Content-Length (the usual case) the length is checked before any byte is read.
  */
 export const readJsonBody = (request: Request): Promise<unknown> => {
   if (!isJson(request.headers.get('content-type'))) {
@@ -48,7 +70,5 @@ export const readJsonBody = (request: Request): Promise<unknown> => {
   const declared = request.headers.get('content-length')
   if (declared === null) return readChunked(request)
   if (Number(declared) > MAX_BODY_BYTES) return Promise.reject(tooLarge())
-  return request.json().catch((error: unknown) => {
-    throw malformed(error)
-  })
+  return request.arrayBuffer().then(parseJsonBytes)
 }
