@@ -22,9 +22,9 @@ export interface LruStats {
 }
 
 /**
- * The in-process tier: `lru-cache` bounded by entry count. Records and tombstones are
- * checked against `expire` on every hit; "absent" entries carry their own deadline from the
- * injected clock.
+ * The in-process tier: `lru-cache` bounded by entry count. Records and tombstones are kept
+ * until evicted, expired or not (the service judges liveness against `expire` on every
+ * hit); "absent" entries carry their own deadline from the injected clock.
  */
 export class LruTier implements CacheTier {
   readonly name = 'lru'
@@ -50,14 +50,14 @@ export class LruTier implements CacheTier {
     if (on) this.cache?.clear()
   }
 
-  get(guid: string, nowSec: number): Lookup {
+  get(guid: string, _nowSec?: number): Lookup {
     const entry = this.cache?.get(guid)
     if (entry !== undefined) {
       if (entry.kind === 'hit') {
-        if (entry.stored.expire > nowSec) {
-          this.stats.hits++
-          return entry
-        }
+        // Expired or not: an expired state still says which version is latest (the caller
+        // answers 404), so a read never falls through to an older version below.
+        this.stats.hits++
+        return entry
       } else if (entry.kind === 'floor') {
         if (entry.until > this.options.clock.now()) {
           this.stats.misses++
@@ -84,10 +84,9 @@ export class LruTier implements CacheTier {
     return entry?.kind === 'floor' && entry.until > this.options.clock.now() && version < entry.version
   }
 
-  set(stored: Stored, nowSec: number): void {
+  set(stored: Stored, _nowSec?: number): void {
     if (this.belowFloor(stored.guid, stored.version)) return
-    if (stored.expire > nowSec && !this.bypassed) this.cache?.set(stored.guid, { kind: 'hit', stored })
-    else this.cache?.delete(stored.guid)
+    if (!this.bypassed) this.cache?.set(stored.guid, { kind: 'hit', stored })
   }
 
   setAbsent(guid: string): void {

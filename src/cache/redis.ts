@@ -1,11 +1,9 @@
-import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { Stored } from '../guid/model'
+import type { Stored } from '../guid/model'
 import { type RedisClient, redisCall } from '../redis/client'
 import { ABSENT_MARKER, type RedisKeys } from '../redis/keys'
 import { FILL_IF_NEWER, Script } from '../redis/scripts'
+import { decodeState, encodeState } from '../redis/state'
 import { ABSENT, type CacheTier, type Lookup, MISS } from './tier'
-
-const checkStored = TypeCompiler.Compile(Stored)
 
 export interface RedisTierOptions {
   client: RedisClient
@@ -13,11 +11,21 @@ export interface RedisTierOptions {
   /** How long (ms) an "absent" answer is remembered. 0 disables negative caching. */
   negativeTtlMs: number
   timeoutMs: number
+  /** How long a state is kept past its expire (TOMBSTONE_TTL_SECONDS). */
+  retainSeconds: number
 }
 
 /**
- * The shared tier: one key per GUID holding its state as JSON with EXAT = expire, so Redis
- * expires it by itself. Acknowledged writes land here through the journal's script
+ * Until when Redis keeps a state: past its expire, for as long as the durable store may still
+ * hold an older version (the flusher lags behind the journal). An expired state found here
+ * answers 404 with its version known; without it a read would fall through to the store and
+ * could find the older version that the acknowledged write replaced.
+ */
+export const keepUntil = (stored: Stored, retainSeconds: number): number => stored.expire + retainSeconds
+
+/**
+ * The shared tier: one key per GUID holding its state (src/redis/state.ts), which Redis
+ * removes by itself `retainSeconds` after the state's expire (keepUntil). Acknowledged writes land here through the journal's script
  * (`journaled`); this tier only fills from below, and only with newer versions.
  */
 export class RedisTier implements CacheTier {
@@ -27,21 +35,21 @@ export class RedisTier implements CacheTier {
 
   constructor(private readonly options: RedisTierOptions) {}
 
-  async get(guid: string, nowSec: number): Promise<Lookup> {
+  async get(guid: string, _nowSec?: number): Promise<Lookup> {
     const { client, keys, timeoutMs } = this.options
     const raw = await redisCall('read', timeoutMs, () => client.get(keys.guid(guid)))
     if (raw === null) return MISS
     if (raw === ABSENT_MARKER) return ABSENT
-    const stored: unknown = JSON.parse(raw)
-    // Validate what comes out of Redis as we do what comes in over HTTP; an unreadable value is a miss.
-    if (!checkStored.Check(stored)) return MISS
-    return stored.expire > nowSec ? { kind: 'hit', stored } : MISS
+    // An unreadable value is a miss; an expired state is a hit (see CacheTier).
+    const stored = decodeState(raw)
+    return stored === undefined ? MISS : { kind: 'hit', stored }
   }
 
   async set(stored: Stored, nowSec: number): Promise<void> {
-    if (stored.expire <= nowSec) return
+    const until = keepUntil(stored, this.options.retainSeconds)
+    if (until <= nowSec) return
     const { client, keys, timeoutMs } = this.options
-    await redisCall('fill', timeoutMs, () => this.fill.run(client, [keys.guid(stored.guid)], [JSON.stringify(stored), String(stored.version), String(stored.expire)]))
+    await redisCall('fill', timeoutMs, () => this.fill.run(client, [keys.guid(stored.guid)], [encodeState(stored), String(stored.version), String(until)]))
   }
 
   async setAbsent(guid: string): Promise<void> {

@@ -8,7 +8,9 @@ export const ABSENT: Lookup = Object.freeze({ kind: 'absent' })
 
 /**
  * A cache in front of the durable store: the in-process LRU, and (when configured) Redis.
- * A tier never serves anything expired: `get` checks `expire` against `nowSec`.
+ * A hit is the GUID's latest state, which may have expired: expiry hides a state, it never
+ * lets an older version come back, so a tier answers with an expired state rather than let
+ * the read fall through to an older one below. The service never shows an expired state.
  */
 export interface CacheTier {
   readonly name: string

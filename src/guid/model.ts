@@ -105,7 +105,24 @@ export type Tombstone = Static<typeof Tombstone>
 export const Stored = Type.Union([StoredRecord, Tombstone])
 export type Stored = Static<typeof Stored>
 
-export const isLive = (s: Stored): s is StoredRecord => !('deleted' in s)
+/** A record (not a tombstone) whose expire has not passed: the only state any answer shows. */
+export const isLive = (s: Stored, nowSec: number): s is StoredRecord => !('deleted' in s) && s.expire > nowSec
+
+/**
+ * Versions of a new incarnation start at its creation second times this, plus one: above
+ * every version of any earlier incarnation of the GUID, so versions (and ETags) never repeat
+ * across delete or expiry, even once nothing of the earlier one is left anywhere.
+ *
+ * Why that holds without synchronised clocks: an incarnation's expire E was in the future
+ * when its creator checked (its creation second C < E), and a new one is created only once
+ * E has passed on the creating instance (T >= E > C). The earlier incarnation's versions are
+ * C * 1e6 + n, below T * 1e6 while it made fewer than a million changes per second of its
+ * life (one GUID's changes are serialised by its actor and Redis's compare-and-set, tens of
+ * thousands per second at most). 2^53 / 1e6 seconds lasts until the year 2255.
+ */
+export const INCARNATION_SPAN = 1_000_000
+
+export const firstVersion = (nowSec: number, knownVersion: number): number => Math.max(knownVersion + 1, nowSec * INCARNATION_SPAN + 1)
 
 /**
  * A change to one GUID, as the journal and the durable stores see it: the state it leaves

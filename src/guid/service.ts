@@ -5,7 +5,7 @@ import type { Records } from '../records'
 import { VersionConflict } from '../store/journal'
 import { ifMatchHolds, noneMatchFails } from './etag'
 import { parseExpire } from './expire'
-import { type CreateBody, isLive, type PatchBody, type Stored, type StoredRecord, type UpsertBody } from './model'
+import { type CreateBody, firstVersion, isLive, type PatchBody, type Stored, type StoredRecord, type UpsertBody } from './model'
 import { generateGuid, normaliseGuid } from './normalise'
 
 export interface GuidServiceDeps {
@@ -25,7 +25,7 @@ export interface Preconditions {
 
 export type WriteResult = { record: StoredRecord; created: boolean }
 
-/** What a load tells a write: the live record (if any) and the version the next write follows. */
+/** What a load tells a write: the live record (if any) and the latest version known, expired or not. */
 interface State {
   live: StoredRecord | null
   version: number
@@ -42,14 +42,14 @@ const MAX_CONFLICT_RETRIES = 5
 
 const notFound = (guid: string) => new AppError('not-found', `GUID ${guid} does not exist or has expired.`)
 
-const stateOf = (stored: Stored | null): State => (stored === null ? { live: null, version: 0 } : { live: isLive(stored) ? stored : null, version: stored.version })
+const stateOf = (stored: Stored | null, nowSec: number): State => (stored === null ? { live: null, version: 0 } : { live: isLive(stored, nowSec) ? stored : null, version: stored.version })
 
 /**
  * The resource's rules (SPEC §2-§3). Every mutation of a GUID runs inside that GUID's
  * actor, so load-decide-commit never interleaves with another mutation of the same GUID
  * here; across instances the journal's compare-and-set settles it (the loser reloads and
  * decides again, which answers 412 when its If-Match no longer holds). Versions never
- * repeat while a GUID's tombstone lasts: a re-create continues from it.
+ * repeat across delete or expiry: a new incarnation starts above every earlier one (firstVersion).
  */
 export class GuidService {
   constructor(private readonly deps: GuidServiceDeps) {}
@@ -61,7 +61,7 @@ export class GuidService {
     // A memory hit needs no actor: it is at least as new as every acknowledged write here.
     const hot = this.deps.records.peek(guid, now)
     if (hot !== undefined) {
-      if (hot === null || !isLive(hot)) throw notFound(guid)
+      if (hot === null || !isLive(hot, now)) throw notFound(guid)
       return hot
     }
     // A miss reads below inside the actor (shared: reads run together, never across a
@@ -70,7 +70,7 @@ export class GuidService {
     return this.deps.actors
       .runShared(guid, () => this.deps.records.load(guid, now, 1))
       .then((stored) => {
-        if (stored === null || !isLive(stored)) throw notFound(guid)
+        if (stored === null || !isLive(stored, now)) throw notFound(guid)
         return stored
       })
   }
@@ -82,7 +82,7 @@ export class GuidService {
     return this.transact(guid, given === undefined, ({ live, version }, now) => {
       const expire = body.expire === undefined ? now + this.deps.defaultTtlSeconds : parseExpire(body.expire, now)
       if (live !== null) throw new AppError('guid-exists', `GUID ${guid} already exists; update it with PATCH or POST /guid/${guid}.`)
-      const record = { guid, user: body.user, expire, version: version + 1 }
+      const record = { guid, user: body.user, expire, version: firstVersion(now, version) }
       return { next: record, result: record }
     })
   }
@@ -94,7 +94,7 @@ export class GuidService {
       checkWrite(pre, live)
       if (live === null) {
         if (body.user === undefined) throw invalid('/user', 'user is required to create a GUID')
-        const record = { guid, user: body.user, expire: expire ?? now + this.deps.defaultTtlSeconds, version: version + 1 }
+        const record = { guid, user: body.user, expire: expire ?? now + this.deps.defaultTtlSeconds, version: firstVersion(now, version) }
         return { next: record, result: { record, created: true } }
       }
       if (body.user === undefined && expire === undefined) return { result: { record: live, created: false } }
@@ -133,7 +133,7 @@ export class GuidService {
     const attempt = async (): Promise<T> => {
       for (let round = 0; ; round++) {
         const now = nowSeconds(this.deps.clock)
-        const state = fresh && round === 0 ? stateOf(null) : stateOf(await this.deps.records.load(guid, now))
+        const state = fresh && round === 0 ? stateOf(null, now) : stateOf(await this.deps.records.load(guid, now), now)
         const { next, result } = decide(state, now)
         if (next === undefined) return result
         try {

@@ -81,8 +81,8 @@ export const startRedisMode = async (deps: RedisModeDeps): Promise<RedisMode> =>
   await flusher.start()
 
   return {
-    tier: new RedisTier({ client: main, keys, negativeTtlMs: config.NEGATIVE_CACHE_MS, timeoutMs: config.REDIS_TIMEOUT_MS }),
-    journal: new RedisJournal({ client: main, keys, maxLag: config.JOURNAL_MAX_LAG, timeoutMs: config.REDIS_TIMEOUT_MS, instanceId }),
+    tier: new RedisTier({ client: main, keys, negativeTtlMs: config.NEGATIVE_CACHE_MS, timeoutMs: config.REDIS_TIMEOUT_MS, retainSeconds: config.TOMBSTONE_TTL_SECONDS }),
+    journal: new RedisJournal({ client: main, keys, maxLag: config.JOURNAL_MAX_LAG, timeoutMs: config.REDIS_TIMEOUT_MS, instanceId, retainSeconds: config.TOMBSTONE_TTL_SECONDS }),
     flusher,
     checks,
     journalState,

@@ -5,11 +5,17 @@ import type { RedisClient } from './client'
  * restart). Each runs atomically on the server.
  */
 
-/** Version of the JSON state held at KEYS[1]: 0 when there is none (or only the absent marker). */
+/**
+ * Version of the state held at KEYS[1] (src/redis/state.ts: `<version>:<JSON>`), read from its
+ * prefix without parsing the JSON: 0 when there is none, or only the absent marker.
+ */
 const CURRENT_VERSION = `
 local function current_version(key)
   local cur = redis.call('GET', key)
   if not cur then return 0 end
+  local version = tonumber(string.match(cur, '^(%d+):'))
+  if version then return version end
+  -- A value written before the version prefix (a rolling upgrade): its JSON's version.
   local ok, state = pcall(cjson.decode, cur)
   if ok and type(state) == 'table' and tonumber(state.version) then return tonumber(state.version) end
   return 0
@@ -17,10 +23,10 @@ end
 `
 
 /**
- * The journaled write: compare-and-set on the GUID's version, then the new state (EXAT its
- * expire), the journal entry and the invalidation, all or nothing.
- * KEYS: guid key, journal. ARGV: prevVersion, state JSON, expire (unix s), max journal
- * length, invalidation channel, invalidation message.
+ * The journaled write: compare-and-set on the GUID's version, then the new state (kept until
+ * EXAT, past its expire: see RedisTier), the journal entry and the invalidation, all or nothing.
+ * KEYS: guid key, journal. ARGV: prevVersion, encoded state, keep-until (unix s), max journal
+ * length, invalidation channel, invalidation message, state JSON (the journal entry).
  * Returns {1, entry id} | {0, current version} (CAS lost) | {-1, journal length} (lag bound).
  */
 export const JOURNAL_WRITE = `${CURRENT_VERSION}
@@ -29,7 +35,7 @@ if length >= tonumber(ARGV[4]) then return {-1, length} end
 local version = current_version(KEYS[1])
 if version ~= tonumber(ARGV[1]) then return {0, version} end
 redis.call('SET', KEYS[1], ARGV[2], 'EXAT', ARGV[3])
-local id = redis.call('XADD', KEYS[2], '*', 'm', ARGV[2])
+local id = redis.call('XADD', KEYS[2], '*', 'm', ARGV[7])
 redis.call('PUBLISH', ARGV[5], ARGV[6])
 return {1, id}
 `
@@ -37,7 +43,7 @@ return {1, id}
 /**
  * A read-path fill: store the state only if it is newer than what Redis holds, so a fill
  * from a lagging store never overwrites a newer journaled write.
- * KEYS: guid key. ARGV: state JSON, version, expire (unix s). Returns 1 when set.
+ * KEYS: guid key. ARGV: encoded state, version, keep-until (unix s). Returns 1 when set.
  */
 export const FILL_IF_NEWER = `${CURRENT_VERSION}
 if tonumber(ARGV[2]) > current_version(KEYS[1]) then

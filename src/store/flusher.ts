@@ -49,7 +49,7 @@ type Readable = Extract<Entry, { next: Stored }>
  * The batch to write: per GUID the one state the store must end with (coalesce), and
  * every entry of that GUID, which that one write settles.
  */
-const groupEntries = (entries: readonly Entry[], nowSec: number): Array<{ mutation: Mutation; ids: string[] }> => {
+const groupEntries = (entries: readonly Entry[]): Array<{ mutation: Mutation; ids: string[] }> => {
   const readable = entries.filter((e): e is Readable => e.next !== null)
   const ids = new Map<string, string[]>()
   for (const e of readable) {
@@ -58,7 +58,7 @@ const groupEntries = (entries: readonly Entry[], nowSec: number): Array<{ mutati
     else list.push(e.id)
   }
   // prevVersion matters to the journal's compare-and-set only; the store guards on version.
-  return coalesce(readable, nowSec).map((e) => ({ mutation: { next: e.next, prevVersion: e.next.version - 1 }, ids: ids.get(e.next.guid)! }))
+  return coalesce(readable).map((e) => ({ mutation: { next: e.next, prevVersion: e.next.version - 1 }, ids: ids.get(e.next.guid)! }))
 }
 
 const parseEntry = (id: string, message: Record<string, unknown>): Entry => {
@@ -183,9 +183,8 @@ export class Flusher {
   private async flush(entries: Entry[]): Promise<void> {
     const { store, clock } = this.o
     const started = performance.now()
-    // One instant for coalescing and writing, so both judge expiry alike.
     const now = nowSeconds(clock)
-    const groups = groupEntries(entries, now)
+    const groups = groupEntries(entries)
     const outcomes =
       groups.length > 0
         ? await store.applyBatch(

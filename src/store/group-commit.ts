@@ -1,8 +1,9 @@
-import { nowSeconds, type Clock } from '../clock'
+import type { Clock } from '../clock'
 import { AppError } from '../errors'
 import type { Mutation } from '../guid/model'
-import type { Journal } from './journal'
-import type { SqliteStore } from './sqlite'
+import type { ApplyOutcome } from './store'
+import { type Journal, VersionConflict } from './journal'
+import { isStorageFault, type SqliteStore } from './sqlite'
 
 export interface GroupCommitOptions {
   /** Most mutations in one transaction. */
@@ -11,6 +12,8 @@ export interface GroupCommitOptions {
   windowMs: number
   clock: Clock
   onCommit?: (size: number, seconds: number) => void
+  /** Told when a commit fails for a fault of the storage (disk full, I/O error, read-only) and when one succeeds again. */
+  health?: { failed(error: unknown): void; succeeded(): void }
 }
 
 interface Pending {
@@ -66,16 +69,27 @@ export class GroupCommitJournal implements Journal {
     const batch = this.batch
     this.batch = []
     const started = performance.now()
+    let outcomes: ApplyOutcome[]
     try {
-      this.store.applyBatchSync(
-        batch.map((p) => p.mutation),
-        nowSeconds(this.options.clock),
-      )
+      outcomes = this.store.applyBatchSync(batch.map((p) => p.mutation))
     } catch (error) {
-      for (const p of batch) p.reject(error)
+      const failure = isStorageFault(error) ? this.cannotWrite(error) : error
+      for (const p of batch) p.reject(failure)
       return
     }
+    this.options.health?.succeeded()
     this.options.onCommit?.(batch.length, (performance.now() - started) / 1000)
-    for (const p of batch) p.resolve()
+    // Each caller is answered by its own entry's outcome: a 2xx only for a write the store took.
+    batch.forEach((p, i) => {
+      const outcome = outcomes[i]
+      if (outcome === 'applied') p.resolve()
+      else if (outcome === 'stale') p.reject(new VersionConflict(p.mutation.next.guid, p.mutation.prevVersion))
+      else p.reject(new Error(`the store refused the write of ${p.mutation.next.guid}: ${outcome?.rejected ?? 'no outcome'}`))
+    })
+  }
+
+  private cannotWrite(error: unknown): AppError {
+    this.options.health?.failed(error)
+    return new AppError('unavailable', 'The store cannot take writes right now; retry shortly.', { headers: { 'retry-after': '1' }, cause: error })
   }
 }

@@ -22,9 +22,10 @@ export class VersionConflict extends Error {
   constructor(
     readonly guid: string,
     readonly expected: number,
-    readonly found: number,
+    /** The version the journal holds, when it says. */
+    readonly found?: number,
   ) {
-    super(`version conflict on ${guid}: expected ${expected}, found ${found}`)
+    super(`version conflict on ${guid}: expected ${expected}, found ${found ?? 'a newer one'}`)
     this.name = 'VersionConflict'
   }
 }

@@ -3,6 +3,8 @@ import type { Mutation } from '../guid/model'
 import { type RedisClient, redisCall } from '../redis/client'
 import type { RedisKeys } from '../redis/keys'
 import { JOURNAL_WRITE, Script } from '../redis/scripts'
+import { encodeState } from '../redis/state'
+import { keepUntil } from '../cache/redis'
 import { type Journal, VersionConflict } from './journal'
 
 export interface RedisJournalOptions {
@@ -13,6 +15,8 @@ export interface RedisJournalOptions {
   timeoutMs: number
   /** This instance, so its own invalidations can be told from others'. */
   instanceId: string
+  /** How long a state is kept past its expire (see keepUntil). */
+  retainSeconds: number
 }
 
 /**
@@ -29,12 +33,12 @@ export class RedisJournal implements Journal {
 
   async append({ next, prevVersion }: Mutation): Promise<void> {
     if (this.closed) throw new AppError('unavailable', 'The service is shutting down.', { headers: { 'retry-after': '1' } })
-    const { client, keys, maxLag, timeoutMs, instanceId } = this.options
+    const { client, keys, maxLag, timeoutMs, instanceId, retainSeconds } = this.options
     const reply = (await redisCall('journal', timeoutMs, () =>
       this.write.run(
         client,
         [keys.guid(next.guid), keys.journal],
-        [String(prevVersion), JSON.stringify(next), String(next.expire), String(maxLag), keys.invalidations, `${next.guid}|${next.version}|${instanceId}`],
+        [String(prevVersion), encodeState(next), String(keepUntil(next, retainSeconds)), String(maxLag), keys.invalidations, `${next.guid}|${next.version}|${instanceId}`, JSON.stringify(next)],
       ),
     )) as [number, string | number]
     if (reply[0] === 1) return

@@ -38,6 +38,18 @@ const WAL_HARD_LIMIT_FRAMES = 65_536
 const fromRow = (guid: string, row: Row): unknown =>
   row.user === null ? { guid, version: row.version, expire: row.expire, deleted: true } : { guid, user: row.user, expire: row.expire, version: row.version }
 
+/**
+ * SQLite's codes for a fault of the storage beneath it rather than of the statement: the
+ * disk is full, the file is read-only, I/O failed, the file is locked, corrupt or gone.
+ */
+const STORAGE_FAULTS = ['SQLITE_FULL', 'SQLITE_IOERR', 'SQLITE_READONLY', 'SQLITE_CANTOPEN', 'SQLITE_BUSY', 'SQLITE_LOCKED', 'SQLITE_NOMEM', 'SQLITE_CORRUPT', 'SQLITE_NOTADB', 'SQLITE_PROTOCOL']
+
+/** Whether `error` says the store cannot write now (answer 503 and retry later), not that a write is wrong. */
+export const isStorageFault = (error: unknown): boolean => {
+  const code = error instanceof Error && error.name === 'SQLiteError' ? (error as { code?: string }).code : undefined
+  return code !== undefined && STORAGE_FAULTS.some((fault) => code === fault || code.startsWith(`${fault}_`))
+}
+
 /** GUIDs are kept as their 16 bytes: half the index of the hex text (+12% upserts/s, measured). */
 const keyOf = (guid: string): Buffer => {
   const key = Buffer.from(guid, 'hex')
@@ -55,9 +67,10 @@ export class SqliteStore implements Store {
   readonly checkpointer: Checkpointer | undefined
   private readonly db: Database
   private readonly selectOne: Statement<Row, [Buffer, number]>
-  private readonly upsert: Statement<unknown, [Buffer, string | null, number, number, number]>
+  private readonly upsert: Statement<unknown, [Buffer, string | null, number, number]>
   private readonly sweep: Statement<unknown, [number, number]>
-  private readonly applyTx: (mutations: readonly Mutation[], nowSec: number) => ApplyOutcome[]
+  private readonly probe: Statement<unknown, [number]>
+  private readonly applyTx: (mutations: readonly Mutation[]) => ApplyOutcome[]
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
@@ -93,17 +106,19 @@ export class SqliteStore implements Store {
     )`)
     this.db.exec('CREATE INDEX IF NOT EXISTS guids_expire ON guids (expire)')
     this.selectOne = this.db.query('SELECT user, expire, version FROM guids WHERE guid = ?1 AND expire > ?2')
-    // Version guard: a put lands when it is newer than what is stored, or what is stored has expired.
+    // Version guard: a put lands when it is newer than what is stored, expired or not (an
+    // expired newer state hides the GUID; skipping it would bring the older one back).
     this.upsert = this.db.query(`INSERT INTO guids (guid, user, expire, version) VALUES (?1, ?2, ?3, ?4)
       ON CONFLICT (guid) DO UPDATE SET user = excluded.user, expire = excluded.expire, version = excluded.version
-      WHERE excluded.version > guids.version OR guids.expire <= ?5`)
+      WHERE excluded.version > guids.version`)
+    this.db.exec('CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)')
+    this.probe = this.db.query('INSERT OR REPLACE INTO write_probe (id, at) VALUES (1, ?1)')
     this.sweep = this.db.query('DELETE FROM guids WHERE id IN (SELECT id FROM guids WHERE expire <= ?1 LIMIT ?2)')
-    this.applyTx = this.db.transaction((mutations: readonly Mutation[], nowSec: number) =>
+    this.applyTx = this.db.transaction((mutations: readonly Mutation[]) =>
       mutations.map(({ next }): ApplyOutcome => {
-        if (next.expire <= nowSec) return 'stale'
         const user = 'deleted' in next ? null : next.user
         // run() and its change count, not RETURNING: no row to build (+22% upserts/s, measured).
-        return this.upsert.run(keyOf(next.guid), user, next.expire, next.version, nowSec).changes === 0 ? 'stale' : 'applied'
+        return this.upsert.run(keyOf(next.guid), user, next.expire, next.version).changes === 0 ? 'stale' : 'applied'
       }),
     )
   }
@@ -119,24 +134,29 @@ export class SqliteStore implements Store {
   }
 
   /** Synchronous batch: one transaction, committed (WAL) when this returns. */
-  applyBatchSync(mutations: readonly Mutation[], nowSec: number): ApplyOutcome[] {
+  applyBatchSync(mutations: readonly Mutation[]): ApplyOutcome[] {
     if (this.checkpointer !== undefined && this.checkpointer.walFrames >= WAL_HARD_LIMIT_FRAMES) {
       this.db.query('PRAGMA wal_checkpoint(RESTART)').get()
       this.checkpointer.walFrames = 0
     }
-    return this.applyTx(mutations, nowSec)
+    return this.applyTx(mutations)
   }
 
   async get(guid: string, nowSec: number): Promise<Stored | null> {
     return this.getSync(guid, nowSec)
   }
 
-  async applyBatch(mutations: readonly Mutation[], nowSec: number): Promise<ApplyOutcome[]> {
-    return this.applyBatchSync(mutations, nowSec)
+  async applyBatch(mutations: readonly Mutation[], _nowSec?: number): Promise<ApplyOutcome[]> {
+    return this.applyBatchSync(mutations)
   }
 
   async sweepExpired(nowSec: number, limit: number): Promise<number> {
     return this.sweep.run(nowSec, limit).changes
+  }
+
+  /** One small real write: whether the file takes writes again after a storage fault. */
+  async probeWrite(): Promise<void> {
+    this.probe.run(Date.now())
   }
 
   async ping(): Promise<void> {

@@ -4,7 +4,7 @@ import type { Mutation, Stored } from '../guid/model'
 export type ApplyOutcome =
   /** Written, or already there (a replay): either way the store now reflects it. */
   | 'applied'
-  /** A newer version is stored, or the state it carries has already expired: no effect, by design. */
+  /** A newer (or the same) version is stored: no effect, by design. */
   | 'stale'
   /** This entry cannot be written for a reason of its own (retrying will not help). */
   | { rejected: string }
@@ -14,8 +14,9 @@ export type ApplyOutcome =
  * MongoDB implement it, and one contract test suite runs against both.
  *
  * Writes are version-guarded so a batch may be replayed or reordered without moving a GUID
- * backwards: a mutation takes effect when its version is newer than the stored one or the
- * stored state has expired, and never when the state it carries has itself expired.
+ * backwards: a mutation takes effect exactly when its version is newer than the stored one,
+ * whether or not either has expired. Expiry only hides a state from reads; it never lets an
+ * older version come back (versions never repeat across delete or expiry, see GuidService).
  */
 export interface Store {
   readonly name: string

@@ -50,17 +50,28 @@ export const storeContract = (name: string, open: () => Promise<OpenedStore>) =>
       expect(await store.get(G, NOW)).toMatchObject({ version: 3, user: 'v3' })
     })
 
-    test('a put over an expired state wins whatever its version', async () => {
+    test('a newer put over an expired state wins', async () => {
       await store.applyBatch([putOf(record(G, 5, NOW + 10, 'old'))], NOW)
-      const fresh = record(G, 1, NOW + 100, 'new')
+      const fresh = record(G, 6, NOW + 100, 'new')
       expect(await store.applyBatch([putOf(fresh)], NOW + 10)).toEqual(['applied'])
       expect(await store.get(G, NOW + 10)).toEqual(fresh)
     })
 
-    test('a put carrying an already expired state has no effect', async () => {
+    test('an older put never replaces a newer state, even one that has expired', async () => {
+      await store.applyBatch([putOf(record(G, 5, NOW + 10, 'newer'))], NOW)
+      expect(await store.applyBatch([putOf(record(G, 4, NOW + 100, 'older'))], NOW + 20)).toEqual(['stale'])
+      expect(await store.get(G, NOW + 20)).toBeNull()
+    })
+
+    // Issue 7, hole 1: a PATCH that shortened expire, applied after its new expire passed,
+    // was skipped as stale, and the older live version came back.
+    test('a newer put carrying an already expired state replaces the older live one and hides the GUID', async () => {
       await store.applyBatch([putOf(record(G, 1, NOW + 100, 'live'))], NOW)
-      expect(await store.applyBatch([putOf(record(G, 9, NOW, 'dead'))], NOW)).toEqual(['stale'])
-      expect(await store.get(G, NOW)).toMatchObject({ version: 1, user: 'live' })
+      expect(await store.applyBatch([putOf(record(G, 2, NOW - 1, 'shortened'))], NOW)).toEqual(['applied'])
+      expect(await store.get(G, NOW)).toBeNull()
+      // Replaying the older write changes nothing.
+      expect(await store.applyBatch([putOf(record(G, 1, NOW + 100, 'live'))], NOW)).toEqual(['stale'])
+      expect(await store.get(G, NOW)).toBeNull()
     })
 
     test('a delete leaves a tombstone with its version; reads see it, not the record', async () => {

@@ -16,7 +16,7 @@ beforeEach(async () => {
 })
 afterEach(() => app.close())
 
-const send = (method: string, path: string, body: string | Uint8Array) =>
+const send = (method: string, path: string, body: string | Uint8Array<ArrayBuffer>) =>
   app.runtime.app.handle(new Request(`http://localhost${path}`, { method, body, headers: { 'content-type': 'application/json' } }))
 
 const writes: Array<[string, string]> = [

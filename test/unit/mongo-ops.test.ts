@@ -13,8 +13,7 @@ import {
   type WriteConcernError,
   type WriteError,
 } from 'mongodb'
-import type { Mutation, Stored } from '../../src/guid/model'
-import { coalesce } from '../../src/store/coalesce'
+import type { Mutation } from '../../src/guid/model'
 import { MongoStore } from '../../src/store/mongo'
 import {
   BulkAccountingError,
@@ -269,71 +268,6 @@ describe('foldRound', () => {
 
   test('verdicts that do not match the ops throw', () => {
     expect(() => foldRound(plan, start(), [0, 1], ['applied'], true)).toThrow(BulkAccountingError)
-  })
-})
-
-describe('coalesce', () => {
-  const put = (guid: string, version: number, expire = NOW + 100, user = `v${version}`) => putOf(record(guid, version, expire, user))
-
-  test('per GUID the highest version, in order of first appearance', () => {
-    const a1 = put(G, 1)
-    const b2 = put(guidNo(2), 2)
-    const a3 = put(G, 3)
-    const a2 = put(G, 2)
-    const c1 = put(guidNo(3), 1)
-    expect(coalesce([a1, b2, a3, a2, c1], NOW)).toEqual([a3, b2, c1])
-  })
-
-  test('equal versions: the later one', () => {
-    const first = put(G, 2, NOW + 100, 'first')
-    const later = put(G, 2, NOW + 100, 'later')
-    expect(coalesce([first, later], NOW)[0]).toBe(later)
-  })
-
-  test('a tombstone and a record compete by version alike', () => {
-    const del = deleteOf(G, 4, NOW + 50)
-    expect(coalesce([put(G, 3), del], NOW)).toEqual([del])
-    const again = put(G, 5)
-    expect(coalesce([del, again], NOW)).toEqual([again])
-  })
-
-  test('a live re-create from version 1 replaces an expired higher version', () => {
-    const expired = put(G, 7, NOW)
-    const recreated = put(G, 1)
-    expect(coalesce([expired, recreated], NOW)).toEqual([recreated])
-  })
-
-  test('an expired state never replaces a live one, whatever its version', () => {
-    const live = put(G, 2)
-    expect(coalesce([live, put(G, 9, NOW - 1)], NOW)).toEqual([live])
-  })
-
-  test('accepts anything that carries a mutation, and returns the same objects', () => {
-    const entries = [
-      { id: 'a', ...put(G, 1) },
-      { id: 'b', ...put(G, 2) },
-    ]
-    expect(coalesce(entries, NOW).map((e) => e.id)).toEqual(['b'])
-  })
-
-  test('the kept mutation ends the store where applying them all in order would', () => {
-    // The store guard, applied one by one, as SQLite applies a batch.
-    const apply = (stored: Stored | null, m: Mutation): Stored | null => (m.next.expire > NOW && (stored === null || stored.expire <= NOW || m.next.version > stored.version) ? m.next : stored)
-    const pool = [put(G, 1), put(G, 3), put(G, 2, NOW), put(G, 7, NOW - 3), deleteOf(G, 4, NOW + 20), put(G, 5, NOW + 1), deleteOf(G, 6, NOW)]
-    const starts: (Stored | null)[] = [null, record(G, 2, NOW + 5), record(G, 9, NOW), record(G, 4, NOW + 5)]
-    let seed = 7
-    const rand = (n: number) => {
-      seed = (seed * 1103515245 + 12345) % 2 ** 31
-      return seed % n
-    }
-    for (let run = 0; run < 500; run++) {
-      const batch = Array.from({ length: 1 + rand(5) }, () => pool[rand(pool.length)] as Mutation)
-      for (const start of starts) {
-        const sequential = batch.reduce(apply, start)
-        const coalesced = coalesce(batch, NOW).reduce(apply, start)
-        expect(coalesced).toEqual(sequential)
-      }
-    }
   })
 })
 
