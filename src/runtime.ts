@@ -15,6 +15,7 @@ import { RateLimiter } from './http/rate-limit'
 import type { Logger } from './ops/logger'
 import { Metrics } from './ops/metrics'
 import { Readiness, type ReadinessCheck } from './ops/readiness'
+import { WriteHealth } from './ops/write-health'
 import { Records } from './records'
 import { type RedisMode, startRedisMode } from './redis/mode'
 import type { Flusher } from './store/flusher'
@@ -89,7 +90,18 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   const deadlines = config.REQUEST_TIMEOUT_MS > 0 ? new Deadlines(clock, config.REQUEST_TIMEOUT_MS) : undefined
   const socketAddress = options.clientAddress ?? (() => undefined)
   const store = options.store ?? (await openStore(config, (error) => logger.error({ err: error }, 'SQLite checkpoint thread failed; checkpointing inline')))
-  const checks: ReadinessCheck[] = [{ name: store.name, check: () => store.ping() }]
+  // Writes that fail for a fault of the storage (disk full, I/O error, read-only) make the
+  // store "not ready" until a write (or the readiness probe's write) succeeds again.
+  const writeHealth = new WriteHealth(store.name, logger, store.probeWrite === undefined ? undefined : () => store.probeWrite!(), clock)
+  const checks: ReadinessCheck[] = [
+    {
+      name: store.name,
+      check: async () => {
+        await writeHealth.check()
+        await store.ping()
+      },
+    },
+  ]
   const tiers: CacheTier[] = [lru]
   // The metrics are built once the journal is known; events before that have nothing to count.
   let metricsRef: Metrics | undefined
@@ -103,6 +115,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
       windowMs: config.COMMIT_WINDOW_MS,
       clock,
       onCommit: (size, seconds) => metricsRef?.observeCommit(size, seconds),
+      health: writeHealth,
     })
   } else {
     redis = await startRedisMode({
@@ -135,6 +148,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     journal: redis?.journalState,
     apiKeys: () => apiKeys?.size ?? 0,
     rateLimitClients: () => limiter?.size ?? 0,
+    requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
   })
   metricsRef = metrics
   const records = new Records({ tiers, journal, store })
@@ -153,6 +167,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     cors: config.CORS_ORIGINS === undefined ? undefined : new Cors(config.CORS_ORIGINS),
     maxHeaderBytes: config.MAX_HEADER_BYTES,
     clientAddress: config.TRUST_PROXY ? behindProxy(socketAddress) : socketAddress,
+    logSample2xx: config.LOG_SAMPLE_2XX,
   })
 
   const start = (): void => {

@@ -5,6 +5,7 @@ import type { Clock } from '../clock'
 import type { Config } from '../config'
 import type { Logger } from '../ops/logger'
 import type { ReadinessCheck } from '../ops/readiness'
+import { WriteHealth } from '../ops/write-health'
 import { Flusher, type FlusherEvents } from '../store/flusher'
 import { RedisJournal } from '../store/redis-journal'
 import type { Store } from '../store/store'
@@ -52,8 +53,17 @@ export const startRedisMode = async (deps: RedisModeDeps): Promise<RedisMode> =>
     const oldest = first?.[0] ? Number(first[0].id.split('-')[0]) : null
     return { length, oldestAgeSeconds: oldest === null ? 0 : Math.max(0, (clock.now() - oldest) / 1000) }
   }
+  // Redis can answer PING and still refuse writes (MISCONF after a failed AOF/RDB write, a
+  // full disk, OOM): the journal's own writes tell, and a probe write ends the incident.
+  const journalHealth = new WriteHealth('redis', logger, async () => void (await main.set(`${config.REDIS_PREFIX}write-probe`, String(clock.now()), { PX: 60_000 })), clock)
   const checks: ReadinessCheck[] = [
-    { name: 'redis', check: async () => void (await main.ping()) },
+    {
+      name: 'redis',
+      check: async () => {
+        await journalHealth.check()
+        await main.ping()
+      },
+    },
     {
       name: 'journal',
       check: async () => {
@@ -82,7 +92,15 @@ export const startRedisMode = async (deps: RedisModeDeps): Promise<RedisMode> =>
 
   return {
     tier: new RedisTier({ client: main, keys, negativeTtlMs: config.NEGATIVE_CACHE_MS, timeoutMs: config.REDIS_TIMEOUT_MS, retainSeconds: config.TOMBSTONE_TTL_SECONDS }),
-    journal: new RedisJournal({ client: main, keys, maxLag: config.JOURNAL_MAX_LAG, timeoutMs: config.REDIS_TIMEOUT_MS, instanceId, retainSeconds: config.TOMBSTONE_TTL_SECONDS }),
+    journal: new RedisJournal({
+      client: main,
+      keys,
+      maxLag: config.JOURNAL_MAX_LAG,
+      timeoutMs: config.REDIS_TIMEOUT_MS,
+      instanceId,
+      retainSeconds: config.TOMBSTONE_TTL_SECONDS,
+      health: journalHealth,
+    }),
     flusher,
     checks,
     journalState,

@@ -17,6 +17,8 @@ export interface RedisJournalOptions {
   instanceId: string
   /** How long a state is kept past its expire (see keepUntil). */
   retainSeconds: number
+  /** Told when a journal write fails (Redis down or refusing writes) and when one succeeds. */
+  health?: { failed(error: unknown): void; succeeded(): void }
 }
 
 /**
@@ -33,14 +35,18 @@ export class RedisJournal implements Journal {
 
   async append({ next, prevVersion }: Mutation): Promise<void> {
     if (this.closed) throw new AppError('unavailable', 'The service is shutting down.', { headers: { 'retry-after': '1' } })
-    const { client, keys, maxLag, timeoutMs, instanceId, retainSeconds } = this.options
+    const { client, keys, maxLag, timeoutMs, instanceId, retainSeconds, health } = this.options
     const reply = (await redisCall('journal', timeoutMs, () =>
       this.write.run(
         client,
         [keys.guid(next.guid), keys.journal],
         [String(prevVersion), encodeState(next), String(keepUntil(next, retainSeconds)), String(maxLag), keys.invalidations, `${next.guid}|${next.version}|${instanceId}`, JSON.stringify(next)],
       ),
-    )) as [number, string | number]
+    ).catch((error: unknown) => {
+      health?.failed(error)
+      throw error
+    })) as [number, string | number]
+    health?.succeeded()
     if (reply[0] === 1) return
     if (reply[0] === 0) throw new VersionConflict(next.guid, prevVersion, Number(reply[1]))
     throw new AppError('overloaded', `The write-behind journal holds ${reply[1]} unflushed mutations (limit ${maxLag}); retry shortly.`, { headers: { 'retry-after': '1' } })

@@ -65,6 +65,7 @@ const keyOf = (guid: string): Buffer => {
 export class SqliteStore implements Store {
   readonly name = 'sqlite'
   readonly checkpointer: Checkpointer | undefined
+  private checkpointFailed = false
   private readonly db: Database
   private readonly selectOne: Statement<Row, [Buffer, number]>
   private readonly upsert: Statement<unknown, [Buffer, string | null, number, number]>
@@ -88,6 +89,9 @@ export class SqliteStore implements Store {
         path: options.path,
         intervalMs: 50,
         onFailure: (error) => {
+          // Told once: the thread reports every failed attempt (a full disk fails each one).
+          if (this.checkpointFailed) return
+          this.checkpointFailed = true
           // Never let the WAL grow without bound: fall back to checkpointing inline.
           this.db.exec(`PRAGMA wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`)
           options.onCheckpointFailure?.(error)

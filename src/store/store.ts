@@ -31,5 +31,7 @@ export interface Store {
   sweepExpired(nowSec: number, limit: number): Promise<number>
   /** Throws when the store cannot answer. */
   ping(): Promise<void>
+  /** One small real write, to learn whether writes work again after a storage fault (optional). */
+  probeWrite?(): Promise<void>
   close(): Promise<void>
 }

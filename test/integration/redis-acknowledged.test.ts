@@ -1,0 +1,124 @@
+import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
+import { mkdtempSync, rmSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { createClient } from 'redis'
+import { ManualClock } from '../../src/clock'
+import type { Stored } from '../../src/guid/model'
+import { redisKeys } from '../../src/redis/keys'
+import { RedisJournal } from '../../src/store/redis-journal'
+import { SqliteStore } from '../../src/store/sqlite'
+import { createTestApp, type TestApp } from '../support/app'
+import { FlakyStore } from '../support/flaky-store'
+import { expectProblem } from '../support/http'
+import { redisSuites, startRedis, type TestRedis } from '../support/redis'
+
+/**
+ * Issue 7 in Redis mode. Hole 1: an acknowledged PATCH that shortened `expire` came back as
+ * the older record once it expired (Redis dropped the newer state at its expire, and the
+ * read fell through to a store the flusher had not caught up with). Hole 2: a state whose
+ * JSON cjson cannot decode made the compare-and-set read its version as 0, so every later
+ * write of that GUID lost the race forever.
+ */
+
+const enabled = redisSuites('Redis mode: acknowledged writes')
+let redis: TestRedis
+let client: ReturnType<typeof createClient>
+const opened: Array<() => Promise<void>> = []
+
+beforeAll(async () => {
+  if (!enabled) return
+  redis = await startRedis()
+  client = createClient({ url: redis.url })
+  await client.connect()
+})
+afterEach(async () => {
+  for (const close of opened.splice(0)) await close()
+})
+afterAll(async () => {
+  if (!enabled) return
+  await client.quit()
+  await redis.stop()
+})
+
+/** One instance in-process on a shared prefix and store; its clock starts at real time (Redis expires by its own). */
+const instance = async (prefix: string, store: FlakyStore, clock: ManualClock): Promise<TestApp> => {
+  const app = await createTestApp({ REDIS_URL: redis.url, REDIS_PREFIX: prefix, FLUSH_INTERVAL_MS: '20' }, { clock, store, flusherBackoffMs: { min: 5, max: 20 } })
+  opened.push(() => app.close())
+  return app
+}
+
+const sharedStore = () => {
+  const dir = mkdtempSync(join(tmpdir(), 'guidd-redis-ack-'))
+  const store = new FlakyStore(new SqliteStore({ path: join(dir, 'store.sqlite'), synchronous: 'NORMAL' }))
+  opened.push(async () => rmSync(dir, { recursive: true, force: true }))
+  return store
+}
+
+const eventually = async (what: string, check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> => {
+  const deadline = Date.now() + timeoutMs
+  while (!(await check())) {
+    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`)
+    await Bun.sleep(10)
+  }
+}
+
+describe.if(enabled)('Redis mode: no acknowledged write is reverted', () => {
+  test('a PATCH that shortens expire, while the flusher lags: every instance answers 404 after it expires, never the older record', async () => {
+    const prefix = redis.prefix()
+    const keys = redisKeys(prefix)
+    const store = sharedStore()
+    const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000)
+    const now = () => Math.floor(clock.now() / 1000)
+    const a = await instance(prefix, store, clock)
+    const created = await a.req('POST', '/guid', { user: 'orig', expire: now() + 86_400 })
+    expect(created.status).toBe(201)
+    const { guid } = (await created.json()) as { guid: string }
+    await eventually('the create reaches the store', async () => (await client.xLen(keys.journal)) === 0)
+
+    // The store goes down: the PATCH is acknowledged by the journal alone.
+    store.down = true
+    expect((await a.req('PATCH', `/guid/${guid}`, { user: 'short', expire: now() + 1 })).status).toBe(200)
+    clock.advance(2_000)
+
+    await expectProblem(await a.req('GET', `/guid/${guid}`), 404, 'not-found')
+    // Another instance, with nothing in its LRU: Redis must still know the newer (expired) state.
+    const b = await instance(prefix, store, clock)
+    await expectProblem(await b.req('GET', `/guid/${guid}`), 404, 'not-found')
+    // A conditional write naming the first incarnation's ETag cannot land.
+    const etag = created.headers.get('etag')!
+    await expectProblem(await b.req('POST', `/guid/${guid}`, { user: 'x' }, { 'if-match': etag }), 412, 'precondition-failed')
+
+    // The store comes back; once the journal drains, the store alone holds the newer state.
+    store.down = false
+    await eventually('the journal drains', async () => (await client.xLen(keys.journal)) === 0)
+    expect(await store.get(guid, now())).toBeNull()
+    expect(await store.applyBatch([{ next: { guid, user: 'orig', expire: now() + 86_400, version: Number(JSON.parse(etag)) }, prevVersion: 0 }], now())).toEqual(['stale'])
+  })
+})
+
+describe.if(enabled)('Redis mode: no content makes the compare-and-set misread a version', () => {
+  test('a state cjson cannot decode (a lone surrogate) still has its version read', async () => {
+    const prefix = redis.prefix()
+    const keys = redisKeys(prefix)
+    const journal = new RedisJournal({ client: client as never, keys, maxLag: 1_000, timeoutMs: 2_000, instanceId: 'test', retainSeconds: 60 })
+    const guid = '0123456789ABCDEF0123456789ABCDEF'
+    const expire = Math.floor(Date.now() / 1000) + 3_600
+    const first: Stored = { guid, user: 'bad \ud800 user', expire, version: 7 }
+    await journal.append({ next: first, prevVersion: 0 })
+    await journal.append({ next: { guid, user: 'fine', expire, version: 8 }, prevVersion: 7 })
+    await journal.append({ next: { guid, version: 9, expire, deleted: true }, prevVersion: 8 })
+  })
+
+  test('POST with a lone surrogate in user is 400, and the GUID stays writable', async () => {
+    const store = sharedStore()
+    const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000)
+    const app = await instance(redis.prefix(), store, clock)
+    const guid = 'ABCDEF0123456789ABCDEF0123456789'
+    const refused = await app.runtime.app.handle(new Request('http://localhost/guid', { method: 'POST', body: `{"guid":"${guid}","user":"\\ud800"}`, headers: { 'content-type': 'application/json' } }))
+    await expectProblem(refused, 400, 'validation')
+    expect((await app.req('POST', `/guid/${guid}`, { user: 'ok' })).status).toBe(201)
+    expect((await app.req('PATCH', `/guid/${guid}`, { user: 'ok again' })).status).toBe(200)
+    expect((await app.req('DELETE', `/guid/${guid}`)).status).toBe(204)
+  })
+})
