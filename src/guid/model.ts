@@ -42,19 +42,19 @@ export const Expire = Type.Integer({
   minimum: 0,
   maximum: MAX_EXPIRE,
   description: 'Expiry instant in Unix seconds.',
-  examples: [1427736345],
+  examples: [4102444800],
 })
 
 export const ExpireInput = Type.Union([Type.Integer(), Type.String({ maxLength: 64 })], {
   description: 'Expiry instant: Unix seconds as a JSON integer or a string of digits, or an RFC 3339 date-time with offset. Must be in the future and no later than 9999-12-31T23:59:59Z.',
-  examples: [1427736345, '1427736345', '2030-01-01T00:00:00Z'],
+  examples: [4102444800, '4102444800', '2100-01-01T00:00:00Z'],
   errorMessage: 'expire must be Unix seconds (integer or digit string) or an RFC 3339 date-time',
 })
 
 /** The resource as clients see it. */
 export const GuidRecord = Type.Object(
   { guid: Guid, user: User, expire: Expire },
-  { additionalProperties: false, examples: [{ guid: '9094E4C980C74043A4B586B420E69DDF', user: 'Cylance, Inc.', expire: 1427736345 }] },
+  { additionalProperties: false, examples: [{ guid: '9094E4C980C74043A4B586B420E69DDF', user: 'Cylance, Inc.', expire: 4102444800 }] },
 )
 export type GuidRecord = Static<typeof GuidRecord>
 
@@ -67,7 +67,7 @@ export const CreateBody = Type.Object(
   {
     additionalProperties: false,
     description: 'Creates a GUID; one is generated when `guid` is absent. `expire` defaults to 30 days from now.',
-    examples: [{ user: 'Cylance, Inc.' }, { guid: '9094E4C980C74043A4B586B420E69DDF', user: 'Cylance, Inc.', expire: '2030-01-01T00:00:00Z' }],
+    examples: [{ user: 'Cylance, Inc.' }, { guid: '9094E4C980C74043A4B586B420E69DDF', user: 'Cylance, Inc.', expire: '2100-01-01T00:00:00Z' }],
   },
 )
 export type CreateBody = Static<typeof CreateBody>
@@ -77,7 +77,7 @@ export const UpsertBody = Type.Object(
   {
     additionalProperties: false,
     description: 'Creates the GUID of the path (then `user` is required) or updates it. `guid`, if sent, must equal the path GUID.',
-    examples: [{ user: 'Cylance, Inc.', expire: 1893456000 }],
+    examples: [{ user: 'Cylance, Inc.', expire: 4102444800 }],
   },
 )
 export type UpsertBody = Static<typeof UpsertBody>
