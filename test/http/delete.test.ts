@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { createTestApp, T0_SECONDS, type TestApp } from '../support/app'
-import { createGuid, expectProblem, GUID, OTHER_GUID } from '../support/http'
+import { createGuid, etagAt, expectProblem, GUID, OTHER_GUID } from '../support/http'
 
 let app: TestApp
 beforeEach(async () => {
@@ -53,12 +53,12 @@ describe('DELETE /guid/{guid}', () => {
   })
 
   test('If-Match mismatch: 412 and the GUID stays', async () => {
-    await expectProblem(await app.req('DELETE', path, undefined, { 'if-match': '"2"' }), 412, 'precondition-failed')
+    await expectProblem(await app.req('DELETE', path, undefined, { 'if-match': etagAt(2) }), 412, 'precondition-failed')
     expect((await app.req('GET', path)).status).toBe(200)
   })
 
   test('If-Match that matches: 204', async () => {
-    expect((await app.req('DELETE', path, undefined, { 'if-match': '"1"' })).status).toBe(204)
+    expect((await app.req('DELETE', path, undefined, { 'if-match': etagAt(1) })).status).toBe(204)
     expect((await app.req('GET', path)).status).toBe(404)
   })
 })

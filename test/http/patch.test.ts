@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { createTestApp, T0_SECONDS, type TestApp } from '../support/app'
-import { createGuid, expectProblem, GUID, OTHER_GUID } from '../support/http'
+import { createGuid, etagAt, expectProblem, GUID, OTHER_GUID } from '../support/http'
 
 let app: TestApp
 beforeEach(async () => {
@@ -20,26 +20,26 @@ describe('PATCH /guid/{guid}', () => {
   ])('%s: 200 with the updated record and a bumped ETag', async (_name, body, expected) => {
     const res = await app.req('PATCH', path, body)
     expect(res.status).toBe(200)
-    expect(res.headers.get('etag')).toBe('"2"')
+    expect(res.headers.get('etag')).toBe(etagAt(2))
     expect(await res.json()).toEqual({ guid: GUID, ...expected })
     const read = await app.req('GET', path)
-    expect(read.headers.get('etag')).toBe('"2"')
+    expect(read.headers.get('etag')).toBe(etagAt(2))
     expect(await read.json()).toEqual({ guid: GUID, ...expected })
   })
 
   test('each PATCH bumps the version by one', async () => {
     for (let v = 2; v <= 5; v++) {
       const res = await app.req('PATCH', path, { user: `u${v}` })
-      expect(res.headers.get('etag')).toBe(`"${v}"`)
+      expect(res.headers.get('etag')).toBe(etagAt(v))
     }
   })
 
   test('concurrent PATCHes of one GUID each get their own version', async () => {
     const all = await Promise.all(Array.from({ length: 10 }, (_, i) => app.req('PATCH', path, { user: `u${i}` })))
     expect(all.map((r) => r.status)).toEqual(Array<number>(10).fill(200))
-    expect(all.map((r) => r.headers.get('etag'))).toEqual(Array.from({ length: 10 }, (_, i) => `"${i + 2}"`))
+    expect(all.map((r) => r.headers.get('etag'))).toEqual(Array.from({ length: 10 }, (_, i) => etagAt(i + 2)))
     const read = await app.req('GET', path)
-    expect(read.headers.get('etag')).toBe('"11"')
+    expect(read.headers.get('etag')).toBe(etagAt(11))
     expect(await read.json()).toMatchObject({ user: 'u9' })
   })
 
@@ -49,7 +49,7 @@ describe('PATCH /guid/{guid}', () => {
 
   test('a body with only guid is 400', async () => {
     await expectProblem(await app.req('PATCH', path, { guid: GUID }), 400, 'validation')
-    expect((await app.req('GET', path)).headers.get('etag')).toBe('"1"')
+    expect((await app.req('GET', path)).headers.get('etag')).toBe(etagAt(1))
   })
 
   test('guid in the body naming another GUID is 400', async () => {
@@ -72,20 +72,20 @@ describe('PATCH /guid/{guid}', () => {
   })
 
   test('If-Match that matches: 200', async () => {
-    const res = await app.req('PATCH', path, { user: 'x' }, { 'if-match': '"1"' })
+    const res = await app.req('PATCH', path, { user: 'x' }, { 'if-match': etagAt(1) })
     expect(res.status).toBe(200)
-    expect(res.headers.get('etag')).toBe('"2"')
+    expect(res.headers.get('etag')).toBe(etagAt(2))
   })
 
   test('If-Match in a list: 200', async () => {
-    expect((await app.req('PATCH', path, { user: 'x' }, { 'if-match': '"9", "1"' })).status).toBe(200)
+    expect((await app.req('PATCH', path, { user: 'x' }, { 'if-match': `${etagAt(9)}, ${etagAt(1)}` })).status).toBe(200)
   })
 
   test('If-Match mismatch: 412 and nothing changes', async () => {
     await app.req('PATCH', path, { user: 'second' })
-    await expectProblem(await app.req('PATCH', path, { user: 'lost update' }, { 'if-match': '"1"' }), 412, 'precondition-failed')
+    await expectProblem(await app.req('PATCH', path, { user: 'lost update' }, { 'if-match': etagAt(1) }), 412, 'precondition-failed')
     const read = await app.req('GET', path)
-    expect(read.headers.get('etag')).toBe('"2"')
+    expect(read.headers.get('etag')).toBe(etagAt(2))
     expect(await read.json()).toMatchObject({ user: 'second' })
   })
 })

@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { createTestApp, T0_SECONDS, type TestApp } from '../support/app'
-import { createGuid, expectProblem, GUID, OTHER_GUID } from '../support/http'
+import { createGuid, etagAt, expectProblem, GUID, OTHER_GUID, versionOf } from '../support/http'
 
 let app: TestApp
 beforeEach(async () => {
@@ -11,11 +11,11 @@ afterEach(() => app.close())
 const path = `/guid/${GUID}`
 
 describe('POST /guid/{guid}: create', () => {
-  test('creates with 201, Location and ETag "1"', async () => {
+  test('creates with 201, Location and the first ETag of its creation second', async () => {
     const res = await app.req('POST', `/guid/${GUID.toLowerCase()}`, { user: 'u', expire: '1893456000' })
     expect(res.status).toBe(201)
     expect(res.headers.get('location')).toBe(path)
-    expect(res.headers.get('etag')).toBe('"1"')
+    expect(res.headers.get('etag')).toBe(etagAt(1))
     expect(await res.json()).toEqual({ guid: GUID, user: 'u', expire: 1893456000 })
   })
 
@@ -31,7 +31,7 @@ describe('POST /guid/{guid}: create', () => {
   })
 
   test('If-Match on an absent GUID is 412 and creates nothing', async () => {
-    await expectProblem(await app.req('POST', path, { user: 'u' }, { 'if-match': '"1"' }), 412, 'precondition-failed')
+    await expectProblem(await app.req('POST', path, { user: 'u' }, { 'if-match': etagAt(1) }), 412, 'precondition-failed')
     await expectProblem(await app.req('POST', path, { user: 'u' }, { 'if-match': '*' }), 412, 'precondition-failed')
     expect((await app.req('GET', path)).status).toBe(404)
   })
@@ -40,12 +40,15 @@ describe('POST /guid/{guid}: create', () => {
     expect((await app.req('POST', path, { user: 'u' }, { 'if-none-match': '*' })).status).toBe(201)
   })
 
-  test('creates anew over an expired record', async () => {
-    await createGuid(app, GUID, { user: 'old', expire: T0_SECONDS + 10 })
+  test('creates anew over an expired record, with an ETag above the old one', async () => {
+    const old = await createGuid(app, GUID, { user: 'old', expire: T0_SECONDS + 10 })
     app.clock.advance(10_000)
     const res = await app.req('POST', path, { user: 'new' })
     expect(res.status).toBe(201)
-    expect(res.headers.get('etag')).toBe('"1"')
+    const etag = res.headers.get('etag')!
+    expect(etag).toBe(etagAt(1, T0_SECONDS + 10))
+    expect(versionOf(etag)).toBeGreaterThan(versionOf(old))
+    await expectProblem(await app.req('POST', path, { user: 'stale' }, { 'if-match': old }), 412, 'precondition-failed')
   })
 
   test('400 for a malformed GUID in the path', async () => {
@@ -60,10 +63,10 @@ describe('POST /guid/{guid}: update', () => {
     const res = await app.req('POST', path, { user: 'changed' })
     expect(res.status).toBe(200)
     expect(res.headers.get('location')).toBeNull()
-    expect(res.headers.get('etag')).toBe('"2"')
+    expect(res.headers.get('etag')).toBe(etagAt(2))
     expect(await res.json()).toEqual({ guid: GUID, user: 'changed', expire: 1893456000 })
     const again = await app.req('POST', path, { expire: 1893456001 })
-    expect(again.headers.get('etag')).toBe('"3"')
+    expect(again.headers.get('etag')).toBe(etagAt(3))
     expect(await again.json()).toEqual({ guid: GUID, user: 'changed', expire: 1893456001 })
   })
 
@@ -85,9 +88,9 @@ describe('POST /guid/{guid}: update', () => {
   })
 
   test('If-Match that matches: 200', async () => {
-    const res = await app.req('POST', path, { user: 'x' }, { 'if-match': '"1"' })
+    const res = await app.req('POST', path, { user: 'x' }, { 'if-match': etagAt(1) })
     expect(res.status).toBe(200)
-    expect(res.headers.get('etag')).toBe('"2"')
+    expect(res.headers.get('etag')).toBe(etagAt(2))
   })
 
   test('If-Match: * on an existing GUID: 200', async () => {
@@ -95,19 +98,19 @@ describe('POST /guid/{guid}: update', () => {
   })
 
   test('If-Match mismatch: 412 and no change', async () => {
-    await expectProblem(await app.req('POST', path, { user: 'x' }, { 'if-match': '"7"' }), 412, 'precondition-failed')
+    await expectProblem(await app.req('POST', path, { user: 'x' }, { 'if-match': etagAt(7) }), 412, 'precondition-failed')
     const read = await app.req('GET', path)
-    expect(read.headers.get('etag')).toBe('"1"')
+    expect(read.headers.get('etag')).toBe(etagAt(1))
     expect(await read.json()).toMatchObject({ user: 'owner' })
   })
 
   test('If-Match with a weak tag never matches (strong comparison): 412', async () => {
-    await expectProblem(await app.req('POST', path, { user: 'x' }, { 'if-match': 'W/"1"' }), 412, 'precondition-failed')
+    await expectProblem(await app.req('POST', path, { user: 'x' }, { 'if-match': `W/${etagAt(1)}` }), 412, 'precondition-failed')
   })
 
   test('If-None-Match: * on an existing GUID: 412', async () => {
     await expectProblem(await app.req('POST', path, { user: 'x' }, { 'if-none-match': '*' }), 412, 'precondition-failed')
-    expect((await app.req('GET', path)).headers.get('etag')).toBe('"1"')
+    expect((await app.req('GET', path)).headers.get('etag')).toBe(etagAt(1))
   })
 
   test('expire in the past is 400 on update too', async () => {

@@ -1,6 +1,6 @@
 import { expect } from 'bun:test'
 import type { Problem } from '../../src/errors'
-import type { TestApp } from './app'
+import { T0_SECONDS, type TestApp } from './app'
 
 /** Asserts `res` is an RFC 9457 problem of `code` with `status`, tied to its X-Request-Id; returns the body. */
 export const expectProblem = async (res: Response, status: number, code: string): Promise<Problem> => {
@@ -25,4 +25,22 @@ export const createGuid = async (app: TestApp, guid = GUID, body: Record<string,
   const res = await app.req('POST', '/guid', { guid, ...body })
   expect(res.status).toBe(201)
   return res.headers.get('etag')!
+}
+
+/**
+ * Versions of one incarnation of a GUID are `creationSecond * 1e6 + n` (src/guid/model.ts,
+ * firstVersion): the n-th state of an incarnation created at `createdAtSec`. Spelled out here
+ * rather than imported, so the tests pin the rule instead of echoing the implementation.
+ */
+export const versionAt = (n: number, createdAtSec = T0_SECONDS): number => createdAtSec * 1_000_000 + n
+
+/** The ETag of `versionAt(n, createdAtSec)`: by default the n-th state of a GUID created at the tests' T0. */
+export const etagAt = (n: number, createdAtSec = T0_SECONDS): string => `"${versionAt(n, createdAtSec)}"`
+
+/** The version a strong ETag names (`"1767225600000001"` -> 1767225600000001); fails the test on anything else. */
+export const versionOf = (etag: string | null | undefined): number => {
+  expect(etag ?? '').toMatch(/^"[1-9][0-9]*"$/)
+  const version = Number(etag!.slice(1, -1))
+  expect(Number.isSafeInteger(version)).toBe(true)
+  return version
 }
