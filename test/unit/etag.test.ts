@@ -6,6 +6,38 @@ describe('etagOf', () => {
     expect(etagOf(1)).toBe('"1"')
     expect(etagOf(42)).toBe('"42"')
   })
+
+  test('spells an incarnation-sized version in full digits, never in exponent form', () => {
+    expect(etagOf(1_767_225_600_000_001)).toBe('"1767225600000001"')
+    expect(etagOf(Number.MAX_SAFE_INTEGER)).toBe('"9007199254740991"')
+  })
+})
+
+/** Versions as the service makes them: creation second * 1e6 + n (src/guid/model.ts). */
+const V = 1_767_225_600_000_003
+
+describe('comparisons of incarnation-sized versions', () => {
+  test.each([
+    ['the same tag', `"${V}"`, true],
+    ['the previous version', `"${V - 1}"`, false],
+    ['the next version', `"${V + 1}"`, false],
+    ['an earlier incarnation (one second before)', `"${V - 1_000_000}"`, false],
+    ['the same number in exponent form', '"1.767225600000003e15"', false],
+    ['the same number with a leading zero', `"0${V}"`, false],
+    ['a prefix of the tag', `"${String(V).slice(0, -1)}"`, false],
+    ['a list ending in it', `"${V - 1}", "${V}"`, true],
+  ] as const)('If-Match %s: %p -> %p', (_name, header, expected) => {
+    expect(ifMatchHolds(header, V)).toBe(expected)
+  })
+
+  test.each([
+    ['the same tag', `"${V}"`, true],
+    ['its weak form', `W/"${V}"`, true],
+    ['the previous version', `"${V - 1}"`, false],
+    ['the next version, weak', `W/"${V + 1}"`, false],
+  ] as const)('If-None-Match %s: %p -> %p', (_name, header, expected) => {
+    expect(noneMatchFails(header, V)).toBe(expected)
+  })
 })
 
 describe('ifMatchHolds (strong comparison)', () => {
