@@ -8,7 +8,7 @@ import { ABSENT_MARKER, redisKeys } from '../../src/redis/keys'
 import { SqliteStore } from '../../src/store/sqlite'
 import { createTestApp, type TestApp } from '../support/app'
 import { FlakyStore } from '../support/flaky-store'
-import { expectProblem } from '../support/http'
+import { etagAt, expectProblem, versionAt, versionOf } from '../support/http'
 import { redisSuites, startRedis, type TestRedis } from '../support/redis'
 
 const enabled = redisSuites('Redis mode integration')
@@ -79,14 +79,19 @@ const metric = async (app: TestApp, name: string): Promise<number> => {
 }
 
 describe.skipIf(!enabled)('Redis mode', () => {
-  test('a write is journaled in Redis with EXAT = expire, then flushed to the store', async () => {
+  test('a write is journaled in Redis as <version>:<JSON>, kept until expire + TOMBSTONE_TTL_SECONDS, then flushed to the store', async () => {
     const { app, store, keys, clock } = await redisApp()
-    const expire = clock.now() / 1000 + 3_600
+    const now = clock.now() / 1000
+    const expire = now + 3_600
     const record = await create(app, { user: 'journaled', expire })
-    expect(JSON.parse((await client.get(keys.guid(record.guid)))!)).toEqual({ ...record, version: 1 })
-    expect(await client.expireTime(keys.guid(record.guid))).toBe(expire)
+    // The first version of an incarnation created in second `now`.
+    const version = versionAt(1, now)
+    const raw = (await client.get(keys.guid(record.guid)))!
+    expect(raw.slice(0, raw.indexOf(':'))).toBe(String(version))
+    expect(JSON.parse(raw.slice(raw.indexOf(':') + 1))).toEqual({ ...record, version })
+    expect(await client.expireTime(keys.guid(record.guid))).toBe(expire + app.config.TOMBSTONE_TTL_SECONDS)
     await drained(keys)
-    expect(await store.inner.get(record.guid, clock.now() / 1000)).toEqual({ ...record, version: 1 })
+    expect(await store.inner.get(record.guid, clock.now() / 1000)).toEqual({ ...record, version })
     await eventually('the flush is counted', async () => (await metric(app, 'guidd_journal_flushed_total')) === 1)
   })
 
@@ -115,8 +120,8 @@ describe.skipIf(!enabled)('Redis mode', () => {
     expect((await app.req('GET', `/guid/${guid}`)).status).toBe(200)
   })
 
-  test('no tier serves a record the instant its expire passes', async () => {
-    const { app, clock } = await redisApp()
+  test('no tier serves a record the instant its expire passes (Redis still keeps its state)', async () => {
+    const { app, clock, keys } = await redisApp()
     const record = await create(app, { user: 'short-lived', expire: clock.now() / 1000 + 10 })
     clock.advance(9_000)
     expect((await app.req('GET', `/guid/${record.guid}`)).status).toBe(200)
@@ -124,17 +129,25 @@ describe.skipIf(!enabled)('Redis mode', () => {
     await expectProblem(await app.req('GET', `/guid/${record.guid}`), 404, 'not-found')
     app.runtime.lru.clear()
     await expectProblem(await app.req('GET', `/guid/${record.guid}`), 404, 'not-found')
+    // The expired state stays in Redis: it still names the latest version, so a read never
+    // falls through to an older one in the store.
+    expect(await client.get(keys.guid(record.guid))).toStartWith(`${versionAt(1, clock.now() / 1000 - 10)}:`)
   })
 
   test('a lost compare-and-set reloads and retries, or answers 412 under If-Match', async () => {
-    const { app, keys } = await redisApp()
-    const record = await create(app, { user: 'mine' })
-    // Another instance wrote version 2 (its invalidation is not delivered here): this LRU is stale.
-    await client.set(keys.guid(record.guid), JSON.stringify({ ...record, user: 'theirs', version: 2 }), { EXAT: record.expire })
-    await expectProblem(await app.req('PATCH', `/guid/${record.guid}`, { expire: record.expire - 1 }, { 'if-match': '"1"' }), 412, 'precondition-failed')
+    const { app, keys, clock } = await redisApp()
+    const created = await app.req('POST', '/guid', { user: 'mine' })
+    expect(created.status).toBe(201)
+    const record = (await created.json()) as { guid: string; user: string; expire: number }
+    const mine = created.headers.get('etag')
+    expect(mine).toBe(etagAt(1, clock.now() / 1000))
+    // Another instance wrote the next version (its invalidation is not delivered here): this LRU is stale.
+    const theirs = versionOf(mine) + 1
+    await client.set(keys.guid(record.guid), `${theirs}:${JSON.stringify({ ...record, user: 'theirs', version: theirs })}`, { EXAT: record.expire })
+    await expectProblem(await app.req('PATCH', `/guid/${record.guid}`, { expire: record.expire - 1 }, { 'if-match': mine! }), 412, 'precondition-failed')
     const patched = await app.req('PATCH', `/guid/${record.guid}`, { expire: record.expire - 1 })
     expect(patched.status).toBe(200)
-    expect(patched.headers.get('etag')).toBe('"3"')
+    expect(patched.headers.get('etag')).toBe(`"${theirs + 1}"`)
     expect(await patched.json()).toEqual({ ...record, user: 'theirs', expire: record.expire - 1 })
   })
 
