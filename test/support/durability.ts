@@ -1,5 +1,6 @@
-import type { Started } from './process'
 import { expect } from 'bun:test'
+import { isFirstVersion } from './http'
+import type { Started } from './process'
 /**
  * The load and the model behind the kill -9 durability tests (embedded and Redis mode):
  * concurrent workers write over real HTTP until the server is killed, and the model of
@@ -9,6 +10,11 @@ import { expect } from 'bun:test'
  * every GUID follows from the acknowledged responses alone; the one op a worker had in
  * flight at the kill may or may not have landed, so for its GUID either outcome is
  * accepted, and nothing else.
+ *
+ * Every change's version is known in advance (the previous one + 1, and If-Match pins it);
+ * a create's is the server's to choose (the first version of a new incarnation, from its
+ * clock), so the model checks it against the rule (isFirstVersion) and learns it from the
+ * ETag, and an unanswered create is checked against the rule on read-back.
  *
  * The kill is triggered by a count of acknowledgements, and the workers do not stop for
  * it: each keeps writing until a request of its own goes unanswered, so the server dies
@@ -27,10 +33,12 @@ export interface Op {
   path: string
   body?: object
   headers: Record<string, string>
-  /** The state the op leaves behind when it lands. */
+  /** The state the op leaves behind when it lands (a create's version: once answered). */
   next: State
-  /** The version it leaves behind (a delete's tombstone has one too). */
+  /** The version it leaves behind (a delete's tombstone has one too); a create's, once answered. */
   version: number
+  /** A create: the server picks its version by isFirstVersion(version, after, sentSec, answer second). */
+  first?: { after: number; sentSec: number }
   /** The 2xx it must be answered with. */
   status: number
 }
@@ -62,6 +70,8 @@ export interface KillLoad {
   killed: boolean
   /** Workers whose last request went unanswered: all of them, if the kill came under load. */
   cutOff: number
+  /** A second by which the killed server was dead: no create in flight took a later one. */
+  deadBySec: number
 }
 
 /** mulberry32: a seeded PRNG, so each worker's choice of ops is reproducible. */
@@ -79,7 +89,7 @@ export const loadUntilKill = async (o: KillLoadOptions): Promise<KillLoad> => {
   // Far enough ahead that nothing expires during the test, distinct per op.
   const expireBase = Math.floor(Date.now() / 1000) + 10 * 86_400
   const guids = Array.from({ length: o.workers }, (_, w) => Array.from({ length: o.guidsPerWorker }, (_, n) => guidOf(w, n))).flat()
-  const load: KillLoad = { guids, acked: new Map(), versions: new Map(), uncertain: new Map(), failures: [], acks: 0, killed: false, cutOff: 0 }
+  const load: KillLoad = { guids, acked: new Map(), versions: new Map(), uncertain: new Map(), failures: [], acks: 0, killed: false, cutOff: 0, deadBySec: Number.NaN }
   const { acked, versions, uncertain, failures } = load
   let stopLoad = false
   let killPromise: Promise<void> | undefined
@@ -93,12 +103,15 @@ export const loadUntilKill = async (o: KillLoadOptions): Promise<KillLoad> => {
     const state = acked.get(guid) ?? null
     const user = `w${worker}-op${seq}`
     const expire = expireBase + worker * 100_000 + seq
-    const version = (versions.get(guid) ?? 0) + 1
+    const known = versions.get(guid) ?? 0
+    const version = known + 1
     if (state === null) {
-      const next = { user, expire, version }
+      // The server picks the version: the op is sent right after this, so its clock reads this second or later.
+      const first = { after: known, sentSec: Math.floor(Date.now() / 1000) }
+      const next = { user, expire, version: Number.NaN }
       return random() < 0.5
-        ? { kind: 'create', guid, method: 'POST', path: '/guid', body: { guid, user, expire }, headers: {}, next, version, status: 201 }
-        : { kind: 'upsert-create', guid, method: 'POST', path: `/guid/${guid}`, body: { user, expire }, headers: {}, next, version, status: 201 }
+        ? { kind: 'create', guid, method: 'POST', path: '/guid', body: { guid, user, expire }, headers: {}, next, version: Number.NaN, first, status: 201 }
+        : { kind: 'upsert-create', guid, method: 'POST', path: `/guid/${guid}`, body: { user, expire }, headers: {}, next, version: Number.NaN, first, status: 201 }
     }
     // If-Match on every change: a server whose state drifted from the model answers 412.
     const headers = { 'if-match': `"${state.version}"` }
@@ -118,7 +131,16 @@ export const loadUntilKill = async (o: KillLoadOptions): Promise<KillLoad> => {
     const body = await res.json()
     const expected = { guid: op.guid, user: op.next.user, expire: op.next.expire }
     if (!Bun.deepEquals(body, expected)) return `${op.kind} ${op.guid}: answered ${JSON.stringify(body)}, expected ${JSON.stringify(expected)}`
-    if (res.headers.get('etag') !== `"${op.next.version}"`) return `${op.kind} ${op.guid}: ETag ${res.headers.get('etag')}, expected "${op.next.version}"`
+    const etag = res.headers.get('etag')
+    if (op.first !== undefined) {
+      const version = Number(/^"(\d+)"$/.exec(etag ?? '')?.[1])
+      const { after, sentSec } = op.first
+      const answeredSec = Math.floor(Date.now() / 1000)
+      if (!isFirstVersion(version, after, sentSec, answeredSec))
+        return `${op.kind} ${op.guid}: ETag ${etag}, expected the first version of an incarnation after ${after}, created in [${sentSec}, ${answeredSec}]`
+      op.version = version
+      op.next.version = version
+    } else if (etag !== `"${op.next.version}"`) return `${op.kind} ${op.guid}: ETag ${etag}, expected "${op.next.version}"`
     return null
   }
 
@@ -172,6 +194,7 @@ export const loadUntilKill = async (o: KillLoadOptions): Promise<KillLoad> => {
   await Promise.all(Array.from({ length: o.workers }, (_, w) => worker(w)))
   clearTimeout(deadline)
   await killPromise
+  load.deadBySec = Math.floor(Date.now() / 1000)
   return load
 }
 
@@ -196,6 +219,13 @@ export interface Recovered {
   mismatches: string[]
 }
 
+/** Whether `state` is what `op` (sent, never answered) leaves behind, had it landed before the server died. */
+const landed = (op: Op, state: State | 'error', deadBySec: number): boolean => {
+  if (op.first === undefined || op.next === null) return Bun.deepEquals(op.next, state)
+  if (state === null || state === 'error') return false
+  return state.user === op.next.user && state.expire === op.next.expire && isFirstVersion(state.version, op.first.after, op.first.sentSec, deadBySec)
+}
+
 /** Reads every GUID of the load back from `base` and checks it against the model. */
 export const readBack = async (base: string, load: KillLoad): Promise<Recovered> => {
   const seen = new Map<string, State | 'error'>()
@@ -208,8 +238,7 @@ export const readBack = async (base: string, load: KillLoad): Promise<Recovered>
       seen.set(guid, state)
       const last = load.acked.get(guid) ?? null
       const pending = load.uncertain.get(guid)
-      const allowed: State[] = pending === undefined ? [last] : [last, pending.next]
-      if (!allowed.some((a) => Bun.deepEquals(a, state))) {
+      if (!(Bun.deepEquals(last, state) || (pending !== undefined && landed(pending, state, load.deadBySec)))) {
         mismatches.push(`${guid}: read ${JSON.stringify(state)}; acknowledged ${JSON.stringify(last)}${pending ? `, in flight ${pending.kind} -> ${JSON.stringify(pending.next)}` : ''}`)
       }
     })

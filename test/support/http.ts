@@ -44,3 +44,16 @@ export const versionOf = (etag: string | null | undefined): number => {
   expect(Number.isSafeInteger(version)).toBe(true)
   return version
 }
+
+/**
+ * Whether a create may have answered `version`: the first version of a new incarnation is
+ * max(after + 1, s * 1e6 + 1), where `after` is the GUID's latest version (0 if none, else
+ * its tombstone's) and s the second the server read its clock, somewhere in [fromSec, toSec].
+ * For tests against real processes, whose second the test can only bracket.
+ */
+export const isFirstVersion = (version: number, after: number, fromSec: number, toSec: number): boolean => {
+  // after + 1 wins only while the floor is not above it, at the earliest second s could be.
+  if (version === after + 1) return fromSec * 1_000_000 <= after
+  const second = (version - 1) / 1_000_000
+  return version > after + 1 && Number.isInteger(second) && second >= fromSec && second <= toSec
+}
