@@ -14,6 +14,15 @@ export interface TestRedis {
   /** A fresh key prefix, so suites sharing a server never see each other's keys. */
   prefix(): string
   stop(): Promise<void>
+  /** SIGKILL now (a crash), keeping its dir (the AOF) for `restart`. */
+  kill9(): Promise<void>
+  /** Starts it again on the same port and dir (after `kill9`) and waits until it answers PING. */
+  restart(): Promise<void>
+}
+
+export interface RedisOptions {
+  /** AOF fsync policy: `everysec` (the default, as in production) or `always` (no acknowledged write lost to a crash). */
+  appendfsync?: 'always' | 'everysec'
 }
 
 export const redisAvailable = (): boolean => spawnSync('redis-server', ['--version']).status === 0
@@ -46,35 +55,66 @@ process.on('exit', () => {
 
 let prefixes = 0
 
-/** Starts redis-server (AOF on, everysec) and waits, bounded, until it answers PING. */
-export const startRedis = async (): Promise<TestRedis> => {
+const spawnRedis = (port: number, dir: string, appendfsync: string): Subprocess => {
+  const proc = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', appendfsync], {
+    stdout: 'pipe',
+    stderr: 'pipe',
+  })
+  live.add(proc)
+  return proc
+}
+
+/** Waits, bounded, until the server at `url` answers PING; false when it exited or the time ran out. */
+const answersPing = async (url: string, proc: Subprocess, timeoutMs: number): Promise<boolean> => {
+  const deadline = Date.now() + timeoutMs
+  while (Date.now() < deadline && proc.exitCode === null) {
+    const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 200 } })
+    client.on('error', () => {})
+    try {
+      await client.connect()
+      await client.ping()
+      await client.quit()
+      return true
+    } catch {
+      await client.destroy?.()
+      await Bun.sleep(20)
+    }
+  }
+  return false
+}
+
+/** Starts redis-server (AOF on, everysec unless told) and waits, bounded, until it answers PING. */
+export const startRedis = async (options: RedisOptions = {}): Promise<TestRedis> => {
+  const appendfsync = options.appendfsync ?? 'everysec'
   for (let attempt = 0; ; attempt++) {
     const dir = mkdtempSync(join(tmpdir(), 'guidd-redis-'))
     const port = await freePort()
-    const proc = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', 'everysec'], {
-      stdout: 'pipe',
-      stderr: 'pipe',
-    })
-    live.add(proc)
+    let proc = spawnRedis(port, dir, appendfsync)
     const url = `redis://127.0.0.1:${port}`
-    const stop = async () => {
+    const kill9 = async () => {
       proc.kill('SIGKILL')
       await proc.exited
       live.delete(proc)
+    }
+    const stop = async () => {
+      await kill9()
       rmSync(dir, { recursive: true, force: true })
     }
-    const deadline = Date.now() + 5_000
-    while (Date.now() < deadline && proc.exitCode === null) {
-      const client = createClient({ url, socket: { reconnectStrategy: false, connectTimeout: 200 } })
-      client.on('error', () => {})
-      try {
-        await client.connect()
-        await client.ping()
-        await client.quit()
-        return { url, port, pid: proc.pid, prefix: () => `t${process.pid}-${++prefixes}:`, stop }
-      } catch {
-        await client.destroy?.()
-        await Bun.sleep(20)
+    const restart = async () => {
+      proc = spawnRedis(port, dir, appendfsync)
+      if (!(await answersPing(url, proc, 10_000))) throw new Error(`redis-server did not restart on port ${port}`)
+    }
+    if (await answersPing(url, proc, 5_000)) {
+      return {
+        url,
+        port,
+        get pid() {
+          return proc.pid
+        },
+        prefix: () => `t${process.pid}-${++prefixes}:`,
+        stop,
+        kill9,
+        restart,
       }
     }
     await stop()

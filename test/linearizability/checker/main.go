@@ -1,0 +1,273 @@
+// Command linearizability-checker checks a recorded history of guidd operations for
+// linearizability, one register per GUID, with Porcupine.
+//
+//	linearizability-checker [-out DIR] [-timeout 60s] [-html] history.json
+//
+// Exit codes: 0 every GUID's history is linearizable; 1 one is not (or two writes answered
+// the same ETag), its visualisation written to DIR/<GUID>.html; 2 bad input; 3 the check
+// ran out of time (no verdict).
+package main
+
+import (
+	"flag"
+	"fmt"
+	"math"
+	"os"
+	"path/filepath"
+	"sort"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/anishathalye/porcupine"
+)
+
+type verdict struct {
+	guid          string
+	ops           int
+	indeterminate int
+	result        porcupine.CheckResult
+	info          porcupine.LinearizationInfo
+	reused        []string // ETags answered by two different writes
+	elapsed       time.Duration
+}
+
+// toOperations turns one GUID's recorded operations into Porcupine's (and counts those with
+// an unknown outcome), clients renumbered
+// from 0 in order of appearance (the visualisation draws one row per client). An
+// operation with no return time returns at "infinity", Porcupine's way of saying it may
+// take effect at any point after its call, or never.
+func toOperations(recorded []RecordedOp) ([]porcupine.Operation, int) {
+	clients := map[int]int{}
+	ops := make([]porcupine.Operation, 0, len(recorded))
+	unknown := 0
+	for _, r := range recorded {
+		if r.Return == nil && r.Kind == KindGet {
+			// A read with no answer constrains nothing: left out, it cannot slow the search.
+			unknown++
+			continue
+		}
+		id, seen := clients[r.Client]
+		if !seen {
+			id = len(clients)
+			clients[r.Client] = id
+		}
+		in := Input{Kind: r.Kind}
+		if r.Input.User != nil {
+			in.HasUser, in.User = true, *r.Input.User
+		}
+		if r.Input.Expire != nil {
+			in.HasExpire, in.Expire = true, *r.Input.Expire
+		}
+		if r.Input.IfMatch != nil {
+			in.HasMatch, in.IfMatch = true, *r.Input.IfMatch
+		}
+		out := Output{Unknown: r.Return == nil}
+		if r.Output != nil {
+			out.Status = r.Output.Status
+			if r.Output.User != nil {
+				out.User = *r.Output.User
+			}
+			if r.Output.Expire != nil {
+				out.Expire = *r.Output.Expire
+			}
+			if r.Output.Etag != nil {
+				out.Etag = *r.Output.Etag
+			}
+		}
+		ret := int64(math.MaxInt64)
+		if r.Return != nil {
+			ret = *r.Return
+		} else {
+			unknown++
+		}
+		var meta interface{}
+		if r.Meta != "" {
+			meta = r.Meta
+		}
+		ops = append(ops, porcupine.Operation{ClientId: id, Input: in, Call: *r.Invoke, Output: out, Return: ret, Metadata: meta})
+	}
+	return ops, unknown
+}
+
+// reusedEtags finds ETags answered by two different acknowledged writes: versions never
+// repeat (not even across a delete), which the model alone, seeing only the current
+// state, would not notice for an ETag that came back after another one.
+func reusedEtags(recorded []RecordedOp) []string {
+	seen := map[string]int{}
+	for _, r := range recorded {
+		if r.Return == nil || r.Kind == KindGet || r.Output == nil || r.Output.Etag == nil {
+			continue
+		}
+		if s := r.Output.Status; s == 200 || s == 201 {
+			seen[*r.Output.Etag]++
+		}
+	}
+	var reused []string
+	for etag, n := range seen {
+		if n > 1 {
+			reused = append(reused, fmt.Sprintf("%s (%d writes)", etag, n))
+		}
+	}
+	sort.Strings(reused)
+	return reused
+}
+
+func check(guid string, recorded []RecordedOp, timeout time.Duration, visualiseAll bool) verdict {
+	ops, unknown := toOperations(recorded)
+	start := time.Now()
+	// The plain check first: the verbose one, which keeps the longest partial linearization
+	// of every operation for the visualisation, costs O(n) more per backtrack, and only a
+	// failure needs it.
+	result := porcupine.CheckOperationsTimeout(registerModel(), ops, timeout)
+	var info porcupine.LinearizationInfo
+	if result != porcupine.Ok || visualiseAll {
+		result, info = porcupine.CheckOperationsVerbose(registerModel(), ops, timeout)
+	}
+	return verdict{guid: guid, ops: len(recorded), indeterminate: unknown, result: result, info: info, reused: reusedEtags(recorded), elapsed: time.Since(start)}
+}
+
+// explain prints, for a failed GUID, where the longest linearization found stops: its last
+// steps and the operations of which one had to come next, none fitting the state it left.
+func explain(v verdict, recorded []RecordedOp) {
+	partials := v.info.PartialLinearizations()
+	if len(partials) == 0 || len(partials[0]) == 0 {
+		return
+	}
+	longest := partials[0][0]
+	for _, p := range partials[0] {
+		if len(p) > len(longest) {
+			longest = p
+		}
+	}
+	// Porcupine numbers operations in the order they were given (no partition function).
+	ops, _ := toOperations(recorded)
+	model := registerModel()
+	fmt.Printf("  the longest linearization found covers %d of %d operations; it ends:\n", len(longest), len(ops))
+	state := model.Init()
+	done := make([]bool, len(ops))
+	for i, id := range longest {
+		op := ops[id]
+		done[id] = true
+		_, state = model.Step(state, op.Input, op.Output)
+		if i >= len(longest)-5 {
+			fmt.Printf("    client %d: %s  => %s\n", op.ClientId, model.DescribeOperation(op.Input, op.Output), model.DescribeState(state))
+		}
+	}
+	minReturn := int64(math.MaxInt64)
+	for id, op := range ops {
+		if !done[id] && op.Return < minReturn {
+			minReturn = op.Return
+		}
+	}
+	fmt.Println("  none of these fits as the next one:")
+	for id, op := range ops {
+		if done[id] || op.Call > minReturn {
+			continue
+		}
+		ret := "never answered"
+		if op.Return != math.MaxInt64 {
+			ret = fmt.Sprintf("%d-%d ns", op.Call, op.Return)
+		}
+		meta := ""
+		if op.Metadata != nil {
+			meta = fmt.Sprintf(", %v", op.Metadata)
+		}
+		fmt.Printf("    client %d: %s (%s%s)\n", op.ClientId, model.DescribeOperation(op.Input, op.Output), ret, meta)
+	}
+}
+
+func outDir(flagValue string) (string, error) {
+	dir := flagValue
+	if dir == "" {
+		dir = os.Getenv("GUIDD_LINEARIZABILITY_OUT")
+	}
+	if dir == "" {
+		return os.MkdirTemp("", "guidd-linearizability-")
+	}
+	return dir, os.MkdirAll(dir, 0o755)
+}
+
+func main() {
+	out := flag.String("out", "", "folder for the HTML visualisations (default $GUIDD_LINEARIZABILITY_OUT, else a new temp folder)")
+	timeout := flag.Duration("timeout", 60*time.Second, "longest check of one GUID's history (then exit 3, no verdict)")
+	always := flag.Bool("html", false, "write the visualisation of every GUID, linearizable or not")
+	flag.Parse()
+	if flag.NArg() != 1 {
+		fmt.Fprintln(os.Stderr, "usage: linearizability-checker [-out DIR] [-timeout 60s] [-html] history.json")
+		os.Exit(2)
+	}
+	f, err := os.Open(flag.Arg(0))
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(2)
+	}
+	history, err := ReadHistory(f)
+	f.Close()
+	if err != nil {
+		fmt.Fprintln(os.Stderr, "bad history:", err)
+		os.Exit(2)
+	}
+
+	guids, parts := history.ByGuid()
+	verdicts := make([]verdict, len(guids))
+	var wg sync.WaitGroup
+	for i, g := range guids {
+		wg.Add(1)
+		go func(i int, g string) {
+			defer wg.Done()
+			verdicts[i] = check(g, parts[g], *timeout, *always)
+		}(i, g)
+	}
+	wg.Wait()
+
+	failed, unknown, total, indeterminate := 0, 0, 0, 0
+	var dir string
+	for _, v := range verdicts {
+		total += v.ops
+		indeterminate += v.indeterminate
+		bad := v.result == porcupine.Illegal || len(v.reused) > 0
+		status := "linearizable"
+		switch {
+		case v.result == porcupine.Illegal:
+			status = "NOT LINEARIZABLE"
+		case v.result == porcupine.Unknown:
+			status = "UNKNOWN (check timed out)"
+		case len(v.reused) > 0:
+			status = "ETAG REUSED: " + strings.Join(v.reused, ", ")
+		}
+		fmt.Printf("%s: %d operations (%d indeterminate), checked in %s: %s\n", v.guid, v.ops, v.indeterminate, v.elapsed.Round(time.Millisecond), status)
+		if bad {
+			failed++
+		} else if v.result == porcupine.Unknown {
+			unknown++
+		}
+		if v.result == porcupine.Illegal {
+			explain(v, parts[v.guid])
+		}
+		if bad || *always {
+			if dir == "" {
+				if dir, err = outDir(*out); err != nil {
+					fmt.Fprintln(os.Stderr, "cannot make the output folder:", err)
+					os.Exit(2)
+				}
+			}
+			path := filepath.Join(dir, v.guid+".html")
+			if err := porcupine.VisualizePath(registerModel(), v.info, path); err != nil {
+				fmt.Fprintln(os.Stderr, "cannot write the visualisation:", err)
+			} else {
+				fmt.Printf("  visualisation: %s\n", path)
+			}
+		}
+	}
+	fmt.Printf("checked %d GUIDs, %d operations (%d indeterminate): %d not linearizable, %d without verdict\n", len(verdicts), total, indeterminate, failed, unknown)
+	if dir != "" {
+		fmt.Printf("visualisations in %s\n", dir)
+	}
+	switch {
+	case failed > 0:
+		os.Exit(1)
+	case unknown > 0:
+		os.Exit(3)
+	}
+}

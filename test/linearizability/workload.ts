@@ -1,0 +1,195 @@
+import type { Kind, OpInput, OpOutput, RecordedOp } from './history'
+
+/**
+ * Concurrent clients sending random operations on a few GUIDs to random instances, each
+ * operation recorded (invoke, return, outcome) for the linearizability checker.
+ *
+ * A client sends one request at a time. When an answer is unknown (no answer, a 5xx), the
+ * client continues under a new client id, as Jepsen does with a crashed process: the
+ * unknown operation stays "in flight" forever, and one client never has two at once.
+ */
+
+/** The instances clients may send to right now; the test removes one before killing it. */
+export class Pool {
+  private readonly instances = new Map<string, string>()
+  add(name: string, base: string): void {
+    this.instances.set(name, base)
+  }
+  remove(name: string): void {
+    this.instances.delete(name)
+  }
+  /** A random live instance, or undefined while there is none. */
+  pick(): { name: string; base: string } | undefined {
+    const entries = [...this.instances]
+    const chosen = entries[Math.floor(Math.random() * entries.length)]
+    return chosen && { name: chosen[0], base: chosen[1] }
+  }
+  all(): Array<{ name: string; base: string }> {
+    return [...this.instances].map(([name, base]) => ({ name, base }))
+  }
+}
+
+/** A client gives up on a request after this long; the operation is then unknown. */
+const REQUEST_TIMEOUT_MS = 5_000
+/**
+ * Pause after an unknown outcome: a 503's Retry-After (plus jitter, at most RETRY_AFTER_MAX_MS),
+ * else (no answer) a short random one. A client that honours Retry-After also keeps the
+ * history checkable: every unknown write stays a candidate until the end of the history,
+ * and the checker's search grows with their number.
+ */
+const BACKOFF_MS = [100, 300] as const
+const RETRY_AFTER_MAX_MS = 1_500
+
+const KINDS: Array<[Kind, number]> = [
+  ['get', 30],
+  ['patch', 16],
+  ['upsert', 14],
+  ['create', 10],
+  ['create-only', 8],
+  ['delete', 12],
+]
+const TOTAL_WEIGHT = KINDS.reduce((sum, [, w]) => sum + w, 0)
+
+const randomInt = (lo: number, hi: number): number => lo + Math.floor(Math.random() * (hi - lo + 1))
+const pickOf = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!
+
+const randomKind = (): Kind => {
+  let r = Math.random() * TOTAL_WEIGHT
+  for (const [kind, w] of KINDS) if ((r -= w) < 0) return kind
+  return 'get'
+}
+
+/** A random 32-hex-digit GUID in canonical form. */
+export const randomGuid = (): string => crypto.randomUUID().replaceAll('-', '').toUpperCase()
+
+/** What one request is: the checker's view of it, and the HTTP that carries it. */
+interface Request {
+  kind: Kind
+  guid: string
+  input: OpInput
+  method: string
+  path: string
+  body?: object
+  headers: Record<string, string>
+}
+
+export const requestFor = (kind: Kind, guid: string, input: OpInput): Request => {
+  const headers: Record<string, string> = {}
+  if (input.ifMatch !== undefined) headers['if-match'] = input.ifMatch
+  const fields = { ...(input.user !== undefined && { user: input.user }), ...(input.expire !== undefined && { expire: input.expire }) }
+  switch (kind) {
+    case 'get':
+      return { kind, guid, input, method: 'GET', path: `/guid/${guid}`, headers }
+    case 'create':
+      return { kind, guid, input, method: 'POST', path: '/guid', body: { guid, ...fields }, headers }
+    case 'create-only':
+      return { kind, guid, input, method: 'POST', path: `/guid/${guid}`, body: fields, headers: { ...headers, 'if-none-match': '*' } }
+    case 'upsert':
+      return { kind, guid, input, method: 'POST', path: `/guid/${guid}`, body: fields, headers }
+    case 'patch':
+      return { kind, guid, input, method: 'PATCH', path: `/guid/${guid}`, body: fields, headers }
+    case 'delete':
+      return { kind, guid, input, method: 'DELETE', path: `/guid/${guid}`, headers }
+  }
+}
+
+/** Sends one request and records it (with a 5xx's Retry-After in seconds, if any); never throws. */
+export const perform = async (req: Request, target: { name: string; base: string }, client: number, clock: () => number): Promise<{ op: RecordedOp; retryAfter?: number }> => {
+  const init: RequestInit = { method: req.method, headers: req.headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }
+  if (req.body !== undefined) {
+    init.body = JSON.stringify(req.body)
+    init.headers = { ...req.headers, 'content-type': 'application/json' }
+  }
+  const base = { client, guid: req.guid, kind: req.kind, input: req.input }
+  const invoke = clock()
+  try {
+    const res = await fetch(target.base + req.path, init)
+    const text = await res.text()
+    const done = clock()
+    const output: OpOutput = { status: res.status }
+    // A 5xx may or may not have been applied (a timeout, Redis lost mid-script, a fault).
+    if (res.status >= 500) return { op: { ...base, invoke, output, meta: `${target.name}: ${res.status} ${text.slice(0, 200)}` }, retryAfter: Number(res.headers.get('retry-after') ?? Number.NaN) }
+    if (res.status === 200 || res.status === 201) {
+      const body = JSON.parse(text) as { user: string; expire: number }
+      output.user = body.user
+      output.expire = body.expire
+      output.etag = res.headers.get('etag') ?? ''
+    }
+    return { op: { ...base, invoke, return: done, output, meta: target.name } }
+  } catch (error) {
+    return { op: { ...base, invoke, meta: `${target.name}: ${(error as Error).name}: ${(error as Error).message}` } }
+  }
+}
+
+export interface LoadOptions {
+  clients: number
+  guids: string[]
+  pool: Pool
+  /** Stop once this many operations have been recorded, or at the deadline. */
+  operations: number
+  deadline: number
+  clock: () => number
+  /** Far-future expiry base (Unix seconds): expiry is not under test here. */
+  expireBase: number
+}
+
+export interface Load {
+  ops: RecordedOp[]
+  /** Resolves when every client has stopped. */
+  done: Promise<void>
+  stop(): void
+}
+
+/** Starts the clients; they run until `operations` are recorded, the deadline, or `stop()`. */
+export const startLoad = (opts: LoadOptions): Load => {
+  const ops: RecordedOp[] = []
+  let stopped = false
+  let nextClientId = opts.clients
+  const finished = () => stopped || ops.length >= opts.operations || Date.now() > opts.deadline
+
+  const client = async (worker: number): Promise<void> => {
+    let id = worker
+    let seq = 0
+    /** ETags this worker saw per GUID, newest last: If-Match mostly sends the newest. */
+    const seen = new Map<string, string[]>()
+    while (!finished()) {
+      const target = opts.pool.pick()
+      if (target === undefined) {
+        await Bun.sleep(10)
+        continue
+      }
+      const guid = pickOf(opts.guids)
+      const kind = randomKind()
+      const input: OpInput = {}
+      const user = `c${worker}-${++seq}`
+      const expire = opts.expireBase + randomInt(0, 999)
+      if (kind === 'create' || kind === 'create-only' || kind === 'upsert') Object.assign(input, { user, expire })
+      if (kind === 'patch') {
+        const which = randomInt(0, 2)
+        if (which !== 1) input.user = user
+        if (which !== 0) input.expire = expire
+      }
+      const etags = seen.get(guid) ?? []
+      if ((kind === 'patch' || kind === 'upsert' || kind === 'delete') && etags.length > 0 && Math.random() < 0.5) {
+        input.ifMatch = Math.random() < 0.8 ? etags[etags.length - 1]! : pickOf(etags)
+      }
+      const { op, retryAfter } = await perform(requestFor(kind, guid, input), target, id, opts.clock)
+      ops.push(op)
+      const etag = op.output?.etag
+      if (op.return !== undefined && etag) seen.set(guid, [...etags.slice(-7), etag])
+      if (op.return === undefined) {
+        id = nextClientId++
+        const pause = retryAfter !== undefined && retryAfter >= 0 ? Math.min(retryAfter * 1_000 + randomInt(0, 200), RETRY_AFTER_MAX_MS) : randomInt(...BACKOFF_MS)
+        await Bun.sleep(pause)
+      }
+    }
+  }
+  const done = Promise.all(Array.from({ length: opts.clients }, (_, i) => client(i))).then(() => {})
+  return {
+    ops,
+    done,
+    stop: () => {
+      stopped = true
+    },
+  }
+}
