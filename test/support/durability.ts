@@ -1,6 +1,6 @@
 import { expect } from 'bun:test'
-import { isFirstVersion } from './http'
 import type { Started } from './process'
+import { isFirstVersion } from './versions'
 /**
  * The load and the model behind the kill -9 durability tests (embedded and Redis mode):
  * concurrent workers write over real HTTP until the server is killed, and the model of
