@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pidExists, runToExit, type Started, startProcess, waitForHttp } from '../support/process'
+import { isFirstVersion, versionOf } from '../support/versions'
 
 /**
  * The whole API over real HTTP against `bun run src/main.ts` on a free port and a temp
@@ -72,6 +73,8 @@ describe('GUID resource over HTTP', () => {
   const GIVEN = '9094e4c9-80c7-4043-a4b5-86b420e69ddf'
   const CANONICAL = '9094E4C980C74043A4B586B420E69DDF'
   const expireAt = nowSeconds() + 365 * DAY
+  /** The version the given GUID is created with (the server's clock picks it); each change adds one. */
+  let v1 = Number.NaN
 
   test('POST /guid without a guid generates one, 30 days by default', async () => {
     const before = nowSeconds()
@@ -85,7 +88,7 @@ describe('GUID resource over HTTP', () => {
     expect(body.expire).toBeLessThanOrEqual(after + 30 * DAY)
     expect(Object.keys(body).sort()).toEqual(['expire', 'guid', 'user'])
     expect(res.headers.get('location')).toBe(`/guid/${body.guid}`)
-    expect(res.headers.get('etag')).toBe('"1"')
+    expect(isFirstVersion(versionOf(res.headers.get('etag')), 0, before, after)).toBe(true)
     expect(res.headers.get('content-type')).toStartWith('application/json')
 
     const read = await call('GET', `/guid/${body.guid}`)
@@ -94,11 +97,14 @@ describe('GUID resource over HTTP', () => {
   })
 
   test('POST /guid with a given guid (any form) and an RFC 3339 expire', async () => {
+    const before = nowSeconds()
     const res = await call('POST', '/guid', { body: { guid: `{${GIVEN}}`, user: 'Cylance, Inc.', expire: new Date(expireAt * 1000).toISOString() } })
+    const after = nowSeconds()
     expect(res.status).toBe(201)
     expect(await res.json()).toEqual({ guid: CANONICAL, user: 'Cylance, Inc.', expire: expireAt })
     expect(res.headers.get('location')).toBe(`/guid/${CANONICAL}`)
-    expect(res.headers.get('etag')).toBe('"1"')
+    v1 = versionOf(res.headers.get('etag'))
+    expect(isFirstVersion(v1, 0, before, after)).toBe(true)
 
     await expectProblem(await call('POST', '/guid', { body: { guid: CANONICAL, user: 'again' } }), 409, 'guid-exists')
   })
@@ -106,52 +112,54 @@ describe('GUID resource over HTTP', () => {
   test('GET returns the record with its ETag; If-None-Match answers 304', async () => {
     const res = await call('GET', `/guid/${GIVEN.toUpperCase()}`)
     expect(res.status).toBe(200)
-    expect(res.headers.get('etag')).toBe('"1"')
+    expect(res.headers.get('etag')).toBe(`"${v1}"`)
     expect(await res.json()).toEqual({ guid: CANONICAL, user: 'Cylance, Inc.', expire: expireAt })
 
-    const cached = await call('GET', `/guid/${CANONICAL}`, { headers: { 'if-none-match': '"1"' } })
+    const cached = await call('GET', `/guid/${CANONICAL}`, { headers: { 'if-none-match': `"${v1}"` } })
     expect(cached.status).toBe(304)
-    expect(cached.headers.get('etag')).toBe('"1"')
+    expect(cached.headers.get('etag')).toBe(`"${v1}"`)
     expect(await cached.text()).toBe('')
 
-    const stale = await call('GET', `/guid/${CANONICAL}`, { headers: { 'if-none-match': '"7"' } })
+    const stale = await call('GET', `/guid/${CANONICAL}`, { headers: { 'if-none-match': `"${v1 + 6}"` } })
     expect(stale.status).toBe(200)
     await stale.arrayBuffer()
   })
 
   test('PATCH with If-Match updates and bumps the ETag; a stale If-Match is 412', async () => {
-    const res = await call('PATCH', `/guid/${CANONICAL}`, { body: { user: 'Someone Else' }, headers: { 'if-match': '"1"' } })
+    const res = await call('PATCH', `/guid/${CANONICAL}`, { body: { user: 'Someone Else' }, headers: { 'if-match': `"${v1}"` } })
     expect(res.status).toBe(200)
-    expect(res.headers.get('etag')).toBe('"2"')
+    expect(res.headers.get('etag')).toBe(`"${v1 + 1}"`)
     expect(await res.json()).toEqual({ guid: CANONICAL, user: 'Someone Else', expire: expireAt })
 
-    await expectProblem(await call('PATCH', `/guid/${CANONICAL}`, { body: { user: 'lost update' }, headers: { 'if-match': '"1"' } }), 412, 'precondition-failed')
+    await expectProblem(await call('PATCH', `/guid/${CANONICAL}`, { body: { user: 'lost update' }, headers: { 'if-match': `"${v1}"` } }), 412, 'precondition-failed')
 
     const read = await call('GET', `/guid/${CANONICAL}`)
-    expect(read.headers.get('etag')).toBe('"2"')
+    expect(read.headers.get('etag')).toBe(`"${v1 + 1}"`)
     expect(((await read.json()) as { user: string }).user).toBe('Someone Else')
   })
 
   test('POST /guid/{guid} updates an existing GUID (200) and creates a new one (201)', async () => {
     const newExpire = expireAt + DAY
-    const updated = await call('POST', `/guid/${CANONICAL}`, { body: { guid: GIVEN, expire: String(newExpire) }, headers: { 'if-match': '"2"' } })
+    const updated = await call('POST', `/guid/${CANONICAL}`, { body: { guid: GIVEN, expire: String(newExpire) }, headers: { 'if-match': `"${v1 + 1}"` } })
     expect(updated.status).toBe(200)
-    expect(updated.headers.get('etag')).toBe('"3"')
+    expect(updated.headers.get('etag')).toBe(`"${v1 + 2}"`)
     expect(await updated.json()).toEqual({ guid: CANONICAL, user: 'Someone Else', expire: newExpire })
 
     const fresh = '0123456789ABCDEF0123456789ABCDEF'
+    const before = nowSeconds()
     const created = await call('POST', `/guid/${fresh.toLowerCase()}`, { body: { user: 'upserted', expire: newExpire } })
+    const after = nowSeconds()
     expect(created.status).toBe(201)
     expect(created.headers.get('location')).toBe(`/guid/${fresh}`)
-    expect(created.headers.get('etag')).toBe('"1"')
+    expect(isFirstVersion(versionOf(created.headers.get('etag')), 0, before, after)).toBe(true)
     expect(await created.json()).toEqual({ guid: fresh, user: 'upserted', expire: newExpire })
 
     await expectProblem(await call('POST', `/guid/${fresh}`, { body: { guid: CANONICAL, user: 'x' } }), 400, 'validation')
   })
 
   test('DELETE answers 204; the GUID is then 404 for every operation', async () => {
-    await expectProblem(await call('DELETE', `/guid/${CANONICAL}`, { headers: { 'if-match': '"1"' } }), 412, 'precondition-failed')
-    const res = await call('DELETE', `/guid/${CANONICAL}`, { headers: { 'if-match': '"3"' } })
+    await expectProblem(await call('DELETE', `/guid/${CANONICAL}`, { headers: { 'if-match': `"${v1}"` } }), 412, 'precondition-failed')
+    const res = await call('DELETE', `/guid/${CANONICAL}`, { headers: { 'if-match': `"${v1 + 2}"` } })
     expect(res.status).toBe(204)
     expect(await res.text()).toBe('')
 
