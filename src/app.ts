@@ -101,6 +101,8 @@ export const createApp = (deps: AppDeps): App => {
     openApiDocument(elysia.routes as unknown as RouteEntry[], {
       version: deps.version ?? '0.1.0',
       authRequired: keys !== undefined,
+      rateLimited: deps.limiter !== undefined,
+      cors: cors !== undefined,
       policyOf: observe.policyOf,
       maxHeaderBytes: deps.maxHeaderBytes ?? 0,
       timeoutMs: deps.deadlines?.timeoutMs ?? 0,

@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { type Conformance, servedConformance } from '../support/openapi-conformance'
 import { pidExists, runToExit, type Started, startProcess, waitForHttp } from '../support/process'
 import { isFirstVersion, versionOf } from '../support/versions'
 
@@ -17,6 +18,8 @@ const DAY = 86_400
 let dir: string
 let server: Started
 let base: string
+/** Every answer this suite receives is held to the OpenAPI document the server serves. */
+let contract: Conformance
 
 interface Call {
   body?: unknown
@@ -35,6 +38,7 @@ const call = async (method: string, path: string, opts: Call = {}): Promise<Resp
   }
   const res = await fetch(`${base}${path}`, { method, headers, body, signal: AbortSignal.timeout(5_000) })
   expect(res.headers.get('x-request-id') ?? `missing on ${method} ${path} -> ${res.status}`).toMatch(/^[A-Za-z0-9._:-]{1,128}$/)
+  await contract.check(method, path, res)
   return res
 }
 
@@ -61,6 +65,7 @@ beforeAll(async () => {
   })
   base = `http://127.0.0.1:${server.port}`
   await waitForHttp(`${base}/healthz`, server)
+  contract = await servedConformance(base)
 })
 
 afterAll(async () => {
@@ -284,5 +289,12 @@ describe('process lifecycle', () => {
     expect(result.stderr).toContain('PORT')
     expect(result.stderr).toContain('LRU_MAX_ENTRIES')
     expect(result.stdout).not.toContain('listening')
+  })
+})
+
+describe('the OpenAPI document', () => {
+  test('every answer above matched /docs/json: status, content type, required headers, body', () => {
+    expect(contract.checked).toBeGreaterThan(20)
+    expect(contract.mismatches).toEqual([])
   })
 })

@@ -1,7 +1,7 @@
-import { filterPaths, registerSchemaPath } from '@elysiajs/swagger/utils'
-import { GuidRecord } from '../../guid/model'
 import type { RoutePolicy } from '../guard'
-import { addProblems, ProblemSchema, responseHeaders } from '../openapi'
+import { allowedMethods } from '../routes'
+import { headers, parameters, responseRef, responses } from './components'
+import { schemaComponents } from './schemas'
 
 /** A route as Elysia lists it (`app.routes`). */
 export interface RouteEntry {
@@ -14,77 +14,168 @@ export interface DocumentOptions {
   version: string
   /** Whether bearer keys are configured: guarded operations then require the scheme. */
   authRequired: boolean
+  /** Whether a per-client rate limit is configured (429 on the routes that take it). */
+  rateLimited: boolean
+  /** Whether CORS is on: OPTIONS is then a preflight (204), else 405 like any other method a path lacks. */
+  cors: boolean
   /** Each route's guard policy, by `METHOD /pattern` (as observe registered it). */
   policyOf: (method: string, route: string) => RoutePolicy | undefined
   maxHeaderBytes: number
   timeoutMs: number
 }
 
+type Json = Record<string, any>
+type Operation = Json & { responses: Record<string, Json> }
+
 const SECURITY_SCHEME = {
   type: 'http',
   scheme: 'bearer',
   description:
-    'An API key from API_KEYS / API_KEYS_FILE, sent as `Authorization: Bearer <key>`. Needed by the /guid routes when the service has keys configured (and by /metrics and /docs when AUTH_OPS_ENDPOINTS is true); /healthz and /readyz never need one.',
+    'An API key from API_KEYS / API_KEYS_FILE, sent as `Authorization: Bearer <key>`. Needed by the /guid routes (and by /metrics and /docs when AUTH_OPS_ENDPOINTS is true); /healthz and /readyz never need one.',
 }
 
-const rateLimitHeaders = {
-  'Retry-After': responseHeaders.retryAfter,
-  'RateLimit-Limit': { description: 'The bucket size (requests a client may make at once).', schema: { type: 'string', example: '100' } },
-  'RateLimit-Remaining': { description: 'Requests left now: 0.', schema: { type: 'string', example: '0' } },
-  'RateLimit-Reset': { description: 'Seconds until a request is allowed again.', schema: { type: 'string', example: '1' } },
-  'RateLimit-Policy': { description: 'Bucket size and refill window in seconds.', schema: { type: 'string', example: '100;w=10' } },
-}
+const DESCRIPTION = `GUID metadata service: create, read, update and delete GUIDs with their \`user\` and \`expire\`.
 
-type Operation = { responses?: Record<string, unknown>; security?: unknown[] }
+- A 2xx answer to a write means the write is durable, and no acknowledged write is ever reverted.
+- Errors are RFC 9457 problems (\`application/problem+json\`) with a stable \`type\` per kind of error.
+- Every answer carries \`X-Request-Id\` (the request's own when it is 1-128 characters of \`[A-Za-z0-9._:-]\`), except Bun's own 431.
+- A method a path does not list answers 405 with \`Allow\` (\`urn:guidd:problem:method-not-allowed\`, see the OPTIONS operations); a path not listed here answers 404 \`urn:guidd:problem:route-not-found\`.
+- Request bodies are JSON objects of at most 16 KiB; unknown fields, duplicate members and text that is not well-formed Unicode are refused (400).`
 
-/** The responses a route's guard may give, whatever its handler does, added to its operation. */
-const addGuardResponses = (operation: Operation, policy: RoutePolicy, options: DocumentOptions): void => {
-  const responses = (operation.responses ??= {})
-  if (policy.auth) {
-    addProblems(responses, [['unauthorized', 'Send a key: Authorization: Bearer <key>.']], {
-      'WWW-Authenticate': { description: 'The bearer challenge: `Bearer realm="guidd"`, with `error="invalid_token"` for a wrong key.', schema: { type: 'string' } },
-    })
-    if (options.authRequired) operation.security = [{ bearerAuth: [] }]
+const capitalised = (s: string) => s.charAt(0).toUpperCase() + s.slice(1)
+
+/** A GET operation's HEAD twin: the same answers, headers only (HEAD answers carry no body). */
+const headOf = (get: Operation, components: Record<string, Json>): Operation => {
+  const withoutBody = (response: Json): Json => {
+    const resolved = response.$ref === undefined ? response : components[String(response.$ref).split('/').pop()!]!
+    return resolved.headers === undefined ? { description: resolved.description } : { description: resolved.description, headers: resolved.headers }
   }
-  if (policy.limit) addProblems(responses, [['rate-limited', 'Too many requests from this client; retry in 1 s.']], rateLimitHeaders)
-  if (options.maxHeaderBytes > 0) addProblems(responses, [['header-too-large', `The request headers exceed ${options.maxHeaderBytes} bytes.`]])
-  if (options.timeoutMs > 0)
-    addProblems(responses, [['timeout', `The request took longer than ${options.timeoutMs} ms; a write may still have been applied: read the GUID before retrying.`]], {
-      'Retry-After': responseHeaders.retryAfter,
-    })
+  return {
+    ...get,
+    summary: `${get.summary} (headers only)`,
+    description: `${get.description ?? get.summary}. HEAD answers what GET would, without the body.`,
+    operationId: `head${capitalised(String(get.operationId))}`,
+    responses: Object.fromEntries(Object.entries(get.responses).map(([status, response]) => [status, withoutBody(response)])),
+  }
+}
+
+/** OPTIONS on a path while CORS is on: the preflight, answered without a key. */
+const preflightOf = (tag: string, operationId: string, parameters: unknown): Operation => ({
+  tags: [tag],
+  summary: 'CORS preflight',
+  description: 'Answered without a key: `Allow`, and the Access-Control-* headers when the Origin is allowed.',
+  operationId,
+  ...(parameters === undefined ? {} : { parameters }),
+  responses: { 204: responseRef('Preflight') },
+})
+
+/** Every `#/components/<kind>/<name>` reachable from `value`. */
+const collectRefs = (value: unknown, found: Set<string>): void => {
+  if (Array.isArray(value)) for (const v of value) collectRefs(v, found)
+  else if (typeof value === 'object' && value !== null) {
+    for (const [key, v] of Object.entries(value)) {
+      if (key === '$ref' && typeof v === 'string') found.add(v)
+      else collectRefs(v, found)
+    }
+  }
+}
+
+/** The components the paths use, transitively: a component no answer in this configuration uses is left out. */
+const usedComponents = (paths: Json, all: Record<string, Record<string, Json>>): Record<string, Record<string, Json>> => {
+  const used = new Set<string>()
+  let frontier = new Set<string>()
+  collectRefs(paths, frontier)
+  while (frontier.size > 0) {
+    const next = new Set<string>()
+    for (const ref of frontier) {
+      if (used.has(ref)) continue
+      used.add(ref)
+      const [, , kind, name] = ref.split('/')
+      collectRefs(all[kind!]?.[name!], next)
+    }
+    frontier = next
+  }
+  const out: Record<string, Record<string, Json>> = {}
+  for (const [kind, entries] of Object.entries(all)) {
+    const kept = Object.fromEntries(Object.entries(entries).filter(([name]) => used.has(`#/components/${kind}/${name}`)))
+    if (Object.keys(kept).length > 0) out[kind] = kept
+  }
+  return out
+}
+
+/** What the guard and the wrapper may answer on a route, whatever its handler does. */
+const addCommonResponses = (operation: Operation, policy: RoutePolicy | undefined, options: DocumentOptions): void => {
+  const r = operation.responses
+  if (policy?.auth && options.authRequired) r[401] = responseRef('Unauthorized')
+  if (policy?.limit && options.rateLimited) r[429] = responseRef('RateLimited')
+  r[431] = responseRef('HeaderTooLarge')
+  r[500] = responseRef('Internal')
+  if (r[503] === undefined && options.timeoutMs > 0 && policy !== undefined) r[503] = responseRef('Timeout')
+  operation.responses = Object.fromEntries(Object.entries(r).sort(([a], [b]) => Number(a) - Number(b)))
+  if (options.authRequired && !(policy?.auth ?? false)) operation.security = []
 }
 
 /**
- * The OpenAPI 3 document of the app's routes, from each route's `detail` (built from the same
- * TypeBox schemas that validate), through @elysiajs/swagger's own path registration, plus
- * what the guard adds: the bearer scheme and the 401 / 429 / 431 / 503 responses.
+ * The OpenAPI 3.1 document of the app's routes: each route's `detail` (src/http/openapi.ts),
+ * HEAD where the route table allows it, OPTIONS on every path, and what the configuration
+ * adds (the bearer scheme, 401, 429, the request timeout), over components built from the
+ * TypeBox schemas that validate. Only the components this configuration uses are listed.
  */
 export const openApiDocument = (routes: readonly RouteEntry[], options: DocumentOptions): object => {
+  const allResponses = responses(options)
   const paths: Record<string, Record<string, Operation>> = {}
   for (const route of routes) {
-    if (route.hooks?.detail === undefined || route.hooks.detail.hide === true) continue
-    registerSchemaPath({ schema: paths as never, path: route.path, method: route.method as never, hook: route.hooks as never, models: {} })
-    const policy = options.policyOf(route.method, route.path)
-    const openApiPath = route.path.replace(/:([A-Za-z_]+)/g, '{$1}')
-    const operation = paths[openApiPath]?.[route.method.toLowerCase()]
-    if (policy !== undefined && operation !== undefined) addGuardResponses(operation, policy, options)
+    const detail = route.hooks?.detail
+    if (detail === undefined || detail.hide === true) continue
+    const path = route.path.replace(/:([A-Za-z_]+)/g, '{$1}')
+    const method = route.method.toLowerCase()
+    const operation = structuredClone(detail) as Operation
+    addCommonResponses(operation, options.policyOf(route.method, route.path), options)
+    paths[path] ??= {}
+    paths[path][method] = operation
   }
+  const items: Record<string, Json> = {}
+  for (const [path, methods] of Object.entries(paths)) {
+    const route = path.replace(/\{([A-Za-z_]+)\}/g, ':$1')
+    const allow = allowedMethods(route.replace(':guid', '0')) ?? ''
+    const get = methods.get
+    if (get !== undefined && allow.includes('HEAD')) methods.head = headOf(get, allResponses)
+    // OpenAPI has no place for "any other method" but prose: 405 problem with Allow (Schemathesis's
+    // unsupported_method check and test/support/openapi-conformance.ts hold the service to it).
+    const item: Json = { description: `Any other method answers 405 \`urn:guidd:problem:method-not-allowed\` with \`Allow: ${allow}\`.` }
+    if (options.cors) {
+      const first = Object.values(methods)[0]!
+      const name = path
+        .split('/')
+        .filter((segment) => segment !== '')
+        .map((segment) => (segment.startsWith('{') ? 'Item' : capitalised(segment)))
+        .join('')
+      const preflight = preflightOf(
+        first.tags[0],
+        `options${name}`,
+        get?.parameters?.filter((p: Json) => p.$ref === '#/components/parameters/Guid'),
+      )
+      addCommonResponses(preflight, undefined, options)
+      methods.options = preflight
+    }
+    items[path] = { ...item, ...methods }
+  }
+  const components = usedComponents(items, { schemas: schemaComponents(), responses: allResponses, headers: headers(), parameters: parameters() })
   return {
-    openapi: '3.0.3',
+    openapi: '3.1.0',
     info: {
       title: 'guidd',
       version: options.version,
-      description:
-        'GUID metadata service: create, read, update and delete GUIDs with their user and expiry. Errors are RFC 9457 problem details (`application/problem+json`) with a stable `type` per kind.',
+      description: DESCRIPTION,
+      license: { name: 'UNLICENSED: private, no licence is granted', identifier: 'LicenseRef-UNLICENSED' },
     },
+    servers: [{ url: '/', description: 'This service: the document is served by the API it describes.' }],
+    security: options.authRequired ? [{ bearerAuth: [] }] : [],
     tags: [
       { name: 'guid', description: 'The GUID resource' },
       { name: 'ops', description: 'Health, readiness, metrics' },
     ],
-    paths: filterPaths(paths, { excludeStaticFile: true, exclude: [] }),
-    components: {
-      securitySchemes: { bearerAuth: SECURITY_SCHEME },
-      schemas: { Problem: ProblemSchema, GuidRecord },
-    },
+    paths: items,
+    components: options.authRequired ? { ...components, securitySchemes: { bearerAuth: SECURITY_SCHEME } } : components,
   }
 }
