@@ -3,6 +3,7 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync }
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { pidExists, runToExit, type Started, startProcess, waitForHttp } from '../support/process'
+import { isFirstVersion, versionOf } from '../support/versions'
 
 /**
  * The shipped artefact (SPEC §1): the executable `bun build --compile` makes, built with
@@ -44,19 +45,23 @@ test('the compiled binary serves the API from an empty directory and answers its
   const base = `http://127.0.0.1:${server.port}`
   await waitForHttp(`${base}/healthz`, server)
 
+  const before = Math.floor(Date.now() / 1000)
   const created = await fetch(`${base}/guid`, {
     method: 'POST',
     headers: { 'content-type': 'application/json' },
     body: JSON.stringify({ user: 'binary smoke' }),
     signal: AbortSignal.timeout(5_000),
   })
+  const after = Math.floor(Date.now() / 1000)
   expect(created.status).toBe(201)
+  const etag = created.headers.get('etag')
+  expect(isFirstVersion(versionOf(etag), 0, before, after)).toBe(true)
   const record = (await created.json()) as { guid: string; user: string; expire: number }
   expect(record.guid).toMatch(/^[0-9A-F]{32}$/)
 
   const read = await fetch(`${base}/guid/${record.guid}`, { signal: AbortSignal.timeout(5_000) })
   expect(read.status).toBe(200)
-  expect(read.headers.get('etag')).toBe('"1"')
+  expect(read.headers.get('etag')).toBe(etag)
   expect(await read.json()).toEqual(record)
 
   const deleted = await fetch(`${base}/guid/${record.guid}`, { method: 'DELETE', signal: AbortSignal.timeout(5_000) })

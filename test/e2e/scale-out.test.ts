@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Started, startProcess, waitForHttp } from '../support/process'
 import { redisSuites, startRedis, type TestRedis } from '../support/redis'
+import { isFirstVersion } from '../support/versions'
 
 /**
  * SPEC §5 scale-out, over real HTTP: three server processes on one Redis (one key prefix),
@@ -199,7 +200,8 @@ describe.skipIf(!enabled)('three instances on one Redis', () => {
           mutations++
         }),
       )
-      const settled = await Promise.allSettled(paths.flatMap((path) => [1, 2].map((i) => pollUntil(i, path, (a) => a.version === 2))))
+      // Each GUID's PATCH made the version after its create's.
+      const settled = await Promise.allSettled(paths.flatMap((path, g) => [1, 2].map((i) => pollUntil(i, path, (a) => a.version === created[g]!.version! + 1))))
       for (const s of settled) if (s.status === 'rejected') failures.push(String((s.reason as Error).message))
     }
     expect(failures).toEqual([])
@@ -270,10 +272,13 @@ describe.skipIf(!enabled)('three instances on one Redis', () => {
     console.log(`contention: ${acks.length} If-Match updates by ${clients} clients on 3 instances, ${conflicts} answered 412 and retried; none lost`)
   }, 20_000)
 
-  test('(c) a delete is seen by every instance, and a re-create continues the version line', async () => {
+  test('(c) a delete is seen by every instance, and a re-create anywhere takes a version above every earlier one', async () => {
+    const seconds = () => Math.floor(Date.now() / 1000)
+    const sent = seconds()
     const created = await send(0, 'POST', '/guid', { user: 'to be deleted' })
     expect(created.status).toBe(201)
-    expect(created.version).toBe(1)
+    const v1 = created.version!
+    expect(isFirstVersion(v1, 0, sent, seconds())).toBe(true)
     mutations++
     const guid = created.body!.guid!
     const path = `/guid/${guid}`
@@ -281,10 +286,10 @@ describe.skipIf(!enabled)('three instances on one Redis', () => {
       for (let k = 0; k < 2; k++) {
         const r = await send(i, 'GET', path)
         expect(r.status).toBe(200)
-        expect(r.version).toBe(1)
+        expect(r.version).toBe(v1)
       }
     }
-    const deleted = await send(1, 'DELETE', path, undefined, { 'if-match': '"1"' })
+    const deleted = await send(1, 'DELETE', path, undefined, { 'if-match': `"${v1}"` })
     expect(deleted.status).toBe(204)
     mutations++
     for (const i of [0, 2]) {
@@ -292,20 +297,24 @@ describe.skipIf(!enabled)('three instances on one Redis', () => {
       expect(gone.status).toBe(404)
       expect(gone.at - deleted.at).toBeLessThan(DELAY_BOUND_MS)
     }
-    // The tombstone holds version 2: a re-create anywhere continues from it (README: an ETag a
-    // client kept never matches a different record).
+    // The tombstone holds v1 + 1: a re-create on another instance continues from it, or from
+    // its creation second's floor if that is higher (README: an ETag a client kept never
+    // matches a different record).
+    const tombstone = v1 + 1
+    const resent = seconds()
     const again = await send(2, 'POST', '/guid', { guid, user: 'created again' })
     expect(again.status).toBe(201)
-    expect(again.version).toBe(3)
+    expect(isFirstVersion(again.version!, tombstone, resent, seconds())).toBe(true)
+    expect(again.version!).toBeGreaterThan(tombstone)
     mutations++
     for (const i of [0, 1]) {
       const back = await pollUntil(i, path, (a) => a.status === 200)
-      expect(back.version).toBe(3)
+      expect(back.version).toBe(again.version)
       expect(back.body).toMatchObject({ guid, user: 'created again' })
       expect(back.at - again.at).toBeLessThan(DELAY_BOUND_MS)
     }
     // An If-Match from before the delete matches nothing now.
-    expect((await send(0, 'PATCH', path, { user: 'stale client' }, { 'if-match': '"1"' })).status).toBe(412)
+    expect((await send(0, 'PATCH', path, { user: 'stale client' }, { 'if-match': `"${v1}"` })).status).toBe(412)
   }, 10_000)
 
   test('(d) every instance sees the journal drain: each mutation flushed exactly once, none dead-lettered', async () => {
