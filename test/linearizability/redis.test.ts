@@ -21,9 +21,10 @@ import { Pool, perform, randomGuid, requestFor, startLoad } from './workload'
  * durable in Redis with AOF, so a kill -9 of Redis must lose none (with everysec, the
  * last second of writes may be lost, which this check would rightly report).
  *
- * GUIDD_SOAK=1 runs ten times the operations; GUIDD_LINEARIZABILITY_OUT names the folder
- * for the history and, on failure, the visualisation (default: a temp folder, kept only
- * on failure).
+ * GUIDD_SOAK=1 runs ten times the operations and six fault cycles; GUIDD_LINEARIZABILITY_OUT
+ * names the folder for the history and, on failure, the visualisation (default: a temp
+ * folder, kept only on failure); GUIDD_LINEARIZABILITY_SERVER_ENV, a JSON object, adds
+ * settings to the instances (e.g. '{"LRU_MAX_ENTRIES":"0"}' to take the LRU out).
  */
 
 const root = join(import.meta.dir, '..', '..')
@@ -34,6 +35,8 @@ const CLIENTS = 10
 const GUIDS = 4
 const OPERATIONS = SOAK ? 40_000 : 4_000
 const LOAD_DEADLINE_MS = SOAK ? 600_000 : 35_000
+/** Each cycle kills an instance (the two in turn), then Redis. */
+const FAULT_CYCLES = SOAK ? 6 : 1
 /** How long Redis stays down: long enough that requests meet it down. */
 const REDIS_DOWN_MS = 600
 
@@ -62,15 +65,20 @@ describe.skipIf(!enabled)('Redis mode, two instances, kill -9 of one and of Redi
     'every GUID history is linearizable',
     async () => {
       const prefix = redis.prefix()
-      const startInstance = async (name: string, sqlite: string): Promise<Started> => {
+      const serverEnv = JSON.parse(process.env.GUIDD_LINEARIZABILITY_SERVER_ENV || '{}') as Record<string, string>
+      /** Instance lines: each restart after a kill keeps its SQLite file and takes a new port and name (A, A2, A3...). */
+      const lines = ['A', 'B'].map((line) => ({ line, generation: 1, name: line, started: undefined as Started | undefined }))
+      const pool = new Pool()
+      const startInstance = async (l: (typeof lines)[number]): Promise<void> => {
+        l.name = l.generation === 1 ? l.line : `${l.line}${l.generation}`
         const s = await startProcess({
           cmd: SERVER_CMD,
           cwd: root,
-          name: `guidd ${name}`,
+          name: `guidd ${l.name}`,
           env: {
             REDIS_URL: redis.url,
             REDIS_PREFIX: prefix,
-            SQLITE_PATH: join(dir, sqlite),
+            SQLITE_PATH: join(dir, `${l.line}.sqlite`),
             FLUSH_INTERVAL_MS: '20',
             JOURNAL_CLAIM_IDLE_MS: '500',
             LOG_LEVEL: 'warn',
@@ -78,16 +86,15 @@ describe.skipIf(!enabled)('Redis mode, two instances, kill -9 of one and of Redi
             // Empty is unset: none of the runner's own settings leak in.
             MONGODB_URL: '',
             API_KEYS: '',
+            ...serverEnv,
           },
         })
         servers.push(s)
         await waitForHttp(`http://127.0.0.1:${s.port}/readyz`, s)
-        return s
+        l.started = s
+        pool.add(l.name, `http://127.0.0.1:${s.port}`)
       }
-      const [a, b] = await Promise.all([startInstance('A', 'A.sqlite'), startInstance('B', 'B.sqlite')])
-      const pool = new Pool()
-      pool.add('A', `http://127.0.0.1:${a!.port}`)
-      pool.add('B', `http://127.0.0.1:${b!.port}`)
+      await Promise.all(lines.map(startInstance))
 
       const clock = monotonicClock()
       const guids = Array.from({ length: GUIDS }, randomGuid)
@@ -100,21 +107,25 @@ describe.skipIf(!enabled)('Redis mode, two instances, kill -9 of one and of Redi
       const kills = { instance: 0, redis: 0 }
       let redisRestartedAt = 0
 
-      // 1. kill -9 of instance A mid-run; it comes back (same SQLite file) on a new port.
-      await reached(0.25)
-      await a!.kill9()
-      kills.instance++
-      pool.remove('A')
-      const a2 = await startInstance('A2', 'A.sqlite')
-      pool.add('A2', `http://127.0.0.1:${a2.port}`)
+      for (let cycle = 0; cycle < FAULT_CYCLES; cycle++) {
+        // 1. kill -9 of an instance mid-run, clients sending to it; it comes back (same SQLite
+        // file) on a new port, and clients use it again.
+        await reached((cycle + 0.25) / FAULT_CYCLES)
+        const victim = lines[cycle % lines.length]!
+        await victim.started!.kill9()
+        kills.instance++
+        pool.remove(victim.name)
+        victim.generation++
+        await startInstance(victim)
 
-      // 2. kill -9 of Redis mid-run; it comes back on the same port from its AOF.
-      await reached(0.55)
-      await redis.kill9()
-      kills.redis++
-      await Bun.sleep(REDIS_DOWN_MS)
-      await redis.restart()
-      redisRestartedAt = clock()
+        // 2. kill -9 of Redis mid-run; it comes back on the same port from its AOF.
+        await reached((cycle + 0.55) / FAULT_CYCLES)
+        await redis.kill9()
+        kills.redis++
+        await Bun.sleep(REDIS_DOWN_MS)
+        await redis.restart()
+        redisRestartedAt = clock()
+      }
 
       await load.done
       // 3. After the load: every GUID read on every instance, one at a time.
