@@ -46,21 +46,20 @@ export const fromDoc = (doc: GuidDoc): unknown => {
 }
 
 /**
- * The version guard as a filter: the document to replace is older, or expired (the TTL
- * monitor may not have removed it yet). When neither holds and the document exists, the
- * upsert's insert collides with it on `_id` and the server answers E11000.
+ * The version guard as a filter: the stored document is older. Nothing else: a newer version
+ * replaces the stored state whether or not either has expired (versions never repeat across
+ * a delete or an expiry, so an older one can never be the rightful state). When the document
+ * exists and is not older, the upsert's insert collides with it on `_id` and the server
+ * answers E11000.
  */
-export const guardFilter = (next: Stored, nowSec: number) => ({
-  _id: next.guid,
-  $or: [{ version: { $lt: next.version } }, { expireAt: { $lte: toDate(nowSec) } }],
-})
+export const guardFilter = (next: Stored) => ({ _id: next.guid, version: { $lt: next.version } })
 
-export const guardedUpsert = (next: Stored, nowSec: number): AnyBulkWriteOperation<GuidDoc> => {
+export const guardedUpsert = (next: Stored): AnyBulkWriteOperation<GuidDoc> => {
   const common = { version: next.version, expireAt: toDate(next.expire) }
   // $unset the field the other shape has, so a re-created record loses `deleted` and a
   // tombstone loses `user`, whichever shape the document had before.
   const update: UpdateFilter<GuidDoc> = 'deleted' in next ? { $set: { ...common, deleted: true }, $unset: { user: '' } } : { $set: { ...common, user: next.user }, $unset: { deleted: '' } }
-  return { updateOne: { filter: guardFilter(next, nowSec), update, upsert: true } }
+  return { updateOne: { filter: guardFilter(next), update, upsert: true } }
 }
 
 /** The writes of a batch and where each one's outcome goes. */
@@ -69,12 +68,20 @@ export interface BulkPlan {
   ops: AnyBulkWriteOperation<GuidDoc>[]
   /** `inputIndex[k]`: the mutation (input position) that `ops[k]` writes. */
   inputIndex: number[]
-  /** Outcomes known without a write (expired or invalid states); undefined where an op decides. */
+  /** `guids[k]`: the GUID `ops[k]` writes (writes of one GUID must not overlap). */
+  guids: string[]
+  /** Outcomes known without a write (invalid states); undefined where an op decides. */
   outcomes: (ApplyOutcome | undefined)[]
 }
 
-export const toBulkOps = (mutations: readonly Mutation[], nowSec: number): BulkPlan => {
-  const plan: BulkPlan = { ops: [], inputIndex: [], outcomes: [] }
+/**
+ * One guarded upsert per valid mutation. A state that has already expired is written like
+ * any other: skipping it would leave the older state it replaces in the store (say, the
+ * live record before a PATCH that shortened `expire`, acknowledged and then flushed after
+ * that instant), to be served again. Reads never return it, and the sweep removes it.
+ */
+export const toBulkOps = (mutations: readonly Mutation[]): BulkPlan => {
+  const plan: BulkPlan = { ops: [], inputIndex: [], guids: [], outcomes: [] }
   mutations.forEach(({ next }, i) => {
     // A malformed entry (say, a null GUID) would otherwise upsert a document under a bogus
     // _id; reject it alone so the rest of the batch goes through.
@@ -83,14 +90,10 @@ export const toBulkOps = (mutations: readonly Mutation[], nowSec: number): BulkP
       plan.outcomes.push({ rejected: `invalid mutation${first ? ` at ${first.path || '/'}: ${first.message}` : ''}` })
       return
     }
-    // Same rule as SQLite: an already expired state never takes effect.
-    if (next.expire <= nowSec) {
-      plan.outcomes.push('stale')
-      return
-    }
     plan.outcomes.push(undefined)
-    plan.ops.push(guardedUpsert(next, nowSec))
+    plan.ops.push(guardedUpsert(next))
     plan.inputIndex.push(i)
+    plan.guids.push(next.guid)
   })
   return plan
 }
@@ -105,12 +108,16 @@ const DUPLICATE_KEY_CODES = new Set([11000, 11001])
 
 /**
  * Codes worth retrying the batch for. The driver's retryable-write codes (network, not
- * primary, shutdown, step-down: not exported by the driver, so copied from its error.ts)
- * plus the transient per-statement ones a server or mongos can report inside a bulk reply.
+ * primary, shutdown, step-down: not exported by the driver, so copied from its error.ts),
+ * the transient per-statement ones a server or mongos can report inside a bulk reply, and
+ * the conditions of the whole store that a server may report per write (permissions, disk,
+ * quota, throttling): none says anything about the entry, so rejecting it would dead-letter
+ * good writes; retried, they stay in the journal, whose growing lag turns writes into 503s.
  */
 const RETRYABLE_CODES = new Set([
   6, // HostUnreachable
   7, // HostNotFound
+  13, // Unauthorized (a role lost: nothing can be written until an operator fixes it)
   24, // LockTimeout
   50, // MaxTimeMSExpired
   63, // StaleShardVersion
@@ -123,6 +130,7 @@ const RETRYABLE_CODES = new Set([
   189, // PrimarySteppedDown
   262, // ExceededTimeLimit
   365, // TemporarilyUnavailable
+  8000, // AtlasError (e.g. over the cluster's space quota)
   9001, // SocketException
   10058, // LegacyNotPrimary
   10107, // NotWritablePrimary
@@ -131,6 +139,8 @@ const RETRYABLE_CODES = new Set([
   13388, // StaleConfig
   13435, // NotPrimaryNoSecondaryOk
   13436, // NotPrimaryOrSecondary
+  14031, // OutOfDiskSpace
+  16500, // Azure Cosmos DB: request rate too large (throttled; it says retry after a while)
 ])
 
 const RETRYABLE_LABELS: readonly string[] = [
@@ -216,8 +226,14 @@ export const verdictsFromResult = (opCount: number, result: BulkWriteResult): Op
  * whole failed (anything but a bulk error with per-op write errors: network, server
  * selection, a write concern error) or when any op failed for a retryable reason, so the
  * caller retries the batch (the guard makes the replay harmless).
+ *
+ * 'unaccounted': the reply has write errors but does not say what became of every op.
+ * FerretDB 1.x answers so: it runs the updates one after another, stops at the first that
+ * fails, reports that one at index 0 and counts nothing, whatever `ordered` says. Nothing
+ * in such a reply can be trusted about any op; every op is a guarded upsert, so the caller
+ * can write them again, one per command, where a reply is unambiguous.
  */
-export const verdictsFromError = (opCount: number, error: unknown): OpVerdict[] => {
+export const verdictsFromError = (opCount: number, error: unknown): OpVerdict[] | 'unaccounted' => {
   if (!(error instanceof MongoBulkWriteError)) throw error
   // A driver failure is wrapped in a MongoBulkWriteError too, with no write errors of its own.
   const writeErrors: readonly WriteError[] = Array.isArray(error.writeErrors) ? error.writeErrors : [error.writeErrors]
@@ -234,7 +250,8 @@ export const verdictsFromError = (opCount: number, error: unknown): OpVerdict[] 
     if (kind === 'retryable') throw error
     verdicts[we.index] = kind === 'duplicate' ? 'duplicate' : { rejected: rejectionReason(we) }
   }
-  checkAccounting(opCount, error.result, writeErrors.length)
+  if (error.result === undefined) throw new BulkAccountingError('mongodb: bulkWrite failed without a result')
+  if (error.result.matchedCount + error.result.upsertedCount + writeErrors.length !== opCount) return 'unaccounted'
   return verdicts.map((v) => v ?? 'applied')
 }
 
@@ -261,4 +278,28 @@ export const foldRound = (plan: BulkPlan, outcomes: (ApplyOutcome | undefined)[]
     else outcomes[input] = verdict === 'duplicate' ? 'stale' : verdict
   })
   return again
+}
+
+/**
+ * Three upserts whose reply from a server that runs an unordered bulkWrite as MongoDB does
+ * is known: op 0 inserts, op 1 collides with it on `_id` (E11000, reported at index 1), op 2
+ * inserts. The `_id`s are not GUIDs (a GUID is 32 hex digits), so no read ever meets them.
+ */
+export const bulkProbeOps = (tag: string): AnyBulkWriteOperation<GuidDoc>[] => {
+  const [a, b] = [`~bulk-probe-${tag}-a`, `~bulk-probe-${tag}-b`]
+  return [
+    { updateOne: { filter: { _id: a }, update: { $set: { version: 0 } }, upsert: true } },
+    { updateOne: { filter: { _id: a, version: { $lt: 0 } }, update: { $set: { version: 0 } }, upsert: true } },
+    { updateOne: { filter: { _id: b }, update: { $set: { version: 0 } }, upsert: true } },
+  ]
+}
+
+/** Whether the probe's reply is the faithful one: every op accounted for, the collision at its own index. */
+export const bulkProbeFaithful = (verdicts: readonly OpVerdict[] | 'unaccounted'): boolean =>
+  Array.isArray(verdicts) && verdicts.length === 3 && verdicts[0] === 'applied' && verdicts[1] === 'duplicate' && verdicts[2] === 'applied'
+
+/** The server already has an index on the key, of another name or kind (IndexOptionsConflict, IndexKeySpecsConflict). */
+export const isIndexConflict = (error: unknown): boolean => {
+  const code = codeOf(error)
+  return code === 85 || code === 86
 }

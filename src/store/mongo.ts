@@ -1,7 +1,22 @@
 import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { type AnyBulkWriteOperation, type BulkWriteResult, type Collection, type Db, MongoClient, type MongoClientOptions } from 'mongodb'
+import { type AnyBulkWriteOperation, type Collection, type Db, MongoClient, type MongoClientOptions, MongoServerError } from 'mongodb'
 import { type Mutation, Stored } from '../guid/model'
-import { BulkAccountingError, DUPLICATE_ROUNDS, foldRound, fromDoc, type GuidDoc, type OpVerdict, toBulkOps, toDate, verdictsFromError, verdictsFromResult } from './mongo-ops'
+import {
+  BulkAccountingError,
+  bulkProbeFaithful,
+  bulkProbeOps,
+  classifyWriteError,
+  DUPLICATE_ROUNDS,
+  foldRound,
+  fromDoc,
+  type GuidDoc,
+  isIndexConflict,
+  type OpVerdict,
+  toBulkOps,
+  toDate,
+  verdictsFromError,
+  verdictsFromResult,
+} from './mongo-ops'
 import type { ApplyOutcome, Store } from './store'
 
 export interface MongoStoreOptions {
@@ -15,21 +30,46 @@ export interface MongoStoreOptions {
   /**
    * Create the TTL index (default true). The TTL monitor deletes by the server's wall clock,
    * so suites that inject a clock far from it turn it off lest documents vanish mid-test;
-   * reads and the sweep never depend on it. Switching it on a collection that has the other
-   * kind of `expireAt` index fails at open (IndexOptionsConflict): drop that index first.
+   * reads and the sweep never depend on it. Where the collection already has an `expireAt`
+   * index of the other kind, that one stays (see `server` for which is there).
    */
   ttlIndex?: boolean
+}
+
+/** What the server turned out to support, learnt at the first connect (see ensureIndexes and probeBulk). */
+export interface MongoServerFit {
+  /**
+   * A TTL index on `expireAt` exists, so the server deletes expired documents itself. When
+   * false, the service's sweeper (Sweeper -> sweepExpired) is what deletes them; reads never
+   * depend on either.
+   */
+  ttlIndex: boolean
+  /** The server's answer when it refused to create the TTL index (FerretDB 1.x: NotImplemented). */
+  ttlRefused?: string
+  /**
+   * 'bulk': one unordered bulkWrite per round. 'one-by-one': one command per write, because
+   * the server does not say what became of every op of a bulk that had an error (FerretDB
+   * 1.x), so only a one-op reply can be trusted.
+   */
+  writes: 'bulk' | 'one-by-one'
 }
 
 const checkStored = TypeCompiler.Compile(Stored)
 
 const SWEEP_MAX = 10_000
 
+/** Writes in flight at once when writing one by one (each GUID's writes stay in order). */
+const ONE_BY_ONE_CONCURRENCY = 8
+
 /**
  * MongoDB as the durable store: one document per GUID (`_id` = canonical GUID), `expireAt`
  * a Date under a TTL index, `version` for the guard, and a tombstone marked `deleted: true`
  * without `user`. Writes are one unordered bulkWrite of version-guarded upserts; see
  * mongo-ops.ts for how a reply becomes outcomes.
+ *
+ * Also serves MongoDB-compatible servers that lack a part of this (see README "MongoDB"):
+ * without TTL indexes the sweeper deletes expired documents, and where a bulk reply cannot
+ * be trusted the writes go one per command. `server` says which applies.
  */
 export class MongoStore implements Store {
   readonly name = 'mongodb'
@@ -37,6 +77,7 @@ export class MongoStore implements Store {
   private readonly db: Db
   private readonly docs: Collection<GuidDoc>
   private readonly ttlIndex: boolean
+  private fit: MongoServerFit | undefined
   /** The first successful connect-and-index; reset on failure so the next call tries again. */
   private connecting: Promise<void> | null = null
   private closed = false
@@ -52,6 +93,11 @@ export class MongoStore implements Store {
     this.db = this.client.db(options.dbName)
     this.docs = this.db.collection<GuidDoc>(collection)
     this.ttlIndex = options.ttlIndex ?? true
+  }
+
+  /** What the server supports; undefined until the first successful connect (open() waits for it). */
+  get server(): MongoServerFit | undefined {
+    return this.fit
   }
 
   /** Connects and creates the indexes, so a store that cannot work fails at start, not on the first flush. */
@@ -77,7 +123,8 @@ export class MongoStore implements Store {
     if (this.closed) return Promise.reject(new Error('mongodb: the store is closed'))
     this.connecting ??= (async () => {
       await this.client.connect()
-      await this.ensureIndexes()
+      const ttl = await this.ensureIndexes()
+      this.fit = { ...ttl, writes: await this.probeBulk() }
     })().catch((error: unknown) => {
       this.connecting = null
       throw error
@@ -85,12 +132,48 @@ export class MongoStore implements Store {
     return this.connecting
   }
 
-  /** Idempotent: creating an index that exists with the same options is a no-op on the server. */
-  private async ensureIndexes(): Promise<void> {
-    // expireAfterSeconds 0: each document goes at its own expireAt. Either way the index
-    // also serves the sweep's range scan.
-    if (this.ttlIndex) await this.docs.createIndex({ expireAt: 1 }, { name: 'expireAt_ttl', expireAfterSeconds: 0 })
-    else await this.docs.createIndex({ expireAt: 1 }, { name: 'expireAt' })
+  /**
+   * Idempotent: creating an index that exists with the same options is a no-op on the server.
+   * A server that refuses the TTL index (FerretDB 1.x answers NotImplemented; Cosmos DB keeps
+   * TTL on `_ts` only) gets a plain index instead, and the sweeper deletes expired documents.
+   */
+  private async ensureIndexes(): Promise<Pick<MongoServerFit, 'ttlIndex' | 'ttlRefused'>> {
+    let ttlRefused: string | undefined
+    if (this.ttlIndex) {
+      try {
+        // expireAfterSeconds 0: each document goes at its own expireAt. The index also serves the sweep's range scan.
+        await this.docs.createIndex({ expireAt: 1 }, { name: 'expireAt_ttl', expireAfterSeconds: 0 })
+      } catch (error) {
+        // The server answered, and no: anything else (unreachable, busy) fails the open, to be tried again.
+        if (!(error instanceof MongoServerError) || classifyWriteError(error) === 'retryable') throw error
+        ttlRefused = `${error.codeName ?? `code ${error.code}`}: ${error.message}`
+      }
+    }
+    if (!this.ttlIndex || ttlRefused !== undefined) {
+      // An index on expireAt of another name or kind is there already: it serves the sweep as well.
+      await this.docs.createIndex({ expireAt: 1 }, { name: 'expireAt' }).catch((error: unknown) => {
+        if (!isIndexConflict(error)) throw error
+      })
+    }
+    // What is there, not what was asked for: an earlier run may have left the other kind.
+    const indexes = await this.docs.indexes()
+    const ttlIndex = indexes.some((index) => index.key?.expireAt === 1 && typeof index.expireAfterSeconds === 'number')
+    return ttlRefused === undefined ? { ttlIndex } : { ttlIndex, ttlRefused }
+  }
+
+  /**
+   * Whether the server accounts for every op of an unordered bulkWrite that had an error, as
+   * MongoDB does: three probe upserts (mongo-ops.ts bulkProbeOps) under `_id`s no GUID can
+   * have, deleted again. Learnt once, before the first write, so every outcome is exact.
+   */
+  private async probeBulk(): Promise<MongoServerFit['writes']> {
+    const ops = bulkProbeOps(crypto.randomUUID())
+    const ids = ops.map((op) => ('updateOne' in op ? op.updateOne.filter._id : undefined))
+    try {
+      return bulkProbeFaithful(await this.bulkWrite(ops)) ? 'bulk' : 'one-by-one'
+    } finally {
+      await this.docs.deleteMany({ _id: { $in: ids.filter((id) => typeof id === 'string') } })
+    }
   }
 
   async get(guid: string, nowSec: number): Promise<Stored | null> {
@@ -110,14 +193,16 @@ export class MongoStore implements Store {
    * the server runs them in, because the guard keeps the maximum. Throws, having possibly
    * written part of the batch, when the batch failed as a whole or an op failed transiently.
    */
-  async applyBatch(mutations: readonly Mutation[], nowSec: number): Promise<ApplyOutcome[]> {
-    const plan = toBulkOps(mutations, nowSec)
+  async applyBatch(mutations: readonly Mutation[], _nowSec: number): Promise<ApplyOutcome[]> {
+    // No expiry rule here: the guard is the version alone, and expired states are written too.
+    const plan = toBulkOps(mutations)
     const outcomes = [...plan.outcomes]
     let pending = plan.ops.map((_, k) => k)
     if (pending.length > 0) await this.ready()
     for (let round = 0; pending.length > 0; round++) {
       const ops = pending.map((k) => opAt(plan.ops, k))
-      pending = foldRound(plan, outcomes, pending, await this.write(ops), round >= DUPLICATE_ROUNDS)
+      const guids = pending.map((k) => plan.guids[k] ?? '')
+      pending = foldRound(plan, outcomes, pending, await this.write(ops, guids), round >= DUPLICATE_ROUNDS)
     }
     return outcomes.map((outcome, i) => {
       if (outcome === undefined) throw new BulkAccountingError(`mongodb: no outcome for mutation ${i}`)
@@ -138,9 +223,21 @@ export class MongoStore implements Store {
     return deletedCount
   }
 
+  /** The documents, once connected: in MongoDB-only mode the journal writes through to them (mongo-journal.ts). */
+  async collection(): Promise<Collection<GuidDoc>> {
+    await this.ready()
+    return this.docs
+  }
+
   async ping(): Promise<void> {
     await this.ready()
     await this.db.command({ ping: 1 })
+  }
+
+  /** A write that changes nothing (its filter matches no document; no upsert): fails exactly when the server takes no writes. */
+  async probeWrite(): Promise<void> {
+    await this.ready()
+    await this.docs.updateOne({ _id: '~probe-write', version: -1 }, { $set: { version: -1 } })
   }
 
   async close(): Promise<void> {
@@ -148,14 +245,67 @@ export class MongoStore implements Store {
     await this.client.close()
   }
 
-  private async write(ops: AnyBulkWriteOperation<GuidDoc>[]): Promise<OpVerdict[]> {
-    let result: BulkWriteResult
+  /** Verdicts for `ops` (writing `guids`), in order: one bulkWrite, or one command each where bulk replies cannot be trusted. */
+  private async write(ops: AnyBulkWriteOperation<GuidDoc>[], guids: readonly string[]): Promise<OpVerdict[]> {
+    if (this.fit?.writes !== 'one-by-one' || ops.length === 1) {
+      const verdicts = await this.bulkWrite(ops)
+      if (verdicts !== 'unaccounted') return verdicts
+      if (ops.length === 1) throw new BulkAccountingError('mongodb: a one-op bulkWrite reply does not account for its op')
+      // The probe passed, yet the server answered like FerretDB: trust no bulk reply from now
+      // on. This round's ops are written again one by one (the guard makes that harmless);
+      // an op the bulk had already written then comes back 'stale' rather than 'applied'.
+      if (this.fit !== undefined) this.fit.writes = 'one-by-one'
+    }
+    return this.writeOneByOne(ops, guids)
+  }
+
+  private async bulkWrite(ops: AnyBulkWriteOperation<GuidDoc>[]): Promise<OpVerdict[] | 'unaccounted'> {
     try {
-      result = await this.docs.bulkWrite(ops, { ordered: false })
+      return verdictsFromResult(ops.length, await this.docs.bulkWrite(ops, { ordered: false }))
     } catch (error) {
+      if (error instanceof BulkAccountingError) throw error
       return verdictsFromError(ops.length, error)
     }
-    return verdictsFromResult(ops.length, result)
+  }
+
+  /**
+   * One command per op, several at once, but each GUID's ops in their order and never two
+   * at once: a server without an atomic compare-and-set (FerretDB 1.x reads, then writes)
+   * could otherwise let an older version overwrite a newer one of the same GUID. The first
+   * failure stops the rest and is thrown (the caller retries the whole batch).
+   */
+  private async writeOneByOne(ops: AnyBulkWriteOperation<GuidDoc>[], guids: readonly string[]): Promise<OpVerdict[]> {
+    const chains = new Map<string, number[]>()
+    guids.forEach((guid, k) => {
+      const chain = chains.get(guid)
+      if (chain === undefined) chains.set(guid, [k])
+      else chain.push(k)
+    })
+    const queue = [...chains.values()]
+    const verdicts: (OpVerdict | undefined)[] = new Array(ops.length).fill(undefined)
+    let failed = false
+    const worker = async (): Promise<void> => {
+      for (let chain = queue.shift(); chain !== undefined && !failed; chain = queue.shift()) {
+        for (const k of chain) {
+          if (failed) return
+          try {
+            const verdict = await this.bulkWrite([opAt(ops, k)])
+            if (verdict === 'unaccounted' || verdict[0] === undefined) throw new BulkAccountingError('mongodb: a one-op bulkWrite reply does not account for its op')
+            verdicts[k] = verdict[0]
+          } catch (error) {
+            failed = true
+            throw error
+          }
+        }
+      }
+    }
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(ONE_BY_ONE_CONCURRENCY, queue.length) }, worker))
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+    if (failure !== undefined) throw failure.reason
+    return verdicts.map((v, k) => {
+      if (v === undefined) throw new BulkAccountingError(`mongodb: no verdict for operation ${k}`)
+      return v
+    })
   }
 }
 

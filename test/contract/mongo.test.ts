@@ -1,32 +1,48 @@
-import { afterAll, describe, expect, test } from 'bun:test'
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { MongoClient } from 'mongodb'
 import { MongoStore, type MongoStoreOptions } from '../../src/store/mongo'
 import type { GuidDoc } from '../../src/store/mongo-ops'
+import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
 import { deleteOf, guidNo, putOf, record } from '../support/store'
 import { storeContract } from './store-contract'
 
 /**
- * The store contract, and what only MongoDB can show, against a real server named by
- * MONGODB_URL. Each test gets a database of its own, dropped afterwards. Without the
- * variable every test here is reported as skipped (not passed) and one line says why.
+ * The store contract, and what only a MongoDB-wire server can show, against a real server:
+ * the one MONGODB_URL names (real MongoDB, say `docker compose up -d mongo`), else a FerretDB
+ * of this run's own (test/support/ferretdb.ts: built once by scripts/ferretdb, on a free
+ * port, SQLite in a temp dir). Each test gets a database of its own, dropped afterwards.
  */
-const url = process.env.MONGODB_URL ?? ''
-if (url === '') console.log('SKIPPED: MongoDB store contract (set MONGODB_URL, e.g. docker compose up -d mongo)')
+const explicitUrl = process.env.MONGODB_URL ?? ''
+const enabled = explicitUrl !== '' || ferretdbSuites('MongoDB store contract against FerretDB')
+/** FerretDB 1.24 (ours) rather than a server named by MONGODB_URL: what it lacks is known from its source. */
+const onFerretdb = explicitUrl === ''
 
 const clientOptions = { serverSelectionTimeoutMS: 5000 }
-
-// Created only when a test runs: a skipped suite opens no sockets. The hook sits at file
-// level because bun lists a hook inside a skipped describe as an extra, unnamed skipped test.
+let ferretdb: TestFerretdb | undefined
+let url = explicitUrl
 let admin: MongoClient | null = null
 const adminClient = () => (admin ??= new MongoClient(url, clientOptions))
+
+beforeAll(
+  async () => {
+    if (!enabled || !onFerretdb) return
+    ferretdb = await startFerretdb()
+    url = ferretdb.url
+  },
+  { timeout: FERRETDB_BUILD_TIMEOUT_MS + 30_000 },
+)
 afterAll(async () => {
   await admin?.close()
+  await ferretdb?.dispose()
 })
 
-describe.skipIf(url === '')('MongoStore', () => {
-  let seq = 0
+/** A database name unique to this run and test. */
+let seq = 0
+const freshDbName = () => `guidd_test_${process.pid}_${Date.now().toString(36)}_${seq++}`
+
+describe.skipIf(!enabled)('MongoStore', () => {
   const openStore = async (options: Partial<MongoStoreOptions> = {}) => {
-    const dbName = `guidd_test_${process.pid}_${Date.now().toString(36)}_${seq++}`
+    const dbName = freshDbName()
     const store = await MongoStore.open({ url, dbName, clientOptions, ...options })
     const cleanup = async () => {
       await store.close()
@@ -45,14 +61,35 @@ describe.skipIf(url === '')('MongoStore', () => {
     const now = () => Math.floor(Date.now() / 1000)
     const G = guidNo(1)
 
-    test('open creates the TTL index, and opening again is harmless', async () => {
+    test('open creates the TTL index where the server has them, else a plain one (the sweeper deletes); opening again is harmless', async () => {
       const { store, dbName, cleanup } = await openStore()
       try {
         const again = await MongoStore.open({ url, dbName, clientOptions })
+        expect(again.server).toEqual(store.server)
         await again.close()
         const indexes = await adminClient().db(dbName).collection('guids').indexes()
-        expect(indexes).toContainEqual(expect.objectContaining({ key: { expireAt: 1 }, expireAfterSeconds: 0 }))
+        const ttl = indexes.find((index) => index.key?.expireAt === 1 && index.expireAfterSeconds === 0)
+        expect(store.server?.ttlIndex).toBe(ttl !== undefined)
+        if (onFerretdb) {
+          // FerretDB 1.24: createIndexes with expireAfterSeconds answers NotImplemented (238).
+          expect(store.server).toMatchObject({ ttlIndex: false, ttlRefused: expect.stringContaining('NotImplemented') })
+          expect(indexes).toContainEqual(expect.objectContaining({ key: { expireAt: 1 }, name: 'expireAt' }))
+        } else {
+          expect(ttl).toBeDefined()
+        }
         await store.ping()
+      } finally {
+        await cleanup()
+      }
+    })
+
+    test('writes go as one bulkWrite where the server accounts for every op, else one by one', async () => {
+      const { store, dbName, cleanup } = await openStore()
+      try {
+        // FerretDB 1.24 runs a bulk's updates in turn, stops at the first failure and reports it at index 0.
+        expect(store.server?.writes).toBe(onFerretdb ? 'one-by-one' : 'bulk')
+        // The probe leaves nothing behind.
+        expect(await adminClient().db(dbName).collection('guids').countDocuments({})).toBe(0)
       } finally {
         await cleanup()
       }
@@ -74,6 +111,37 @@ describe.skipIf(url === '')('MongoStore', () => {
       }
     })
 
+    test('versions of an incarnation (seconds * 10^6 + n) round-trip exactly and guard exactly', async () => {
+      const { store, cleanup } = await openStore()
+      const t = now()
+      const v = t * 1_000_000 + 1
+      try {
+        expect(await store.applyBatch([putOf(record(G, v, t + 60, 'first'))], t)).toEqual(['applied'])
+        expect(await store.applyBatch([putOf(record(G, v + 1, t + 60, 'second'))], t)).toEqual(['applied'])
+        expect(await store.applyBatch([putOf(record(G, v, t + 60, 'replayed'))], t)).toEqual(['stale'])
+        expect(await store.get(G, t)).toEqual(record(G, v + 1, t + 60, 'second'))
+      } finally {
+        await cleanup()
+      }
+    })
+
+    test('an acknowledged PATCH that shortened expire into the past is written: the older live version is not served again', async () => {
+      const { store, dbName, cleanup } = await openStore()
+      const t = now()
+      try {
+        await store.applyBatch([putOf(record(G, 1, t + 600, 'live'))], t)
+        // v2 shortened expire to t + 5 and is flushed at t + 10, after that instant.
+        expect(await store.applyBatch([putOf(record(G, 2, t + 5, 'patched'))], t + 10)).toEqual(['applied'])
+        expect(await store.get(G, t + 10)).toBeNull()
+        expect(await adminClient().db(dbName).collection<GuidDoc>('guids').findOne({ _id: G })).toMatchObject({ version: 2, user: 'patched' })
+        // And a replay of the older v1 does not bring it back.
+        expect(await store.applyBatch([putOf(record(G, 1, t + 600, 'live'))], t + 10)).toEqual(['stale'])
+        expect(await store.get(G, t + 10)).toBeNull()
+      } finally {
+        await cleanup()
+      }
+    })
+
     test('several mutations of one GUID in a batch, in any order: the newest stays', async () => {
       const { store, cleanup } = await openStore()
       const t = now()
@@ -81,6 +149,24 @@ describe.skipIf(url === '')('MongoStore', () => {
         const batch = [3, 1, 2].map((v) => putOf(record(G, v, t + 60, `v${v}`)))
         expect(await store.applyBatch(batch, t)).toEqual(['applied', 'stale', 'stale'])
         expect(await store.get(G, t)).toMatchObject({ version: 3, user: 'v3' })
+      } finally {
+        await cleanup()
+      }
+    })
+
+    test('a batch whose first ops are stale: every later op is still written, outcomes exact', async () => {
+      const { store, cleanup } = await openStore()
+      const t = now()
+      const guids = Array.from({ length: 20 }, (_, i) => guidNo(500 + i))
+      try {
+        await store.applyBatch([putOf(record(guids[0]!, 5, t + 60)), putOf(record(guids[1]!, 5, t + 60))], t)
+        // FerretDB's bulk would stop at the first E11000 and leave the rest unwritten.
+        const outcomes = await store.applyBatch(
+          guids.map((g, i) => putOf(record(g, i < 2 ? 4 : 1, t + 60, `u${i}`))),
+          t,
+        )
+        expect(outcomes).toEqual(guids.map((_, i) => (i < 2 ? 'stale' : 'applied')))
+        for (const [i, g] of guids.entries()) expect(await store.get(g, t)).toMatchObject(i < 2 ? { version: 5 } : { version: 1, user: `u${i}` })
       } finally {
         await cleanup()
       }
@@ -104,23 +190,41 @@ describe.skipIf(url === '')('MongoStore', () => {
       }
     })
 
-    test('a write the server refuses is rejected alone; the rest of the batch lands', async () => {
-      const dbName = `guidd_test_${process.pid}_${Date.now().toString(36)}_${seq++}`
-      await adminClient()
-        .db(dbName)
-        .createCollection('guids', { validator: { user: { $ne: 'poison' } } })
-      const store = await MongoStore.open({ url, dbName, clientOptions })
+    test('the sweep deletes expired documents (what does it where the server has no TTL index)', async () => {
+      const { store, dbName, cleanup } = await openStore()
       const t = now()
       try {
-        const outcomes = await store.applyBatch([putOf(record(G, 1, t + 60)), putOf(record(guidNo(2), 1, t + 60, 'poison')), putOf(record(guidNo(3), 1, t + 60))], t)
-        expect(outcomes[0]).toBe('applied')
-        expect(outcomes[1]).toEqual({ rejected: expect.stringContaining('mongodb error 121') })
-        expect(outcomes[2]).toBe('applied')
+        await store.applyBatch([putOf(record(G, 1, t + 1)), deleteOf(guidNo(2), 2, t + 1), putOf(record(guidNo(3), 1, t + 600))], t)
+        expect(await store.sweepExpired(t + 2, 100)).toBe(2)
+        const left = await adminClient().db(dbName).collection<GuidDoc>('guids').find({}).toArray()
+        expect(left.map((d) => d._id)).toEqual([guidNo(3)])
       } finally {
-        await store.close()
-        await adminClient().db(dbName).dropDatabase()
+        await cleanup()
       }
     })
+
+    // Needs collection validators, which FerretDB 1.24 does not implement (create answers
+    // NotImplemented): registered only against a server named by MONGODB_URL. The
+    // classification it exercises is unit-tested in test/unit/mongo-ops.test.ts.
+    if (!onFerretdb) {
+      test('a write the server refuses is rejected alone; the rest of the batch lands', async () => {
+        const dbName = freshDbName()
+        await adminClient()
+          .db(dbName)
+          .createCollection('guids', { validator: { user: { $ne: 'poison' } } })
+        const store = await MongoStore.open({ url, dbName, clientOptions })
+        const t = now()
+        try {
+          const outcomes = await store.applyBatch([putOf(record(G, 1, t + 60)), putOf(record(guidNo(2), 1, t + 60, 'poison')), putOf(record(guidNo(3), 1, t + 60))], t)
+          expect(outcomes[0]).toBe('applied')
+          expect(outcomes[1]).toEqual({ rejected: expect.stringContaining('mongodb error 121') })
+          expect(outcomes[2]).toBe('applied')
+        } finally {
+          await store.close()
+          await adminClient().db(dbName).dropDatabase()
+        }
+      })
+    }
 
     test('get refuses a document that is neither a record nor a tombstone', async () => {
       const { store, dbName, cleanup } = await openStore()

@@ -18,6 +18,7 @@ import { MongoStore } from '../../src/store/mongo'
 import {
   BulkAccountingError,
   type BulkPlan,
+  bulkProbeFaithful,
   classifyWriteError,
   foldRound,
   fromDoc,
@@ -101,13 +102,14 @@ const noServer = (): MongoServerSelectionError => new MongoServerSelectionError(
 
 describe('toBulkOps', () => {
   test('a record: a guarded upsert that sets the record and unsets `deleted`', () => {
-    const plan = toBulkOps([putOf(record(G, 3, NOW + 10, 'who'))], NOW)
+    const plan = toBulkOps([putOf(record(G, 3, NOW + 10, 'who'))])
     expect(plan.outcomes).toEqual([undefined])
     expect(plan.inputIndex).toEqual([0])
+    expect(plan.guids).toEqual([G])
     expect(plan.ops).toEqual([
       {
         updateOne: {
-          filter: { _id: G, $or: [{ version: { $lt: 3 } }, { expireAt: { $lte: new Date(NOW * 1000) } }] },
+          filter: { _id: G, version: { $lt: 3 } },
           update: { $set: { version: 3, expireAt: new Date((NOW + 10) * 1000), user: 'who' }, $unset: { deleted: '' } },
           upsert: true,
         },
@@ -116,26 +118,41 @@ describe('toBulkOps', () => {
   })
 
   test('a tombstone: sets `deleted: true`, unsets `user`', () => {
-    expect(guardedUpsert({ guid: G, version: 4, expire: NOW + 50, deleted: true }, NOW)).toEqual({
+    expect(guardedUpsert({ guid: G, version: 4, expire: NOW + 50, deleted: true })).toEqual({
       updateOne: {
-        filter: { _id: G, $or: [{ version: { $lt: 4 } }, { expireAt: { $lte: new Date(NOW * 1000) } }] },
+        filter: { _id: G, version: { $lt: 4 } },
         update: { $set: { version: 4, expireAt: new Date((NOW + 50) * 1000), deleted: true }, $unset: { user: '' } },
         upsert: true,
       },
     })
   })
 
-  test('an already expired state is stale without a write; ops map back to input positions', () => {
-    const plan = toBulkOps([putOf(record(G, 9, NOW)), putOf(record(guidNo(2), 1, NOW + 1)), deleteOf(guidNo(3), 2, NOW - 5), deleteOf(guidNo(4), 2, NOW + 5)], NOW)
-    expect(plan.outcomes).toEqual(['stale', undefined, 'stale', undefined])
-    expect(plan.inputIndex).toEqual([1, 3])
-    expect(plan.ops.map((op) => ('updateOne' in op ? op.updateOne.filter._id : null))).toEqual([guidNo(2), guidNo(4)])
+  test('the guard is the version alone: no clause lets a lower version replace an expired document', () => {
+    // The old guard also matched `expireAt <= now`: a replayed older write could then replace
+    // a newer state that had expired, and with it the version a re-create must continue from.
+    const op = guardedUpsert(record(G, 1, NOW + 10))
+    expect('updateOne' in op && op.updateOne.filter).toEqual({ _id: G, version: { $lt: 1 } })
+  })
+
+  test('an already expired state is written like any other; ops map back to input positions', () => {
+    // An acknowledged PATCH of a live v1 that shortened `expire` to NOW + 5, flushed at NOW + 10:
+    // skipped (as the old rule did), the store would keep serving v1, which the PATCH replaced.
+    const live = record(G, 1, NOW + 100, 'before')
+    const patched = record(G, 2, NOW + 5, 'after')
+    const plan = toBulkOps([putOf(patched), putOf(record(guidNo(2), 1, NOW + 1)), deleteOf(guidNo(3), 2, NOW - 5)])
+    expect(plan.outcomes).toEqual([undefined, undefined, undefined])
+    expect(plan.inputIndex).toEqual([0, 1, 2])
+    expect(plan.guids).toEqual([G, guidNo(2), guidNo(3)])
+    expect(plan.ops[0]).toEqual(guardedUpsert(patched))
+    // ...and its guard matches the stored v1, so the update replaces it.
+    const op = plan.ops[0]
+    expect(op !== undefined && 'updateOne' in op && live.version < (op.updateOne.filter.version as { $lt: number }).$lt).toBe(true)
   })
 
   test('a malformed mutation is rejected alone, never written under a bogus _id', () => {
     const bad = { next: { ...record(G, 1, NOW + 10), guid: null }, prevVersion: 0 } as unknown as Mutation
     const mixed = { next: { ...record(G, 1, NOW + 10), deleted: true }, prevVersion: 0 } as unknown as Mutation
-    const plan = toBulkOps([bad, putOf(record(guidNo(2), 1, NOW + 10)), mixed], NOW)
+    const plan = toBulkOps([bad, putOf(record(guidNo(2), 1, NOW + 10)), mixed])
     expect(plan.outcomes[0]).toEqual({ rejected: expect.stringContaining('invalid mutation') })
     expect(plan.outcomes[2]).toEqual({ rejected: expect.stringContaining('invalid mutation') })
     expect(plan.inputIndex).toEqual([1])
@@ -170,6 +187,9 @@ describe('classifyWriteError', () => {
     ['StaleConfig per op', writeError(0, 13388), 'retryable'],
     ['legacy "not master" text without a code', new MongoServerError({ errmsg: 'not master' }), 'retryable'],
     ['a network error wrapped by the bulk', new MongoBulkWriteError(new MongoNetworkError('reset'), bulkResult({})), 'retryable'],
+    ['Unauthorized per op: the store, not the entry', writeError(0, 13, 'not authorized'), 'retryable'],
+    ['OutOfDiskSpace per op', writeError(0, 14031, 'out of disk space'), 'retryable'],
+    ['Cosmos DB throttling (16500) per op', writeError(0, 16500, 'Request rate is large'), 'retryable'],
     ['DocumentValidationFailure', writeError(0, 121, 'Document failed validation'), 'permanent'],
     ['a plain Error', new Error('boom'), 'permanent'],
     ['not an error at all', 'boom', 'permanent'],
@@ -235,18 +255,41 @@ describe('verdictsFromError', () => {
     expect(() => verdictsFromError(2, withErrors)).toThrow(withErrors)
   })
 
-  test('an index out of range, repeated, or counts that do not add up: throws', () => {
+  test('an index out of range or repeated: throws', () => {
     const outOfRange = [duplicate(5)]
     expect(() => verdictsFromError(2, bulkErrorOf(outOfRange, bulkResult({ upserted: [0, 1], errors: outOfRange })))).toThrow(BulkAccountingError)
     const repeated = [duplicate(0), duplicate(0)]
     expect(() => verdictsFromError(2, bulkErrorOf(repeated, bulkResult({ errors: repeated })))).toThrow(BulkAccountingError)
+  })
+
+  test("counts that do not add up: 'unaccounted', so nothing in the reply is trusted", () => {
     const short = [duplicate(0)]
-    expect(() => verdictsFromError(3, bulkErrorOf(short, bulkResult({ upserted: [1], errors: short })))).toThrow(BulkAccountingError)
+    expect(verdictsFromError(3, bulkErrorOf(short, bulkResult({ upserted: [1], errors: short })))).toBe('unaccounted')
+  })
+
+  test("FerretDB 1.x's reply (stops at the first failure, reports it at index 0, counts nothing) is 'unaccounted'", () => {
+    // What FerretDB 1.24 answered here for [A v2 over v1, B v1 over v1, C v1 new]: A written,
+    // B failed, C never tried; the reply: one E11000 at index 0, nothing matched or upserted.
+    const errors = [duplicate(0)]
+    expect(verdictsFromError(3, bulkErrorOf(errors, bulkResult({ errors })))).toBe('unaccounted')
+    // One op alone is unambiguous: its E11000 is its own.
+    expect(verdictsFromError(1, bulkErrorOf(errors, bulkResult({ errors })))).toEqual(['duplicate'])
+  })
+})
+
+describe('bulkProbeFaithful', () => {
+  test("MongoDB's answer to the probe is faithful; FerretDB 1.x's is not", () => {
+    const mongo = [duplicate(1)]
+    expect(bulkProbeFaithful(verdictsFromError(3, bulkErrorOf(mongo, bulkResult({ upserted: [0, 2], errors: mongo }))))).toBe(true)
+    const ferret = [duplicate(0)]
+    expect(bulkProbeFaithful(verdictsFromError(3, bulkErrorOf(ferret, bulkResult({ errors: ferret }))))).toBe(false)
+    // A server that wrote all three (no collision) does not guard upserts on _id as MongoDB does.
+    expect(bulkProbeFaithful(['applied', 'applied', 'applied'])).toBe(false)
   })
 })
 
 describe('foldRound', () => {
-  const plan: BulkPlan = { ops: [], inputIndex: [1, 2, 4], outcomes: [] }
+  const plan: BulkPlan = { ops: [], inputIndex: [1, 2, 4], guids: [G, guidNo(2), guidNo(4)], outcomes: [] }
   const start = (): (ApplyOutcome | undefined)[] => ['stale', undefined, undefined, { rejected: 'invalid mutation' }, undefined]
 
   test('verdicts land at their inputs; duplicates are written again before they count', () => {
@@ -299,8 +342,11 @@ describe('MongoStore without a server', () => {
       // ("Topology is closed", not retryable, forever); each call tries to connect anew.
       expect(await store.ping().catch((e: unknown) => e)).toBeInstanceOf(MongoServerSelectionError)
       expect(await store.get(G, NOW).catch((e: unknown) => e)).toBeInstanceOf(MongoServerSelectionError)
-      // Nothing to write needs no server.
-      expect(await store.applyBatch([putOf(record(G, 1, NOW))], NOW)).toEqual(['stale'])
+      // Nothing to write needs no server (an expired state is something to write).
+      const malformed = { next: { ...record(G, 1, NOW + 10), guid: null }, prevVersion: 0 } as unknown as Mutation
+      expect(await store.applyBatch([malformed], NOW)).toEqual([{ rejected: expect.stringContaining('invalid mutation') }])
+      expect(await store.applyBatch([], NOW)).toEqual([])
+      expect(classifyWriteError(await store.applyBatch([putOf(record(G, 1, NOW))], NOW).catch((e: unknown) => e))).toBe('retryable')
       expect(await store.sweepExpired(NOW, 0)).toBe(0)
     } finally {
       await store.close()
