@@ -21,6 +21,7 @@ import { type RedisMode, startRedisMode } from './redis/mode'
 import type { Flusher } from './store/flusher'
 import { GroupCommitJournal } from './store/group-commit'
 import type { Journal } from './store/journal'
+import { reportServerFit } from './store/mongo-fit'
 import { openStore } from './store/open'
 import { SqliteStore } from './store/sqlite'
 import type { Store } from './store/store'
@@ -151,6 +152,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
   })
   metricsRef = metrics
+  reportServerFit(store, metrics.registry, logger)
   const records = new Records({ tiers, journal, store })
   const service = new GuidService({ actors, records, clock, defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, tombstoneTtlSeconds: config.TOMBSTONE_TTL_SECONDS })
   const readiness = new Readiness(checks)
