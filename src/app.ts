@@ -40,6 +40,8 @@ export interface AppDeps {
   maxHeaderBytes?: number
   /** The client's address (main.ts asks the socket); for the rate limit and the request log. */
   clientAddress?: ClientAddress
+  /** Share of 2xx request log lines written (LOG_SAMPLE_2XX); 1 or undefined = every line. */
+  logSample2xx?: number
 }
 
 export interface App {
@@ -62,7 +64,7 @@ export const createApp = (deps: AppDeps): App => {
     guard: new Guard({ keys, limiter: deps.limiter, maxHeaderBytes: deps.maxHeaderBytes ?? 0, metrics: metrics.guards }),
     deadlines: deps.deadlines,
     cors,
-    log: requestLog(logger),
+    log: requestLog(logger, { sample2xx: deps.logSample2xx }),
     clientAddress: deps.clientAddress ?? (() => undefined),
     onUnexpected: (error, call) => logger.error({ err: error, requestId: call.requestId, method: call.request.method, route: call.route }, 'request failed'),
   })

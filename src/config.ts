@@ -3,6 +3,7 @@ import { Value } from '@sinclair/typebox/value'
 
 const Int = (options: { minimum: number; maximum?: number; default: number; description: string }) => Type.Integer(options)
 const Bool = (options: { default: boolean; description: string }) => Type.Boolean(options)
+const Num = (options: { minimum: number; maximum: number; default: number; description: string }) => Type.Number(options)
 
 // Keys are RFC 6750 b64token characters; origins are scheme://host[:port] with no path.
 const KEY_LIST = '^\\s*[A-Za-z0-9._~+/-]+=*\\s*(,\\s*[A-Za-z0-9._~+/-]+=*\\s*)*$'
@@ -45,9 +46,15 @@ export const Config = Type.Object(
       ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'].map((l) => Type.Literal(l)),
       {
         default: 'info',
-        description: 'Least severe level logged.',
+        description: "Least severe level logged: JSON lines on stdout in pino's format (pipe them through `npx pino-pretty` to read them in a terminal); info logs one line per request.",
       },
     ),
+    LOG_SAMPLE_2XX: Num({
+      minimum: 0,
+      maximum: 1,
+      default: 1,
+      description: 'Share of 2xx request lines logged, picked at random (1 = every line, 0.01 = one in a hundred, 0 = none); other statuses are always logged.',
+    }),
     API_KEYS: Type.Optional(
       Type.String({
         pattern: KEY_LIST,
@@ -89,13 +96,14 @@ export class ConfigError extends Error {
   }
 }
 
-const describe = (schema: TSchema): string =>
+/** What a setting accepts, in words: for errors and for `guidd --help`. */
+export const describe = (schema: TSchema): string =>
   schema.type === 'boolean'
     ? 'true or false'
     : schema.anyOf
       ? `one of ${schema.anyOf.map((s: TSchema) => s.const).join(', ')}`
-      : schema.type === 'integer'
-        ? `an integer${schema.minimum !== undefined ? ` >= ${schema.minimum}` : ''}${schema.maximum !== undefined ? ` and <= ${schema.maximum}` : ''}`
+      : schema.type === 'integer' || schema.type === 'number'
+        ? `${schema.type === 'integer' ? 'an integer' : 'a number'}${schema.minimum !== undefined ? ` >= ${schema.minimum}` : ''}${schema.maximum !== undefined ? ` and <= ${schema.maximum}` : ''}`
         : schema.errorMessage
           ? schema.errorMessage
           : schema.pattern
@@ -112,10 +120,16 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
   for (const key of Object.keys(properties)) {
     const value = env[key]
     if (value === undefined || value === '') continue
-    // Integers must be written as plain digits: no "80.5", "1e3", "0x50" or "true" turned into
-    // numbers behind the operator's back (TypeBox's Value.Convert would).
+    // Numbers must be written as plain digits (with a decimal point where a fraction is allowed):
+    // no "80.5" for an integer, no "1e3", "0x50" or "true" turned into numbers behind the
+    // operator's back (TypeBox's Value.Convert would).
     const type = properties[key]!.type
-    raw[key] = type === 'integer' && /^[0-9]{1,15}$/.test(value) ? Number(value) : type === 'boolean' && (value === 'true' || value === 'false') ? value === 'true' : value
+    raw[key] =
+      (type === 'integer' && /^[0-9]{1,15}$/.test(value)) || (type === 'number' && /^[0-9]{1,15}(\.[0-9]{1,15})?$/.test(value))
+        ? Number(value)
+        : type === 'boolean' && (value === 'true' || value === 'false')
+          ? value === 'true'
+          : value
   }
   const value = Value.Default(Config, raw)
   const problems = new Map<string, string>()

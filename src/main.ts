@@ -2,8 +2,10 @@ import type { Server } from 'bun'
 import { type Config, ConfigError, loadConfig } from './config'
 import { problemResponse } from './http/respond'
 import { newRequestId } from './http/request-id'
+import { helpText } from './help'
 import { createLogger, flushLogger } from './ops/logger'
 import { createRuntime, type Runtime } from './runtime'
+import { VERSION } from './version'
 
 /** The process: the only place that reads env, opens sockets and traps signals. */
 
@@ -18,7 +20,21 @@ const healthcheck = async (port: string | undefined, host: string | undefined): 
   }
 }
 
-if (process.argv.includes('--healthcheck')) await healthcheck(Bun.env.PORT, Bun.env.HOST)
+const args = process.argv.slice(2)
+if (args.includes('--help') || args.includes('-h')) {
+  process.stdout.write(helpText())
+  process.exit(0)
+}
+if (args.includes('--version')) {
+  process.stdout.write(`${VERSION}\n`)
+  process.exit(0)
+}
+const unknown = args.find((arg) => arg !== '--healthcheck')
+if (unknown !== undefined) {
+  console.error(`guidd: unknown argument ${unknown}; see guidd --help`)
+  process.exit(2)
+}
+if (args.includes('--healthcheck')) await healthcheck(Bun.env.PORT, Bun.env.HOST)
 
 let config: Config
 try {

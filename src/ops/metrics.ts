@@ -15,6 +15,8 @@ export interface MetricSources {
   rateLimitClients?: () => number
   /** The write-behind journal (Redis mode): unflushed entries and the age of the oldest. */
   journal?: () => Promise<{ length: number; oldestAgeSeconds: number }>
+  /** REQUEST_TIMEOUT_MS: the latency buckets reach it (10 s when 0 or unset). */
+  requestTimeoutMs?: number
 }
 
 /**
@@ -38,7 +40,7 @@ export class Metrics {
 
   constructor(sources: MetricSources) {
     const registers = [this.registry]
-    this.http = new HttpMetrics(this.registry)
+    this.http = new HttpMetrics(this.registry, (sources.requestTimeoutMs ?? 0) / 1000)
     this.guards = new GuardMetrics(this.registry, { apiKeys: sources.apiKeys ?? (() => 0), rateLimitClients: sources.rateLimitClients ?? (() => 0) })
     this.process = new ProcessMetrics(this.registry)
     this.commitBatch = new Histogram({

@@ -73,8 +73,8 @@ describe('API_KEYS_FILE and SIGHUP', () => {
     expect(output).not.toContain(KEY_1)
     expect(output).not.toContain(KEY_2)
     const lines = jsonLines(output)
-    expect(lines.find((l) => l.msg === 'API keys reloaded')).toMatchObject({ keys: 1, level: 'info' })
-    expect(lines.find((l) => l.msg === 'API keys not reloaded; the previous keys stay in force')).toMatchObject({ level: 'error' })
+    expect(lines.find((l) => l.msg === 'API keys reloaded')).toMatchObject({ keys: 1, level: 30 })
+    expect(lines.find((l) => l.msg === 'API keys not reloaded; the previous keys stay in force')).toMatchObject({ level: 50 })
   })
 })
 
@@ -92,7 +92,7 @@ describe('logs', () => {
     const raw = started.output().trim().split('\n')
     const lines = raw.map((l) => JSON.parse(l) as Record<string, unknown>)
     expect(lines.map((l) => l.msg)).toEqual(expect.arrayContaining(['guidd listening', 'request', 'draining', 'stopped']))
-    expect(lines.find((l) => l.level === 'warn')?.msg).toContain('open to anyone')
+    expect(lines.find((l) => l.level === 40)?.msg).toContain('open to anyone')
     const requests = lines.filter((l) => l.msg === 'request' && ids.includes(l.requestId as string))
     expect(requests.map((l) => [l.requestId, l.status, l.client])).toEqual([
       [ids[0], 201, '127.0.0.1'],

@@ -57,7 +57,9 @@ describe('operational endpoints', () => {
       'guidd_api_keys',
       'guidd_api_key_reloads_total',
       'guidd_rate_limit_clients',
-      'guidd_process_resident_memory_bytes',
+      'process_cpu_seconds_total',
+      'process_start_time_seconds',
+      'process_resident_memory_bytes',
       'guidd_process_heap_used_bytes',
       'guidd_event_loop_lag_seconds',
     ]) {
@@ -81,11 +83,13 @@ describe('operational endpoints', () => {
     expect(text).toContain('route="unmatched"')
   })
 
-  test('process memory is reported in bytes, event-loop lag by quantile', async () => {
+  test('process memory is reported in bytes, event-loop lag as a summary', async () => {
     const text = await (await app.req('GET', '/metrics')).text()
-    const rss = Number(/^guidd_process_resident_memory_bytes (\d+)$/m.exec(text)?.[1])
+    const rss = Number(/^process_resident_memory_bytes (\d+)$/m.exec(text)?.[1])
     expect(rss).toBeGreaterThan(1024 * 1024)
+    expect(text).toContain('# TYPE guidd_event_loop_lag_seconds summary')
     for (const q of ['0.5', '0.99', '1']) expect(text).toMatch(new RegExp(`^guidd_event_loop_lag_seconds\\{quantile="${q}"\\} [0-9.e-]+$`, 'm'))
+    for (const part of ['sum', 'count']) expect(text).toMatch(new RegExp(`^guidd_event_loop_lag_seconds_${part} [0-9.e-]+$`, 'm'))
   })
 
   test('every metric the registry exposes is listed in README', async () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { ConfigError, loadConfig } from '../../src/config'
+import { Config, ConfigError, loadConfig } from '../../src/config'
 
 const problemsOf = (env: Record<string, string>): string[] => {
   try {
@@ -87,6 +87,11 @@ describe('loadConfig', () => {
     ['IDLE_TIMEOUT_SECONDS', '256'],
     ['CORS_ORIGINS', 'https://app.example/path'],
     ['CORS_ORIGINS', 'app.example'],
+    ['LOG_SAMPLE_2XX', '1.5'],
+    ['LOG_SAMPLE_2XX', '-0.1'],
+    ['LOG_SAMPLE_2XX', '1e-2'],
+    ['LOG_SAMPLE_2XX', '.5'],
+    ['LOG_SAMPLE_2XX', 'half'],
   ])('rejects %s=%s', (name, value) => {
     const problems = problemsOf({ [name]: value })
     expect(problems).toHaveLength(1)
@@ -114,6 +119,25 @@ describe('loadConfig', () => {
 
   test.each(['*', 'https://app.example', 'https://a.example, http://localhost:3000'])('accepts CORS_ORIGINS=%s', (value) => {
     expect(loadConfig({ CORS_ORIGINS: value }).CORS_ORIGINS).toBe(value)
+  })
+
+  test.each([
+    ['0', 0],
+    ['0.01', 0.01],
+    ['0.5', 0.5],
+    ['1', 1],
+    ['1.0', 1],
+  ])('LOG_SAMPLE_2XX=%s is a share of 2xx request lines, %p', (text, share) => {
+    expect(loadConfig({ LOG_SAMPLE_2XX: text }).LOG_SAMPLE_2XX).toBe(share)
+  })
+
+  test('LOG_SAMPLE_2XX defaults to 1 (every line); a bad one says what it accepts', () => {
+    expect(loadConfig({}).LOG_SAMPLE_2XX).toBe(1)
+    expect(problemsOf({ LOG_SAMPLE_2XX: '2' })).toEqual(['LOG_SAMPLE_2XX=2: must be a number >= 0 and <= 1'])
+  })
+
+  test('every setting has a description (the help text and README are made of them)', () => {
+    for (const [name, schema] of Object.entries(Config.properties)) expect(`${name}: ${(schema as { description?: string }).description ?? ''}`).toMatch(/^[A-Z_0-9]+: \S.{10,}$/)
   })
 
   test('a bad API_KEYS is reported without its value: keys must not reach logs', () => {

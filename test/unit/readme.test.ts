@@ -21,7 +21,7 @@ describe('README documents', () => {
 
   test('every configuration variable with its default, and no other', () => {
     const documented = new Map(
-      rows(/^\| `[A-Z_]+` \|/).map((line) => {
+      rows(/^\| `[A-Z0-9_]+` \|/).map((line) => {
         const cells = line.split('|').map((c) => c.trim())
         return [cells[1]!.replaceAll('`', ''), cells[2]!] as const
       }),
