@@ -20,8 +20,19 @@ export const Config = Type.Object(
     REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis for the shared cache and the write-behind journal; unset = embedded default.' })),
     REDIS_PREFIX: Type.String({ minLength: 1, default: 'guidd:', description: 'Prefix of every Redis key and channel guidd uses.' }),
     REDIS_TIMEOUT_MS: Int({ minimum: 1, default: 2_000, description: 'Longest a Redis call may take before the request gets 503.' }),
-    MONGODB_URL: Type.Optional(Type.String({ pattern: '^mongodb(\\+srv)?://', description: 'MongoDB as the durable store; unset = SQLite.' })),
+    MONGODB_URL: Type.Optional(
+      Type.String({
+        pattern: '^mongodb(\\+srv)?://',
+        description: 'MongoDB as the durable store; unset = SQLite. Without REDIS_URL it is the journal too (MongoDB-only mode: each write is written through before the reply).',
+      }),
+    ),
     MONGODB_DB: Type.String({ minLength: 1, default: 'guidd', description: 'MongoDB database name.' }),
+    MONGODB_WRITE_CONCERN: Type.String({
+      pattern: '^(majority|[1-9][0-9]?)$',
+      default: 'majority',
+      errorMessage: '`majority` or a number of members from 1 to 99',
+      description: "MongoDB-only mode: the `w` of each write's write concern (`majority`, or a number of members), always journaled (`j: true`); it overrides one in MONGODB_URL.",
+    }),
     SQLITE_PATH: Type.String({ minLength: 1, default: './data/guidd.sqlite', description: 'SQLite file (WAL mode) for the embedded store.' }),
     SQLITE_SYNCHRONOUS: Type.Union([Type.Literal('NORMAL'), Type.Literal('FULL')], {
       default: 'NORMAL',
@@ -29,6 +40,13 @@ export const Config = Type.Object(
     }),
     LRU_MAX_ENTRIES: Int({ minimum: 0, default: 100_000, description: 'Records kept in memory (0 disables the LRU).' }),
     NEGATIVE_CACHE_MS: Int({ minimum: 0, default: 2_000, description: 'How long an "absent" answer is remembered in memory.' }),
+    LRU_TTL_MS: Type.Optional(
+      Type.Integer({
+        minimum: 0,
+        description:
+          'Longest (ms) the LRU answers for a GUID before asking below again (0 = no limit); unset = 1000 in MongoDB-only mode, where it bounds how long an instance serves a GUID another instance changed, 0 otherwise.',
+      }),
+    ),
     DEFAULT_TTL_SECONDS: Int({ minimum: 1, default: 2_592_000, description: 'Lifetime of a GUID created without expire (30 days).' }),
     TOMBSTONE_TTL_SECONDS: Int({ minimum: 1, default: 86_400, description: 'How long a deleted GUID keeps its last version, so a re-create continues from it.' }),
     COMMIT_WINDOW_MS: Int({ minimum: 0, maximum: 100, default: 0, description: 'Embedded journal: how long a group commit waits for company (0 = end of the current I/O turn).' }),
@@ -140,9 +158,6 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     // A secret's value is never echoed: the message ends up in logs and terminals.
     const shown = schema?.secret ? '(hidden)' : JSON.stringify(raw[key])
     problems.set(key, `${key}=${shown}: must be ${schema ? describe(schema) : 'known'}`)
-  }
-  if (raw.MONGODB_URL !== undefined && raw.REDIS_URL === undefined && !problems.has('MONGODB_URL')) {
-    problems.set('MONGODB_URL', 'MONGODB_URL needs REDIS_URL: the write-behind journal in front of MongoDB lives in Redis')
   }
   if (problems.size > 0) throw new ConfigError([...problems.values()])
   return value as Config

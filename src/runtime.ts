@@ -38,8 +38,8 @@ export interface Runtime {
   keys: ApiKeys | undefined
   /** Undefined when REQUEST_TIMEOUT_MS is 0. */
   deadlines: Deadlines | undefined
-  /** 'embedded' (LRU + SQLite) or 'redis' (LRU + Redis journal + flusher to the store). */
-  mode: 'embedded' | 'redis'
+  /** 'embedded' (LRU + SQLite), 'redis' (LRU + Redis journal + flusher to the store) or 'mongodb' (LRU + MongoDB as journal and store). */
+  mode: 'embedded' | 'redis' | 'mongodb'
   store: Store
   flusher?: Flusher
   /** Starts the background loops: the sweep, the request deadlines, the event-loop sampler. */
@@ -68,6 +68,9 @@ export interface RuntimeOptions {
   store?: Store
 }
 
+/** LRU entry lifetime in MongoDB-only mode when LRU_TTL_MS is unset. */
+const MONGODB_ONLY_LRU_TTL_MS = 1_000
+
 const withDeadline = <T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'> => Promise.race([promise, new Promise<'timeout'>((resolve) => setTimeout(() => resolve('timeout'), ms).unref?.())])
 
 /**
@@ -75,14 +78,20 @@ const withDeadline = <T>(promise: Promise<T>, ms: number): Promise<T | 'timeout'
  * the tests. Opens the store and Redis connections, but no listening socket.
  *
  * - no REDIS_URL: embedded default, LRU + SQLite (journal and store in one, group commit);
- * - REDIS_URL: LRU + Redis tier + Redis journal, flushed to MongoDB (MONGODB_URL) or SQLite.
+ * - REDIS_URL: LRU + Redis tier + Redis journal, flushed to MongoDB (MONGODB_URL) or SQLite;
+ * - MONGODB_URL alone: LRU (entries with a short lifetime) + MongoDB, the journal and the
+ *   store at once (each write a compare-and-set written through before the reply).
  */
 export const createRuntime = async (config: Config, options: RuntimeOptions): Promise<Runtime> => {
   const clock = options.clock ?? systemClock
   const { logger } = options
   const instanceId = options.instanceId ?? `${hostname()}-${process.pid}-${crypto.randomUUID().slice(0, 8)}`
+  const mode: Runtime['mode'] = config.REDIS_URL !== undefined ? 'redis' : config.MONGODB_URL !== undefined ? 'mongodb' : 'embedded'
   const actors = new ActorRegistry({ mailboxMax: config.ACTOR_MAILBOX_MAX })
-  const lru = new LruTier({ maxEntries: config.LRU_MAX_ENTRIES, negativeTtlMs: config.NEGATIVE_CACHE_MS, clock })
+  // No invalidation reaches an instance in MongoDB-only mode: a short lifetime bounds how long
+  // its LRU serves a GUID another instance has changed.
+  const lruTtlMs = config.LRU_TTL_MS ?? (mode === 'mongodb' ? MONGODB_ONLY_LRU_TTL_MS : 0)
+  const lru = new LruTier({ maxEntries: config.LRU_MAX_ENTRIES, negativeTtlMs: config.NEGATIVE_CACHE_MS, ttlMs: lruTtlMs, clock })
   // Throws a ConfigError when API_KEYS_FILE cannot be used, before any connection is opened:
   // the service does not start open by accident.
   const apiKeys = authRequired(config) ? new ApiKeys(loadKeys(config, options.readText)) : undefined
@@ -91,9 +100,22 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   const deadlines = config.REQUEST_TIMEOUT_MS > 0 ? new Deadlines(clock, config.REQUEST_TIMEOUT_MS) : undefined
   const socketAddress = options.clientAddress ?? (() => undefined)
   const store = options.store ?? (await openStore(config, (error) => logger.error({ err: error }, 'SQLite checkpoint thread failed; checkpointing inline')))
-  // Writes that fail for a fault of the storage (disk full, I/O error, read-only) make the
-  // store "not ready" until a write (or the readiness probe's write) succeeds again.
-  const writeHealth = new WriteHealth(store.name, logger, store.probeWrite === undefined ? undefined : () => store.probeWrite!(), clock)
+  // MongoDB-only mode: the journal writes through to the store's own collection.
+  const mongoJournal =
+    mode === 'mongodb'
+      ? await import('./store/mongo-journal').then(({ MongoJournal }) =>
+          MongoJournal.over(store, {
+            w: config.MONGODB_WRITE_CONCERN === 'majority' ? 'majority' : Number(config.MONGODB_WRITE_CONCERN),
+            clock,
+            health: { failed: (error) => writeHealth.failed(error), succeeded: () => writeHealth.succeeded() },
+            uncertain: (guid) => lru.forget(guid),
+          }),
+        )
+      : undefined
+  // Writes that fail for a fault of the storage (disk full, I/O error, read-only, MongoDB
+  // unreachable) make the store "not ready" until a write (or the readiness probe's write) succeeds again.
+  const probeWrite = mongoJournal !== undefined ? () => mongoJournal.probeWrite() : store.probeWrite === undefined ? undefined : () => store.probeWrite!()
+  const writeHealth = new WriteHealth(store.name, logger, probeWrite, clock)
   const checks: ReadinessCheck[] = [
     {
       name: store.name,
@@ -109,7 +131,10 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   let journal: Journal
   let redis: RedisMode | undefined
 
-  if (config.REDIS_URL === undefined) {
+  if (mongoJournal !== undefined) {
+    // No flusher: the journal is the store. The sweeper below deletes expired documents as in the other modes.
+    journal = mongoJournal
+  } else if (config.REDIS_URL === undefined) {
     if (!(store instanceof SqliteStore)) throw new Error('the embedded journal needs the SQLite store itself')
     journal = new GroupCommitJournal(store, {
       batchMax: config.COMMIT_BATCH_MAX,
@@ -153,7 +178,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   })
   metricsRef = metrics
   reportServerFit(store, metrics.registry, logger)
-  const records = new Records({ tiers, journal, store })
+  const records = new Records({ tiers, journal, store: mongoJournal?.reads ?? store })
   const service = new GuidService({ actors, records, clock, defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, tombstoneTtlSeconds: config.TOMBSTONE_TTL_SECONDS })
   const readiness = new Readiness(checks)
   const sweeper = new Sweeper(store, { intervalMs: config.SWEEP_INTERVAL_MS, batch: config.SWEEP_BATCH, clock, logger, onSwept: (n) => metrics.sweptTotal.inc(n) })
@@ -212,7 +237,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     metrics,
     keys: apiKeys,
     deadlines,
-    mode: config.REDIS_URL === undefined ? 'embedded' : 'redis',
+    mode,
     store,
     flusher: redis?.flusher,
     start,

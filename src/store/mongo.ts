@@ -223,10 +223,10 @@ export class MongoStore implements Store {
     return deletedCount
   }
 
-  /** The documents, once connected: in MongoDB-only mode the journal writes through to them (mongo-journal.ts). */
-  async collection(): Promise<Collection<GuidDoc>> {
+  /** The database and the documents, once connected: in MongoDB-only mode the journal writes through to them (mongo-journal.ts). */
+  async connected(): Promise<{ db: Db; docs: Collection<GuidDoc> }> {
     await this.ready()
-    return this.docs
+    return { db: this.db, docs: this.docs }
   }
 
   async ping(): Promise<void> {
