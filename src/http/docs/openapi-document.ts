@@ -150,11 +150,9 @@ export const openApiDocument = (routes: readonly RouteEntry[], options: Document
         .filter((segment) => segment !== '')
         .map((segment) => (segment.startsWith('{') ? 'Item' : capitalised(segment)))
         .join('')
-      const preflight = preflightOf(
-        first.tags[0],
-        `options${name}`,
-        get?.parameters?.filter((p: Json) => p.$ref === '#/components/parameters/Guid'),
-      )
+      // A preflight is about the route, not the resource: any value of a path parameter is answered alike.
+      const anyValue = path.includes('{guid}') ? [{ in: 'path', name: 'guid', required: true, description: 'Any value: a preflight does not read it.', schema: { type: 'string' } }] : undefined
+      const preflight = preflightOf(first.tags[0], `options${name}`, anyValue)
       addCommonResponses(preflight, undefined, options)
       methods.options = preflight
     }
