@@ -130,6 +130,15 @@ describe.skipIf(!enabled)('the linearizability checker', () => {
     expect(r.stdout).toContain('get() -> 200 {user "c4-21", expire 1797031335} "1796166848000018"')
   })
 
+  test('a conditional write refused for the ETag its client had just been given is caught', async () => {
+    // Four operations recorded in a soak run (the GUID's other operations left out): a create
+    // acknowledged on instance A2, then, from the same client, an upsert with that ETag on
+    // instance B answered 412; the next patch with the same ETag on B succeeds.
+    const r = await check(await Bun.file(join(import.meta.dir, 'histories', 'stale-if-match-redis-mode.json')).text())
+    expect(r.code).toBe(CHECKER_EXIT.notLinearizable)
+    expect(r.stdout).toContain('upsert(user="c1-583", expire=1797032401, If-Match "1796167607000047") -> 412')
+  })
+
   test('bad input is exit 2, not a verdict', async () => {
     expect((await check('{"operations": [{"client": 0}]}')).code).toBe(CHECKER_EXIT.badInput)
     expect((await check('not json')).code).toBe(CHECKER_EXIT.badInput)
