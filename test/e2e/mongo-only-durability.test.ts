@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { MongoStore } from '../../src/store/mongo'
 import { loadUntilKill, readBack, tombstoneVersion } from '../support/durability'
-import { ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
+import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
 import { type Started, startProcess, waitForHttp } from '../support/process'
 
 /**
@@ -28,7 +28,8 @@ const started: Started[] = []
 
 beforeAll(async () => {
   if (enabled) ferret = await startFerretdb()
-}, 60_000)
+  // The first run on a machine builds FerretDB (scripts/ferretdb; .ci/run starts that build early).
+}, FERRETDB_BUILD_TIMEOUT_MS + 60_000)
 
 afterAll(async () => {
   if (!enabled) return

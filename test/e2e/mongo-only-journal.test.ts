@@ -6,7 +6,7 @@ import type { StoredRecord, Tombstone } from '../../src/guid/model'
 import { VersionConflict } from '../../src/store/journal'
 import { MongoStore } from '../../src/store/mongo'
 import { MongoJournal } from '../../src/store/mongo-journal'
-import { ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
+import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
 
 /**
  * MongoJournal (MongoDB-only mode's journal) against a real FerretDB, with an injected
@@ -37,7 +37,8 @@ beforeAll(async () => {
     health: { failed: () => events.push('failed'), succeeded: () => events.push('succeeded') },
     uncertain: (guid) => events.push(`uncertain ${guid}`),
   })
-}, 60_000)
+  // The first run on a machine builds FerretDB (scripts/ferretdb; .ci/run starts that build early).
+}, FERRETDB_BUILD_TIMEOUT_MS + 60_000)
 
 afterAll(async () => {
   if (!enabled) return

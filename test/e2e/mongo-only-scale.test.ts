@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
 import { MongoClient } from 'mongodb'
-import { ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
+import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
 import { type Started, startProcess, waitForHttp } from '../support/process'
 
 /**
@@ -44,7 +44,8 @@ beforeAll(async () => {
   servers.push(...started)
   ;[A, B] = started.map((s) => `http://127.0.0.1:${s.port}`) as [string, string]
   await Promise.all(started.map((s) => waitForHttp(`http://127.0.0.1:${s.port}/readyz`, s)))
-}, 60_000)
+  // The first run on a machine builds FerretDB (scripts/ferretdb; .ci/run starts that build early).
+}, FERRETDB_BUILD_TIMEOUT_MS + 60_000)
 
 afterAll(async () => {
   if (!enabled) return
