@@ -1,6 +1,6 @@
 import { createHash } from 'node:crypto'
 import { spawnSync } from 'node:child_process'
-import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync } from 'node:fs'
+import { existsSync, mkdirSync, readdirSync, readFileSync, renameSync, rmSync } from 'node:fs'
 import { homedir } from 'node:os'
 import { join } from 'node:path'
 import { type Finished, runToExit } from '../support/process'
@@ -60,6 +60,10 @@ export const checkerBinary = (): Promise<string> => {
     })
     if (result.code !== 0) throw new Error(`go build of the linearizability checker failed (${result.code}):\n${result.stdout}${result.stderr}`)
     renameSync(partial, binary)
+    // Older versions of the checker are of no further use.
+    for (const f of readdirSync(cache)) {
+      if (f.startsWith('linearizability-checker-') && !f.endsWith('.tmp') && join(cache, f) !== binary) rmSync(join(cache, f), { force: true })
+    }
     return binary
   })()
   return built
