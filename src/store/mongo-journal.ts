@@ -51,6 +51,7 @@ interface ClaimDoc {
  */
 export class MongoJournal implements Journal {
   private closed = false
+  private storeView: Store | undefined
   private readonly writeConcern: WriteConcernSettings
   /** Learnt at the first write: the documents, and the claims where the server needs them. */
   private target: Promise<{ docs: Collection<GuidDoc>; claims: Claims | undefined }> | undefined
@@ -68,9 +69,14 @@ export class MongoJournal implements Journal {
     return new MongoJournal(store, options)
   }
 
-  /** The store as requests read it: an outage answers 503, not 500 (readsOrUnavailable). */
-  get reads(): Store {
-    return readsOrUnavailable(this.store)
+  /**
+   * The store as the rest of the service uses it in this mode (the requests' reads, the
+   * sweeper): a read that fails for an outage answers 503, not 500, and the sweep also
+   * deletes the claims left by writers that died (see storeView).
+   */
+  get view(): Store {
+    this.storeView ??= storeView(this.store, (nowSec, limit) => this.sweepClaims(nowSec, limit))
+    return this.storeView
   }
 
   async append({ next, prevVersion }: Mutation): Promise<void> {
@@ -120,6 +126,11 @@ export class MongoJournal implements Journal {
 
   async close(): Promise<void> {
     this.closed = true
+  }
+
+  private async sweepClaims(nowSec: number, limit: number): Promise<number> {
+    const { claims } = await this.connect()
+    return claims === undefined ? 0 : claims.sweep(nowSec, limit)
   }
 
   private connect(): Promise<{ docs: Collection<GuidDoc>; claims: Claims | undefined }> {
@@ -174,6 +185,15 @@ class Claims {
     }
   }
 
+  /** Deletes up to `limit` claims whose lease has run out (their writers died mid-write). */
+  async sweep(nowSec: number, limit: number): Promise<number> {
+    const now = toDate(nowSec)
+    const due = await this.claims.find({ expireAt: { $lte: now } }, { projection: { _id: 1 }, limit }).toArray()
+    if (due.length === 0) return 0
+    const { deletedCount } = await this.claims.deleteMany({ _id: { $in: due.map((d) => d._id) }, expireAt: { $lte: now } })
+    return deletedCount
+  }
+
   async release(id: string): Promise<void> {
     // Best effort: a claim left behind only delays the next writer of that version until its lease ends.
     await this.claims.deleteOne({ _id: id }).catch(() => {})
@@ -191,11 +211,13 @@ const documentOf = (next: Stored): UpdateFilter<GuidDoc> => {
 }
 
 /**
- * The store as the request path reads it in MongoDB-only mode, where every write loads the
- * GUID from MongoDB first: a read that fails because MongoDB is unreachable or busy answers
- * 503 unavailable with Retry-After, as the write would, rather than 500.
+ * The store as the service uses it in MongoDB-only mode. Every write loads the GUID from
+ * MongoDB first, so a read that fails because MongoDB is unreachable or busy answers 503
+ * unavailable with Retry-After, as the write would, rather than 500. The sweep also deletes
+ * expired claims (`sweepClaims`), which no TTL index removes on FerretDB; only the store's
+ * own deletions are counted.
  */
-export const readsOrUnavailable = (store: Store): Store => ({
+const storeView = (store: Store, sweepClaims: (nowSec: number, limit: number) => Promise<number>): Store => ({
   name: store.name,
   get: async (guid, nowSec) => {
     try {
@@ -206,7 +228,11 @@ export const readsOrUnavailable = (store: Store): Store => ({
     }
   },
   applyBatch: (mutations, nowSec) => store.applyBatch(mutations, nowSec),
-  sweepExpired: (nowSec, limit) => store.sweepExpired(nowSec, limit),
+  sweepExpired: async (nowSec, limit) => {
+    const swept = await store.sweepExpired(nowSec, limit)
+    await sweepClaims(nowSec, limit)
+    return swept
+  },
   ping: () => store.ping(),
   close: () => store.close(),
 })

@@ -122,6 +122,19 @@ describe.if(enabled)('MongoJournal', () => {
     expect(await claims.countDocuments({ _id: { $regex: `^${guid}:` } })).toBe(0)
   })
 
+  test('FerretDB: the sweep deletes claims whose lease ran out, and only those', async () => {
+    const claims = raw.db(dbName).collection<{ _id: string; expireAt: Date }>('guid_claims')
+    const [dead, live] = [newGuid(), newGuid()]
+    await claims.insertMany([
+      { _id: `${dead}:1`, expireAt: new Date(T0 - 1_000) },
+      { _id: `${live}:1`, expireAt: new Date(T0 + 30_000) },
+    ])
+    await journal.view.sweepExpired(NOW, 100)
+    expect(await claims.countDocuments({ _id: `${dead}:1` })).toBe(0)
+    expect(await claims.countDocuments({ _id: `${live}:1` })).toBe(1)
+    await claims.deleteOne({ _id: `${live}:1` })
+  })
+
   test('a write MongoDB cannot take is 503 unavailable with Retry-After, told to health, and its GUID forgotten', async () => {
     const unreachable = new MongoStore({ url: 'mongodb://127.0.0.1:1/', dbName, clientOptions: { serverSelectionTimeoutMS: 200, connectTimeoutMS: 200 } })
     const seen: string[] = []
@@ -137,7 +150,7 @@ describe.if(enabled)('MongoJournal', () => {
       expect((error as AppError).options.headers).toEqual({ 'retry-after': '1' })
       expect(seen).toEqual(['failed', guid])
       // Reads of the request path are 503 too, not 500.
-      const read = await down.reads.get(guid, NOW).then(
+      const read = await down.view.get(guid, NOW).then(
         () => null,
         (e: unknown) => e,
       )
