@@ -54,6 +54,12 @@ export const fromDoc = (doc: GuidDoc): unknown => {
  */
 export const guardFilter = (next: Stored) => ({ _id: next.guid, version: { $lt: next.version } })
 
+/** The whole document a state is stored as: for an insert, or a replace by `_id`. */
+export const toDoc = (next: Stored): GuidDoc =>
+  'deleted' in next
+    ? { _id: next.guid, version: next.version, expireAt: toDate(next.expire), deleted: true }
+    : { _id: next.guid, user: next.user, version: next.version, expireAt: toDate(next.expire) }
+
 export const guardedUpsert = (next: Stored): AnyBulkWriteOperation<GuidDoc> => {
   const common = { version: next.version, expireAt: toDate(next.expire) }
   // $unset the field the other shape has, so a re-created record loses `deleted` and a
@@ -68,8 +74,8 @@ export interface BulkPlan {
   ops: AnyBulkWriteOperation<GuidDoc>[]
   /** `inputIndex[k]`: the mutation (input position) that `ops[k]` writes. */
   inputIndex: number[]
-  /** `guids[k]`: the GUID `ops[k]` writes (writes of one GUID must not overlap). */
-  guids: string[]
+  /** `states[k]`: the state `ops[k]` writes (for writing it without a bulk, and keeping each GUID's writes apart). */
+  states: Stored[]
   /** Outcomes known without a write (invalid states); undefined where an op decides. */
   outcomes: (ApplyOutcome | undefined)[]
 }
@@ -81,7 +87,7 @@ export interface BulkPlan {
  * that instant), to be served again. Reads never return it, and the sweep removes it.
  */
 export const toBulkOps = (mutations: readonly Mutation[]): BulkPlan => {
-  const plan: BulkPlan = { ops: [], inputIndex: [], guids: [], outcomes: [] }
+  const plan: BulkPlan = { ops: [], inputIndex: [], states: [], outcomes: [] }
   mutations.forEach(({ next }, i) => {
     // A malformed entry (say, a null GUID) would otherwise upsert a document under a bogus
     // _id; reject it alone so the rest of the batch goes through.
@@ -93,7 +99,7 @@ export const toBulkOps = (mutations: readonly Mutation[]): BulkPlan => {
     plan.outcomes.push(undefined)
     plan.ops.push(guardedUpsert(next))
     plan.inputIndex.push(i)
-    plan.guids.push(next.guid)
+    plan.states.push(next)
   })
   return plan
 }
@@ -199,13 +205,16 @@ export class BulkAccountingError extends Error {
   override readonly name = 'BulkAccountingError'
 }
 
+/** Ops a bulk reply says were written: each of ours (upserts, inserts, replaces by _id) matched, upserted or inserted one document. */
+const writtenCount = (result: BulkWriteResult): number => result.matchedCount + result.upsertedCount + result.insertedCount
+
 /**
- * Every op of an upsert-only bulkWrite either matched a document, upserted one, or has a
+ * Every op of our bulkWrites either matched a document, upserted or inserted one, or has a
  * WriteError: check that the reply says so before trusting an op without an error to be written.
  */
 const checkAccounting = (opCount: number, result: BulkWriteResult | undefined, failed: number): void => {
   if (result === undefined) throw new BulkAccountingError('mongodb: bulkWrite failed without a result')
-  const written = result.matchedCount + result.upsertedCount
+  const written = writtenCount(result)
   if (written !== opCount - failed) {
     throw new BulkAccountingError(`mongodb: bulkWrite accounted for ${written + failed} of ${opCount} operations`)
   }
@@ -251,7 +260,7 @@ export const verdictsFromError = (opCount: number, error: unknown): OpVerdict[] 
     verdicts[we.index] = kind === 'duplicate' ? 'duplicate' : { rejected: rejectionReason(we) }
   }
   if (error.result === undefined) throw new BulkAccountingError('mongodb: bulkWrite failed without a result')
-  if (error.result.matchedCount + error.result.upsertedCount + writeErrors.length !== opCount) return 'unaccounted'
+  if (writtenCount(error.result) + writeErrors.length !== opCount) return 'unaccounted'
   return verdicts.map((v) => v ?? 'applied')
 }
 

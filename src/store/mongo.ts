@@ -14,6 +14,7 @@ import {
   type OpVerdict,
   toBulkOps,
   toDate,
+  toDoc,
   verdictsFromError,
   verdictsFromResult,
 } from './mongo-ops'
@@ -58,8 +59,11 @@ const checkStored = TypeCompiler.Compile(Stored)
 
 const SWEEP_MAX = 10_000
 
-/** Writes in flight at once when writing one by one (each GUID's writes stay in order). */
-const ONE_BY_ONE_CONCURRENCY = 8
+/**
+ * Writes in flight at once when writing one by one (each GUID's writes stay in order). Few:
+ * FerretDB over SQLite has one writer, and more concurrent writes there only wait on its lock.
+ */
+const ONE_BY_ONE_CONCURRENCY = 4
 
 /**
  * MongoDB as the durable store: one document per GUID (`_id` = canonical GUID), `expireAt`
@@ -178,9 +182,11 @@ export class MongoStore implements Store {
 
   async get(guid: string, nowSec: number): Promise<Stored | null> {
     await this.ready()
-    // The TTL monitor runs once a minute at best: filter, never trust it.
-    const doc = await this.docs.findOne({ _id: guid, expireAt: { $gt: toDate(nowSec) } })
-    if (doc === null) return null
+    // By _id alone: FerretDB 1.x (SQLite) uses its primary key only for a filter that is
+    // exactly {_id}, and scans the whole collection for anything more.
+    const doc = await this.docs.findOne({ _id: guid })
+    // The TTL monitor runs once a minute at best (and some servers have none): filter, never trust it.
+    if (doc === null || !(doc.expireAt instanceof Date && doc.expireAt.getTime() > nowSec * 1000)) return null
     const stored = fromDoc(doc)
     if (!checkStored.Check(stored)) throw new Error(`mongodb: document ${guid} does not match the record schema`)
     return stored
@@ -201,8 +207,8 @@ export class MongoStore implements Store {
     if (pending.length > 0) await this.ready()
     for (let round = 0; pending.length > 0; round++) {
       const ops = pending.map((k) => opAt(plan.ops, k))
-      const guids = pending.map((k) => plan.guids[k] ?? '')
-      pending = foldRound(plan, outcomes, pending, await this.write(ops, guids), round >= DUPLICATE_ROUNDS)
+      const states = pending.map((k) => plan.states[k]!)
+      pending = foldRound(plan, outcomes, pending, await this.write(ops, states), round >= DUPLICATE_ROUNDS)
     }
     return outcomes.map((outcome, i) => {
       if (outcome === undefined) throw new BulkAccountingError(`mongodb: no outcome for mutation ${i}`)
@@ -245,18 +251,17 @@ export class MongoStore implements Store {
     await this.client.close()
   }
 
-  /** Verdicts for `ops` (writing `guids`), in order: one bulkWrite, or one command each where bulk replies cannot be trusted. */
-  private async write(ops: AnyBulkWriteOperation<GuidDoc>[], guids: readonly string[]): Promise<OpVerdict[]> {
-    if (this.fit?.writes !== 'one-by-one' || ops.length === 1) {
+  /** Verdicts for `ops` (which write `states`), in order: one bulkWrite, or one write each where bulk replies cannot be trusted. */
+  private async write(ops: AnyBulkWriteOperation<GuidDoc>[], states: readonly Stored[]): Promise<OpVerdict[]> {
+    if (this.fit?.writes !== 'one-by-one') {
       const verdicts = await this.bulkWrite(ops)
       if (verdicts !== 'unaccounted') return verdicts
-      if (ops.length === 1) throw new BulkAccountingError('mongodb: a one-op bulkWrite reply does not account for its op')
       // The probe passed, yet the server answered like FerretDB: trust no bulk reply from now
       // on. This round's ops are written again one by one (the guard makes that harmless);
       // an op the bulk had already written then comes back 'stale' rather than 'applied'.
       if (this.fit !== undefined) this.fit.writes = 'one-by-one'
     }
-    return this.writeOneByOne(ops, guids)
+    return this.writeOneByOne(states)
   }
 
   private async bulkWrite(ops: AnyBulkWriteOperation<GuidDoc>[]): Promise<OpVerdict[] | 'unaccounted'> {
@@ -269,29 +274,26 @@ export class MongoStore implements Store {
   }
 
   /**
-   * One command per op, several at once, but each GUID's ops in their order and never two
-   * at once: a server without an atomic compare-and-set (FerretDB 1.x reads, then writes)
-   * could otherwise let an older version overwrite a newer one of the same GUID. The first
-   * failure stops the rest and is thrown (the caller retries the whole batch).
+   * Each state written on its own (readThenWrite), several at once, but each GUID's in their
+   * order and never two at once. The first failure stops the rest and is thrown (the caller
+   * retries the whole batch).
    */
-  private async writeOneByOne(ops: AnyBulkWriteOperation<GuidDoc>[], guids: readonly string[]): Promise<OpVerdict[]> {
+  private async writeOneByOne(states: readonly Stored[]): Promise<OpVerdict[]> {
     const chains = new Map<string, number[]>()
-    guids.forEach((guid, k) => {
-      const chain = chains.get(guid)
-      if (chain === undefined) chains.set(guid, [k])
+    states.forEach((state, k) => {
+      const chain = chains.get(state.guid)
+      if (chain === undefined) chains.set(state.guid, [k])
       else chain.push(k)
     })
     const queue = [...chains.values()]
-    const verdicts: (OpVerdict | undefined)[] = new Array(ops.length).fill(undefined)
+    const verdicts: (OpVerdict | undefined)[] = new Array(states.length).fill(undefined)
     let failed = false
     const worker = async (): Promise<void> => {
       for (let chain = queue.shift(); chain !== undefined && !failed; chain = queue.shift()) {
         for (const k of chain) {
           if (failed) return
           try {
-            const verdict = await this.bulkWrite([opAt(ops, k)])
-            if (verdict === 'unaccounted' || verdict[0] === undefined) throw new BulkAccountingError('mongodb: a one-op bulkWrite reply does not account for its op')
-            verdicts[k] = verdict[0]
+            verdicts[k] = await this.readThenWrite(states[k]!)
           } catch (error) {
             failed = true
             throw error
@@ -306,6 +308,27 @@ export class MongoStore implements Store {
       if (v === undefined) throw new BulkAccountingError(`mongodb: no verdict for operation ${k}`)
       return v
     })
+  }
+
+  /**
+   * One state, for servers whose bulk replies cannot be trusted (FerretDB 1.x): read the
+   * document by `_id`; if its version is not older, 'duplicate' (as the guarded upsert's
+   * E11000); if there is none, insert it (E11000 when another writer got there first); else
+   * replace it by `_id`. Filters are `{_id}` alone because FerretDB 1.x (SQLite) scans the
+   * whole collection for any other filter, once per write. Not an atomic compare-and-set:
+   * FerretDB 1.x has none to offer (its own guarded update also reads, then writes), so
+   * there the guard holds while one writer at a time writes a GUID (see README "MongoDB").
+   */
+  private async readThenWrite(next: Stored): Promise<OpVerdict> {
+    const stored = await this.docs.findOne({ _id: next.guid }, { projection: { version: 1 } })
+    if (stored !== null && !(stored.version < next.version)) return 'duplicate'
+    const doc = toDoc(next)
+    const op: AnyBulkWriteOperation<GuidDoc> = stored === null ? { insertOne: { document: doc } } : { replaceOne: { filter: { _id: next.guid }, replacement: doc } }
+    // A replace that matched nothing (the document swept away since the read) fails the
+    // accounting and is thrown: the batch is written again.
+    const verdict = await this.bulkWrite([op])
+    if (verdict === 'unaccounted' || verdict[0] === undefined) throw new BulkAccountingError('mongodb: a one-op bulkWrite reply does not account for its op')
+    return verdict[0]
   }
 }
 

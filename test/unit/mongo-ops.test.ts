@@ -26,6 +26,7 @@ import {
   guardedUpsert,
   type OpVerdict,
   toBulkOps,
+  toDoc,
   verdictsFromError,
   verdictsFromResult,
 } from '../../src/store/mongo-ops'
@@ -105,7 +106,7 @@ describe('toBulkOps', () => {
     const plan = toBulkOps([putOf(record(G, 3, NOW + 10, 'who'))])
     expect(plan.outcomes).toEqual([undefined])
     expect(plan.inputIndex).toEqual([0])
-    expect(plan.guids).toEqual([G])
+    expect(plan.states).toEqual([record(G, 3, NOW + 10, 'who')])
     expect(plan.ops).toEqual([
       {
         updateOne: {
@@ -142,7 +143,7 @@ describe('toBulkOps', () => {
     const plan = toBulkOps([putOf(patched), putOf(record(guidNo(2), 1, NOW + 1)), deleteOf(guidNo(3), 2, NOW - 5)])
     expect(plan.outcomes).toEqual([undefined, undefined, undefined])
     expect(plan.inputIndex).toEqual([0, 1, 2])
-    expect(plan.guids).toEqual([G, guidNo(2), guidNo(3)])
+    expect(plan.states.map((state) => state.guid)).toEqual([G, guidNo(2), guidNo(3)])
     expect(plan.ops[0]).toEqual(guardedUpsert(patched))
     // ...and its guard matches the stored v1, so the update replaces it.
     const op = plan.ops[0]
@@ -156,6 +157,17 @@ describe('toBulkOps', () => {
     expect(plan.outcomes[0]).toEqual({ rejected: expect.stringContaining('invalid mutation') })
     expect(plan.outcomes[2]).toEqual({ rejected: expect.stringContaining('invalid mutation') })
     expect(plan.inputIndex).toEqual([1])
+  })
+})
+
+describe('toDoc', () => {
+  test('the whole document of a record and of a tombstone (for an insert or a replace by _id), the inverse of fromDoc', () => {
+    const r = record(G, 3, NOW + 10, 'who')
+    expect(toDoc(r)).toEqual({ _id: G, user: 'who', version: 3, expireAt: new Date((NOW + 10) * 1000) })
+    const t = { guid: G, version: 4, expire: NOW + 50, deleted: true as const }
+    expect(toDoc(t)).toEqual({ _id: G, version: 4, expireAt: new Date((NOW + 50) * 1000), deleted: true })
+    expect(fromDoc(toDoc(r))).toEqual(r)
+    expect(fromDoc(toDoc(t))).toEqual(t)
   })
 })
 
@@ -289,7 +301,7 @@ describe('bulkProbeFaithful', () => {
 })
 
 describe('foldRound', () => {
-  const plan: BulkPlan = { ops: [], inputIndex: [1, 2, 4], guids: [G, guidNo(2), guidNo(4)], outcomes: [] }
+  const plan: BulkPlan = { ops: [], inputIndex: [1, 2, 4], states: [1, 2, 4].map((n) => record(guidNo(n), 1, NOW + 10)), outcomes: [] }
   const start = (): (ApplyOutcome | undefined)[] => ['stale', undefined, undefined, { rejected: 'invalid mutation' }, undefined]
 
   test('verdicts land at their inputs; duplicates are written again before they count', () => {
