@@ -53,7 +53,7 @@ const headOf = (get: Operation, components: Record<string, Json>): Operation => 
   return {
     ...get,
     summary: `${get.summary} (headers only)`,
-    description: `${get.description ?? get.summary}. HEAD answers what GET would, without the body.`,
+    description: `${String(get.description ?? get.summary).replace(/\.$/, '')}. HEAD answers what GET would, without the body.`,
     operationId: `head${capitalised(String(get.operationId))}`,
     responses: Object.fromEntries(Object.entries(get.responses).map(([status, response]) => [status, withoutBody(response)])),
   }
