@@ -48,6 +48,9 @@ interface ClaimDoc {
  *   the upsert's insert collide on `_id` (E11000): another writer got there first. (Matching
  *   any older version instead would let a create overwrite another instance's acknowledged
  *   create of a second ago.)
+ * - Where the server's conditional update is not atomic (FerretDB 1.x), each replacement of
+ *   a version first takes that version's claim (Claims); a create over an expired document
+ *   learns its version first (expiredVersion) and replaces exactly that.
  */
 export class MongoJournal implements Journal {
   private closed = false
@@ -82,20 +85,22 @@ export class MongoJournal implements Journal {
   async append({ next, prevVersion }: Mutation): Promise<void> {
     if (this.closed) throw new AppError('unavailable', 'The service is shutting down.', { headers: { 'retry-after': '1' } })
     const { health, clock } = this.options
-    const filter: Filter<GuidDoc> = prevVersion === 0 ? { _id: next.guid, version: { $lt: next.version }, expireAt: { $lte: toDate(nowSeconds(clock)) } } : { _id: next.guid, version: prevVersion }
+    const now = toDate(nowSeconds(clock))
     let written: number
     try {
       const { docs, claims } = await this.connect()
-      const claim = claims !== undefined && prevVersion > 0 ? await claims.take(next.guid, prevVersion) : undefined
-      if (claim === 'held') {
-        health?.succeeded()
-        throw new VersionConflict(next.guid, prevVersion)
-      }
-      const result = await docs.updateOne(filter, documentOf(next), { upsert: prevVersion === 0, writeConcern: this.writeConcern })
+      const replaces = claims === undefined || prevVersion > 0 ? prevVersion : await expiredVersion(docs, next, now)
+      const filter: Filter<GuidDoc> = replaces === 0 ? { _id: next.guid, version: { $lt: next.version }, expireAt: { $lte: now } } : { _id: next.guid, version: replaces }
+      const claim = claims !== undefined && replaces > 0 ? await claims.take(next.guid, replaces) : undefined
+      if (claim === 'held') throw new VersionConflict(next.guid, prevVersion)
+      const result = await docs.updateOne(filter, documentOf(next), { upsert: replaces === 0, writeConcern: this.writeConcern })
       written = result.matchedCount + result.upsertedCount
       if (claim !== undefined) await claims!.release(claim)
     } catch (error) {
-      if (error instanceof VersionConflict) throw error
+      if (error instanceof VersionConflict) {
+        health?.succeeded()
+        throw error
+      }
       if (classifyWriteError(error) === 'duplicate') {
         health?.succeeded()
         throw new VersionConflict(next.guid, prevVersion)
@@ -140,6 +145,19 @@ export class MongoJournal implements Journal {
     }))
     return this.target
   }
+}
+
+/**
+ * A create (prevVersion 0) where claims are needed: the version of the expired document it
+ * replaces, which its claim then names, or 0 when there is none (the upsert's insert is
+ * atomic by itself). A live document, or one not older, means another writer got there
+ * first: a conflict, as the upsert would have answered on MongoDB.
+ */
+const expiredVersion = async (docs: Collection<GuidDoc>, next: Stored, now: Date): Promise<number> => {
+  const found = await docs.findOne({ _id: next.guid }, { projection: { version: 1, expireAt: 1 } })
+  if (found === null) return 0
+  if (!(found.expireAt <= now) || !(found.version < next.version)) throw new VersionConflict(next.guid, 0, found.version)
+  return found.version
 }
 
 /**

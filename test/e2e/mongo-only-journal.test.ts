@@ -122,6 +122,25 @@ describe.if(enabled)('MongoJournal', () => {
     expect(await claims.countDocuments({ _id: { $regex: `^${guid}:` } })).toBe(0)
   })
 
+  test('creates racing over an expired document (not yet swept): exactly one wins', async () => {
+    for (let round = 0; round < 10; round++) {
+      const guid = newGuid()
+      await journal.append({ next: record(guid, 5, 'old', NOW + 10), prevVersion: 0 })
+      clock.advance(10_000)
+      try {
+        const later = NOW + 10
+        const racers = [1, 2, 3, 4].map((i) => record(guid, later * 1_000_000 + i, `racer${i}`, later + 3_600))
+        const settled = await Promise.allSettled(racers.map((next) => journal.append({ next, prevVersion: 0 })))
+        const won = settled.flatMap((s, i) => (s.status === 'fulfilled' ? [i] : []))
+        expect({ round, won: won.length }).toEqual({ round, won: 1 })
+        for (const s of settled) if (s.status === 'rejected') expect(s.reason).toBeInstanceOf(VersionConflict)
+        expect(await store.get(guid, later)).toEqual(racers[won[0]!]!)
+      } finally {
+        clock.set(T0)
+      }
+    }
+  })
+
   test('FerretDB: the sweep deletes claims whose lease ran out, and only those', async () => {
     const claims = raw.db(dbName).collection<{ _id: string; expireAt: Date }>('guid_claims')
     const [dead, live] = [newGuid(), newGuid()]
