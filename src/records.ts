@@ -20,6 +20,11 @@ export interface RecordsDeps {
   tiers: readonly CacheTier[]
   journal: Journal
   store: Store
+  /**
+   * Other instances write the same GUIDs (Redis mode, MongoDB-only mode): this instance's own
+   * tiers may trail their acknowledged writes by the invalidation delay (or the LRU lifetime).
+   */
+  sharedWriters?: boolean
 }
 
 /**
@@ -32,6 +37,11 @@ export class Records {
 
   constructor(private readonly deps: RecordsDeps) {
     this.local = deps.tiers.filter((tier) => !tier.journaled)
+  }
+
+  /** Whether this instance's own tiers may trail another instance's acknowledged write. */
+  get localMayTrail(): boolean {
+    return this.deps.sharedWriters === true && this.local.length > 0
   }
 
   /**

@@ -179,7 +179,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   metricsRef = metrics
   reportServerFit(store, metrics.registry, logger)
   // In MongoDB-only mode the requests and the sweeper use the journal's view of the store (outages as 503, claims swept).
-  const records = new Records({ tiers, journal, store: mongoJournal?.view ?? store })
+  const records = new Records({ tiers, journal, store: mongoJournal?.view ?? store, sharedWriters: mode !== 'embedded' })
   const service = new GuidService({ actors, records, clock, defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, tombstoneTtlSeconds: config.TOMBSTONE_TTL_SECONDS })
   const readiness = new Readiness(checks)
   const sweeper = new Sweeper(mongoJournal?.view ?? store, { intervalMs: config.SWEEP_INTERVAL_MS, batch: config.SWEEP_BATCH, clock, logger, onSwept: (n) => metrics.sweptTotal.inc(n) })

@@ -131,10 +131,23 @@ export class GuidService {
    */
   private transact<T>(guid: string, fresh: boolean, decide: (state: State, now: number) => Decision<T>): Promise<T> {
     const attempt = async (): Promise<T> => {
+      let verified = !this.deps.records.localMayTrail
       for (let round = 0; ; round++) {
         const now = nowSeconds(this.deps.clock)
         const state = fresh && round === 0 ? stateOf(null, now) : stateOf(await this.deps.records.load(guid, now), now)
-        const { next, result } = decide(state, now)
+        let decision: Decision<T>
+        try {
+          decision = decide(state, now)
+        } catch (error) {
+          // A refusal (404, 409, 412) is not checked by the journal's compare-and-set, so it
+          // must not rest on a copy that may trail another instance's write: decide it again
+          // on the shared state (found by the linearizability check: a 412 for a current If-Match).
+          if (verified || !isRefusal(error)) throw error
+          verified = true
+          await this.deps.records.forgetLocal(guid)
+          continue
+        }
+        const { next, result } = decision
         if (next === undefined) return result
         try {
           await this.deps.records.commit({ next, prevVersion: state.version }, now)
@@ -157,6 +170,11 @@ export class GuidService {
     return guid
   }
 }
+
+const REFUSALS: ReadonlySet<string> = new Set(['not-found', 'guid-exists', 'precondition-failed'])
+
+/** An answer decided from the state alone: no write happens, so nothing else checks it. */
+const isRefusal = (error: unknown): boolean => error instanceof AppError && REFUSALS.has(error.code)
 
 /** RFC 9110 §13.1.1-13.1.2 for writes: If-Match must match, If-None-Match must not. */
 const checkWrite = (pre: Preconditions, live: StoredRecord | null): void => {

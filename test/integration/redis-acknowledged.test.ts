@@ -122,3 +122,41 @@ describe.if(enabled)('Redis mode: no content makes the compare-and-set misread a
     expect((await app.req('DELETE', `/guid/${guid}`)).status).toBe(204)
   })
 })
+
+describe.if(enabled)('Redis mode: a refusal is never decided on a copy that trails another instance', () => {
+  // Found by the linearizability check: B answered 412 to an If-Match naming the version A had
+  // just acknowledged, because B's LRU still held the version before (its invalidation was in
+  // flight). A refusal writes nothing, so no compare-and-set would have caught it.
+  const setup = async () => {
+    const prefix = redis.prefix()
+    const store = sharedStore()
+    const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000)
+    const a = await instance(prefix, store, clock)
+    const b = await instance(prefix, store, clock)
+    return { a, b }
+  }
+
+  test('If-Match with the version another instance just acknowledged: 200, not 412', async () => {
+    const { a, b } = await setup()
+    const created = await a.req('POST', '/guid', { user: 'v1' })
+    const { guid } = (await created.json()) as { guid: string }
+    const first = (await (await b.req('GET', `/guid/${guid}`)).json()) as { user: string; expire: number }
+    const patched = await a.req('PATCH', `/guid/${guid}`, { user: 'v2' })
+    expect(patched.status).toBe(200)
+    // B's invalidation is late: its LRU still holds the first version.
+    b.runtime.lru.set({ guid, ...first, version: Number(JSON.parse(created.headers.get('etag')!)) }, 0)
+    const res = await b.req('PATCH', `/guid/${guid}`, { user: 'v3' }, { 'if-match': patched.headers.get('etag')! })
+    expect(res.status).toBe(200)
+    expect(await res.json()).toMatchObject({ user: 'v3' })
+  })
+
+  test('PATCH of a GUID another instance just created: 200, not 404', async () => {
+    const { a, b } = await setup()
+    const guid = '00112233445566778899AABBCCDDEEFF'
+    await expectProblem(await b.req('GET', `/guid/${guid}`), 404, 'not-found')
+    expect((await a.req('POST', `/guid/${guid}`, { user: 'created on A' })).status).toBe(201)
+    // B's invalidation is late: its LRU still remembers the GUID as absent.
+    b.runtime.lru.setAbsent(guid)
+    expect((await b.req('PATCH', `/guid/${guid}`, { user: 'patched on B' })).status).toBe(200)
+  })
+})
