@@ -29,6 +29,10 @@ const CLAIMS_COLLECTION = 'guid_claims'
  */
 const CLAIM_LEASE_MS = 30_000
 
+/** How long (real time: the holder's write is real I/O) a loser waits for a held claim's release: 200 x 5 ms. */
+const HELD_POLLS = 200
+const HELD_POLL_MS = 5
+
 interface ClaimDoc {
   _id: string
   expireAt: Date
@@ -199,8 +203,21 @@ class Claims {
       if (attempt > 0) return 'held'
       // Break a claim whose lease ran out (its writer died mid-write), then try once more.
       const broken = await this.claims.deleteOne({ _id: id, expireAt: { $lte: new Date(this.clock.now()) } }, { writeConcern: this.writeConcern })
-      if (broken.deletedCount === 0) return 'held'
+      if (broken.deletedCount === 0) return this.heldUntilReleased(id)
     }
+  }
+
+  /**
+   * 'held', once the holder has released the claim (or a bounded wait has passed): the
+   * loser then reloads and finds the winner's write (answering 412, say) instead of
+   * retrying at once against a write still in flight and running out of retries (503).
+   */
+  private async heldUntilReleased(id: string): Promise<'held'> {
+    for (let poll = 0; poll < HELD_POLLS; poll++) {
+      if ((await this.claims.countDocuments({ _id: id }, { limit: 1 })) === 0) break
+      await Bun.sleep(HELD_POLL_MS)
+    }
+    return 'held'
   }
 
   /** Deletes up to `limit` claims whose lease has run out (their writers died mid-write). */
