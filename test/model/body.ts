@@ -105,9 +105,10 @@ export const bodySegments = <E>(fields: BodyFields<E>, quirk: BodyQuirk): Segmen
   } else if (fields.user !== undefined) parts.push([{ text: `"user":${JSON.stringify(fields.user)}` }])
   if (fields.expire !== undefined) parts.push([{ text: '"expire":' }, { expire: fields.expire }])
   if (quirk.kind === 'duplicate-key') {
-    if (fields.user !== undefined || parts.length === 0) parts.push([{ text: '"user":"duplicate"' }])
+    if (fields.user !== undefined) parts.push([{ text: '"user":"duplicate"' }])
     else if (fields.expire !== undefined) parts.push([{ text: '"expire":' }, { expire: fields.expire }])
     else if (guid !== undefined) parts.push([{ text: '"guid":' }, { guid }])
+    else parts.push([{ text: '"user":"original"' }], [{ text: '"user":"duplicate"' }])
   }
   const out: Segment<E>[] = [{ text: '{' }]
   parts.forEach((p, i) => {

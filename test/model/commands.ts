@@ -1,5 +1,5 @@
 import fc from 'fast-check'
-import { BAD_UTF8, type BodyGuid, bodySegments, bodyText, EXPIRE_FORMATS, type ExpireSpec, MAX_EXPIRE, type SentExpire } from './body'
+import { ansiC, BAD_UTF8, type BodyGuid, bodySegments, bodyText, EXPIRE_FORMATS, type ExpireSpec, MAX_EXPIRE, type SentExpire } from './body'
 import { type Form, FORMS, freshGuid, shellGuid, writeGuid } from './guid-forms'
 import { GENERATED_SLOT, type GuidModel, historyOf, type Model, nextBoundaryMs, POOL_SIZE, settle } from './model'
 import type { Fault } from './modes'
@@ -78,7 +78,15 @@ export class RequestCommand implements Cmd {
     return true
   }
 
-  async run(m: Model, r: Real): Promise<void> {
+  run(m: Model, r: Real): Promise<void> {
+    return this.exchange(m, r, true)
+  }
+
+  /**
+   * Sends the request, judges the answer, moves the model. `adopt`: a generated GUID becomes
+   * the pool's last slot (a burst's creates do not: they stay outside the pool).
+   */
+  async exchange(m: Model, r: Real, adopt: boolean): Promise<void> {
     const s = this.spec
     if (s.expire?.alignMs !== undefined) await alignBefore(s.expire.alignMs)
     settle(m, Date.now())
@@ -114,8 +122,8 @@ export class RequestCommand implements Cmd {
     }
     const ctx = { g, t0: res.t0, t1: res.t1, diskFull: m.diskFull, defaultTtlSeconds: r.defaultTtlSeconds }
     const outcomes = expectations(intent, ctx)
-    const verdict = judge(outcomes, res, ctx, s.slot === null ? null : g.guid, (guid) => adoptInto(m, guid))
-    const generated = s.slot === null && verdict.ok && verdict.outcome.kind === 'record' ? String(res.json.guid) : null
+    const verdict = judge(outcomes, res, ctx, s.slot === null ? null : g.guid, (guid) => (adopt ? adoptInto(m, guid) : { guid, live: null, incarnation: [], earlier: [] }))
+    const generated = s.slot === null && adopt && verdict.ok && verdict.outcome.kind === 'record' ? String(res.json.guid) : null
     r.transcript.http(req, shellPath, res.t0, res.t1, summary(res), outcomes.map(describeOutcome), res.etag, generated)
     if (!verdict.ok) throw new ModelFailure(`${this}\n -> ${summary(res)}\n${verdict.message}`)
     verdict.apply()
@@ -168,6 +176,33 @@ const intentOf = (s: RequestSpec, ifMatch: string | undefined, ifNoneMatch: stri
       return { op: 'delete', ifMatch, ifNoneMatch }
     case 'get':
       return { op: 'get', ifNoneMatch }
+  }
+}
+
+/**
+ * Many creates of generated GUIDs at once: commits that share a transaction, and (on a full
+ * disk) enough writes that some must find no room. Each answer is judged on its own.
+ */
+export class BurstCommand implements Cmd {
+  constructor(
+    private readonly n: number,
+    private readonly user: string,
+  ) {}
+
+  check(): boolean {
+    return true
+  }
+
+  async run(m: Model, r: Real): Promise<void> {
+    const one = new RequestCommand({ op: 'create', slot: null, form: 'canonical', bodyGuid: 'none', user: this.user, quirk: 'none', badBytes: [] })
+    const results = await Promise.allSettled(Array.from({ length: this.n }, () => one.exchange(m, r, false)))
+    const failed = results.find((x) => x.status === 'rejected')
+    if (failed) throw (failed as PromiseRejectedResult).reason
+  }
+
+  toString(): string {
+    const body = ansiC(new TextEncoder().encode(JSON.stringify({ user: this.user })))
+    return `for i in $(seq ${this.n}); do curl -si -X POST -H 'content-type: application/json' --data-binary ${body} "$B/guid" & done; wait`
   }
 }
 
@@ -240,7 +275,8 @@ const formArb: fc.Arbitrary<Form> = fc.oneof({ weight: 4, arbitrary: fc.constant
 /**
  * Classes of input or event that GUIDD_MODEL_WITHOUT can leave out (comma-separated), to look
  * past a failure already known: `lone-surrogates`, `bad-bodies` (duplicate keys, bytes that
- * are not UTF-8), `restart` (kill -9), `faults` (every fault of the mode), or a fault's name.
+ * are not UTF-8), `short-expires` (expiries within the run, and the waits for them),
+ * `restart` (kill -9), `faults` (every fault of the mode), or a fault's name.
  */
 export type Without = ReadonlySet<string>
 
@@ -262,12 +298,10 @@ const badExpire: fc.Arbitrary<ExpireSpec> = fc.oneof(
   fc.record({ offset: fc.integer({ min: -3, max: 0 }), format: fc.constantFrom(...EXPIRE_FORMATS) }),
   fc.constant<ExpireSpec>({ offset: 0, format: 'digits', far: true }),
 )
-const expireArb: fc.Arbitrary<ExpireSpec> = fc.oneof(
-  { weight: 3, arbitrary: boundaryExpire },
-  { weight: 3, arbitrary: shortExpire },
-  { weight: 4, arbitrary: longExpire },
-  { weight: 1, arbitrary: badExpire },
-)
+const expireArbOf = (without: Without): fc.Arbitrary<ExpireSpec> => {
+  const short = without.has('short-expires') ? 0 : 3
+  return fc.oneof({ weight: short, arbitrary: boundaryExpire }, { weight: short, arbitrary: shortExpire }, { weight: 4, arbitrary: longExpire }, { weight: 1, arbitrary: badExpire })
+}
 
 const quirkArbOf = (without: Without): fc.Arbitrary<{ quirk: Quirk; badBytes: readonly number[] }> =>
   fc.oneof(
@@ -291,6 +325,7 @@ const bodyGuidArb = fc.constantFrom<BodyGuidChoice>('none', 'none', 'none', 'sam
 export const commandArbs = (faults: readonly Fault[], without: Without): fc.Arbitrary<Cmd>[] => {
   const userArb = userArbOf(without)
   const quirkArb = quirkArbOf(without)
+  const expireArb = expireArbOf(without)
   const times = (n: number, arb: fc.Arbitrary<Cmd>) => Array.from({ length: n }, () => arb)
   return [
     ...times(3, request('create', { user: userArb, expire: maybe(expireArb, 1), quirk: quirkArb })),
@@ -299,7 +334,8 @@ export const commandArbs = (faults: readonly Fault[], without: Without): fc.Arbi
     ...times(4, request('patch', { user: maybe(userArb, 2), expire: maybe(expireArb), bodyGuid: bodyGuidArb, quirk: quirkArb, ifMatch: tagArb(1), ifNoneMatch: tagArb(6) })),
     ...times(2, request('delete', { ifMatch: tagArb(1), ifNoneMatch: tagArb(6) })),
     ...times(5, request('get', { ifNoneMatch: tagArb(1) })),
-    ...times(2, fc.constant(new WaitCommand())),
+    ...times(without.has('short-expires') ? 0 : 2, fc.constant(new WaitCommand())),
+    fc.tuple(fc.integer({ min: 5, max: 30 }), fc.string({ minLength: 1, maxLength: 8 })).map(([n, user]) => new BurstCommand(n, user)),
     ...(without.has('restart') ? [] : [fc.constant(new RestartCommand())]),
     ...faults.filter((f) => !without.has('faults') && !without.has(f.name)).map((f) => fc.constant(new FaultCommand(f))),
   ]
