@@ -7,7 +7,8 @@ import Ajv2020, { type ValidateFunction } from 'ajv/dist/2020'
  * error here too rather than something silently ignored; openapi-response-validator and the
  * like stop at OpenAPI 3.0's schema dialect. What the document can only say in prose is held
  * here too: a method a path does not list is 405 with an `Allow` naming exactly the listed
- * methods, and a path it does not list is 404 `route-not-found`.
+ * methods, and a path it does not list is 404 `route-not-found` (the documentation's own paths,
+ * /docs and /docs/*, aside).
  */
 
 type Json = Record<string, any>
@@ -81,6 +82,11 @@ export const openApiConformance = (doc: Json): Conformance => {
         found.push(`body is not JSON: ${text.slice(0, 100)}`)
         return undefined
       }
+    }
+    // The documentation (Swagger UI, its files, the document itself) is served beside the API, not described by it.
+    if (path === '/docs' || path.startsWith('/docs/')) {
+      checked--
+      return []
     }
     const match = templates.find(({ regex }) => regex.test(path))
     const item: Json | undefined = match === undefined ? undefined : doc.paths[match.template]

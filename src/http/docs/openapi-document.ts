@@ -38,8 +38,8 @@ const DESCRIPTION = `GUID metadata service: create, read, update and delete GUID
 
 - A 2xx answer to a write means the write is durable, and no acknowledged write is ever reverted.
 - Errors are RFC 9457 problems (\`application/problem+json\`) with a stable \`type\` per kind of error.
-- Every answer carries \`X-Request-Id\` (the request's own when it is 1-128 characters of \`[A-Za-z0-9._:-]\`), except Bun's own 431.
-- A method a path does not list answers 405 with \`Allow\` (\`urn:guidd:problem:method-not-allowed\`, see the OPTIONS operations); a path not listed here answers 404 \`urn:guidd:problem:route-not-found\`.
+- Every answer carries \`X-Request-Id\` (the request's own when it is 1-128 characters of \`[A-Za-z0-9._:-]\`), except what Bun's HTTP parser answers before the service runs (malformed HTTP; headers over 16 KiB: a bare 431).
+- A method a path does not list answers 405 with \`Allow\` (\`urn:guidd:problem:method-not-allowed\`; each path names its methods). A path not listed here answers 404 \`urn:guidd:problem:route-not-found\`, except the documentation itself: \`/docs\` (Swagger UI, with its files under \`/docs/\`) and \`/docs/json\` (this document).
 - Request bodies are JSON objects of at most 16 KiB; unknown fields, duplicate members and text that is not well-formed Unicode are refused (400).`
 
 const capitalised = (s: string) => s.charAt(0).toUpperCase() + s.slice(1)
