@@ -53,8 +53,8 @@ describe.if(composeOk)('docker-compose.yml', () => {
     () => {
       const result = run('docker-compose', ['-f', 'docker-compose.yml', '--profile', 'mongo-only', 'config'])
       // The service's block: up to the next line indented like a service name.
-    const service = /\n {2}api-mongo:\n(?: {3,}.*\n)*/.exec(result.stdout)?.[0] ?? ''
-    expect(service).toContain("REDIS_URL: ''")
+      const service = /\n {2}api-mongo:\n(?: {3,}.*\n)*/.exec(result.stdout)?.[0] ?? ''
+      expect(service).toContain("REDIS_URL: ''")
       expect(service).not.toContain('redis:')
     },
     SLOW_MS,
