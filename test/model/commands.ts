@@ -283,11 +283,14 @@ export type Without = ReadonlySet<string>
 /** Awkward `user`s: astral, combining, NUL, RTL, exactly 256 and 257 code points, lone surrogates, empty. */
 const userArbOf = (without: Without): fc.Arbitrary<string> =>
   fc.oneof(
-    { weight: 6, arbitrary: fc.string({ minLength: 1, maxLength: 10 }) },
-    { weight: 2, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }) },
-    { weight: 3, arbitrary: fc.constantFrom('😀', 'e\u0301\u0302', 'a\u0000b', '\u0000', '\u202Eabc\u202C', 'שלום עולם', 'مرحبا', '👨‍👩‍👧', ' ') },
-    { weight: 2, arbitrary: fc.constantFrom('x'.repeat(256), '😀'.repeat(256), `${'x'.repeat(255)}😀`, 'x'.repeat(257), '😀'.repeat(257), `${'e\u0301'.repeat(128)}x`, '') },
-    { weight: without.has('lone-surrogates') ? 0 : 2, arbitrary: fc.constantFrom('\ud800', 'a\udfff', '\udc00\ud800', 'x\ud83d') },
+    // Valid, mostly: a run should change records more often than it is refused.
+    { weight: 10, arbitrary: fc.string({ minLength: 1, maxLength: 10 }) },
+    { weight: 3, arbitrary: fc.string({ unit: 'grapheme', minLength: 1, maxLength: 6 }) },
+    { weight: 4, arbitrary: fc.constantFrom('😀', 'e\u0301\u0302', 'a\u0000b', '\u0000', '\u202Eabc\u202C', 'שלום עולם', 'مرحبا', '👨‍👩‍👧', ' ') },
+    { weight: 1, arbitrary: fc.constantFrom('x'.repeat(256), '😀'.repeat(256), `${'x'.repeat(255)}😀`, `${'e\u0301'.repeat(128)}`) },
+    // Refused: 257 code points (astral ones count once), empty, lone surrogates.
+    { weight: 1, arbitrary: fc.constantFrom('x'.repeat(257), '😀'.repeat(257), '') },
+    { weight: without.has('lone-surrogates') ? 0 : 1, arbitrary: fc.constantFrom('\ud800', 'a\udfff', '\udc00\ud800', 'x\ud83d') },
   )
 
 /** now+1 sent just before a second boundary: the write is decided before the boundary and committed after it. */
@@ -305,33 +308,45 @@ const expireArbOf = (without: Without): fc.Arbitrary<ExpireSpec> => {
 
 const quirkArbOf = (without: Without): fc.Arbitrary<{ quirk: Quirk; badBytes: readonly number[] }> =>
   fc.oneof(
-    { weight: 14, arbitrary: fc.constant({ quirk: 'none' as Quirk, badBytes: [] }) },
+    { weight: 24, arbitrary: fc.constant({ quirk: 'none' as Quirk, badBytes: [] }) },
     { weight: without.has('bad-bodies') ? 0 : 1, arbitrary: fc.constant({ quirk: 'duplicate-key' as Quirk, badBytes: [] }) },
     { weight: without.has('bad-bodies') ? 0 : 1, arbitrary: fc.constantFrom(...BAD_UTF8).map((badBytes) => ({ quirk: 'bad-utf8' as Quirk, badBytes })) },
   )
 const tagArb = (noneWeight: number) => maybe(fc.constantFrom(...TAG_CHOICES), noneWeight)
 
-const request = (op: RequestSpec['op'], parts: Partial<Record<keyof RequestSpec, fc.Arbitrary<unknown>>>): fc.Arbitrary<Cmd> =>
+/** A request command; `parts` may also give `fields`, an arbitrary of {user, expire} together. */
+const request = (op: RequestSpec['op'], parts: Partial<Record<keyof RequestSpec | 'fields', fc.Arbitrary<unknown>>>): fc.Arbitrary<Cmd> =>
   fc
     .record({ slot: slotArb, form: formArb, bodyGuid: fc.constant<BodyGuidChoice>('none'), quirk: fc.constant({ quirk: 'none' as Quirk, badBytes: [] as readonly number[] }), ...parts } as Record<
       string,
       fc.Arbitrary<unknown>
     >)
-    .map((v: any) => new RequestCommand({ op, ...v, quirk: v.quirk.quirk, badBytes: v.quirk.badBytes }))
+    .map(({ fields, ...v }: any) => new RequestCommand({ op, ...v, ...fields, quirk: v.quirk.quirk, badBytes: v.quirk.badBytes }))
 
-const bodyGuidArb = fc.constantFrom<BodyGuidChoice>('none', 'none', 'none', 'same', 'other')
+const bodyGuidArb = fc.oneof(
+  { weight: 12, arbitrary: fc.constant<BodyGuidChoice>('none') },
+  { weight: 3, arbitrary: fc.constant<BodyGuidChoice>('same') },
+  { weight: 1, arbitrary: fc.constant<BodyGuidChoice>('other') },
+)
 
 /** Every command, weighted (by repetition: fc.commands picks among its arbitraries evenly), with the mode's faults. */
 export const commandArbs = (faults: readonly Fault[], without: Without): fc.Arbitrary<Cmd>[] => {
   const userArb = userArbOf(without)
   const quirkArb = quirkArbOf(without)
   const expireArb = expireArbOf(without)
+  // A PATCH changes user, expire or both; now and then neither (a 400).
+  const patchFields = fc.oneof(
+    { weight: 4, arbitrary: fc.record({ user: userArb }) },
+    { weight: 4, arbitrary: fc.record({ expire: expireArb }) },
+    { weight: 2, arbitrary: fc.record({ user: userArb, expire: expireArb }) },
+    { weight: 1, arbitrary: fc.constant({}) },
+  )
   const times = (n: number, arb: fc.Arbitrary<Cmd>) => Array.from({ length: n }, () => arb)
   return [
-    ...times(3, request('create', { user: userArb, expire: maybe(expireArb, 1), quirk: quirkArb })),
+    ...times(4, request('create', { user: userArb, expire: maybe(expireArb, 1), quirk: quirkArb })),
     request('create', { slot: fc.constant(null), user: userArb, expire: maybe(expireArb, 1), quirk: quirkArb }),
-    ...times(3, request('upsert', { user: maybe(userArb), expire: maybe(expireArb), bodyGuid: bodyGuidArb, quirk: quirkArb, ifMatch: tagArb(1), ifNoneMatch: tagArb(4) })),
-    ...times(4, request('patch', { user: maybe(userArb, 2), expire: maybe(expireArb), bodyGuid: bodyGuidArb, quirk: quirkArb, ifMatch: tagArb(1), ifNoneMatch: tagArb(6) })),
+    ...times(3, request('upsert', { user: maybe(userArb), expire: maybe(expireArb), bodyGuid: bodyGuidArb, quirk: quirkArb, ifMatch: tagArb(2), ifNoneMatch: tagArb(6) })),
+    ...times(4, request('patch', { fields: patchFields, bodyGuid: bodyGuidArb, quirk: quirkArb, ifMatch: tagArb(2), ifNoneMatch: tagArb(8) })),
     ...times(2, request('delete', { ifMatch: tagArb(1), ifNoneMatch: tagArb(6) })),
     ...times(5, request('get', { ifNoneMatch: tagArb(1) })),
     ...times(without.has('short-expires') ? 0 : 2, fc.constant(new WaitCommand())),
