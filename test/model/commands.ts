@@ -25,6 +25,7 @@ export interface Real {
   defaultTtlSeconds: number
   /** What ran and what it was answered, counted (e.g. "PATCH 412", "wait", "disk-full"). */
   stats: Map<string, number>
+  without: Without
 }
 
 const count = (r: Real, what: string) => r.stats.set(what, (r.stats.get(what) ?? 0) + 1)
@@ -120,7 +121,7 @@ export class RequestCommand implements Cmd {
       r.transcript.http(req, shellPath, sentAt, Date.now(), `no answer: ${error}`, [], null, null)
       throw new ModelFailure(`${this} got no answer: ${error}\n${r.service.output()}`)
     }
-    const ctx = { g, t0: res.t0, t1: res.t1, diskFull: m.diskFull, defaultTtlSeconds: r.defaultTtlSeconds }
+    const ctx = { g, t0: res.t0, t1: res.t1, diskFull: m.diskFull, defaultTtlSeconds: r.defaultTtlSeconds, allowRepeatedEtags: r.without.has('repeated-etags') }
     const outcomes = expectations(intent, ctx)
     const verdict = judge(outcomes, res, ctx, s.slot === null ? null : g.guid, (guid) => (adopt ? adoptInto(m, guid) : { guid, live: null, incarnation: [], earlier: [] }))
     const generated = s.slot === null && adopt && verdict.ok && verdict.outcome.kind === 'record' ? String(res.json.guid) : null
@@ -257,10 +258,12 @@ export class FaultCommand implements Cmd {
     await this.fault.run(m, r.service)
     count(r, this.fault.name)
     r.transcript.manual(`${this.fault.name}: ${this.fault.howTo}`, t0, Date.now())
+    if (this.fault.load) await new BurstCommand(this.fault.load, this.fault.name).run(m, r)
   }
 
   toString(): string {
-    return `# ${this.fault.name}: ${this.fault.howTo}`
+    const load = this.fault.load ? `, then ${this.fault.load} concurrent POST /guid` : ''
+    return `# ${this.fault.name}: ${this.fault.howTo}${load}`
   }
 }
 
@@ -276,7 +279,8 @@ const formArb: fc.Arbitrary<Form> = fc.oneof({ weight: 4, arbitrary: fc.constant
  * Classes of input or event that GUIDD_MODEL_WITHOUT can leave out (comma-separated), to look
  * past a failure already known: `lone-surrogates`, `bad-bodies` (duplicate keys, bytes that
  * are not UTF-8), `short-expires` (expiries within the run, and the waits for them),
- * `restart` (kill -9), `faults` (every fault of the mode), or a fault's name.
+ * `restart` (kill -9), `faults` (every fault of the mode), a fault's name; and one check,
+ * `repeated-etags` (a write's ETag must be one the GUID never had).
  */
 export type Without = ReadonlySet<string>
 
@@ -343,13 +347,13 @@ export const commandArbs = (faults: readonly Fault[], without: Without): fc.Arbi
   )
   const times = (n: number, arb: fc.Arbitrary<Cmd>) => Array.from({ length: n }, () => arb)
   return [
-    ...times(4, request('create', { user: userArb, expire: maybe(expireArb, 1), quirk: quirkArb })),
+    ...times(5, request('create', { user: userArb, expire: maybe(expireArb, 1), quirk: quirkArb })),
     request('create', { slot: fc.constant(null), user: userArb, expire: maybe(expireArb, 1), quirk: quirkArb }),
     ...times(3, request('upsert', { user: maybe(userArb), expire: maybe(expireArb), bodyGuid: bodyGuidArb, quirk: quirkArb, ifMatch: tagArb(2), ifNoneMatch: tagArb(6) })),
     ...times(4, request('patch', { fields: patchFields, bodyGuid: bodyGuidArb, quirk: quirkArb, ifMatch: tagArb(2), ifNoneMatch: tagArb(8) })),
     ...times(2, request('delete', { ifMatch: tagArb(1), ifNoneMatch: tagArb(6) })),
-    ...times(5, request('get', { ifNoneMatch: tagArb(1) })),
-    ...times(without.has('short-expires') ? 0 : 2, fc.constant(new WaitCommand())),
+    ...times(4, request('get', { ifNoneMatch: tagArb(1) })),
+    ...times(without.has('short-expires') ? 0 : 3, fc.constant(new WaitCommand())),
     fc.tuple(fc.integer({ min: 5, max: 30 }), fc.string({ minLength: 1, maxLength: 8 })).map(([n, user]) => new BurstCommand(n, user)),
     ...(without.has('restart') ? [] : [fc.constant(new RestartCommand())]),
     ...faults.filter((f) => !without.has('faults') && !without.has(f.name)).map((f) => fc.constant(new FaultCommand(f))),

@@ -17,6 +17,8 @@ export interface Fault {
   name: string
   /** For the replay script: what a human does at this point. */
   howTo: string
+  /** Creates sent at once right after it (a full disk bites only when a write needs new space). */
+  load?: number
   canRun(m: Model): boolean
   run(m: Model, service: Service): Promise<void>
 }
@@ -58,6 +60,7 @@ const diskFaults = (disk: SmallDisk | null, modeName: string): { faults: Fault[]
       {
         name: 'disk-full',
         howTo: 'fill the disk that holds SQLITE_PATH (e.g. fallocate a file until ENOSPC)',
+        load: 40,
         canRun: (m) => !m.diskFull,
         run: async (m) => {
           disk.fill()

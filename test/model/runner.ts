@@ -84,7 +84,7 @@ export const runModel = async (modeName: string, service: Service, backing: Back
         if (failedAt === null) runs++
         else shrinkRuns++
         try {
-          await fc.asyncModelRun(() => ({ model, real: { service, transcript, defaultTtlSeconds: DEFAULT_TTL_SECONDS, stats } }), cmds)
+          await fc.asyncModelRun(() => ({ model, real: { service, transcript, defaultTtlSeconds: DEFAULT_TTL_SECONDS, stats, without: replay.without ?? new Set<string>() } }), cmds)
         } catch (error) {
           failedAt ??= Date.now()
           failure = { transcript, error }
