@@ -33,6 +33,8 @@ export interface RecordedOp {
   output?: OpOutput
   /** Shown in the visualisation: the instance it went to, the error. */
   meta?: string
+  /** A read whose answer the checker leaves out (it may trail another instance's write). */
+  unchecked?: boolean
 }
 
 /** The recorder's clock: nanoseconds since it was made, exact as a JSON number for 104 days. */

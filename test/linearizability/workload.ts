@@ -1,33 +1,15 @@
 import type { Kind, OpInput, OpOutput, RecordedOp } from './history'
+import { homeLine, type Pool, type Target } from './routing'
 
 /**
- * Concurrent clients sending random operations on a few GUIDs to random instances, each
- * operation recorded (invoke, return, outcome) for the linearizability checker.
+ * Concurrent clients sending random operations on a few GUIDs to the instance the pool's
+ * routing picks, each operation recorded (invoke, return, outcome) for the linearizability
+ * checker.
  *
  * A client sends one request at a time. When an answer is unknown (no answer, a 5xx), the
  * client continues under a new client id, as Jepsen does with a crashed process: the
  * unknown operation stays "in flight" forever, and one client never has two at once.
  */
-
-/** The instances clients may send to right now; the test removes one before killing it. */
-export class Pool {
-  private readonly instances = new Map<string, string>()
-  add(name: string, base: string): void {
-    this.instances.set(name, base)
-  }
-  remove(name: string): void {
-    this.instances.delete(name)
-  }
-  /** A random live instance, or undefined while there is none. */
-  pick(): { name: string; base: string } | undefined {
-    const entries = [...this.instances]
-    const chosen = entries[Math.floor(Math.random() * entries.length)]
-    return chosen && { name: chosen[0], base: chosen[1] }
-  }
-  all(): Array<{ name: string; base: string }> {
-    return [...this.instances].map(([name, base]) => ({ name, base }))
-  }
-}
 
 /** A client gives up on a request after this long; the operation is then unknown. */
 const REQUEST_TIMEOUT_MS = 5_000
@@ -50,6 +32,17 @@ const KINDS: Array<[Kind, number]> = [
 ]
 const TOTAL_WEIGHT = KINDS.reduce((sum, [, w]) => sum + w, 0)
 
+/**
+ * After an answer that carries an ETag, how often the client's next operation is a change of
+ * the same GUID at once (read-modify-write), with If-Match of that ETag in FOLLOW_UP_IF_MATCH
+ * of them. Under random routing half of these go to the other instance right after the write
+ * was acknowledged: that is where a refusal decided on a copy that trails (a 412 for the
+ * current ETag, a 404 for a GUID just created) shows.
+ */
+const FOLLOW_UP = 0.4
+const FOLLOW_UP_IF_MATCH = 0.7
+const FOLLOW_UP_KINDS: Kind[] = ['patch', 'patch', 'upsert', 'delete']
+
 const randomInt = (lo: number, hi: number): number => lo + Math.floor(Math.random() * (hi - lo + 1))
 const pickOf = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!
 
@@ -61,6 +54,18 @@ const randomKind = (): Kind => {
 
 /** A random 32-hex-digit GUID in canonical form. */
 export const randomGuid = (): string => crypto.randomUUID().replaceAll('-', '').toUpperCase()
+
+/** `count` random GUIDs, as many at home on each line as can be: every instance serves some, and every kill moves some. */
+export const spreadGuids = (count: number, lines: readonly string[]): string[] => {
+  const guids: string[] = []
+  const perLine = Math.ceil(count / lines.length)
+  while (guids.length < count) {
+    const guid = randomGuid()
+    const home = homeLine(guid, lines)
+    if (guids.filter((g) => homeLine(g, lines) === home).length < perLine) guids.push(guid)
+  }
+  return guids
+}
 
 /** What one request is: the checker's view of it, and the HTTP that carries it. */
 interface Request {
@@ -94,7 +99,7 @@ export const requestFor = (kind: Kind, guid: string, input: OpInput): Request =>
 }
 
 /** Sends one request and records it (with a 5xx's Retry-After in seconds, if any); never throws. */
-export const perform = async (req: Request, target: { name: string; base: string }, client: number, clock: () => number): Promise<{ op: RecordedOp; retryAfter?: number }> => {
+export const perform = async (req: Request, target: Target, client: number, clock: () => number): Promise<{ op: RecordedOp; retryAfter?: number }> => {
   const init: RequestInit = { method: req.method, headers: req.headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }
   if (req.body !== undefined) {
     init.body = JSON.stringify(req.body)
@@ -131,6 +136,11 @@ export interface LoadOptions {
   clock: () => number
   /** Far-future expiry base (Unix seconds): expiry is not under test here. */
   expireBase: number
+  /**
+   * False: GET answers are recorded as unchecked (the checker leaves them out). The GETs are
+   * still sent: they fill the LRUs that writes and refusals are then decided against.
+   */
+  checkReads: boolean
 }
 
 export interface Load {
@@ -152,14 +162,16 @@ export const startLoad = (opts: LoadOptions): Load => {
     let seq = 0
     /** ETags this worker saw per GUID, newest last: If-Match mostly sends the newest. */
     const seen = new Map<string, string[]>()
+    /** The GUID whose ETag the last answer carried, when the next operation follows it up. */
+    let followUp: string | undefined
     while (!finished()) {
-      const target = opts.pool.pick()
+      const guid = followUp ?? pickOf(opts.guids)
+      const target = opts.pool.pick(guid)
       if (target === undefined) {
         await Bun.sleep(10)
         continue
       }
-      const guid = pickOf(opts.guids)
-      const kind = randomKind()
+      const kind = followUp !== undefined ? pickOf(FOLLOW_UP_KINDS) : randomKind()
       const input: OpInput = {}
       const user = `c${worker}-${++seq}`
       const expire = opts.expireBase + randomInt(0, 999)
@@ -170,13 +182,18 @@ export const startLoad = (opts: LoadOptions): Load => {
         if (which !== 0) input.expire = expire
       }
       const etags = seen.get(guid) ?? []
-      if ((kind === 'patch' || kind === 'upsert' || kind === 'delete') && etags.length > 0 && Math.random() < 0.5) {
+      if (followUp !== undefined) {
+        if (Math.random() < FOLLOW_UP_IF_MATCH) input.ifMatch = etags[etags.length - 1]!
+      } else if ((kind === 'patch' || kind === 'upsert' || kind === 'delete') && etags.length > 0 && Math.random() < 0.5) {
         input.ifMatch = Math.random() < 0.8 ? etags[etags.length - 1]! : pickOf(etags)
       }
-      const { op, retryAfter } = await perform(requestFor(kind, guid, input), target, id, opts.clock)
+      const untrack = opts.pool.track(guid, target)
+      const { op, retryAfter } = await perform(requestFor(kind, guid, input), target, id, opts.clock).finally(untrack)
+      if (kind === 'get' && !opts.checkReads) op.unchecked = true
       ops.push(op)
       const etag = op.output?.etag
       if (op.return !== undefined && etag) seen.set(guid, [...etags.slice(-7), etag])
+      followUp = op.return !== undefined && etag && Math.random() < FOLLOW_UP ? guid : undefined
       if (op.return === undefined) {
         id = nextClientId++
         const pause = retryAfter !== undefined && retryAfter >= 0 ? Math.min(retryAfter * 1_000 + randomInt(0, 200), RETRY_AFTER_MAX_MS) : randomInt(...BACKOFF_MS)

@@ -11,7 +11,10 @@ package main
 //
 // Times are nanoseconds on one monotonic clock. An operation whose outcome is unknown (a
 // timeout, a 5xx, a connection error) has no "return": it may or may not have happened,
-// at any time after its invoke.
+// at any time after its invoke. A read marked "unchecked": true is kept for the record and
+// left out of the check (a read sent to any instance may trail another instance's write by
+// the invalidation delay, which the service allows); only reads may be, since a read
+// changes nothing the other operations' answers depend on.
 
 import (
 	"bytes"
@@ -54,6 +57,8 @@ type RecordedOp struct {
 	Return *int64          `json:"return,omitempty"`
 	Output *RecordedOutput `json:"output,omitempty"`
 	Meta   string          `json:"meta,omitempty"`
+	// Unchecked: a read whose answer is not judged (see the top of this file).
+	Unchecked bool `json:"unchecked,omitempty"`
 }
 
 type History struct {
@@ -119,6 +124,9 @@ func validate(op *RecordedOp) error {
 		if in.User == nil && in.Expire == nil {
 			return fmt.Errorf("patch needs input user or expire")
 		}
+	}
+	if op.Unchecked && op.Kind != KindGet {
+		return fmt.Errorf("%s cannot be unchecked: leaving out a write would misjudge the others", op.Kind)
 	}
 	if in.IfMatch != nil && op.Kind != KindUpsert && op.Kind != KindPatch && op.Kind != KindDelete {
 		return fmt.Errorf("%s takes no ifMatch", op.Kind)

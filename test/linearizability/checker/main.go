@@ -26,6 +26,7 @@ type verdict struct {
 	guid          string
 	ops           int
 	indeterminate int
+	unchecked     int // reads left out
 	result        porcupine.CheckResult
 	info          porcupine.LinearizationInfo
 	reused        []string // ETags answered by two different writes
@@ -33,15 +34,19 @@ type verdict struct {
 }
 
 // toOperations turns one GUID's recorded operations into Porcupine's (and counts those with
-// an unknown outcome), clients renumbered
-// from 0 in order of appearance (the visualisation draws one row per client). An
-// operation with no return time returns at "infinity", Porcupine's way of saying it may
-// take effect at any point after its call, or never.
-func toOperations(recorded []RecordedOp) ([]porcupine.Operation, int) {
+// an unknown outcome and the reads left out), clients renumbered from 0 in order of
+// appearance (the visualisation draws one row per client). An operation with no return
+// time returns at "infinity", Porcupine's way of saying it may take effect at any point
+// after its call, or never.
+func toOperations(recorded []RecordedOp) ([]porcupine.Operation, int, int) {
 	clients := map[int]int{}
 	ops := make([]porcupine.Operation, 0, len(recorded))
-	unknown := 0
+	unknown, unchecked := 0, 0
 	for _, r := range recorded {
+		if r.Unchecked {
+			unchecked++
+			continue
+		}
 		if r.Return == nil && r.Kind == KindGet {
 			// A read with no answer constrains nothing: left out, it cannot slow the search.
 			unknown++
@@ -87,7 +92,7 @@ func toOperations(recorded []RecordedOp) ([]porcupine.Operation, int) {
 		}
 		ops = append(ops, porcupine.Operation{ClientId: id, Input: in, Call: *r.Invoke, Output: out, Return: ret, Metadata: meta})
 	}
-	return ops, unknown
+	return ops, unknown, unchecked
 }
 
 // reusedEtags finds ETags answered by two different acknowledged writes: versions never
@@ -114,7 +119,7 @@ func reusedEtags(recorded []RecordedOp) []string {
 }
 
 func check(guid string, recorded []RecordedOp, timeout time.Duration, visualiseAll bool) verdict {
-	ops, unknown := toOperations(recorded)
+	ops, unknown, unchecked := toOperations(recorded)
 	start := time.Now()
 	// The plain check first: the verbose one, which keeps the longest partial linearization
 	// of every operation for the visualisation, costs O(n) more per backtrack, and only a
@@ -124,7 +129,7 @@ func check(guid string, recorded []RecordedOp, timeout time.Duration, visualiseA
 	if result != porcupine.Ok || visualiseAll {
 		result, info = porcupine.CheckOperationsVerbose(registerModel(), ops, timeout)
 	}
-	return verdict{guid: guid, ops: len(recorded), indeterminate: unknown, result: result, info: info, reused: reusedEtags(recorded), elapsed: time.Since(start)}
+	return verdict{guid: guid, ops: len(recorded), indeterminate: unknown, unchecked: unchecked, result: result, info: info, reused: reusedEtags(recorded), elapsed: time.Since(start)}
 }
 
 // explain prints, for a failed GUID, where the longest linearization found stops: its last
@@ -141,7 +146,7 @@ func explain(v verdict, recorded []RecordedOp) {
 		}
 	}
 	// Porcupine numbers operations in the order they were given (no partition function).
-	ops, _ := toOperations(recorded)
+	ops, _, _ := toOperations(recorded)
 	model := registerModel()
 	fmt.Printf("  the longest linearization found covers %d of %d operations; it ends:\n", len(longest), len(ops))
 	state := model.Init()
@@ -175,6 +180,14 @@ func explain(v verdict, recorded []RecordedOp) {
 		}
 		fmt.Printf("    client %d: %s (%s%s)\n", op.ClientId, model.DescribeOperation(op.Input, op.Output), ret, meta)
 	}
+}
+
+// leftOut says how many reads were left out of the check, when some were.
+func leftOut(n int) string {
+	if n == 0 {
+		return ""
+	}
+	return fmt.Sprintf(", %d reads left out", n)
 }
 
 func outDir(flagValue string) (string, error) {
@@ -221,11 +234,12 @@ func main() {
 	}
 	wg.Wait()
 
-	failed, unknown, total, indeterminate := 0, 0, 0, 0
+	failed, unknown, total, indeterminate, unchecked := 0, 0, 0, 0, 0
 	var dir string
 	for _, v := range verdicts {
 		total += v.ops
 		indeterminate += v.indeterminate
+		unchecked += v.unchecked
 		bad := v.result == porcupine.Illegal || len(v.reused) > 0
 		status := "linearizable"
 		switch {
@@ -236,7 +250,7 @@ func main() {
 		case len(v.reused) > 0:
 			status = "ETAG REUSED: " + strings.Join(v.reused, ", ")
 		}
-		fmt.Printf("%s: %d operations (%d indeterminate), checked in %s: %s\n", v.guid, v.ops, v.indeterminate, v.elapsed.Round(time.Millisecond), status)
+		fmt.Printf("%s: %d operations (%d indeterminate%s), checked in %s: %s\n", v.guid, v.ops, v.indeterminate, leftOut(v.unchecked), v.elapsed.Round(time.Millisecond), status)
 		if bad {
 			failed++
 		} else if v.result == porcupine.Unknown {
@@ -260,7 +274,7 @@ func main() {
 			}
 		}
 	}
-	fmt.Printf("checked %d GUIDs, %d operations (%d indeterminate): %d not linearizable, %d without verdict\n", len(verdicts), total, indeterminate, failed, unknown)
+	fmt.Printf("checked %d GUIDs, %d operations (%d indeterminate%s): %d not linearizable, %d without verdict\n", len(verdicts), total, indeterminate, leftOut(unchecked), failed, unknown)
 	if dir != "" {
 		fmt.Printf("visualisations in %s\n", dir)
 	}

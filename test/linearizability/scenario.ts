@@ -1,0 +1,223 @@
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
+import { tmpdir } from 'node:os'
+import { join } from 'node:path'
+import { type Finished, type Started, startProcess, waitForHttp } from '../support/process'
+import { startRedis } from '../support/redis'
+import { runChecker } from './checker'
+import { historyJson, monotonicClock, type RecordedOp } from './history'
+import { Pool, type Routing } from './routing'
+import { perform, requestFor, spreadGuids, startLoad } from './workload'
+
+/**
+ * One run of the linearizability check in Redis mode: a redis-server of its own (AOF,
+ * appendfsync always), two instances on it, clients sending random operations on a few GUIDs
+ * through the run's routing while one instance is killed with SIGKILL and restarted on a new
+ * port, and Redis itself is killed and restarted on the same port and AOF; then every GUID is
+ * read on every instance, and the history checked with Porcupine.
+ *
+ * Redis runs with appendfsync always: the service promises that an acknowledged write is
+ * durable in Redis with AOF, so a kill -9 of Redis must lose none (with everysec, the last
+ * second of writes may be lost, which this check would rightly report).
+ */
+
+export interface RunConfig {
+  /** Names the run's output folder. */
+  id: string
+  /** Printed: what the run is. */
+  title: string
+  routing: Routing
+  /**
+   * False: the answers of GETs sent during the load are left out of the check (a read on an
+   * instance other than the writer's may trail the write by the invalidation delay); every
+   * POST, PATCH and DELETE answer, refusals included, is still checked, and so are the final
+   * reads, sent after the instances have had time to hear of every write.
+   */
+  checkReads: boolean
+  /** Settings added to the instances' environment. */
+  serverEnv: Record<string, string>
+  clients: number
+  guids: number
+  operations: number
+  loadDeadlineMs: number
+  /** Each cycle kills an instance (the two in turn), then Redis. */
+  faultCycles: number
+}
+
+export interface RunResult {
+  /** The checker's exit code and output. */
+  checked: Finished
+  /** One paragraph: what ran, what was checked, what happened. */
+  summary: string
+  /** Operations answered that were sent after Redis came back the last time. */
+  completedAfterRedis: number
+}
+
+const root = join(import.meta.dir, '..', '..')
+const SERVER_CMD = [process.execPath, 'run', join(root, 'src', 'main.ts')]
+const LINES = ['A', 'B'] as const
+/** How long Redis stays down: long enough that requests meet it down. */
+const REDIS_DOWN_MS = 600
+/**
+ * Between the end of the load and the final reads: far above the invalidation delay
+ * (max 4-15 ms measured by test/e2e/scale-out.test.ts), so every instance has heard of
+ * every write and the final reads are checked in every run.
+ */
+const SETTLE_MS = 500
+
+export const runScenario = async (run: RunConfig): Promise<RunResult> => {
+  const began = performance.now()
+  const redis = await startRedis({ appendfsync: 'always' })
+  const dir = mkdtempSync(join(tmpdir(), 'guidd-linearizability-'))
+  const servers: Started[] = []
+  try {
+    const prefix = redis.prefix()
+    const extraEnv = JSON.parse(process.env.GUIDD_LINEARIZABILITY_SERVER_ENV || '{}') as Record<string, string>
+    /** Instance lines: each restart after a kill keeps its SQLite file and takes a new port and name (A, A2, A3...). */
+    const lines = LINES.map((line) => ({ line, generation: 1, started: undefined as Started | undefined }))
+    const pool = new Pool(LINES, run.routing)
+    const startInstance = async (l: (typeof lines)[number]): Promise<void> => {
+      const name = l.generation === 1 ? l.line : `${l.line}${l.generation}`
+      const s = await startProcess({
+        cmd: SERVER_CMD,
+        cwd: root,
+        name: `guidd ${name}`,
+        env: {
+          REDIS_URL: redis.url,
+          REDIS_PREFIX: prefix,
+          SQLITE_PATH: join(dir, `${l.line}.sqlite`),
+          FLUSH_INTERVAL_MS: '20',
+          JOURNAL_CLAIM_IDLE_MS: '500',
+          LOG_LEVEL: 'warn',
+          HOST: '127.0.0.1',
+          // Empty is unset: none of the runner's own settings leak in.
+          MONGODB_URL: '',
+          API_KEYS: '',
+          ...run.serverEnv,
+          ...extraEnv,
+        },
+      })
+      servers.push(s)
+      await waitForHttp(`http://127.0.0.1:${s.port}/readyz`, s)
+      l.started = s
+      pool.add({ line: l.line, name, base: `http://127.0.0.1:${s.port}` })
+    }
+    await Promise.all(lines.map(startInstance))
+
+    const clock = monotonicClock()
+    const guids = spreadGuids(run.guids, LINES)
+    const deadline = Date.now() + run.loadDeadlineMs
+    const load = startLoad({
+      clients: run.clients,
+      guids,
+      pool,
+      operations: run.operations,
+      deadline,
+      clock,
+      expireBase: Math.floor(Date.now() / 1000) + 10 * 86_400,
+      checkReads: run.checkReads,
+    })
+    /** Waits until the clients have recorded `fraction` of the operations (bounded by the load's deadline). */
+    const reached = async (fraction: number) => {
+      while (load.ops.length < fraction * run.operations && Date.now() < deadline) await Bun.sleep(5)
+    }
+    const kills = { instance: 0, redis: 0 }
+    let redisRestartedAt = 0
+
+    for (let cycle = 0; cycle < run.faultCycles; cycle++) {
+      // 1. kill -9 of an instance mid-run, requests in flight on it; clients find it dead
+      // (no answer) until it leaves the pool, as a load balancer would, and its GUIDs go to
+      // the other one (under affinity routing, only while it is down); it comes back (same
+      // SQLite file) on a new port.
+      await reached((cycle + 0.25) / run.faultCycles)
+      const victim = lines[cycle % lines.length]!
+      await victim.started!.kill9()
+      pool.remove(victim.line)
+      kills.instance++
+      victim.generation++
+      await startInstance(victim)
+
+      // 2. kill -9 of Redis mid-run; it comes back on the same port from its AOF.
+      await reached((cycle + 0.55) / run.faultCycles)
+      await redis.kill9()
+      kills.redis++
+      await Bun.sleep(REDIS_DOWN_MS)
+      await redis.restart()
+      redisRestartedAt = clock()
+    }
+
+    await load.done
+    // 3. After the load and a pause: every GUID read on every instance, one at a time, checked.
+    await Bun.sleep(SETTLE_MS)
+    const finalClient = 1_000_000
+    for (const guid of guids) {
+      for (const target of pool.all()) load.ops.push((await perform(requestFor('get', guid, {}), target, finalClient, clock)).op)
+    }
+
+    const ops = load.ops
+    const out = outputFolder(run.id)
+    const historyPath = join(out.dir, 'history.json')
+    writeFileSync(historyPath, historyJson(ops))
+    const checkStarted = performance.now()
+    const checked = await runChecker(historyPath, out.dir)
+    const checkMs = performance.now() - checkStarted
+    const failed = checked.code !== 0
+    if (!failed && !out.kept) rmSync(out.dir, { recursive: true, force: true })
+
+    const completedAfterRedis = ops.filter((op) => op.return !== undefined && op.invoke > redisRestartedAt).length
+    const summary = [
+      `linearizability, ${run.title}: ${ops.length} operations by ${run.clients} clients on ${guids.length} GUIDs, ${describeChecked(ops)}`,
+      `  ${ops.filter((op) => op.return === undefined).length} indeterminate; kills: ${kills.instance} instance, ${kills.redis} Redis; ${completedAfterRedis} completed after Redis came back; statuses: ${statusCounts(ops)}; by instance: ${instanceCounts(ops)}`,
+      `  run ${((performance.now() - began) / 1000).toFixed(1)} s, of which the check ${checkMs.toFixed(0)} ms${failed ? `; FAILED (exit ${checked.code}): history and visualisations in ${out.dir}` : ''}`,
+    ].join('\n')
+    return { checked, summary, completedAfterRedis }
+  } finally {
+    for (const s of servers) await s.stop(2_000)
+    await redis.stop()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
+/** What the checker judged: every answer, or all but the reads sent during the load, and why. */
+const describeChecked = (ops: RecordedOp[]): string => {
+  const unchecked = ops.filter((op) => op.unchecked).length
+  const reads = ops.length - unchecked - ops.filter((op) => op.kind !== 'get').length
+  const writes = ops.filter((op) => op.kind !== 'get').length
+  if (unchecked === 0) return `all checked (${writes} writes and refusals, ${reads} reads)`
+  return (
+    `${writes + reads} checked (${writes} writes and refusals, ${reads} final reads); ` +
+    `${unchecked} GET answers during the load left out: sent to any instance, a read may trail another instance's acknowledged write ` +
+    'by the invalidation delay (the contract; measured by test/e2e/scale-out.test.ts)'
+  )
+}
+
+/** Operations per instance (the name before any error in `meta`): under affinity routing, the other line's share is the failover. */
+const instanceCounts = (ops: RecordedOp[]): string => {
+  const counts = new Map<string, number>()
+  for (const op of ops) {
+    const name = (op.meta ?? '?').split(':')[0]!
+    counts.set(name, (counts.get(name) ?? 0) + 1)
+  }
+  return [...counts]
+    .sort(([a], [b]) => a.localeCompare(b))
+    .map(([s, n]) => `${s}=${n}`)
+    .join(' ')
+}
+
+const statusCounts = (ops: RecordedOp[]): string => {
+  const statuses = new Map<string, number>()
+  for (const op of ops) {
+    const key = op.output ? String(op.output.status) : 'no answer'
+    statuses.set(key, (statuses.get(key) ?? 0) + 1)
+  }
+  return [...statuses].map(([s, n]) => `${s}=${n}`).join(' ')
+}
+
+/** $GUIDD_LINEARIZABILITY_OUT/<run> (kept), else a temp folder (kept only on failure). */
+const outputFolder = (id: string): { dir: string; kept: boolean } => {
+  const base = process.env.GUIDD_LINEARIZABILITY_OUT
+  if (!base) return { dir: mkdtempSync(join(tmpdir(), `guidd-linearizability-${id}-`)), kept: false }
+  const dir = join(base, id)
+  rmSync(dir, { recursive: true, force: true })
+  mkdirSync(dir, { recursive: true })
+  return { dir, kept: true }
+}
