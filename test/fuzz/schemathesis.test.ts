@@ -15,13 +15,16 @@ import { fuzzSuites, schemathesis } from './schemathesis-env'
  * GUID gone and a created one there.
  *
  * Bounded for CI (FUZZ_EXAMPLES cases per operation and phase, ~20-40 s a mode on 2 cores);
- * GUIDD_SOAK=1 runs far more. GUIDD_FUZZ_SEED replays a run (every run prints its seed).
+ * GUIDD_SOAK=1 fuzzes each mode for GUIDD_SOAK_SECONDS (240). GUIDD_FUZZ_SEED replays a run
+ * (every run prints its seed).
  */
 
 const root = join(import.meta.dir, '..', '..')
 const SOAK = process.env.GUIDD_SOAK === '1'
 const EXAMPLES = SOAK ? 300 : 10
-const RUN_TIMEOUT_MS = SOAK ? 1_800_000 : 150_000
+/** A soak run keeps fuzzing each mode this long (Schemathesis repeats its fuzzing and stateful phases until it is spent). */
+const SOAK_SECONDS = Number(process.env.GUIDD_SOAK_SECONDS ?? 240)
+const RUN_TIMEOUT_MS = SOAK ? (SOAK_SECONDS + 300) * 1000 : 150_000
 
 const CHECKS = [
   'not_a_server_error',
@@ -84,6 +87,7 @@ const fuzz = async (name: string, base: string, extra: { checks?: string[]; args
     'none',
     '--no-color',
     ...(seed === undefined ? [] : ['--seed', seed]),
+    ...(SOAK ? ['--max-time', String(SOAK_SECONDS)] : []),
     ...(extra.args ?? []),
   ]
   const result = await runToExit({ cmd, cwd: dir, timeoutMs: RUN_TIMEOUT_MS })
