@@ -1,11 +1,11 @@
 import type { Server } from 'bun'
-import { type Config, ConfigError, loadConfig } from './config'
+import { type Config, ConfigError, loadConfig } from './runtime/config'
 import { problemResponse } from './http/respond'
 import { newRequestId } from './http/request-id'
-import { helpText } from './help'
+import { helpText } from './runtime/help'
 import { createLogger, flushLogger } from './ops/logger'
-import { createRuntime, type Runtime } from './runtime'
-import { VERSION } from './version'
+import { createRuntime, type Runtime } from './runtime/runtime'
+import { VERSION } from './runtime/version'
 
 /** The process: the only place that reads env, opens sockets and traps signals. */
 

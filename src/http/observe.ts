@@ -1,4 +1,4 @@
-import { AppError } from '../errors'
+import { AppError } from '../domain/errors'
 import type { Metrics } from '../ops/metrics'
 import type { LogRequest } from '../ops/request-log'
 import type { ClientAddress } from './client-address'

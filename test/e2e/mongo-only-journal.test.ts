@@ -1,11 +1,11 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { MongoClient } from 'mongodb'
-import { ManualClock } from '../../src/clock'
-import { AppError } from '../../src/errors'
-import type { StoredRecord, Tombstone } from '../../src/guid/model'
-import { VersionConflict } from '../../src/store/journal'
-import { MongoStore } from '../../src/store/mongo'
-import { MongoJournal } from '../../src/store/mongo-journal'
+import { ManualClock } from '../../src/domain/clock'
+import { AppError } from '../../src/domain/errors'
+import type { StoredRecord, Tombstone } from '../../src/domain/model'
+import { VersionConflict } from '../../src/data/journal'
+import { MongoStore } from '../../src/adapters/mongo/store'
+import { MongoJournal } from '../../src/adapters/mongo/journal'
 import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
 
 /**

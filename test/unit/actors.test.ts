@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { ActorRegistry } from '../../src/actors/registry'
-import { AppError } from '../../src/errors'
+import { ActorRegistry } from '../../src/data/actors'
+import { AppError } from '../../src/domain/errors'
 
 /** A promise resolved or rejected by hand. */
 const deferred = <T = void>() => {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
-import { AppError } from '../../src/errors'
-import { parseExpire } from '../../src/guid/expire'
-import { MAX_EXPIRE } from '../../src/guid/model'
+import { AppError } from '../../src/domain/errors'
+import { parseExpire } from '../../src/domain/expire'
+import { MAX_EXPIRE } from '../../src/domain/model'
 
 /** 2026-01-01T00:00:00Z */
 const NOW = 1767225600

@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
-import { ManualClock } from '../../src/clock'
-import { AppError } from '../../src/errors'
-import type { Mutation } from '../../src/guid/model'
-import { GroupCommitJournal, type GroupCommitOptions } from '../../src/store/group-commit'
+import { ManualClock } from '../../src/domain/clock'
+import { AppError } from '../../src/domain/errors'
+import type { Mutation } from '../../src/domain/model'
+import { GroupCommitJournal, type GroupCommitOptions } from '../../src/adapters/sqlite/group-commit'
 import { guidNo, openTempStore, putOf, record, type TempStore } from '../support/store'
 
 const T0 = Date.UTC(2026, 0, 1)

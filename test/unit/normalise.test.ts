@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { AppError } from '../../src/errors'
-import { canonicalGuid, generateGuid, normaliseGuid } from '../../src/guid/normalise'
+import { AppError } from '../../src/domain/errors'
+import { canonicalGuid, generateGuid, normaliseGuid } from '../../src/domain/normalise'
 
 const CANONICAL = '9094E4C980C74043A4B586B420E69DDF'
 
