@@ -1,4 +1,4 @@
-import { AppError } from '../domain/errors'
+import { overloaded } from '../domain/errors'
 
 interface Job<T> {
   run: () => Promise<T> | T
@@ -72,7 +72,7 @@ export class ActorRegistry {
       actor = new Actor()
       this.actors.set(key, actor)
     } else if (actor.running + actor.queued >= this.options.mailboxMax) {
-      return Promise.reject(new AppError('overloaded', 'Too many requests in flight for this GUID; retry shortly.', { headers: { 'retry-after': '1' } }))
+      return Promise.reject(overloaded('Too many requests in flight for this GUID; retry shortly.'))
     }
     const target = actor
     return new Promise<T>((resolve, reject) => {

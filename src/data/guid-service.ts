@@ -1,6 +1,6 @@
 import type { ActorRegistry } from './actors'
 import { type Clock, nowSeconds } from '../domain/clock'
-import { AppError, invalid } from '../domain/errors'
+import { invalid, overloaded, ServiceError } from '../domain/errors'
 import type { Records } from './records'
 import { VersionConflict } from './journal'
 import { ifMatchHolds, noneMatchFails } from '../domain/etag'
@@ -40,7 +40,7 @@ interface Decision<T> {
 /** Reload-and-retry rounds when another instance keeps winning the version race. */
 const MAX_CONFLICT_RETRIES = 5
 
-const notFound = (guid: string) => new AppError('not-found', `GUID ${guid} does not exist or has expired.`)
+const notFound = (guid: string) => new ServiceError('not-found', `GUID ${guid} does not exist or has expired.`)
 
 const stateOf = (stored: Stored | null, nowSec: number): State => (stored === null ? { live: null, version: 0 } : { live: isLive(stored, nowSec) ? stored : null, version: stored.version })
 
@@ -81,7 +81,7 @@ export class GuidService {
     // 122 random bits cannot name an existing GUID (p ~ 2^-122 per pair): no lookup for those.
     return this.transact(guid, given === undefined, ({ live, version }, now) => {
       const expire = body.expire === undefined ? now + this.deps.defaultTtlSeconds : parseExpire(body.expire, now)
-      if (live !== null) throw new AppError('guid-exists', `GUID ${guid} already exists; update it with PATCH or POST /guid/${guid}.`)
+      if (live !== null) throw new ServiceError('guid-exists', `GUID ${guid} already exists; update it with PATCH or POST /guid/${guid}.`)
       const record = { guid, user: body.user, expire, version: firstVersion(now, version) }
       return { next: record, result: record }
     })
@@ -154,7 +154,7 @@ export class GuidService {
           return result
         } catch (error) {
           if (!(error instanceof VersionConflict)) throw error
-          if (round >= MAX_CONFLICT_RETRIES) throw new AppError('overloaded', `GUID ${guid} is being changed concurrently elsewhere; retry shortly.`, { headers: { 'retry-after': '1' }, cause: error })
+          if (round >= MAX_CONFLICT_RETRIES) throw overloaded(`GUID ${guid} is being changed concurrently elsewhere; retry shortly.`, error)
           await this.deps.records.forgetLocal(guid)
         }
       }
@@ -174,15 +174,15 @@ export class GuidService {
 const REFUSALS: ReadonlySet<string> = new Set(['not-found', 'guid-exists', 'precondition-failed'])
 
 /** An answer decided from the state alone: no write happens, so nothing else checks it. */
-const isRefusal = (error: unknown): boolean => error instanceof AppError && REFUSALS.has(error.code)
+const isRefusal = (error: unknown): boolean => error instanceof ServiceError && REFUSALS.has(error.kind)
 
 /** RFC 9110 §13.1.1-13.1.2 for writes: If-Match must match, If-None-Match must not. */
 const checkWrite = (pre: Preconditions, live: StoredRecord | null): void => {
   const version = live?.version ?? null
   if (pre.ifMatch !== undefined && !ifMatchHolds(pre.ifMatch, version)) {
-    throw new AppError('precondition-failed', live === null ? 'If-Match was given but the GUID does not exist.' : `If-Match does not match the current ETag "${live.version}".`)
+    throw new ServiceError('precondition-failed', live === null ? 'If-Match was given but the GUID does not exist.' : `If-Match does not match the current ETag "${live.version}".`)
   }
   if (pre.ifNoneMatch !== undefined && noneMatchFails(pre.ifNoneMatch, version)) {
-    throw new AppError('precondition-failed', 'If-None-Match matches the current record.')
+    throw new ServiceError('precondition-failed', 'If-None-Match matches the current record.')
   }
 }

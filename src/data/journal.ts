@@ -8,7 +8,7 @@ export interface Journal {
   /**
    * Resolves once the mutation is durable. Rejects with VersionConflict when the journal
    * holds another version than `prevVersion` (a compare-and-set journal: another instance
-   * wrote first), with an AppError (503) when it cannot take writes, or otherwise.
+   * wrote first), with a ServiceError (unavailable, overloaded) when it cannot take writes, or otherwise.
    */
   append(mutation: Mutation): Promise<void>
   /** Lag in mutations not yet in the durable store (0 when the journal is the store). */

@@ -1,85 +1,54 @@
 /**
- * The one error catalogue. Every error the API answers with is an AppError whose
- * code names a row here; the row fixes the HTTP status, the title and the RFC 9457
- * problem `type`. README's error catalogue lists every code (a test checks it).
+ * The errors below HTTP: what went wrong, in the service's own words, with no status code or
+ * header. The HTTP edge (http/problems.ts, `toAppError`) is the one place that maps each kind
+ * to a status, a problem type and headers.
  */
-export const PROBLEM_TYPE_BASE = 'urn:guidd:problem:'
 
-export const catalogue = {
-  'invalid-guid': { status: 400, title: 'The GUID is malformed' },
-  validation: { status: 400, title: 'The request is invalid' },
-  'malformed-json': { status: 400, title: 'The body is not valid JSON' },
-  unauthorized: { status: 401, title: 'Authentication is required' },
-  'not-found': { status: 404, title: 'No such GUID' },
-  'route-not-found': { status: 404, title: 'No such route' },
-  'method-not-allowed': { status: 405, title: 'Method not allowed on this route' },
-  'guid-exists': { status: 409, title: 'The GUID already exists' },
-  'precondition-failed': { status: 412, title: 'The precondition failed' },
-  'payload-too-large': { status: 413, title: 'The body is too large' },
-  'unsupported-media-type': { status: 415, title: 'The body must be application/json' },
-  'rate-limited': { status: 429, title: 'Too many requests' },
-  'header-too-large': { status: 431, title: 'The request headers are too large' },
-  internal: { status: 500, title: 'Internal server error' },
-  overloaded: { status: 503, title: 'The service is overloaded' },
-  unavailable: { status: 503, title: 'A backing service is unavailable' },
-  timeout: { status: 503, title: 'The request took too long' },
-} as const satisfies Record<string, { status: number; title: string }>
-
-export type ErrorCode = keyof typeof catalogue
-
+/** One bad field of a request: a JSON Pointer into the body (`/user`), or a parameter (`guid`). */
 export interface FieldError {
-  /** JSON Pointer into the request body (`/user`), or the parameter (`guid`). */
   path: string
   message: string
 }
 
-export interface Problem {
-  type: string
-  title: string
-  status: number
-  detail: string
-  instance?: string
-  requestId?: string
+export type ServiceErrorKind =
+  /** The GUID in the path or body is not one. */
+  | 'invalid-guid'
+  /** A field is missing, unknown, of the wrong type or out of range. */
+  | 'validation'
+  /** The GUID does not exist, or has expired. */
+  | 'not-found'
+  /** A create named a GUID that exists. */
+  | 'guid-exists'
+  /** If-Match / If-None-Match does not hold. */
+  | 'precondition-failed'
+  /** Too much work queued (one GUID's mailbox, the write-behind journal): retry later. */
+  | 'overloaded'
+  /** A backing service cannot answer or cannot write, or the service is shutting down: retry later. */
+  | 'unavailable'
+
+export interface ServiceErrorDetails {
   errors?: FieldError[]
+  /** When a retry may succeed, in seconds. */
+  retryAfterSeconds?: number
+  cause?: unknown
 }
 
-export class AppError extends Error {
-  readonly status: number
+export class ServiceError extends Error {
   constructor(
-    readonly code: ErrorCode,
+    readonly kind: ServiceErrorKind,
     message: string,
-    readonly options: {
-      errors?: FieldError[]
-      headers?: Record<string, string>
-      cause?: unknown
-    } = {},
+    readonly details: ServiceErrorDetails = {},
   ) {
-    super(message, { cause: options.cause })
-    this.name = 'AppError'
-    this.status = catalogue[code].status
-  }
-
-  toProblem(instance?: string, requestId?: string): Problem {
-    return problemOf(this.code, this.message, instance, requestId, this.options.errors)
+    super(message, { cause: details.cause })
+    this.name = 'ServiceError'
   }
 }
 
-/**
- * A problem body straight from the catalogue, with no Error behind it: what the request
- * guards (401, 429, 431, timeouts) answer, as they may answer a flood and an Error's stack
- * capture costs microseconds.
- */
-export const problemOf = (code: ErrorCode, detail: string, instance?: string, requestId?: string, errors?: FieldError[]): Problem => {
-  const row = catalogue[code]
-  const problem: Problem = { type: PROBLEM_TYPE_BASE + code, title: row.title, status: row.status, detail }
-  if (instance !== undefined) problem.instance = instance
-  if (requestId !== undefined) problem.requestId = requestId
-  if (errors?.length) problem.errors = errors
-  return problem
-}
+export const invalid = (path: string, message: string): ServiceError => new ServiceError('validation', message, { errors: [{ path, message }] })
 
-/** Anything that is not an AppError becomes an opaque 500: no message, no stack, no driver text. */
-export const toAppError = (error: unknown): AppError =>
-  error instanceof AppError ? error : new AppError('internal', 'The server failed to handle the request; quote the request id when reporting it.', { cause: error })
+/** Retry shortly: the backing service (or the service itself) cannot take this now. */
+export const unavailable = (message: string, cause?: unknown): ServiceError => new ServiceError('unavailable', message, { retryAfterSeconds: 1, cause })
 
-export const invalid = (path: string, message: string): AppError => new AppError('validation', message, { errors: [{ path, message }] })
+export const overloaded = (message: string, cause?: unknown): ServiceError => new ServiceError('overloaded', message, { retryAfterSeconds: 1, cause })
+
+export const shuttingDown = (): ServiceError => unavailable('The service is shutting down.')

@@ -1,4 +1,4 @@
-import { AppError } from './errors'
+import { ServiceError } from './errors'
 
 const PLAIN = /^[0-9a-fA-F]{32}$/
 const HYPHENATED = /^\{?([0-9a-fA-F]{8})-([0-9a-fA-F]{4})-([0-9a-fA-F]{4})-([0-9a-fA-F]{4})-([0-9a-fA-F]{12})\}?$/
@@ -27,7 +27,7 @@ export const normaliseGuid = (input: string, path = 'guid'): string => {
   const guid = canonicalGuid(input)
   if (guid === null) {
     const message = 'guid must be 32 hexadecimal digits or the hyphenated 8-4-4-4-12 form, optionally in braces'
-    throw new AppError('invalid-guid', message, { errors: [{ path, message }] })
+    throw new ServiceError('invalid-guid', message, { errors: [{ path, message }] })
   }
   return guid
 }

@@ -1,6 +1,6 @@
 import { Elysia } from 'elysia'
 import type { ApiKeys } from './api-keys'
-import { AppError } from '../domain/errors'
+import { AppError, isKnownError } from './problems'
 import type { GuidService } from '../data/guid-service'
 import type { ClientAddress } from './client-address'
 import type { Cors } from './cors'
@@ -88,7 +88,7 @@ export const createApp = (deps: AppDeps): App => {
           : new AppError('route-not-found', `No route ${path}; see /docs.`)
       } else if (code === 'PARSE') {
         problem = new AppError('malformed-json', 'The body could not be parsed.')
-      } else if (!(error instanceof AppError)) {
+      } else if (!isKnownError(error)) {
         logger.error({ err: error, requestId: reply.requestId, method: request.method, path }, 'request failed outside a handler')
       }
       const response = problemResponse(problem, path, reply)

@@ -1,4 +1,4 @@
-import { AppError } from '../domain/errors'
+import { isKnownError } from './problems'
 import type { Metrics } from '../ops/metrics'
 import type { LogRequest } from '../ops/request-log'
 import type { ClientAddress } from './client-address'
@@ -87,7 +87,7 @@ export const observer = ({ metrics, guard, deadlines, cors, log, clientAddress, 
           },
           (error) => {
             if (timer.settle(pending)) resolve(fail(call, error))
-            else if (!(error instanceof AppError)) onUnexpected(error, call)
+            else if (!isKnownError(error)) onUnexpected(error, call)
           },
         )
       })

@@ -1,4 +1,4 @@
-import { catalogue, type ErrorCode, problemOf, toAppError } from '../domain/errors'
+import { catalogue, type ErrorCode, problemOf, toAppError } from './problems'
 import { etagOf } from '../domain/etag'
 import type { StoredRecord } from '../domain/model'
 import { NOSNIFF } from './headers'

@@ -1,6 +1,6 @@
 import type { Collection, Filter, UpdateFilter, WriteConcernSettings } from 'mongodb'
 import { type Clock, nowSeconds } from '../../domain/clock'
-import { AppError } from '../../domain/errors'
+import { shuttingDown, unavailable } from '../../domain/errors'
 import type { Mutation, Stored } from '../../domain/model'
 import { type Journal, VersionConflict } from '../../data/journal'
 import { MongoStore } from './store'
@@ -70,7 +70,7 @@ export class MongoJournal implements Journal {
   }
 
   async append({ next, prevVersion }: Mutation): Promise<void> {
-    if (this.closed) throw new AppError('unavailable', 'The service is shutting down.', { headers: { 'retry-after': '1' } })
+    if (this.closed) throw shuttingDown()
     const { health, clock } = this.options
     const now = toDate(nowSeconds(clock))
     let written: number
@@ -96,7 +96,7 @@ export class MongoJournal implements Journal {
       this.options.uncertain?.(next.guid)
       // This target may be the one a failed first connect left: try afresh next time.
       this.target = undefined
-      throw new AppError('unavailable', 'MongoDB cannot take writes right now; retry shortly.', { headers: { 'retry-after': '1' }, cause: error })
+      throw unavailable('MongoDB cannot take writes right now; retry shortly.', error)
     }
     health?.succeeded()
     if (written === 0) throw new VersionConflict(next.guid, prevVersion)
@@ -171,7 +171,7 @@ const storeView = (store: Store, sweepClaims: (nowSec: number, limit: number) =>
       return await store.get(guid, nowSec)
     } catch (error) {
       if (classifyWriteError(error) !== 'retryable') throw error
-      throw new AppError('unavailable', 'MongoDB cannot be read right now; retry shortly.', { headers: { 'retry-after': '1' }, cause: error })
+      throw unavailable('MongoDB cannot be read right now; retry shortly.', error)
     }
   },
   applyBatch: (mutations, nowSec) => store.applyBatch(mutations, nowSec),

@@ -1,5 +1,5 @@
 import { createClient } from 'redis'
-import { AppError } from '../../domain/errors'
+import { ServiceError, unavailable } from '../../domain/errors'
 
 export interface RedisClientOptions {
   url: string
@@ -37,8 +37,8 @@ export const redisCall = async <T>(what: string, timeoutMs: number, call: () => 
       }),
     ])
   } catch (error) {
-    if (error instanceof AppError) throw error
-    throw new AppError('unavailable', `Redis is unavailable (${what}); retry shortly.`, { headers: { 'retry-after': '1' }, cause: error })
+    if (error instanceof ServiceError) throw error
+    throw unavailable(`Redis is unavailable (${what}); retry shortly.`, error)
   } finally {
     clearTimeout(timer)
   }

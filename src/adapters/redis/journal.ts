@@ -1,4 +1,4 @@
-import { AppError } from '../../domain/errors'
+import { overloaded, shuttingDown } from '../../domain/errors'
 import type { Mutation } from '../../domain/model'
 import { type RedisClient, redisCall } from './client'
 import type { RedisKeys } from './keys'
@@ -34,7 +34,7 @@ export class RedisJournal implements Journal {
   constructor(private readonly options: RedisJournalOptions) {}
 
   async append({ next, prevVersion }: Mutation): Promise<void> {
-    if (this.closed) throw new AppError('unavailable', 'The service is shutting down.', { headers: { 'retry-after': '1' } })
+    if (this.closed) throw shuttingDown()
     const { client, keys, maxLag, timeoutMs, instanceId, retainSeconds, health } = this.options
     const reply = (await redisCall('journal', timeoutMs, () =>
       this.write.run(
@@ -49,7 +49,7 @@ export class RedisJournal implements Journal {
     health?.succeeded()
     if (reply[0] === 1) return
     if (reply[0] === 0) throw new VersionConflict(next.guid, prevVersion, Number(reply[1]))
-    throw new AppError('overloaded', `The write-behind journal holds ${reply[1]} unflushed mutations (limit ${maxLag}); retry shortly.`, { headers: { 'retry-after': '1' } })
+    throw overloaded(`The write-behind journal holds ${reply[1]} unflushed mutations (limit ${maxLag}); retry shortly.`)
   }
 
   async lag(): Promise<number> {

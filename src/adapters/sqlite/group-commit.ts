@@ -1,5 +1,5 @@
 import type { Clock } from '../../domain/clock'
-import { AppError } from '../../domain/errors'
+import { type ServiceError, shuttingDown, unavailable } from '../../domain/errors'
 import type { Mutation } from '../../domain/model'
 import type { ApplyOutcome } from '../../data/store'
 import { type Journal, VersionConflict } from '../../data/journal'
@@ -41,7 +41,7 @@ export class GroupCommitJournal implements Journal {
   }
 
   append(mutation: Mutation): Promise<void> {
-    if (this.closed) return Promise.reject(new AppError('unavailable', 'The service is shutting down.', { headers: { 'retry-after': '1' } }))
+    if (this.closed) return Promise.reject(shuttingDown())
     return new Promise((resolve, reject) => {
       this.batch.push({ mutation, resolve, reject })
       if (this.batch.length >= this.options.batchMax) this.commit()
@@ -88,8 +88,8 @@ export class GroupCommitJournal implements Journal {
     })
   }
 
-  private cannotWrite(error: unknown): AppError {
+  private cannotWrite(error: unknown): ServiceError {
     this.options.health?.failed(error)
-    return new AppError('unavailable', 'The store cannot take writes right now; retry shortly.', { headers: { 'retry-after': '1' }, cause: error })
+    return unavailable('The store cannot take writes right now; retry shortly.', error)
   }
 }
