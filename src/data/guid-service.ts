@@ -144,7 +144,7 @@ export class GuidService {
           // on the shared state (found by the linearizability check: a 412 for a current If-Match).
           if (verified || !isRefusal(error)) throw error
           verified = true
-          await this.deps.records.forgetLocal(guid)
+          this.deps.records.forgetLocal(guid)
           continue
         }
         const { next, result } = decision
@@ -155,7 +155,7 @@ export class GuidService {
         } catch (error) {
           if (!(error instanceof VersionConflict)) throw error
           if (round >= MAX_CONFLICT_RETRIES) throw overloaded(`GUID ${guid} is being changed concurrently elsewhere; retry shortly.`, error)
-          await this.deps.records.forgetLocal(guid)
+          this.deps.records.forgetLocal(guid)
         }
       }
     }

@@ -11,8 +11,6 @@ export interface Journal {
    * wrote first), with a ServiceError (unavailable, overloaded) when it cannot take writes, or otherwise.
    */
   append(mutation: Mutation): Promise<void>
-  /** Lag in mutations not yet in the durable store (0 when the journal is the store). */
-  lag(): Promise<number>
   /** Commit whatever is waiting and stop accepting. */
   close(): Promise<void>
 }

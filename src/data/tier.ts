@@ -14,15 +14,28 @@ export const ABSENT: Lookup = Object.freeze({ kind: 'absent' })
  */
 export interface CacheTier {
   readonly name: string
-  /** True when the journal's own write updates this tier, so a commit must not write it again. */
-  readonly journaled?: boolean
   get(guid: string, nowSec: number): Lookup | Promise<Lookup>
   /** Remember the GUID as it now is: a record or a tombstone (after a read from below, or an acknowledged write). */
   set(stored: Stored, nowSec: number): void | Promise<void>
   /** Remember, briefly, that nothing is known of the GUID anywhere. */
   setAbsent(guid: string): void | Promise<void>
-  /** Forget the GUID (changed elsewhere). */
-  forget(guid: string): void | Promise<void>
-  /** Forget everything (e.g. when cross-instance invalidation was interrupted). */
-  clear(): void | Promise<void>
+}
+
+/** This instance's own copies (the LRU): synchronous, and dropped when they may be stale. */
+export interface LocalTier extends CacheTier {
+  get(guid: string, nowSec: number): Lookup
+  set(stored: Stored, nowSec: number): void
+  /** Forget the GUID (another instance may have changed it). */
+  forget(guid: string): void
+}
+
+/**
+ * A tier that other instances' writes can make stale (the LRU): told of each such write, and
+ * bypassed while those messages cannot arrive.
+ */
+export interface InvalidationTarget {
+  /** Another instance wrote `version` of `guid`: drop the copy, refuse older fills still in flight. */
+  invalidate(guid: string, version: number): void
+  /** While on, hold nothing and answer nothing (messages may be missed). */
+  bypass(on: boolean): void
 }

@@ -1,4 +1,5 @@
 import { FormatRegistry, type Static, Type } from '@sinclair/typebox'
+import { TypeCompiler } from '@sinclair/typebox/compiler'
 
 /** The most `expire` may be: 9999-12-31T23:59:59Z. */
 export const MAX_EXPIRE = 253402300799
@@ -106,6 +107,9 @@ export const Stored = Type.Union([StoredRecord, Tombstone])
 export type Stored = Static<typeof Stored>
 
 /** A record (not a tombstone) whose expire has not passed: the only state any answer shows. */
+/** The one compiled check of a stored state: every adapter validates what it reads back with it. */
+export const checkStored = TypeCompiler.Compile(Stored)
+
 export const isLive = (s: Stored, nowSec: number): s is StoredRecord => !('deleted' in s) && s.expire > nowSec
 
 /**

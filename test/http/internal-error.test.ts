@@ -18,13 +18,13 @@ const secret = () => {
 
 /** A store and a journal that fail every call with a driver-like message. */
 const brokenStore: Store = { name: 'broken', get: async () => secret(), applyBatch: async () => secret(), sweepExpired: async () => secret(), ping: async () => secret(), close: async () => {} }
-const brokenJournal: Journal = { append: async () => secret(), lag: async () => 0, close: async () => {} }
+const brokenJournal: Journal = { append: async () => secret(), close: async () => {} }
 
 const buildApp = () => {
   const logged: string[] = []
   const logger = createLogger('error', { write: (line: string) => void logged.push(line) })
   const actors = new ActorRegistry({ mailboxMax: 10 })
-  const records = new Records({ tiers: [], journal: brokenJournal, store: brokenStore })
+  const records = new Records({ journal: brokenJournal, store: brokenStore })
   const service = new GuidService({ actors, records, clock: new ManualClock(T0), defaultTtlSeconds: 60, tombstoneTtlSeconds: 60 })
   const metrics = new Metrics({ lruSize: () => 0, lruStats: () => ({ hits: 0, misses: 0 }), actorsInFlight: () => actors.size })
   const app = createApp({ service, metrics, readiness: new Readiness([]), logger })

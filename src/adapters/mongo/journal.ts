@@ -112,10 +112,6 @@ export class MongoJournal implements Journal {
     await docs.updateOne({ _id: PROBE_ID, version: -1 }, { $set: { version: -1 } }, { writeConcern: this.writeConcern })
   }
 
-  async lag(): Promise<number> {
-    return 0
-  }
-
   async close(): Promise<void> {
     this.closed = true
   }

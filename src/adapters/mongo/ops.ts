@@ -1,4 +1,3 @@
-import { TypeCompiler } from '@sinclair/typebox/compiler'
 import {
   type AnyBulkWriteOperation,
   type BulkWriteResult,
@@ -12,7 +11,7 @@ import {
   type UpdateFilter,
   type WriteError,
 } from 'mongodb'
-import { type Mutation, Stored } from '../../domain/model'
+import { checkStored, type Mutation, type Stored } from '../../domain/model'
 import type { ApplyOutcome } from '../../data/store'
 
 /**
@@ -29,8 +28,6 @@ export interface GuidDoc {
   version: number
   deleted?: true
 }
-
-const checkStored = TypeCompiler.Compile(Stored)
 
 export const toDate = (sec: number): Date => new Date(sec * 1000)
 

@@ -1,6 +1,5 @@
-import { TypeCompiler } from '@sinclair/typebox/compiler'
 import { type AnyBulkWriteOperation, type Collection, type Db, MongoClient, type MongoClientOptions, MongoServerError } from 'mongodb'
-import { type Mutation, Stored } from '../../domain/model'
+import { checkStored, type Mutation, type Stored } from '../../domain/model'
 import {
   BulkAccountingError,
   bulkProbeFaithful,
@@ -54,8 +53,6 @@ export interface MongoServerFit {
    */
   writes: 'bulk' | 'one-by-one'
 }
-
-const checkStored = TypeCompiler.Compile(Stored)
 
 const SWEEP_MAX = 10_000
 

@@ -1,4 +1,5 @@
 import { createClient } from 'redis'
+import { TIMED_OUT, withTimeout } from '../../domain/clock'
 import { ServiceError, unavailable } from '../../domain/errors'
 
 export interface RedisClientOptions {
@@ -28,18 +29,12 @@ export const connectRedis = async ({ url, onError }: RedisClientOptions): Promis
 
 /** Bounds a Redis call in time and turns any failure of it into a 503 with Retry-After. */
 export const redisCall = async <T>(what: string, timeoutMs: number, call: () => Promise<T>): Promise<T> => {
-  let timer: ReturnType<typeof setTimeout> | undefined
   try {
-    return await Promise.race([
-      call(),
-      new Promise<never>((_, reject) => {
-        timer = setTimeout(() => reject(new Error(`no answer within ${timeoutMs} ms`)), timeoutMs)
-      }),
-    ])
+    const result = await withTimeout(call(), timeoutMs)
+    if (result === TIMED_OUT) throw new Error(`no answer within ${timeoutMs} ms`)
+    return result
   } catch (error) {
     if (error instanceof ServiceError) throw error
     throw unavailable(`Redis is unavailable (${what}); retry shortly.`, error)
-  } finally {
-    clearTimeout(timer)
   }
 }

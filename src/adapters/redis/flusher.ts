@@ -1,13 +1,10 @@
-import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { type Clock, nowSeconds } from '../../domain/clock'
-import { type Mutation, Stored } from '../../domain/model'
+import { type Clock, Deadline, nowSeconds } from '../../domain/clock'
+import { checkStored, type Mutation, type Stored } from '../../domain/model'
 import { coalesce } from '../../data/coalesce'
 import type { Logger } from '../../ops/logger'
 import type { RedisClient } from './client'
 import type { RedisKeys } from './keys'
 import type { Store } from '../../data/store'
-
-const checkStored = TypeCompiler.Compile(Stored)
 
 /** Dead letters kept (approximately: MAXLEN ~): an operator reads them with XRANGE. */
 const DEAD_LETTERS_KEPT = 100_000
@@ -107,10 +104,10 @@ export class Flusher {
    * `deadlineMs` passes; what is left stays in the journal for the next instance.
    */
   async stop(deadlineMs: number): Promise<void> {
-    const deadline = Date.now() + deadlineMs
+    const deadline = new Deadline(deadlineMs)
     this.stopping = true
     await this.loop
-    while (Date.now() < deadline) {
+    while (deadline.remainingMs > 0) {
       const done = await this.step(0).catch((error: unknown) => {
         this.o.logger.warn({ err: error }, 'flush on shutdown failed; the journal keeps the rest')
         return -1

@@ -1,6 +1,23 @@
+import type { InvalidationTarget } from '../../data/tier'
 import type { Logger } from '../../ops/logger'
 import type { RedisClient } from './client'
-import type { LruTier } from '../lru/lru'
+
+/** One invalidation: the GUID another instance wrote, the version it wrote, and that instance. */
+export interface InvalidationMessage {
+  guid: string
+  version: number
+  origin: string
+}
+
+/** The message the journal script publishes (it is built here and nowhere else). */
+export const encodeInvalidation = ({ guid, version, origin }: InvalidationMessage): string => `${guid}|${version}|${origin}`
+
+/** The message as published, or undefined when it is not one. */
+export const decodeInvalidation = (message: string): InvalidationMessage | undefined => {
+  const [guid, version, origin, extra] = message.split('|')
+  if (guid === undefined || version === undefined || origin === undefined || extra !== undefined) return undefined
+  return { guid, version: Number(version), origin }
+}
 
 export interface InvalidationOptions {
   /** Its own connection: a subscribed connection can do nothing else. */
@@ -8,14 +25,14 @@ export interface InvalidationOptions {
   channel: string
   instanceId: string
   /** This instance's memory tier, to drop entries other instances changed. */
-  local: LruTier
+  local: InvalidationTarget
   logger: Logger
   onInvalidation?: () => void
 }
 
 /**
- * Cross-instance LRU invalidation (SPEC §5): every journaled write publishes
- * `<GUID>|<instance>` (in the same script that writes it); each instance drops its memory
+ * Cross-instance LRU invalidation: every journaled write publishes an InvalidationMessage
+ * (in the same script that writes it); each instance drops its memory
  * copy of GUIDs other instances changed. Messages sent while the subscription is down are
  * lost, so while the subscription is down the LRU is emptied and bypassed (reads go to
  * Redis), and it fills again once the subscription is back.
@@ -36,10 +53,10 @@ export class Invalidation {
     client.on('end', () => this.lost('closed'))
     client.on('reconnecting', () => this.lost('reconnecting'))
     client.on('error', () => this.lost('error'))
-    await client.subscribe(channel, (message) => {
-      const [guid, version, origin] = message.split('|')
-      if (guid === undefined || origin === undefined || origin === instanceId) return
-      local.invalidate(guid, Number(version))
+    await client.subscribe(channel, (text) => {
+      const message = decodeInvalidation(text)
+      if (message === undefined || message.origin === instanceId) return
+      local.invalidate(message.guid, message.version)
       this.o.onInvalidation?.()
     })
     this.connected = client.isReady

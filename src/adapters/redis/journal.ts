@@ -2,6 +2,7 @@ import { overloaded, shuttingDown } from '../../domain/errors'
 import type { Mutation } from '../../domain/model'
 import { type RedisClient, redisCall } from './client'
 import type { RedisKeys } from './keys'
+import { encodeInvalidation } from './invalidation'
 import { JOURNAL_WRITE, Script } from './scripts'
 import { encodeState } from './state'
 import { keepUntil } from './tier'
@@ -40,7 +41,15 @@ export class RedisJournal implements Journal {
       this.write.run(
         client,
         [keys.guid(next.guid), keys.journal],
-        [String(prevVersion), encodeState(next), String(keepUntil(next, retainSeconds)), String(maxLag), keys.invalidations, `${next.guid}|${next.version}|${instanceId}`, JSON.stringify(next)],
+        [
+          String(prevVersion),
+          encodeState(next),
+          String(keepUntil(next, retainSeconds)),
+          String(maxLag),
+          keys.invalidations,
+          encodeInvalidation({ guid: next.guid, version: next.version, origin: instanceId }),
+          JSON.stringify(next),
+        ],
       ),
     ).catch((error: unknown) => {
       health?.failed(error)
@@ -50,11 +59,6 @@ export class RedisJournal implements Journal {
     if (reply[0] === 1) return
     if (reply[0] === 0) throw new VersionConflict(next.guid, prevVersion, Number(reply[1]))
     throw overloaded(`The write-behind journal holds ${reply[1]} unflushed mutations (limit ${maxLag}); retry shortly.`)
-  }
-
-  async lag(): Promise<number> {
-    const { client, keys, timeoutMs } = this.options
-    return redisCall('journal length', timeoutMs, () => client.xLen(keys.journal))
   }
 
   async close(): Promise<void> {

@@ -1,7 +1,4 @@
-import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { Stored } from '../../domain/model'
-
-const checkStored = TypeCompiler.Compile(Stored)
+import { checkStored, type Stored } from '../../domain/model'
 
 /**
  * How a GUID's state is held in its Redis key: `<version>:<state JSON>`. The version comes

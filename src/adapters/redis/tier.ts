@@ -26,11 +26,10 @@ export const keepUntil = (stored: Stored, retainSeconds: number): number => stor
 /**
  * The shared tier: one key per GUID holding its state (src/redis/state.ts), which Redis
  * removes by itself `retainSeconds` after the state's expire (keepUntil). Acknowledged writes land here through the journal's script
- * (`journaled`); this tier only fills from below, and only with newer versions.
+ * (the journal's script writes it); this tier only fills from below, and only with newer versions.
  */
 export class RedisTier implements CacheTier {
   readonly name = 'redis'
-  readonly journaled = true
   private readonly fill = new Script(FILL_IF_NEWER)
 
   constructor(private readonly options: RedisTierOptions) {}
@@ -57,14 +56,5 @@ export class RedisTier implements CacheTier {
     if (negativeTtlMs <= 0) return
     // NX: never replace a real state with the marker.
     await redisCall('fill', timeoutMs, () => client.set(keys.guid(guid), ABSENT_MARKER, { NX: true, PX: negativeTtlMs }))
-  }
-
-  async forget(guid: string): Promise<void> {
-    const { client, keys, timeoutMs } = this.options
-    await redisCall('forget', timeoutMs, () => client.del(keys.guid(guid)))
-  }
-
-  clear(): void {
-    // Shared by every instance and kept exact by the journal's script: nothing to drop.
   }
 }

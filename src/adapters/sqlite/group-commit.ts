@@ -53,10 +53,6 @@ export class GroupCommitJournal implements Journal {
     })
   }
 
-  async lag(): Promise<number> {
-    return 0
-  }
-
   async close(): Promise<void> {
     this.commit()
     this.closed = true

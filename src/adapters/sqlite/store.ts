@@ -1,8 +1,7 @@
 import { Database, type Statement } from 'bun:sqlite'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { TypeCompiler } from '@sinclair/typebox/compiler'
-import { type Mutation, Stored } from '../../domain/model'
+import { checkStored, type Mutation, type Stored } from '../../domain/model'
 import { Checkpointer } from './checkpointer'
 import type { ApplyOutcome, Store } from '../../data/store'
 
@@ -17,8 +16,6 @@ export interface SqliteStoreOptions {
 }
 
 type Row = { user: string | null; expire: number; version: number }
-
-const checkStored = TypeCompiler.Compile(Stored)
 
 /**
  * Inline checkpoints (no thread) every ~64 MiB of WAL rather than SQLite's 4 MiB: a
@@ -127,8 +124,7 @@ export class SqliteStore implements Store {
     )
   }
 
-  /** Synchronous read, for callers that can use it without a promise. */
-  getSync(guid: string, nowSec: number): Stored | null {
+  async get(guid: string, nowSec: number): Promise<Stored | null> {
     const row = this.selectOne.get(keyOf(guid), nowSec)
     if (row === null) return null
     // Validate what comes out of the file, as we validate what comes in over HTTP.
@@ -144,10 +140,6 @@ export class SqliteStore implements Store {
       this.checkpointer.walFrames = 0
     }
     return this.applyTx(mutations)
-  }
-
-  async get(guid: string, nowSec: number): Promise<Stored | null> {
-    return this.getSync(guid, nowSec)
   }
 
   async applyBatch(mutations: readonly Mutation[], _nowSec?: number): Promise<ApplyOutcome[]> {
