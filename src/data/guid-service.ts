@@ -1,11 +1,11 @@
 import type { ActorRegistry } from './actors'
 import { type Clock, nowSeconds } from '../domain/clock'
+import { type Decision, decideCreate, decidePatch, decideRemove, decideUpsert, notFound, type Preconditions, stateOf, type WriteResult } from '../domain/decisions'
 import { invalid, overloaded, ServiceError } from '../domain/errors'
 import type { Records } from './records'
 import { VersionConflict } from './journal'
-import { ifMatchHolds, noneMatchFails } from '../domain/etag'
 import { parseExpire } from '../domain/expire'
-import { type CreateBody, firstVersion, isLive, type PatchBody, type Stored, type StoredRecord, type UpsertBody } from '../domain/model'
+import { type CreateBody, isLive, type PatchBody, type StoredRecord, type UpsertBody } from '../domain/model'
 import { generateGuid, normaliseGuid } from '../domain/normalise'
 
 export interface GuidServiceDeps {
@@ -17,36 +17,13 @@ export interface GuidServiceDeps {
   tombstoneTtlSeconds: number
 }
 
-/** Conditional request headers, as received. */
-export interface Preconditions {
-  ifMatch?: string | undefined
-  ifNoneMatch?: string | undefined
-}
-
-export type WriteResult = { record: StoredRecord; created: boolean }
-
-/** What a load tells a write: the live record (if any) and the latest version known, expired or not. */
-interface State {
-  live: StoredRecord | null
-  version: number
-}
-
-/** A write's decision: the state to journal (none: answer without writing) and the answer. */
-interface Decision<T> {
-  next?: Stored
-  result: T
-}
-
 /** Reload-and-retry rounds when another instance keeps winning the version race. */
 const MAX_CONFLICT_RETRIES = 5
 
-const notFound = (guid: string) => new ServiceError('not-found', `GUID ${guid} does not exist or has expired.`)
-
-const stateOf = (stored: Stored | null, nowSec: number): State => (stored === null ? { live: null, version: 0 } : { live: isLive(stored, nowSec) ? stored : null, version: stored.version })
 
 /**
- * The resource's rules (SPEC §2-§3). Every mutation of a GUID runs inside that GUID's
- * actor, so load-decide-commit never interleaves with another mutation of the same GUID
+ * The GUID API's use cases over the data path: each mutation loads the GUID's state, runs
+ * the rules (domain/decisions.ts) and commits what they decide, inside that GUID's actor, so load-decide-commit never interleaves with another mutation of the same GUID
  * here; across instances the journal's compare-and-set settles it (the loser reloads and
  * decides again, which answers 412 when its If-Match no longer holds). Versions never
  * repeat across delete or expiry: a new incarnation starts above every earlier one (firstVersion).
@@ -78,50 +55,32 @@ export class GuidService {
   create(body: CreateBody): Promise<StoredRecord> {
     const given = body.guid
     const guid = given === undefined ? generateGuid() : normaliseGuid(given, '/guid')
+    const expire = this.expireOf(body.expire)
     // 122 random bits cannot name an existing GUID (p ~ 2^-122 per pair): no lookup for those.
-    return this.transact(guid, given === undefined, ({ live, version }, now) => {
-      const expire = body.expire === undefined ? now + this.deps.defaultTtlSeconds : parseExpire(body.expire, now)
-      if (live !== null) throw new ServiceError('guid-exists', `GUID ${guid} already exists; update it with PATCH or POST /guid/${guid}.`)
-      const record = { guid, user: body.user, expire, version: firstVersion(now, version) }
-      return { next: record, result: record }
-    })
+    return this.transact(guid, given === undefined, (state, now) => decideCreate(state, now, { guid, user: body.user, expire }, this.deps))
   }
 
   upsert(rawGuid: string, body: UpsertBody, pre: Preconditions): Promise<WriteResult> {
     const guid = this.pathGuid(rawGuid, body.guid)
-    return this.transact(guid, false, ({ live, version }, now): Decision<WriteResult> => {
-      const expire = body.expire === undefined ? undefined : parseExpire(body.expire, now)
-      checkWrite(pre, live)
-      if (live === null) {
-        if (body.user === undefined) throw invalid('/user', 'user is required to create a GUID')
-        const record = { guid, user: body.user, expire: expire ?? now + this.deps.defaultTtlSeconds, version: firstVersion(now, version) }
-        return { next: record, result: { record, created: true } }
-      }
-      if (body.user === undefined && expire === undefined) return { result: { record: live, created: false } }
-      const record = { guid, user: body.user ?? live.user, expire: expire ?? live.expire, version: version + 1 }
-      return { next: record, result: { record, created: false } }
-    })
+    const expire = this.expireOf(body.expire)
+    return this.transact(guid, false, (state, now) => decideUpsert(state, now, { guid, user: body.user, expire, pre }, this.deps))
   }
 
   patch(rawGuid: string, body: PatchBody, pre: Preconditions): Promise<StoredRecord> {
     const guid = this.pathGuid(rawGuid, body.guid)
     if (body.user === undefined && body.expire === undefined) throw invalid('', 'PATCH needs at least one of user and expire')
-    return this.transact(guid, false, ({ live, version }, now) => {
-      const expire = body.expire === undefined ? undefined : parseExpire(body.expire, now)
-      if (live === null) throw notFound(guid)
-      checkWrite(pre, live)
-      const record = { guid, user: body.user ?? live.user, expire: expire ?? live.expire, version: version + 1 }
-      return { next: record, result: record }
-    })
+    const expire = this.expireOf(body.expire)
+    return this.transact(guid, false, (state) => decidePatch(state, { guid, user: body.user, expire, pre }))
   }
 
   remove(rawGuid: string, pre: Preconditions): Promise<void> {
     const guid = normaliseGuid(rawGuid)
-    return this.transact(guid, false, ({ live, version }, now) => {
-      if (live === null) throw notFound(guid)
-      checkWrite(pre, live)
-      return { next: { guid, version: version + 1, expire: now + this.deps.tombstoneTtlSeconds, deleted: true }, result: undefined }
-    })
+    return this.transact(guid, false, (state, now) => decideRemove(state, now, { guid, pre }, this.deps))
+  }
+
+  /** `expire` as Unix seconds, validated before the actor is entered or anything is loaded. */
+  private expireOf(raw: CreateBody['expire']): number | undefined {
+    return raw === undefined ? undefined : parseExpire(raw, nowSeconds(this.deps.clock))
   }
 
   /**
@@ -129,7 +88,7 @@ export class GuidService {
    * generated), so there is nothing to load. On a lost compare-and-set, forget this
    * instance's copy, reload and decide again.
    */
-  private transact<T>(guid: string, fresh: boolean, decide: (state: State, now: number) => Decision<T>): Promise<T> {
+  private transact<T>(guid: string, fresh: boolean, decide: (state: ReturnType<typeof stateOf>, now: number) => Decision<T>): Promise<T> {
     const attempt = async (): Promise<T> => {
       let verified = !this.deps.records.localMayTrail
       for (let round = 0; ; round++) {
@@ -175,14 +134,3 @@ const REFUSALS: ReadonlySet<string> = new Set(['not-found', 'guid-exists', 'prec
 
 /** An answer decided from the state alone: no write happens, so nothing else checks it. */
 const isRefusal = (error: unknown): boolean => error instanceof ServiceError && REFUSALS.has(error.kind)
-
-/** RFC 9110 §13.1.1-13.1.2 for writes: If-Match must match, If-None-Match must not. */
-const checkWrite = (pre: Preconditions, live: StoredRecord | null): void => {
-  const version = live?.version ?? null
-  if (pre.ifMatch !== undefined && !ifMatchHolds(pre.ifMatch, version)) {
-    throw new ServiceError('precondition-failed', live === null ? 'If-Match was given but the GUID does not exist.' : `If-Match does not match the current ETag "${live.version}".`)
-  }
-  if (pre.ifNoneMatch !== undefined && noneMatchFails(pre.ifNoneMatch, version)) {
-    throw new ServiceError('precondition-failed', 'If-None-Match matches the current record.')
-  }
-}
