@@ -5,7 +5,7 @@ import type { GuidService } from '../data/guid-service'
 import type { ClientAddress } from './client-address'
 import type { Cors } from './cors'
 import type { Deadlines } from './deadlines'
-import { openApiDocument, type RouteEntry } from './docs/openapi-document'
+import { openApiDocument } from './docs/openapi-document'
 import { docsRoutes } from './docs-routes'
 import { Guard } from './guard'
 import { guidRoutes } from './guid-routes'
@@ -14,7 +14,7 @@ import { opsRoutes } from './ops-routes'
 import type { RateLimiter } from './rate-limit'
 import { empty, problemResponse, type Reply } from './respond'
 import { requestIdOf } from './request-id'
-import { allowedMethods, pathOf, routeOf } from './routes'
+import { labelOf, pathOf, RouteTable } from './routes'
 import type { Logger } from '../ops/logger'
 import type { Metrics } from '../ops/metrics'
 import type { Readiness } from '../ops/readiness'
@@ -69,46 +69,43 @@ export const createApp = (deps: AppDeps): App => {
     onUnexpected: (error, call) => logger.error({ err: error, requestId: call.requestId, method: call.request.method, route: call.route }, 'request failed'),
   })
   const opsPolicy = { auth: deps.authOpsEndpoints === true, limit: false }
-
-  const elysia: Elysia<any, any, any, any, any, any, any> = new Elysia({ name: 'guidd' })
-    .onError(({ code, error, request }) => {
-      const path = pathOf(request.url)
-      const reply: Reply = { requestId: requestIdOf(request), bytes: 0 }
-      const route = routeOf(path)
-      let problem: unknown = error
-      if (code === 'NOT_FOUND') {
-        const allow = allowedMethods(path)
-        if (allow !== undefined && cors !== undefined && request.method === 'OPTIONS') {
-          const response = empty(204, reply, cors.preflight(request, allow))
-          metrics.observeRequest(request.method, route, 204, 0)
-          return observe.unrouted(request, reply, response, route)
-        }
-        problem = allow
-          ? new AppError('method-not-allowed', `${request.method} is not allowed on ${path}; use ${allow}.`, { headers: { allow } })
-          : new AppError('route-not-found', `No route ${path}; see /docs.`)
-      } else if (code === 'PARSE') {
-        problem = new AppError('malformed-json', 'The body could not be parsed.')
-      } else if (!isKnownError(error)) {
-        logger.error({ err: error, requestId: reply.requestId, method: request.method, path }, 'request failed outside a handler')
-      }
-      const response = problemResponse(problem, path, reply)
-      metrics.observeRequest(request.method, route, response.status, 0)
-      return observe.unrouted(request, reply, response, route)
-    })
-    .use(docsRoutes(observe, opsPolicy, () => document()))
-    .use(opsRoutes(deps.readiness, metrics, observe, opsPolicy))
-    .use(guidRoutes(deps.service, observe))
-
   const document = () =>
-    openApiDocument(elysia.routes as unknown as RouteEntry[], {
+    openApiDocument(table, {
       version: deps.version ?? '0.1.0',
       authRequired: keys !== undefined,
       rateLimited: deps.limiter !== undefined,
       cors: cors !== undefined,
-      policyOf: observe.policyOf,
       maxHeaderBytes: deps.maxHeaderBytes ?? 0,
       timeoutMs: deps.deadlines?.timeoutMs ?? 0,
     })
+  const table = new RouteTable([...guidRoutes(deps.service), ...opsRoutes(deps.readiness, metrics, opsPolicy), ...docsRoutes(opsPolicy, document)])
+
+  const elysia: Elysia<any, any, any, any, any, any, any> = new Elysia({ name: 'guidd' }).onError(({ code, error, request }) => {
+    const path = pathOf(request.url)
+    const reply: Reply = { requestId: requestIdOf(request), bytes: 0 }
+    const route = table.routeOf(path)
+    let problem: unknown = error
+    if (code === 'NOT_FOUND') {
+      const allow = table.allowedMethods(path)
+      if (allow !== undefined && cors !== undefined && request.method === 'OPTIONS') {
+        const response = empty(204, reply, cors.preflight(request, allow))
+        metrics.observeRequest(request.method, route, 204, 0)
+        return observe.unrouted(request, reply, response, route)
+      }
+      problem = allow
+        ? new AppError('method-not-allowed', `${request.method} is not allowed on ${path}; use ${allow}.`, { headers: { allow } })
+        : new AppError('route-not-found', `No route ${path}; see /docs.`)
+    } else if (code === 'PARSE') {
+      problem = new AppError('malformed-json', 'The body could not be parsed.')
+    } else if (!isKnownError(error)) {
+      logger.error({ err: error, requestId: reply.requestId, method: request.method, path }, 'request failed outside a handler')
+    }
+    const response = problemResponse(problem, path, reply)
+    metrics.observeRequest(request.method, route, response.status, 0)
+    return observe.unrouted(request, reply, response, route)
+  })
+  // (Elysia's route() types a handler by the schema it would validate; guidd validates itself.)
+  for (const route of table.routes) elysia.route(route.method, route.path, observe(route.method, labelOf(route), route.handle, route.policy) as never)
 
   return { handle: (request) => elysia.handle(request), elysia }
 }
