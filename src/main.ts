@@ -1,11 +1,12 @@
 import type { Server } from 'bun'
-import { type Config, ConfigError, loadConfig } from './config'
+import { Deadline, TIMED_OUT, withTimeout } from './domain/clock'
+import { type Config, ConfigError, loadConfig } from './runtime/config'
 import { problemResponse } from './http/respond'
 import { newRequestId } from './http/request-id'
-import { helpText } from './help'
+import { helpText } from './runtime/help'
 import { createLogger, flushLogger } from './ops/logger'
-import { createRuntime, type Runtime } from './runtime'
-import { VERSION } from './version'
+import { createRuntime, type Runtime } from './runtime/runtime'
+import { VERSION } from './runtime/version'
 
 /** The process: the only place that reads env, opens sockets and traps signals. */
 
@@ -110,15 +111,14 @@ const shutdown = async (signal: string): Promise<void> => {
   lifecycle.info({ signal }, 'draining')
   runtime.readiness.draining = true
   const live = server!
-  const deadline = Date.now() + config.SHUTDOWN_TIMEOUT_MS
+  const deadline = new Deadline(config.SHUTDOWN_TIMEOUT_MS)
   // Stop accepting and let in-flight requests finish (a body still arriving has not reached
   // an actor yet, so the journal must stay open until the server is done), within the deadline.
-  const drained = await Promise.race([live.stop(false).then(() => true), Bun.sleep(config.SHUTDOWN_TIMEOUT_MS).then(() => false)])
-  if (!drained) {
+  if ((await withTimeout(live.stop(false), deadline.remainingMs)) === TIMED_OUT) {
     lifecycle.warn('shutdown deadline passed with requests in flight; closing their connections')
     await live.stop(true)
   }
-  await runtime.close(Math.max(0, deadline - Date.now()))
+  await runtime.close(deadline.remainingMs)
   lifecycle.info('stopped')
   flushLogger(logger)
   process.exit(0)

@@ -1,4 +1,4 @@
-import { AppError } from '../errors'
+import { AppError } from './problems'
 import { findDuplicateKey } from './json-keys'
 
 /** SPEC §3: request bodies are JSON objects of at most 16 KiB. */

@@ -1,4 +1,4 @@
-import type { Clock } from '../clock'
+import type { Clock } from '../domain/clock'
 
 /** One request racing its deadline. */
 export interface Pending {

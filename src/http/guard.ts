@@ -1,4 +1,4 @@
-import { type ApiKeys, NO_CREDENTIALS, WRONG_KEY } from '../auth/api-keys'
+import { type ApiKeys, NO_CREDENTIALS, WRONG_KEY } from './api-keys'
 import type { GuardMetrics } from '../ops/guard-metrics'
 import { headerBytes } from './headers'
 import type { RateLimiter } from './rate-limit'

@@ -1,4 +1,4 @@
-import { AppError } from '../errors'
+import { isKnownError } from './problems'
 import type { Metrics } from '../ops/metrics'
 import type { LogRequest } from '../ops/request-log'
 import type { ClientAddress } from './client-address'
@@ -55,11 +55,8 @@ const TIMEOUT_HEADERS = { 'retry-after': '1' }
 export const observer = ({ metrics, guard, deadlines, cors, log, clientAddress, onUnexpected }: ObserveOptions) => {
   const timeoutDetail = deadlines ? `The request took longer than ${deadlines.timeoutMs} ms; a write may still have been applied: read the GUID before retrying.` : ''
 
-  const policies = new Map<string, RoutePolicy>()
-
   const observe = (method: string, route: string, handler: Handler, policy: RoutePolicy = OPEN) => {
     const stats = metrics.http.forRoute(method, route)
-    policies.set(`${method} ${route}`, policy)
     const needsClient = log !== undefined || guard.needsClient(policy)
     const guarded = guard.active(policy)
 
@@ -87,7 +84,7 @@ export const observer = ({ metrics, guard, deadlines, cors, log, clientAddress, 
           },
           (error) => {
             if (timer.settle(pending)) resolve(fail(call, error))
-            else if (!(error instanceof AppError)) onUnexpected(error, call)
+            else if (!isKnownError(error)) onUnexpected(error, call)
           },
         )
       })
@@ -128,10 +125,7 @@ export const observer = ({ metrics, guard, deadlines, cors, log, clientAddress, 
     return response
   }
 
-  /** The guard policy a route was observed with (for the OpenAPI document). */
-  const policyOf = (method: string, route: string): RoutePolicy | undefined => policies.get(`${method} ${route}`)
-
-  return Object.assign(observe, { unrouted, policyOf })
+  return Object.assign(observe, { unrouted })
 }
 
 export type Observe = ReturnType<typeof observer>

@@ -1,6 +1,6 @@
 import type { TSchema } from '@sinclair/typebox'
 import type { DocumentDecoration } from 'elysia'
-import { CreateBody, PatchBody, UpsertBody } from '../guid/model'
+import { CreateBody, PatchBody, UpsertBody } from '../domain/model'
 import { EXAMPLE_EXPIRE, EXAMPLE_GUID, parameterRef, responseRef } from './docs/components'
 
 /**

@@ -1,6 +1,6 @@
-import { catalogue, type ErrorCode, problemOf, toAppError } from '../errors'
-import { etagOf } from '../guid/etag'
-import type { StoredRecord } from '../guid/model'
+import { catalogue, type ErrorCode, problemOf, toAppError } from './problems'
+import { etagOf } from '../domain/etag'
+import type { StoredRecord } from '../domain/model'
 import { NOSNIFF } from './headers'
 
 /**

@@ -1,7 +1,7 @@
 import type { Static, TSchema } from '@sinclair/typebox'
 import { TypeCompiler, type TypeCheck } from '@sinclair/typebox/compiler'
 import { ValueErrorType } from '@sinclair/typebox/errors'
-import { AppError, type FieldError } from '../errors'
+import { AppError, type FieldError } from './problems'
 
 const compiled = new WeakMap<TSchema, TypeCheck<TSchema>>()
 

@@ -13,8 +13,6 @@ export interface MetricSources {
   apiKeys?: () => number
   /** Clients with a rate-limit bucket (0 when the limit is off). */
   rateLimitClients?: () => number
-  /** The write-behind journal (Redis mode): unflushed entries and the age of the oldest. */
-  journal?: () => Promise<{ length: number; oldestAgeSeconds: number }>
   /** REQUEST_TIMEOUT_MS: the latency buckets reach it (10 s when 0 or unset). */
   requestTimeoutMs?: number
 }
@@ -25,6 +23,8 @@ export interface MetricSources {
  * owner as plain numbers and read at scrape time (registerCollector); prom-client's own
  * Counter and Histogram serve the background work (commits, flushes, sweeps).
  */
+const one = (value: number): Sample[] => [{ value, labels: {} }]
+
 export class Metrics {
   readonly registry = new Registry()
   readonly http: HttpMetrics
@@ -61,28 +61,28 @@ export class Metrics {
     this.flushFailuresTotal = new Counter({ name: 'guidd_journal_flush_failures_total', help: 'Flush rounds that failed (store or Redis unavailable) and were retried with backoff.', registers })
     this.invalidationsTotal = new Counter({ name: 'guidd_lru_invalidations_total', help: 'LRU entries dropped because another instance changed the GUID.', registers })
     // Values other parts keep, read at scrape time: nothing on the request path touches them.
-    const one = (value: number): Sample[] => [{ value, labels: {} }]
     registerCollector(this.registry, 'guidd_lru_entries', 'Entries (records, tombstones, negative entries, version floors) in the in-memory LRU.', 'gauge', () => one(sources.lruSize()))
     registerCollector(this.registry, 'guidd_lru_hits_total', 'LRU lookups answered from memory.', 'counter', () => one(sources.lruStats().hits))
     registerCollector(this.registry, 'guidd_lru_misses_total', 'LRU lookups that went to a lower tier.', 'counter', () => one(sources.lruStats().misses))
     registerCollector(this.registry, 'guidd_actors_in_flight', 'Per-GUID actors with work in flight.', 'gauge', () => one(sources.actorsInFlight()))
-    const journal = sources.journal
-    if (journal) {
-      // Both journal gauges come from one Redis round trip per scrape: the registry asks every
-      // metric in the same turn, and the answer is dropped before the next one.
-      let pending: ReturnType<typeof journal> | undefined
-      const state = () => {
-        if (pending === undefined) {
-          pending = journal()
-          setImmediate(() => {
-            pending = undefined
-          })
-        }
-        return pending
+  }
+
+  /** The write-behind journal's gauges (Redis mode): unflushed entries and the age of the oldest. */
+  watchJournal(journal: () => Promise<{ length: number; oldestAgeSeconds: number }>): void {
+    // Both journal gauges come from one Redis round trip per scrape: the registry asks every
+    // metric in the same turn, and the answer is dropped before the next one.
+    let pending: ReturnType<typeof journal> | undefined
+    const state = () => {
+      if (pending === undefined) {
+        pending = journal()
+        setImmediate(() => {
+          pending = undefined
+        })
       }
-      registerCollector(this.registry, 'guidd_journal_length', 'Mutations journaled in Redis and not yet flushed to the durable store.', 'gauge', async () => one((await state()).length))
-      registerCollector(this.registry, 'guidd_journal_oldest_age_seconds', 'Age of the oldest unflushed journal entry (0 when empty).', 'gauge', async () => one((await state()).oldestAgeSeconds))
+      return pending
     }
+    registerCollector(this.registry, 'guidd_journal_length', 'Mutations journaled in Redis and not yet flushed to the durable store.', 'gauge', async () => one((await state()).length))
+    registerCollector(this.registry, 'guidd_journal_oldest_age_seconds', 'Age of the oldest unflushed journal entry (0 when empty).', 'gauge', async () => one((await state()).oldestAgeSeconds))
   }
 
   /** One answered request outside the route handlers' own stats (errors before routing, docs). */

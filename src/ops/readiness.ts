@@ -1,3 +1,5 @@
+import { TIMED_OUT, withTimeout } from '../domain/clock'
+
 /** One thing /readyz asks: throws (or rejects) when it is not ready, with the reason. */
 export interface ReadinessCheck {
   name: string
@@ -11,12 +13,6 @@ export interface ReadinessReport {
 
 const CHECK_TIMEOUT_MS = 2_000
 
-const withTimeout = (promise: Promise<void>, ms: number): Promise<void> =>
-  new Promise((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`no answer within ${ms} ms`)), ms)
-    promise.then(resolve, reject).finally(() => clearTimeout(timer))
-  })
-
 /** Runs every check concurrently, each bounded in time; ready only when all pass and we are not draining. */
 export class Readiness {
   draining = false
@@ -28,7 +24,7 @@ export class Readiness {
     await Promise.all(
       this.checks.map(async (c) => {
         try {
-          await withTimeout(c.check(), CHECK_TIMEOUT_MS)
+          if ((await withTimeout(c.check(), CHECK_TIMEOUT_MS)) === TIMED_OUT) throw new Error(`no answer within ${CHECK_TIMEOUT_MS} ms`)
           checks[c.name] = 'ok'
         } catch (error) {
           checks[c.name] = (error as Error).message || 'failed'

@@ -1,4 +1,4 @@
-import { type Clock, systemClock } from '../clock'
+import { type Clock, systemClock } from '../domain/clock'
 import type { Logger } from './logger'
 
 /**

@@ -4,6 +4,62 @@
  */
 
 export interface paths {
+  '/guid': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    get?: never
+    put?: never
+    /**
+     * Create a GUID (generated when none is given)
+     * @description Creates a GUID with its `user` and `expire` (default: 30 days from now). 409 when the GUID exists and has not expired.
+     */
+    post: operations['createGuid']
+    delete?: never
+    options?: never
+    head?: never
+    patch?: never
+    trace?: never
+  }
+  '/guid/{guid}': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * Read a GUID
+     * @description The record and its ETag; 304 when If-None-Match names the current ETag. An expired GUID is 404.
+     */
+    get: operations['getGuid']
+    put?: never
+    /**
+     * Create or update a GUID
+     * @description Creates the GUID of the path (201; `user` is then required) or updates it (200). If-Match makes it update-only at that ETag; If-None-Match: * makes it create-only. A `guid` in the body must name the path's GUID.
+     */
+    post: operations['upsertGuid']
+    /**
+     * Delete a GUID
+     * @description Deletes the GUID; with If-Match, only at that ETag. Its versions go on rising: a later create of the same GUID never reuses an ETag.
+     */
+    delete: operations['deleteGuid']
+    options?: never
+    /**
+     * Read a GUID (headers only)
+     * @description The record and its ETag; 304 when If-None-Match names the current ETag. An expired GUID is 404. HEAD answers what GET would, without the body.
+     */
+    head: operations['headGetGuid']
+    /**
+     * Update a GUID
+     * @description Changes `user`, `expire` or both (at least one). With If-Match, only at that ETag.
+     */
+    patch: operations['patchGuid']
+    trace?: never
+  }
   '/healthz': {
     parameters: {
       query?: never
@@ -65,62 +121,6 @@ export interface paths {
      */
     head: operations['headMetrics']
     patch?: never
-    trace?: never
-  }
-  '/guid': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    get?: never
-    put?: never
-    /**
-     * Create a GUID (generated when none is given)
-     * @description Creates a GUID with its `user` and `expire` (default: 30 days from now). 409 when the GUID exists and has not expired.
-     */
-    post: operations['createGuid']
-    delete?: never
-    options?: never
-    head?: never
-    patch?: never
-    trace?: never
-  }
-  '/guid/{guid}': {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    /**
-     * Read a GUID
-     * @description The record and its ETag; 304 when If-None-Match names the current ETag. An expired GUID is 404.
-     */
-    get: operations['getGuid']
-    put?: never
-    /**
-     * Create or update a GUID
-     * @description Creates the GUID of the path (201; `user` is then required) or updates it (200). If-Match makes it update-only at that ETag; If-None-Match: * makes it create-only. A `guid` in the body must name the path's GUID.
-     */
-    post: operations['upsertGuid']
-    /**
-     * Delete a GUID
-     * @description Deletes the GUID; with If-Match, only at that ETag. Its versions go on rising: a later create of the same GUID never reuses an ETag.
-     */
-    delete: operations['deleteGuid']
-    options?: never
-    /**
-     * Read a GUID (headers only)
-     * @description The record and its ETag; 304 when If-None-Match names the current ETag. An expired GUID is 404. HEAD answers what GET would, without the body.
-     */
-    head: operations['headGetGuid']
-    /**
-     * Update a GUID
-     * @description Changes `user`, `expire` or both (at least one). With If-Match, only at that ETag.
-     */
-    patch: operations['patchGuid']
     trace?: never
   }
 }
@@ -602,180 +602,6 @@ export interface components {
 }
 export type $defs = Record<string, never>
 export interface operations {
-  healthz: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      200: components['responses']['Alive']
-      431: components['responses']['HeaderTooLarge']
-      500: components['responses']['Internal']
-      503: components['responses']['Timeout']
-    }
-  }
-  headHealthz: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description The process runs. */
-      200: {
-        headers: {
-          'X-Request-Id': components['headers']['X-Request-Id']
-          [name: string]: unknown
-        }
-        content?: never
-      }
-      /** @description Request headers over 16 KiB in all are refused by Bun's HTTP parser before the service runs: a 431 with no body and no X-Request-Id, and the connection is closed. (MAX_HEADER_BYTES is 0: the service sets no lower limit of its own.) */
-      431: {
-        headers: {
-          [name: string]: unknown
-        }
-        content?: never
-      }
-      /** @description A fault of the service; it logged the cause under the request id. `urn:guidd:problem:internal`: Internal server error. */
-      500: {
-        headers: {
-          'X-Request-Id': components['headers']['X-Request-Id']
-          [name: string]: unknown
-        }
-        content?: never
-      }
-      /** @description The request outlived REQUEST_TIMEOUT_MS (10000 ms). `urn:guidd:problem:timeout`: The request took too long. */
-      503: {
-        headers: {
-          'X-Request-Id': components['headers']['X-Request-Id']
-          'Retry-After': components['headers']['Retry-After']
-          [name: string]: unknown
-        }
-        content?: never
-      }
-    }
-  }
-  readyz: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      200: components['responses']['Ready']
-      431: components['responses']['HeaderTooLarge']
-      500: components['responses']['Internal']
-      503: components['responses']['NotReady']
-    }
-  }
-  headReadyz: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description Every check passed: the service can take traffic. */
-      200: {
-        headers: {
-          'X-Request-Id': components['headers']['X-Request-Id']
-          [name: string]: unknown
-        }
-        content?: never
-      }
-      /** @description Request headers over 16 KiB in all are refused by Bun's HTTP parser before the service runs: a 431 with no body and no X-Request-Id, and the connection is closed. (MAX_HEADER_BYTES is 0: the service sets no lower limit of its own.) */
-      431: {
-        headers: {
-          [name: string]: unknown
-        }
-        content?: never
-      }
-      /** @description A fault of the service; it logged the cause under the request id. `urn:guidd:problem:internal`: Internal server error. */
-      500: {
-        headers: {
-          'X-Request-Id': components['headers']['X-Request-Id']
-          [name: string]: unknown
-        }
-        content?: never
-      }
-      /** @description Not ready: a check failed or the service is draining (a JSON report), or the checks outlived REQUEST_TIMEOUT_MS (10000 ms; a problem). */
-      503: {
-        headers: {
-          'Retry-After': components['headers']['Retry-After']
-          'X-Request-Id': components['headers']['X-Request-Id']
-          [name: string]: unknown
-        }
-        content?: never
-      }
-    }
-  }
-  metrics: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      200: components['responses']['Metrics']
-      431: components['responses']['HeaderTooLarge']
-      500: components['responses']['Internal']
-      503: components['responses']['Timeout']
-    }
-  }
-  headMetrics: {
-    parameters: {
-      query?: never
-      header?: never
-      path?: never
-      cookie?: never
-    }
-    requestBody?: never
-    responses: {
-      /** @description Prometheus text exposition format 0.0.4. */
-      200: {
-        headers: {
-          'X-Request-Id': components['headers']['X-Request-Id']
-          [name: string]: unknown
-        }
-        content?: never
-      }
-      /** @description Request headers over 16 KiB in all are refused by Bun's HTTP parser before the service runs: a 431 with no body and no X-Request-Id, and the connection is closed. (MAX_HEADER_BYTES is 0: the service sets no lower limit of its own.) */
-      431: {
-        headers: {
-          [name: string]: unknown
-        }
-        content?: never
-      }
-      /** @description A fault of the service; it logged the cause under the request id. `urn:guidd:problem:internal`: Internal server error. */
-      500: {
-        headers: {
-          'X-Request-Id': components['headers']['X-Request-Id']
-          [name: string]: unknown
-        }
-        content?: never
-      }
-      /** @description The request outlived REQUEST_TIMEOUT_MS (10000 ms). `urn:guidd:problem:timeout`: The request took too long. */
-      503: {
-        headers: {
-          'X-Request-Id': components['headers']['X-Request-Id']
-          'Retry-After': components['headers']['Retry-After']
-          [name: string]: unknown
-        }
-        content?: never
-      }
-    }
-  }
   createGuid: {
     parameters: {
       query?: never
@@ -1015,6 +841,180 @@ export interface operations {
       431: components['responses']['HeaderTooLarge']
       500: components['responses']['Internal']
       503: components['responses']['Unavailable']
+    }
+  }
+  healthz: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      200: components['responses']['Alive']
+      431: components['responses']['HeaderTooLarge']
+      500: components['responses']['Internal']
+      503: components['responses']['Timeout']
+    }
+  }
+  headHealthz: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description The process runs. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description Request headers over 16 KiB in all are refused by Bun's HTTP parser before the service runs: a 431 with no body and no X-Request-Id, and the connection is closed. (MAX_HEADER_BYTES is 0: the service sets no lower limit of its own.) */
+      431: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description A fault of the service; it logged the cause under the request id. `urn:guidd:problem:internal`: Internal server error. */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description The request outlived REQUEST_TIMEOUT_MS (10000 ms). `urn:guidd:problem:timeout`: The request took too long. */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          'Retry-After': components['headers']['Retry-After']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  readyz: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      200: components['responses']['Ready']
+      431: components['responses']['HeaderTooLarge']
+      500: components['responses']['Internal']
+      503: components['responses']['NotReady']
+    }
+  }
+  headReadyz: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Every check passed: the service can take traffic. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description Request headers over 16 KiB in all are refused by Bun's HTTP parser before the service runs: a 431 with no body and no X-Request-Id, and the connection is closed. (MAX_HEADER_BYTES is 0: the service sets no lower limit of its own.) */
+      431: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description A fault of the service; it logged the cause under the request id. `urn:guidd:problem:internal`: Internal server error. */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description Not ready: a check failed or the service is draining (a JSON report), or the checks outlived REQUEST_TIMEOUT_MS (10000 ms; a problem). */
+      503: {
+        headers: {
+          'Retry-After': components['headers']['Retry-After']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+    }
+  }
+  metrics: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      200: components['responses']['Metrics']
+      431: components['responses']['HeaderTooLarge']
+      500: components['responses']['Internal']
+      503: components['responses']['Timeout']
+    }
+  }
+  headMetrics: {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description Prometheus text exposition format 0.0.4. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description Request headers over 16 KiB in all are refused by Bun's HTTP parser before the service runs: a 431 with no body and no X-Request-Id, and the connection is closed. (MAX_HEADER_BYTES is 0: the service sets no lower limit of its own.) */
+      431: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description A fault of the service; it logged the cause under the request id. `urn:guidd:problem:internal`: Internal server error. */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description The request outlived REQUEST_TIMEOUT_MS (10000 ms). `urn:guidd:problem:timeout`: The request took too long. */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          'Retry-After': components['headers']['Retry-After']
+          [name: string]: unknown
+        }
+        content?: never
+      }
     }
   }
 }

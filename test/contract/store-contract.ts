@@ -1,5 +1,5 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
-import type { Store } from '../../src/store/store'
+import type { Store } from '../../src/data/store'
 import { deleteOf, guidNo, putOf, record } from '../support/store'
 
 /**

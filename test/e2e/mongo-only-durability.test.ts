@@ -1,6 +1,6 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
-import { MongoStore } from '../../src/store/mongo'
+import { MongoStore } from '../../src/adapters/mongo/store'
 import { loadUntilKill, readBack, tombstoneVersion } from '../support/durability'
 import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
 import { type Started, startProcess, waitForHttp } from '../support/process'

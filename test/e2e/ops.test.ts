@@ -134,5 +134,7 @@ describe('limits at the socket', () => {
     })
     expect(closed).toBeGreaterThanOrEqual(900)
     expect(closed).toBeLessThan(10_000)
-  })
+    // Bun closes idle sockets on a coarse timer (seconds late on a loaded machine), and the
+    // process start counts too: the test's own bound is the 10 s above, not bun's 5 s default.
+  }, 20_000)
 })

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, test } from 'bun:test'
-import type { Mutation } from '../../src/guid/model'
-import type { SqliteStore } from '../../src/store/sqlite'
+import type { Mutation } from '../../src/domain/model'
+import type { SqliteStore } from '../../src/adapters/sqlite/store'
 import { createTestApp, T0_SECONDS, type TestApp } from '../support/app'
 import { createGuid, expectProblem, GUID } from '../support/http'
 

@@ -1,7 +1,7 @@
 import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
 import { writeFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { ConfigError } from '../../src/config'
+import { ConfigError } from '../../src/runtime/config'
 import { createTestApp, type TestApp } from '../support/app'
 import { expectProblem, GUID } from '../support/http'
 

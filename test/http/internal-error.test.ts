@@ -1,14 +1,14 @@
 import { describe, expect, test } from 'bun:test'
-import { ActorRegistry } from '../../src/actors/registry'
-import { createApp } from '../../src/app'
-import { ManualClock } from '../../src/clock'
-import { GuidService } from '../../src/guid/service'
+import { ActorRegistry } from '../../src/data/actors'
+import { createApp } from '../../src/http/app'
+import { ManualClock } from '../../src/domain/clock'
+import { GuidService } from '../../src/data/guid-service'
 import { createLogger } from '../../src/ops/logger'
 import { Metrics } from '../../src/ops/metrics'
 import { Readiness } from '../../src/ops/readiness'
-import { Records } from '../../src/records'
-import type { Journal } from '../../src/store/journal'
-import type { Store } from '../../src/store/store'
+import { Records } from '../../src/data/records'
+import type { Journal } from '../../src/data/journal'
+import type { Store } from '../../src/data/store'
 import { T0 } from '../support/app'
 import { expectProblem, GUID } from '../support/http'
 
@@ -18,13 +18,13 @@ const secret = () => {
 
 /** A store and a journal that fail every call with a driver-like message. */
 const brokenStore: Store = { name: 'broken', get: async () => secret(), applyBatch: async () => secret(), sweepExpired: async () => secret(), ping: async () => secret(), close: async () => {} }
-const brokenJournal: Journal = { append: async () => secret(), lag: async () => 0, close: async () => {} }
+const brokenJournal: Journal = { append: async () => secret(), close: async () => {} }
 
 const buildApp = () => {
   const logged: string[] = []
   const logger = createLogger('error', { write: (line: string) => void logged.push(line) })
   const actors = new ActorRegistry({ mailboxMax: 10 })
-  const records = new Records({ tiers: [], journal: brokenJournal, store: brokenStore })
+  const records = new Records({ journal: brokenJournal, store: brokenStore })
   const service = new GuidService({ actors, records, clock: new ManualClock(T0), defaultTtlSeconds: 60, tombstoneTtlSeconds: 60 })
   const metrics = new Metrics({ lruSize: () => 0, lruStats: () => ({ hits: 0, misses: 0 }), actorsInFlight: () => actors.size })
   const app = createApp({ service, metrics, readiness: new Readiness([]), logger })

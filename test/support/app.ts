@@ -1,10 +1,10 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { ManualClock } from '../../src/clock'
-import { type Config, loadConfig } from '../../src/config'
+import { ManualClock } from '../../src/domain/clock'
+import { type Config, loadConfig } from '../../src/runtime/config'
 import { createLogger } from '../../src/ops/logger'
-import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime'
+import { createRuntime, type Runtime, type RuntimeOptions } from '../../src/runtime/runtime'
 
 /** 2026-01-01T00:00:00Z: tests' "now", far from any real clock so nothing depends on it. */
 export const T0 = Date.UTC(2026, 0, 1)

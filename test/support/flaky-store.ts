@@ -1,5 +1,5 @@
-import type { Mutation, Stored } from '../../src/guid/model'
-import type { ApplyOutcome, Store } from '../../src/store/store'
+import type { Mutation, Stored } from '../../src/domain/model'
+import type { ApplyOutcome, Store } from '../../src/data/store'
 
 /**
  * A real store behind a switch: `down` makes every call throw (an outage); `reject` makes

@@ -1,5 +1,5 @@
 import { expect } from 'bun:test'
-import type { Problem } from '../../src/errors'
+import type { Problem } from '../../src/http/problems'
 import { T0_SECONDS, type TestApp } from './app'
 import { versionAt as versionIn } from './versions'
 

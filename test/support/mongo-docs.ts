@@ -1,5 +1,5 @@
 import { MongoClient } from 'mongodb'
-import type { GuidDoc } from '../../src/store/mongo-ops'
+import type { GuidDoc } from '../../src/adapters/mongo/ops'
 
 /**
  * Reading what guidd left in MongoDB with the driver alone (no guidd code in between), for

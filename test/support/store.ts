@@ -1,8 +1,8 @@
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import type { Mutation, StoredRecord } from '../../src/guid/model'
-import { SqliteStore } from '../../src/store/sqlite'
+import type { Mutation, StoredRecord } from '../../src/domain/model'
+import { SqliteStore } from '../../src/adapters/sqlite/store'
 
 export interface TempStore {
   store: SqliteStore

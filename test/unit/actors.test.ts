@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { ActorRegistry } from '../../src/actors/registry'
-import { AppError } from '../../src/errors'
+import { ActorRegistry } from '../../src/data/actors'
+import { ServiceError } from '../../src/domain/errors'
 
 /** A promise resolved or rejected by hand. */
 const deferred = <T = void>() => {
@@ -101,7 +101,7 @@ describe('ActorRegistry', () => {
     expect(await next).toBe('next')
   })
 
-  test('past mailboxMax a job is refused with a 503 AppError, and accepted again once there is room', async () => {
+  test('past mailboxMax a job is refused with an overloaded ServiceError (503), and accepted again once there is room', async () => {
     const actors = new ActorRegistry({ mailboxMax: 2 })
     const gate = deferred()
     const running = actors.run('k', () => gate.promise)
@@ -111,10 +111,10 @@ describe('ActorRegistry', () => {
       ran = true
     })
     const error = await refused.catch((e: unknown) => e)
-    expect(error).toBeInstanceOf(AppError)
-    expect((error as AppError).status).toBe(503)
-    expect((error as AppError).code).toBe('overloaded')
-    expect((error as AppError).options.headers?.['retry-after']).toBeDefined()
+    expect(error).toBeInstanceOf(ServiceError)
+    expect((error as ServiceError).kind).toBe('overloaded')
+    expect((error as ServiceError).kind).toBe('overloaded')
+    expect((error as ServiceError).details.retryAfterSeconds).toBeDefined()
     // Another key is not affected.
     expect(await actors.run('other', () => 'ok')).toBe('ok')
     gate.resolve()
@@ -241,8 +241,8 @@ describe('ActorRegistry shared jobs (reads)', () => {
     const a = job(actors, log, 'a', true)
     const b = job(actors, log, 'b', true)
     const refused = await actors.runShared('k', () => 1).catch((e: unknown) => e)
-    expect(refused).toBeInstanceOf(AppError)
-    expect((refused as AppError).status).toBe(503)
+    expect(refused).toBeInstanceOf(ServiceError)
+    expect((refused as ServiceError).kind).toBe('overloaded')
     a.gate.resolve()
     b.gate.resolve()
     await Promise.all([a.done, b.done])

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { ApiKeys, NO_CREDENTIALS, WRONG_KEY } from '../../src/auth/api-keys'
+import { ApiKeys, NO_CREDENTIALS, WRONG_KEY } from '../../src/http/api-keys'
 
 const KEY_A = 'alpha-key-0123456789'
 const KEY_B = 'bravo.key~+/AZ09=='

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
-import { Config } from '../../src/config'
-import { helpText } from '../../src/help'
+import { Config } from '../../src/runtime/config'
+import { helpText } from '../../src/runtime/help'
 import { runToExit } from '../support/process'
 
 /** `guidd --help` and `--version`: the real entrypoint, run to its end; nothing may start. */

@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import type { Mutation, Stored } from '../../src/guid/model'
-import { coalesce } from '../../src/store/coalesce'
+import type { Mutation, Stored } from '../../src/domain/model'
+import { coalesce } from '../../src/data/coalesce'
 import { deleteOf, guidNo, putOf, record } from '../support/store'
 
 const NOW = Date.UTC(2026, 0, 1) / 1000

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { Config, ConfigError, loadConfig } from '../../src/config'
+import { Config, ConfigError, loadConfig } from '../../src/runtime/config'
 
 const problemsOf = (env: Record<string, string>): string[] => {
   try {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { ManualClock } from '../../src/clock'
+import { ManualClock } from '../../src/domain/clock'
 import { Deadlines } from '../../src/http/deadlines'
 
 describe('Deadlines', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { etagOf, ifMatchHolds, noneMatchFails } from '../../src/guid/etag'
+import { etagOf, ifMatchHolds, noneMatchFails } from '../../src/domain/etag'
 
 describe('etagOf', () => {
   test('is the version, quoted, strong', () => {

@@ -1,17 +1,17 @@
 import { describe, expect, test } from 'bun:test'
-import { AppError } from '../../src/errors'
-import { parseExpire } from '../../src/guid/expire'
-import { MAX_EXPIRE } from '../../src/guid/model'
+import { ServiceError } from '../../src/domain/errors'
+import { parseExpire } from '../../src/domain/expire'
+import { MAX_EXPIRE } from '../../src/domain/model'
 
 /** 2026-01-01T00:00:00Z */
 const NOW = 1767225600
 
-const rejects = (input: number | string, now = NOW): AppError => {
+const rejects = (input: number | string, now = NOW): ServiceError => {
   try {
     parseExpire(input, now)
   } catch (error) {
-    expect(error).toBeInstanceOf(AppError)
-    return error as AppError
+    expect(error).toBeInstanceOf(ServiceError)
+    return error as ServiceError
   }
   throw new Error(`parseExpire(${JSON.stringify(input)}) did not throw`)
 }
@@ -48,8 +48,8 @@ describe('parseExpire', () => {
     ['now as RFC 3339 with an offset', '2026-01-01T01:00:00+01:00'],
   ])('rejects %s: not in the future', (_name, input) => {
     const error = rejects(input)
-    expect(error.status).toBe(400)
-    expect(error.options.errors?.[0]?.path).toBe('/expire')
+    expect(error.kind).toBe('validation')
+    expect(error.details.errors?.[0]?.path).toBe('/expire')
   })
 
   test.each([
@@ -61,7 +61,7 @@ describe('parseExpire', () => {
     ['NaN', Number.NaN],
     ['Infinity', Number.POSITIVE_INFINITY],
   ])('rejects %s', (_name, input) => {
-    expect(rejects(input).status).toBe(400)
+    expect(rejects(input).kind).toBe('validation')
   })
 
   test.each([
@@ -82,6 +82,6 @@ describe('parseExpire', () => {
     ['a digit string with spaces', ' 1893456000 '],
     ['an exponent', '1e10'],
   ])('rejects %s', (_name, input) => {
-    expect(rejects(input).code).toBe('validation')
+    expect(rejects(input).kind).toBe('validation')
   })
 })

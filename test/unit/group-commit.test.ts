@@ -1,8 +1,8 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
-import { ManualClock } from '../../src/clock'
-import { AppError } from '../../src/errors'
-import type { Mutation } from '../../src/guid/model'
-import { GroupCommitJournal, type GroupCommitOptions } from '../../src/store/group-commit'
+import { ManualClock } from '../../src/domain/clock'
+import { ServiceError } from '../../src/domain/errors'
+import type { Mutation } from '../../src/domain/model'
+import { GroupCommitJournal, type GroupCommitOptions } from '../../src/adapters/sqlite/group-commit'
 import { guidNo, openTempStore, putOf, record, type TempStore } from '../support/store'
 
 const T0 = Date.UTC(2026, 0, 1)
@@ -81,8 +81,8 @@ describe('GroupCommitJournal', () => {
     await waiting
     expect(await temp.store.get(guidNo(0), NOW)).not.toBeNull()
     const refused = await journal.append(puts(1, 1)[0]!).catch((e: unknown) => e)
-    expect(refused).toBeInstanceOf(AppError)
-    expect((refused as AppError).status).toBe(503)
+    expect(refused).toBeInstanceOf(ServiceError)
+    expect((refused as ServiceError).kind).toBe('unavailable')
   })
 
   test.each([[{ batchMax: 0 }], [{ batchMax: 1.5 }], [{ windowMs: -1 }]])('rejects bad options %p at construction', (bad) => {

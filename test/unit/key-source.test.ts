@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { authRequired, loadKeys, parseKeyFile } from '../../src/auth/key-source'
-import { ConfigError } from '../../src/config'
+import { authRequired, loadKeys, parseKeyFile } from '../../src/runtime/key-source'
+import { ConfigError } from '../../src/runtime/config'
 
 const problemsOf = (fn: () => unknown): string[] => {
   try {

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
-import { LruTier } from '../../src/cache/lru'
-import { ManualClock } from '../../src/clock'
-import type { StoredRecord } from '../../src/guid/model'
+import { LruTier } from '../../src/adapters/lru/lru'
+import { ManualClock } from '../../src/domain/clock'
+import type { StoredRecord } from '../../src/domain/model'
 
 /** LruTier's entry lifetime (`ttlMs`, LRU_TTL_MS): what bounds staleness in MongoDB-only mode. Clock-driven. */
 

@@ -1,7 +1,7 @@
 import { describe, expect, test } from 'bun:test'
-import { LruTier } from '../../src/cache/lru'
-import { ManualClock, nowSeconds } from '../../src/clock'
-import type { StoredRecord } from '../../src/guid/model'
+import { LruTier } from '../../src/adapters/lru/lru'
+import { ManualClock, nowSeconds } from '../../src/domain/clock'
+import type { StoredRecord } from '../../src/domain/model'
 
 const T0 = Date.UTC(2026, 0, 1)
 const NOW = T0 / 1000

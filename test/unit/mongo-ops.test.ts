@@ -13,8 +13,8 @@ import {
   type WriteConcernError,
   type WriteError,
 } from 'mongodb'
-import type { Mutation } from '../../src/guid/model'
-import { MongoStore } from '../../src/store/mongo'
+import type { Mutation } from '../../src/domain/model'
+import { MongoStore } from '../../src/adapters/mongo/store'
 import {
   BulkAccountingError,
   type BulkPlan,
@@ -29,8 +29,8 @@ import {
   toDoc,
   verdictsFromError,
   verdictsFromResult,
-} from '../../src/store/mongo-ops'
-import type { ApplyOutcome } from '../../src/store/store'
+} from '../../src/adapters/mongo/ops'
+import type { ApplyOutcome } from '../../src/data/store'
 import { deleteOf, guidNo, putOf, record } from '../support/store'
 
 const NOW = Date.UTC(2026, 0, 1) / 1000

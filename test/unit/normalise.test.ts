@@ -1,6 +1,6 @@
 import { describe, expect, test } from 'bun:test'
-import { AppError } from '../../src/errors'
-import { canonicalGuid, generateGuid, normaliseGuid } from '../../src/guid/normalise'
+import { ServiceError } from '../../src/domain/errors'
+import { canonicalGuid, generateGuid, normaliseGuid } from '../../src/domain/normalise'
 
 const CANONICAL = '9094E4C980C74043A4B586B420E69DDF'
 
@@ -48,15 +48,14 @@ describe('normaliseGuid', () => {
     } catch (error) {
       caught = error
     }
-    expect(caught).toBeInstanceOf(AppError)
-    const error = caught as AppError
-    expect(error.code).toBe('invalid-guid')
-    expect(error.status).toBe(400)
-    expect(error.options.errors?.[0]?.path).toBe('/guid')
+    expect(caught).toBeInstanceOf(ServiceError)
+    const error = caught as ServiceError
+    expect(error.kind).toBe('invalid-guid')
+    expect(error.details.errors?.[0]?.path).toBe('/guid')
   })
 
   test('names the path parameter by default', () => {
-    expect(() => normaliseGuid('nope')).toThrow(expect.objectContaining({ options: expect.objectContaining({ errors: [expect.objectContaining({ path: 'guid' })] }) }))
+    expect(() => normaliseGuid('nope')).toThrow(expect.objectContaining({ details: expect.objectContaining({ errors: [expect.objectContaining({ path: 'guid' })] }) }))
   })
 })
 

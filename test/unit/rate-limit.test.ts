@@ -1,5 +1,5 @@
 import { describe, expect, test } from 'bun:test'
-import { ManualClock } from '../../src/clock'
+import { ManualClock } from '../../src/domain/clock'
 import { RateLimiter } from '../../src/http/rate-limit'
 
 const limiter = (perSecond: number, burst: number, maxClients = 100) => {

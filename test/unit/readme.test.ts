@@ -1,8 +1,8 @@
 import { describe, expect, test } from 'bun:test'
 import { readFileSync } from 'node:fs'
 import { join } from 'node:path'
-import { Config } from '../../src/config'
-import { catalogue, PROBLEM_TYPE_BASE } from '../../src/errors'
+import { Config } from '../../src/runtime/config'
+import { catalogue, PROBLEM_TYPE_BASE } from '../../src/http/problems'
 
 const readme = readFileSync(join(import.meta.dir, '../../README.md'), 'utf8')
 const rows = (firstCell: RegExp) => readme.split('\n').filter((line) => firstCell.test(line))

@@ -20,7 +20,7 @@ describe('SqliteStore (what the store contract does not cover)', () => {
   test('data survives closing and reopening the file', async () => {
     await temp.store.applyBatch([putOf(record(G, 2, NOW + 10, 'kept')), deleteOf(guidNo(3), 7, NOW + 10)], NOW)
     await temp.store.close()
-    const { SqliteStore } = await import('../../src/store/sqlite')
+    const { SqliteStore } = await import('../../src/adapters/sqlite/store')
     const reopened = new SqliteStore({ path: `${temp.dir}/guidd.sqlite`, synchronous: 'NORMAL' })
     try {
       expect(await reopened.get(G, NOW)).toEqual(record(G, 2, NOW + 10, 'kept'))

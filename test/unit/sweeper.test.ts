@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
-import { ManualClock } from '../../src/clock'
+import { ManualClock } from '../../src/domain/clock'
 import { createLogger } from '../../src/ops/logger'
-import { Sweeper } from '../../src/store/sweeper'
+import { Sweeper } from '../../src/data/sweeper'
 import { guidNo, openTempStore, putOf, record, type TempStore } from '../support/store'
 
 const T0 = Date.UTC(2026, 0, 1)

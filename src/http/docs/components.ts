@@ -1,4 +1,4 @@
-import { catalogue, type ErrorCode, PROBLEM_TYPE_BASE } from '../../errors'
+import { catalogue, type ErrorCode, PROBLEM_TYPE_BASE } from '../problems'
 import { MAX_BODY_BYTES } from '../body'
 import { ETAG_PATTERN, GUID_INPUT_PATTERN, REQUEST_ID_PATTERN } from './schemas'
 

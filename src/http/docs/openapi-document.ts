@@ -1,14 +1,8 @@
 import type { RoutePolicy } from '../guard'
-import { allowedMethods } from '../routes'
+import { OPEN } from '../observe'
+import type { RouteTable } from '../routes'
 import { headers, parameters, responseRef, responses } from './components'
 import { schemaComponents } from './schemas'
-
-/** A route as Elysia lists it (`app.routes`). */
-export interface RouteEntry {
-  method: string
-  path: string
-  hooks: { detail?: { hide?: boolean } & Record<string, unknown> } & Record<string, unknown>
-}
 
 export interface DocumentOptions {
   version: string
@@ -18,8 +12,6 @@ export interface DocumentOptions {
   rateLimited: boolean
   /** Whether CORS is on: OPTIONS is then a preflight (204), else 405 like any other method a path lacks. */
   cors: boolean
-  /** Each route's guard policy, by `METHOD /pattern` (as observe registered it). */
-  policyOf: (method: string, route: string) => RoutePolicy | undefined
   maxHeaderBytes: number
   timeoutMs: number
 }
@@ -121,23 +113,21 @@ const addCommonResponses = (operation: Operation, policy: RoutePolicy | undefine
  * adds (the bearer scheme, 401, 429, the request timeout), over components built from the
  * TypeBox schemas that validate. Only the components this configuration uses are listed.
  */
-export const openApiDocument = (routes: readonly RouteEntry[], options: DocumentOptions): object => {
+export const openApiDocument = (table: RouteTable, options: DocumentOptions): object => {
   const allResponses = responses(options)
   const paths: Record<string, Record<string, Operation>> = {}
-  for (const route of routes) {
-    const detail = route.hooks?.detail
-    if (detail === undefined || detail.hide === true) continue
+  for (const route of table.routes) {
+    if (route.operation === undefined) continue
     const path = route.path.replace(/:([A-Za-z_]+)/g, '{$1}')
     const method = route.method.toLowerCase()
-    const operation = structuredClone(detail) as Operation
-    addCommonResponses(operation, options.policyOf(route.method, route.path), options)
+    const operation = structuredClone(route.operation) as Operation
+    addCommonResponses(operation, route.policy ?? OPEN, options)
     paths[path] ??= {}
     paths[path][method] = operation
   }
   const items: Record<string, Json> = {}
   for (const [path, methods] of Object.entries(paths)) {
-    const route = path.replace(/\{([A-Za-z_]+)\}/g, ':$1')
-    const allow = allowedMethods(route.replace(':guid', '0')) ?? ''
+    const allow = table.allowedMethods(path.replace('{guid}', '0')) ?? ''
     const get = methods.get
     if (get !== undefined && allow.includes('HEAD')) methods.head = headOf(get, allResponses)
     // OpenAPI has no place for "any other method" but prose: 405 problem with Allow (Schemathesis's

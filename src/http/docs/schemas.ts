@@ -1,5 +1,5 @@
 import { type TSchema, Type } from '@sinclair/typebox'
-import { CreateBody, Expire, ExpireInput, Guid, GuidInput, GuidRecord, MAX_EXPIRE, PatchBody, USER_MAX_LENGTH, UpsertBody, User } from '../../guid/model'
+import { CreateBody, Expire, ExpireInput, Guid, GuidInput, GuidRecord, MAX_EXPIRE, PatchBody, USER_MAX_LENGTH, UpsertBody, User } from '../../domain/model'
 
 /**
  * The document's JSON Schemas (OpenAPI 3.1 uses JSON Schema 2020-12), made from the TypeBox

@@ -1,0 +1,92 @@
+import type { Collection, Db, WriteConcernSettings } from 'mongodb'
+import type { Clock } from '../../domain/clock'
+import { classifyWriteError, toDate } from './ops'
+
+/** Where claims are kept on servers that need them (see Claims). */
+export const CLAIMS_COLLECTION = 'guid_claims'
+
+/**
+ * How long a claim holds before another writer may break it: far longer than one write
+ * takes, so only a claim left by a writer that died (or lost its connection) mid-write is broken.
+ */
+const CLAIM_LEASE_MS = 30_000
+
+/** How long (real time: the holder's write is real I/O) a loser waits for a held claim's release: 200 x 5 ms. */
+const HELD_POLLS = 200
+const HELD_POLL_MS = 5
+
+export interface ClaimDoc {
+  _id: string
+  expireAt: Date
+}
+
+/**
+ * MongoDB applies an update's filter and its change atomically per document, so the filter
+ * `{_id, version}` is a compare-and-set. FerretDB 1.x does not: it finds the matching
+ * documents, then writes each back by `_id` alone (its SQLite backend's UPDATE ... WHERE
+ * _id = ?), so two writers of one version can both match and both "win". It says who it is
+ * in buildInfo.
+ */
+export const conditionalUpdatesAreAtomic = async (db: Db): Promise<boolean> => {
+  const info = await db.command({ buildInfo: 1 })
+  return info.ferretdbVersion === undefined
+}
+
+/**
+ * Where conditional updates are not atomic (FerretDB 1.x): before replacing version P of a
+ * GUID, a writer inserts the claim `<guid>:<P>`, which only one writer can do (an insert on
+ * `_id` is atomic there too), and deletes it once its update has answered. A writer whose
+ * claim collides lost the race (or is late: its update would not match anyway). A claim left
+ * by a writer that died mid-write is broken once its lease has run out.
+ */
+export class Claims {
+  constructor(
+    private readonly claims: Collection<ClaimDoc>,
+    private readonly clock: Clock,
+    private readonly writeConcern: WriteConcernSettings,
+  ) {}
+
+  /** The claim's id, or 'held' when another writer holds it. */
+  async take(guid: string, prevVersion: number): Promise<string | 'held'> {
+    const id = `${guid}:${prevVersion}`
+    for (let attempt = 0; ; attempt++) {
+      try {
+        await this.claims.insertOne({ _id: id, expireAt: new Date(this.clock.now() + CLAIM_LEASE_MS) }, { writeConcern: this.writeConcern })
+        return id
+      } catch (error) {
+        if (classifyWriteError(error) !== 'duplicate') throw error
+      }
+      if (attempt > 0) return 'held'
+      // Break a claim whose lease ran out (its writer died mid-write), then try once more.
+      const broken = await this.claims.deleteOne({ _id: id, expireAt: { $lte: new Date(this.clock.now()) } }, { writeConcern: this.writeConcern })
+      if (broken.deletedCount === 0) return this.heldUntilReleased(id)
+    }
+  }
+
+  /**
+   * 'held', once the holder has released the claim (or a bounded wait has passed): the
+   * loser then reloads and finds the winner's write (answering 412, say) instead of
+   * retrying at once against a write still in flight and running out of retries (503).
+   */
+  private async heldUntilReleased(id: string): Promise<'held'> {
+    for (let poll = 0; poll < HELD_POLLS; poll++) {
+      if ((await this.claims.countDocuments({ _id: id }, { limit: 1 })) === 0) break
+      await Bun.sleep(HELD_POLL_MS)
+    }
+    return 'held'
+  }
+
+  /** Deletes up to `limit` claims whose lease has run out (their writers died mid-write). */
+  async sweep(nowSec: number, limit: number): Promise<number> {
+    const now = toDate(nowSec)
+    const due = await this.claims.find({ expireAt: { $lte: now } }, { projection: { _id: 1 }, limit }).toArray()
+    if (due.length === 0) return 0
+    const { deletedCount } = await this.claims.deleteMany({ _id: { $in: due.map((d) => d._id) }, expireAt: { $lte: now } })
+    return deletedCount
+  }
+
+  async release(id: string): Promise<void> {
+    // Best effort: a claim left behind only delays the next writer of that version until its lease ends.
+    await this.claims.deleteOne({ _id: id }).catch(() => {})
+  }
+}

@@ -1,0 +1,336 @@
+import { type AnyBulkWriteOperation, type Collection, type Db, MongoClient, type MongoClientOptions, MongoServerError } from 'mongodb'
+import { checkStored, type Mutation, type Stored } from '../../domain/model'
+import {
+  BulkAccountingError,
+  bulkProbeFaithful,
+  bulkProbeOps,
+  classifyWriteError,
+  DUPLICATE_ROUNDS,
+  foldRound,
+  fromDoc,
+  type GuidDoc,
+  isIndexConflict,
+  type OpVerdict,
+  toBulkOps,
+  toDate,
+  toDoc,
+  verdictsFromError,
+  verdictsFromResult,
+} from './ops'
+import type { ApplyOutcome, Store } from '../../data/store'
+
+export interface MongoStoreOptions {
+  /** `mongodb://` or `mongodb+srv://`; timeouts, write concern and TLS may ride in its query string. */
+  url: string
+  dbName: string
+  /** Default 'guids'. */
+  collection?: string
+  /** Driver options, layered over those in the URL (tests shorten serverSelectionTimeoutMS). */
+  clientOptions?: MongoClientOptions
+  /**
+   * Create the TTL index (default true). The TTL monitor deletes by the server's wall clock,
+   * so suites that inject a clock far from it turn it off lest documents vanish mid-test;
+   * reads and the sweep never depend on it. Where the collection already has an `expireAt`
+   * index of the other kind, that one stays (see `server` for which is there).
+   */
+  ttlIndex?: boolean
+}
+
+/** What the server turned out to support, learnt at the first connect (see ensureIndexes and probeBulk). */
+export interface MongoServerFit {
+  /**
+   * A TTL index on `expireAt` exists, so the server deletes expired documents itself. When
+   * false, the service's sweeper (Sweeper -> sweepExpired) is what deletes them; reads never
+   * depend on either.
+   */
+  ttlIndex: boolean
+  /** The server's answer when it refused to create the TTL index (FerretDB 1.x: NotImplemented). */
+  ttlRefused?: string
+  /**
+   * 'bulk': one unordered bulkWrite per round. 'one-by-one': one command per write, because
+   * the server does not say what became of every op of a bulk that had an error (FerretDB
+   * 1.x), so only a one-op reply can be trusted.
+   */
+  writes: 'bulk' | 'one-by-one'
+}
+
+const SWEEP_MAX = 10_000
+
+/**
+ * Writes in flight at once when writing one by one (each GUID's writes stay in order). Few:
+ * FerretDB over SQLite has one writer, and more concurrent writes there only wait on its lock.
+ */
+const ONE_BY_ONE_CONCURRENCY = 4
+
+/**
+ * MongoDB as the durable store: one document per GUID (`_id` = canonical GUID), `expireAt`
+ * a Date under a TTL index, `version` for the guard, and a tombstone marked `deleted: true`
+ * without `user`. Writes are one unordered bulkWrite of version-guarded upserts; see
+ * mongo-ops.ts for how a reply becomes outcomes.
+ *
+ * Also serves MongoDB-compatible servers that lack a part of this (see README "MongoDB"):
+ * without TTL indexes the sweeper deletes expired documents, and where a bulk reply cannot
+ * be trusted the writes go one per command. `server` says which applies.
+ */
+export class MongoStore implements Store {
+  readonly name = 'mongodb'
+  private readonly client: MongoClient
+  private readonly db: Db
+  private readonly docs: Collection<GuidDoc>
+  private readonly ttlIndex: boolean
+  private fit: MongoServerFit | undefined
+  /** The first successful connect-and-index; reset on failure so the next call tries again. */
+  private connecting: Promise<void> | null = null
+  private closed = false
+
+  /** Validates the options and builds the client; it connects on first use, or in open(). */
+  constructor(options: MongoStoreOptions) {
+    if (!/^mongodb(\+srv)?:\/\//.test(options.url)) throw new TypeError('MongoStore: url must start with mongodb:// or mongodb+srv://')
+    if (options.dbName.length === 0) throw new TypeError('MongoStore: dbName must not be empty')
+    const collection = options.collection ?? 'guids'
+    if (collection.length === 0) throw new TypeError('MongoStore: collection must not be empty')
+    // The driver parses the URL here and throws MongoParseError on a bad one: at construction, not at first write.
+    this.client = new MongoClient(options.url, options.clientOptions)
+    this.db = this.client.db(options.dbName)
+    this.docs = this.db.collection<GuidDoc>(collection)
+    this.ttlIndex = options.ttlIndex ?? true
+  }
+
+  /** What the server supports; undefined until the first successful connect (open() waits for it). */
+  get server(): MongoServerFit | undefined {
+    return this.fit
+  }
+
+  /** Connects and creates the indexes, so a store that cannot work fails at start, not on the first flush. */
+  static async open(options: MongoStoreOptions): Promise<MongoStore> {
+    const store = new MongoStore(options)
+    try {
+      await store.ready()
+    } catch (error) {
+      await store.close().catch(() => {})
+      throw error
+    }
+    return store
+  }
+
+  /**
+   * Connects and creates the indexes once. The driver's own auto-connect is not enough: when
+   * a client's first connect fails it keeps the closed topology, and every later operation
+   * fails with "Topology is closed" even after the server is back. Calling connect() again
+   * replaces it, so a failed attempt is forgotten and the next operation retries. Once
+   * connected, the driver's monitoring rides out outages by itself.
+   */
+  private ready(): Promise<void> {
+    if (this.closed) return Promise.reject(new Error('mongodb: the store is closed'))
+    this.connecting ??= (async () => {
+      await this.client.connect()
+      const ttl = await this.ensureIndexes()
+      this.fit = { ...ttl, writes: await this.probeBulk() }
+    })().catch((error: unknown) => {
+      this.connecting = null
+      throw error
+    })
+    return this.connecting
+  }
+
+  /**
+   * Idempotent: creating an index that exists with the same options is a no-op on the server.
+   * A server that refuses the TTL index (FerretDB 1.x answers NotImplemented; Cosmos DB keeps
+   * TTL on `_ts` only) gets a plain index instead, and the sweeper deletes expired documents.
+   */
+  private async ensureIndexes(): Promise<Pick<MongoServerFit, 'ttlIndex' | 'ttlRefused'>> {
+    let ttlRefused: string | undefined
+    if (this.ttlIndex) {
+      try {
+        // expireAfterSeconds 0: each document goes at its own expireAt. The index also serves the sweep's range scan.
+        await this.docs.createIndex({ expireAt: 1 }, { name: 'expireAt_ttl', expireAfterSeconds: 0 })
+      } catch (error) {
+        // The server answered, and no: anything else (unreachable, busy) fails the open, to be tried again.
+        if (!(error instanceof MongoServerError) || classifyWriteError(error) === 'retryable') throw error
+        ttlRefused = `${error.codeName ?? `code ${error.code}`}: ${error.message}`
+      }
+    }
+    if (!this.ttlIndex || ttlRefused !== undefined) {
+      // An index on expireAt of another name or kind is there already: it serves the sweep as well.
+      await this.docs.createIndex({ expireAt: 1 }, { name: 'expireAt' }).catch((error: unknown) => {
+        if (!isIndexConflict(error)) throw error
+      })
+    }
+    // What is there, not what was asked for: an earlier run may have left the other kind.
+    const indexes = await this.docs.indexes()
+    const ttlIndex = indexes.some((index) => index.key?.expireAt === 1 && typeof index.expireAfterSeconds === 'number')
+    return ttlRefused === undefined ? { ttlIndex } : { ttlIndex, ttlRefused }
+  }
+
+  /**
+   * Whether the server accounts for every op of an unordered bulkWrite that had an error, as
+   * MongoDB does: three probe upserts (mongo-ops.ts bulkProbeOps) under `_id`s no GUID can
+   * have, deleted again. Learnt once, before the first write, so every outcome is exact.
+   */
+  private async probeBulk(): Promise<MongoServerFit['writes']> {
+    const ops = bulkProbeOps(crypto.randomUUID())
+    const ids = ops.map((op) => ('updateOne' in op ? op.updateOne.filter._id : undefined))
+    try {
+      return bulkProbeFaithful(await this.bulkWrite(ops)) ? 'bulk' : 'one-by-one'
+    } finally {
+      await this.docs.deleteMany({ _id: { $in: ids.filter((id) => typeof id === 'string') } })
+    }
+  }
+
+  async get(guid: string, nowSec: number): Promise<Stored | null> {
+    await this.ready()
+    // By _id alone: FerretDB 1.x (SQLite) uses its primary key only for a filter that is
+    // exactly {_id}, and scans the whole collection for anything more.
+    const doc = await this.docs.findOne({ _id: guid })
+    // The TTL monitor runs once a minute at best (and some servers have none): filter, never trust it.
+    if (doc === null || !(doc.expireAt instanceof Date && doc.expireAt.getTime() > nowSec * 1000)) return null
+    const stored = fromDoc(doc)
+    if (!checkStored.Check(stored)) throw new Error(`mongodb: document ${guid} does not match the record schema`)
+    return stored
+  }
+
+  /**
+   * Outcomes in input order. Each mutation's outcome is that of its own guarded upsert:
+   * 'applied' means it took effect when it ran, even if a newer mutation of the same GUID in
+   * this batch then replaced it; the document ends as the newest live state whatever order
+   * the server runs them in, because the guard keeps the maximum. Throws, having possibly
+   * written part of the batch, when the batch failed as a whole or an op failed transiently.
+   */
+  async applyBatch(mutations: readonly Mutation[], _nowSec: number): Promise<ApplyOutcome[]> {
+    // No expiry rule here: the guard is the version alone, and expired states are written too.
+    const plan = toBulkOps(mutations)
+    const outcomes = [...plan.outcomes]
+    let pending = plan.ops.map((_, k) => k)
+    if (pending.length > 0) await this.ready()
+    for (let round = 0; pending.length > 0; round++) {
+      const ops = pending.map((k) => opAt(plan.ops, k))
+      const states = pending.map((k) => plan.states[k]!)
+      pending = foldRound(plan, outcomes, pending, await this.write(ops, states), round >= DUPLICATE_ROUNDS)
+    }
+    return outcomes.map((outcome, i) => {
+      if (outcome === undefined) throw new BulkAccountingError(`mongodb: no outcome for mutation ${i}`)
+      return outcome
+    })
+  }
+
+  async sweepExpired(nowSec: number, limit: number): Promise<number> {
+    // limit(0) means "no limit" to MongoDB: never let a zero reach it.
+    const n = Math.min(Math.floor(limit), SWEEP_MAX)
+    if (!(n > 0)) return 0
+    await this.ready()
+    const now = toDate(nowSec)
+    const due = await this.docs.find({ expireAt: { $lte: now } }, { projection: { _id: 1 }, limit: n }).toArray()
+    if (due.length === 0) return 0
+    // Re-check expireAt: a document rewritten (renewed) since the find must stay.
+    const { deletedCount } = await this.docs.deleteMany({ _id: { $in: due.map((d) => d._id) }, expireAt: { $lte: now } })
+    return deletedCount
+  }
+
+  /** The database and the documents, once connected: in MongoDB-only mode the journal writes through to them (mongo-journal.ts). */
+  async connected(): Promise<{ db: Db; docs: Collection<GuidDoc> }> {
+    await this.ready()
+    return { db: this.db, docs: this.docs }
+  }
+
+  async ping(): Promise<void> {
+    await this.ready()
+    await this.db.command({ ping: 1 })
+  }
+
+  /** A write that changes nothing (its filter matches no document; no upsert): fails exactly when the server takes no writes. */
+  async probeWrite(): Promise<void> {
+    await this.ready()
+    await this.docs.updateOne({ _id: '~probe-write', version: -1 }, { $set: { version: -1 } })
+  }
+
+  async close(): Promise<void> {
+    this.closed = true
+    await this.client.close()
+  }
+
+  /** Verdicts for `ops` (which write `states`), in order: one bulkWrite, or one write each where bulk replies cannot be trusted. */
+  private async write(ops: AnyBulkWriteOperation<GuidDoc>[], states: readonly Stored[]): Promise<OpVerdict[]> {
+    if (this.fit?.writes !== 'one-by-one') {
+      const verdicts = await this.bulkWrite(ops)
+      if (verdicts !== 'unaccounted') return verdicts
+      // The probe passed, yet the server answered like FerretDB: trust no bulk reply from now
+      // on. This round's ops are written again one by one (the guard makes that harmless);
+      // an op the bulk had already written then comes back 'stale' rather than 'applied'.
+      if (this.fit !== undefined) this.fit.writes = 'one-by-one'
+    }
+    return this.writeOneByOne(states)
+  }
+
+  private async bulkWrite(ops: AnyBulkWriteOperation<GuidDoc>[]): Promise<OpVerdict[] | 'unaccounted'> {
+    try {
+      return verdictsFromResult(ops.length, await this.docs.bulkWrite(ops, { ordered: false }))
+    } catch (error) {
+      if (error instanceof BulkAccountingError) throw error
+      return verdictsFromError(ops.length, error)
+    }
+  }
+
+  /**
+   * Each state written on its own (readThenWrite), several at once, but each GUID's in their
+   * order and never two at once. The first failure stops the rest and is thrown (the caller
+   * retries the whole batch).
+   */
+  private async writeOneByOne(states: readonly Stored[]): Promise<OpVerdict[]> {
+    const chains = new Map<string, number[]>()
+    states.forEach((state, k) => {
+      const chain = chains.get(state.guid)
+      if (chain === undefined) chains.set(state.guid, [k])
+      else chain.push(k)
+    })
+    const queue = [...chains.values()]
+    const verdicts: (OpVerdict | undefined)[] = new Array(states.length).fill(undefined)
+    let failed = false
+    const worker = async (): Promise<void> => {
+      for (let chain = queue.shift(); chain !== undefined && !failed; chain = queue.shift()) {
+        for (const k of chain) {
+          if (failed) return
+          try {
+            verdicts[k] = await this.readThenWrite(states[k]!)
+          } catch (error) {
+            failed = true
+            throw error
+          }
+        }
+      }
+    }
+    const settled = await Promise.allSettled(Array.from({ length: Math.min(ONE_BY_ONE_CONCURRENCY, queue.length) }, worker))
+    const failure = settled.find((s): s is PromiseRejectedResult => s.status === 'rejected')
+    if (failure !== undefined) throw failure.reason
+    return verdicts.map((v, k) => {
+      if (v === undefined) throw new BulkAccountingError(`mongodb: no verdict for operation ${k}`)
+      return v
+    })
+  }
+
+  /**
+   * One state, for servers whose bulk replies cannot be trusted (FerretDB 1.x): read the
+   * document by `_id`; if its version is not older, 'duplicate' (as the guarded upsert's
+   * E11000); if there is none, insert it (E11000 when another writer got there first); else
+   * replace it by `_id`. Filters are `{_id}` alone because FerretDB 1.x (SQLite) scans the
+   * whole collection for any other filter, once per write. Not an atomic compare-and-set:
+   * FerretDB 1.x has none to offer (its own guarded update also reads, then writes), so
+   * there the guard holds while one writer at a time writes a GUID (see README "MongoDB").
+   */
+  private async readThenWrite(next: Stored): Promise<OpVerdict> {
+    const stored = await this.docs.findOne({ _id: next.guid }, { projection: { version: 1 } })
+    if (stored !== null && !(stored.version < next.version)) return 'duplicate'
+    const doc = toDoc(next)
+    const op: AnyBulkWriteOperation<GuidDoc> = stored === null ? { insertOne: { document: doc } } : { replaceOne: { filter: { _id: next.guid }, replacement: doc } }
+    // A replace that matched nothing (the document swept away since the read) fails the
+    // accounting and is thrown: the batch is written again.
+    const verdict = await this.bulkWrite([op])
+    if (verdict === 'unaccounted' || verdict[0] === undefined) throw new BulkAccountingError('mongodb: a one-op bulkWrite reply does not account for its op')
+    return verdict[0]
+  }
+}
+
+const opAt = (ops: readonly AnyBulkWriteOperation<GuidDoc>[], k: number): AnyBulkWriteOperation<GuidDoc> => {
+  const op = ops[k]
+  if (op === undefined) throw new BulkAccountingError(`mongodb: no operation ${k}`)
+  return op
+}

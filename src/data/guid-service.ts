@@ -1,0 +1,136 @@
+import type { ActorRegistry } from './actors'
+import { type Clock, nowSeconds } from '../domain/clock'
+import { type Decision, decideCreate, decidePatch, decideRemove, decideUpsert, notFound, type Preconditions, stateOf, type WriteResult } from '../domain/decisions'
+import { invalid, overloaded, ServiceError } from '../domain/errors'
+import type { Records } from './records'
+import { VersionConflict } from './journal'
+import { parseExpire } from '../domain/expire'
+import { type CreateBody, isLive, type PatchBody, type StoredRecord, type UpsertBody } from '../domain/model'
+import { generateGuid, normaliseGuid } from '../domain/normalise'
+
+export interface GuidServiceDeps {
+  actors: ActorRegistry
+  records: Records
+  clock: Clock
+  defaultTtlSeconds: number
+  /** How long a deleted GUID's tombstone (its last version) is kept. */
+  tombstoneTtlSeconds: number
+}
+
+/** Reload-and-retry rounds when another instance keeps winning the version race. */
+const MAX_CONFLICT_RETRIES = 5
+
+
+/**
+ * The GUID API's use cases over the data path: each mutation loads the GUID's state, runs
+ * the rules (domain/decisions.ts) and commits what they decide, inside that GUID's actor, so load-decide-commit never interleaves with another mutation of the same GUID
+ * here; across instances the journal's compare-and-set settles it (the loser reloads and
+ * decides again, which answers 412 when its If-Match no longer holds). Versions never
+ * repeat across delete or expiry: a new incarnation starts above every earlier one (firstVersion).
+ */
+export class GuidService {
+  constructor(private readonly deps: GuidServiceDeps) {}
+
+  /** Synchronous when memory answers (the hot path), a promise otherwise. */
+  get(rawGuid: string): StoredRecord | Promise<StoredRecord> {
+    const guid = normaliseGuid(rawGuid)
+    const now = nowSeconds(this.deps.clock)
+    // A memory hit needs no actor: it is at least as new as every acknowledged write here.
+    const hot = this.deps.records.peek(guid, now)
+    if (hot !== undefined) {
+      if (hot === null || !isLive(hot, now)) throw notFound(guid)
+      return hot
+    }
+    // A miss reads below inside the actor (shared: reads run together, never across a
+    // write), so its fill cannot overwrite a newer write; the tiers below hold every
+    // acknowledged write, so the nearest need not be asked twice.
+    return this.deps.actors
+      .runShared(guid, () => this.deps.records.load(guid, now, 1))
+      .then((stored) => {
+        if (stored === null || !isLive(stored, now)) throw notFound(guid)
+        return stored
+      })
+  }
+
+  create(body: CreateBody): Promise<StoredRecord> {
+    const given = body.guid
+    const guid = given === undefined ? generateGuid() : normaliseGuid(given, '/guid')
+    const expire = this.expireOf(body.expire)
+    // 122 random bits cannot name an existing GUID (p ~ 2^-122 per pair): no lookup for those.
+    return this.transact(guid, given === undefined, (state, now) => decideCreate(state, now, { guid, user: body.user, expire }, this.deps))
+  }
+
+  upsert(rawGuid: string, body: UpsertBody, pre: Preconditions): Promise<WriteResult> {
+    const guid = this.pathGuid(rawGuid, body.guid)
+    const expire = this.expireOf(body.expire)
+    return this.transact(guid, false, (state, now) => decideUpsert(state, now, { guid, user: body.user, expire, pre }, this.deps))
+  }
+
+  patch(rawGuid: string, body: PatchBody, pre: Preconditions): Promise<StoredRecord> {
+    const guid = this.pathGuid(rawGuid, body.guid)
+    if (body.user === undefined && body.expire === undefined) throw invalid('', 'PATCH needs at least one of user and expire')
+    const expire = this.expireOf(body.expire)
+    return this.transact(guid, false, (state) => decidePatch(state, { guid, user: body.user, expire, pre }))
+  }
+
+  remove(rawGuid: string, pre: Preconditions): Promise<void> {
+    const guid = normaliseGuid(rawGuid)
+    return this.transact(guid, false, (state, now) => decideRemove(state, now, { guid, pre }, this.deps))
+  }
+
+  /** `expire` as Unix seconds, validated before the actor is entered or anything is loaded. */
+  private expireOf(raw: CreateBody['expire']): number | undefined {
+    return raw === undefined ? undefined : parseExpire(raw, nowSeconds(this.deps.clock))
+  }
+
+  /**
+   * Load-decide-commit in the GUID's actor. `fresh`: the GUID is known not to exist (just
+   * generated), so there is nothing to load. On a lost compare-and-set, forget this
+   * instance's copy, reload and decide again.
+   */
+  private transact<T>(guid: string, fresh: boolean, decide: (state: ReturnType<typeof stateOf>, now: number) => Decision<T>): Promise<T> {
+    const attempt = async (): Promise<T> => {
+      let verified = !this.deps.records.localMayTrail
+      for (let round = 0; ; round++) {
+        const now = nowSeconds(this.deps.clock)
+        const state = fresh && round === 0 ? stateOf(null, now) : stateOf(await this.deps.records.load(guid, now), now)
+        let decision: Decision<T>
+        try {
+          decision = decide(state, now)
+        } catch (error) {
+          // A refusal (404, 409, 412) is not checked by the journal's compare-and-set, so it
+          // must not rest on a copy that may trail another instance's write: decide it again
+          // on the shared state (found by the linearizability check: a 412 for a current If-Match).
+          if (verified || !isRefusal(error)) throw error
+          verified = true
+          this.deps.records.forgetLocal(guid)
+          continue
+        }
+        const { next, result } = decision
+        if (next === undefined) return result
+        try {
+          await this.deps.records.commit({ next, prevVersion: state.version }, now)
+          return result
+        } catch (error) {
+          if (!(error instanceof VersionConflict)) throw error
+          if (round >= MAX_CONFLICT_RETRIES) throw overloaded(`GUID ${guid} is being changed concurrently elsewhere; retry shortly.`, error)
+          this.deps.records.forgetLocal(guid)
+        }
+      }
+    }
+    // A GUID generated just now is known to no one else until this answer: no actor needed.
+    return fresh ? attempt() : this.deps.actors.run(guid, attempt)
+  }
+
+  /** The path's GUID; a `guid` in the body is allowed only when it names the same one. */
+  private pathGuid(rawGuid: string, bodyGuid: string | undefined): string {
+    const guid = normaliseGuid(rawGuid)
+    if (bodyGuid !== undefined && normaliseGuid(bodyGuid, '/guid') !== guid) throw invalid('/guid', 'guid in the body must equal the GUID in the path')
+    return guid
+  }
+}
+
+const REFUSALS: ReadonlySet<string> = new Set(['not-found', 'guid-exists', 'precondition-failed'])
+
+/** An answer decided from the state alone: no write happens, so nothing else checks it. */
+const isRefusal = (error: unknown): boolean => error instanceof ServiceError && REFUSALS.has(error.kind)

@@ -1,0 +1,38 @@
+import type { LruTier } from '../../adapters/lru/lru'
+import type { Journal } from '../../data/journal'
+import type { Store } from '../../data/store'
+import type { CacheTier } from '../../data/tier'
+import type { Clock } from '../../domain/clock'
+import type { Logger } from '../../ops/logger'
+import type { Metrics } from '../../ops/metrics'
+import type { ReadinessCheck } from '../../ops/readiness'
+import type { Config } from '../config'
+import type { Lifecycle } from '../lifecycle'
+
+/** What a mode adds below the actors: where writes become durable and where reads end. */
+export interface Mode {
+  name: 'embedded' | 'redis' | 'mongodb'
+  journal: Journal
+  /** What reads (and the sweeper) go to below the tiers. */
+  store: Store
+  /** The tier every instance shares (Redis), when there is one. */
+  shared?: CacheTier
+  /** Other instances write the same GUIDs: this instance's LRU may trail them. */
+  sharedWriters: boolean
+  checks: ReadinessCheck[]
+}
+
+export interface ModeDeps {
+  config: Config
+  lru: LruTier
+  clock: Clock
+  logger: Logger
+  metrics: Metrics
+  lifecycle: Lifecycle
+  /** Names this instance (Redis consumer, invalidation origin). */
+  instanceId: string
+  /** A store to use instead of the configured one (tests wrap one to make it fail). */
+  store?: Store
+  /** Flusher tuning for tests (backoff after a store failure). */
+  flusherBackoffMs?: { min: number; max: number }
+}

@@ -1,0 +1,24 @@
+import { SqliteStore } from '../../adapters/sqlite/store'
+import type { Store } from '../../data/store'
+import type { Logger } from '../../ops/logger'
+import type { Config } from '../config'
+
+export const openSqliteStore = (config: Config, logger: Logger): SqliteStore =>
+  new SqliteStore({
+    path: config.SQLITE_PATH,
+    synchronous: config.SQLITE_SYNCHRONOUS,
+    onCheckpointFailure: (error) => logger.error({ err: error }, 'SQLite checkpoint thread failed; checkpointing inline'),
+  })
+
+/** The MongoDB store; the driver is loaded only by the modes that use it. */
+export const openMongoStore = async (config: Config & { MONGODB_URL: string }) => {
+  const { MongoStore } = await import('../../adapters/mongo/store')
+  // Bounded server selection, so /readyz and requests answer 503 within seconds, not 30 s.
+  // Durability of an acknowledged flush needs w=majority with journaling: the URL sets it
+  // (the default on replica sets without arbiters since MongoDB 5.0).
+  return MongoStore.open({ url: config.MONGODB_URL, dbName: config.MONGODB_DB, clientOptions: { serverSelectionTimeoutMS: 3_000 } })
+}
+
+/** The flusher's store in Redis mode: MongoDB when MONGODB_URL is set, else SQLite. */
+export const openDurableStore = async (config: Config, logger: Logger): Promise<Store> =>
+  config.MONGODB_URL === undefined ? openSqliteStore(config, logger) : openMongoStore({ ...config, MONGODB_URL: config.MONGODB_URL })

@@ -1,0 +1,171 @@
+import { hostname } from 'node:os'
+import { LruTier } from '../adapters/lru/lru'
+import { ActorRegistry } from '../data/actors'
+import { GuidService } from '../data/guid-service'
+import { Records } from '../data/records'
+import type { Store } from '../data/store'
+import { Sweeper } from '../data/sweeper'
+import { type Clock, systemClock, TIMED_OUT, withTimeout } from '../domain/clock'
+import { ApiKeys } from '../http/api-keys'
+import { type App, createApp } from '../http/app'
+import { behindProxy, type ClientAddress } from '../http/client-address'
+import { Cors } from '../http/cors'
+import { Deadlines } from '../http/deadlines'
+import { RateLimiter } from '../http/rate-limit'
+import type { Logger } from '../ops/logger'
+import { Metrics } from '../ops/metrics'
+import { Readiness } from '../ops/readiness'
+import type { Config } from './config'
+import { authRequired, loadKeys } from './key-source'
+import { Lifecycle } from './lifecycle'
+import { embeddedMode } from './modes/embedded'
+import type { Mode, ModeDeps } from './modes/mode'
+
+export interface Runtime {
+  app: App
+  actors: ActorRegistry
+  lru: LruTier
+  readiness: Readiness
+  /** Undefined when no key is configured. */
+  keys: ApiKeys | undefined
+  /** Undefined when REQUEST_TIMEOUT_MS is 0. */
+  deadlines: Deadlines | undefined
+  /** 'embedded' (LRU + SQLite), 'redis' (LRU + Redis journal + flusher to the store) or 'mongodb' (LRU + MongoDB as journal and store). */
+  mode: Mode['name']
+  /** Where reads end below the tiers (tests read it to check what is durable). */
+  store: Store
+  /** Starts the background loops: the sweep, the request deadlines, the event-loop sampler. */
+  start(): void
+  /**
+   * Re-reads API_KEYS_FILE (SIGHUP) and swaps the key set; on failure keeps the old set and
+   * throws. Returns the number of keys now accepted.
+   */
+  reloadKeys(): number
+  /** Drains under one deadline, in reverse order of opening: readiness, actors, background loops, journal, flusher, connections, store. */
+  close(deadlineMs?: number): Promise<void>
+}
+
+export interface RuntimeOptions {
+  clock?: Clock
+  logger: Logger
+  /** The client address as the socket saw it (main.ts); tests pass a fake. */
+  clientAddress?: ClientAddress
+  /** How API_KEYS_FILE is read (tests pass a fake). */
+  readText?: (path: string) => string
+  /** Names this instance (Redis consumer, invalidation origin); unique per process by default. */
+  instanceId?: string
+  /** Flusher tuning for tests (backoff after a store failure). */
+  flusherBackoffMs?: { min: number; max: number }
+  /** A store to use instead of the configured one (tests wrap one to make it fail). */
+  store?: Store
+}
+
+/** LRU entry lifetime in MongoDB-only mode when LRU_TTL_MS is unset. */
+const MONGODB_ONLY_LRU_TTL_MS = 1_000
+
+/** The mode the configuration names (see each factory); only its own clients are loaded. */
+const openMode = async (config: Config, deps: ModeDeps): Promise<Mode> => {
+  if (config.REDIS_URL !== undefined) return (await import('./modes/redis')).redisMode({ ...deps, url: config.REDIS_URL })
+  if (config.MONGODB_URL !== undefined) return (await import('./modes/mongo')).mongoMode({ ...deps, url: config.MONGODB_URL })
+  return embeddedMode(deps)
+}
+
+/**
+ * Wires the service from a validated Config: the composition root shared by main.ts and
+ * the tests. Opens the store and Redis connections, but no listening socket. Every resource
+ * registers its close step with one Lifecycle where it is opened.
+ *
+ * - no REDIS_URL: embedded default, LRU + SQLite (journal and store in one, group commit);
+ * - REDIS_URL: LRU + Redis tier + Redis journal, flushed to MongoDB (MONGODB_URL) or SQLite;
+ * - MONGODB_URL alone: LRU (entries with a short lifetime) + MongoDB, the journal and the
+ *   store at once (each write a compare-and-set written through before the reply).
+ */
+export const createRuntime = async (config: Config, options: RuntimeOptions): Promise<Runtime> => {
+  const clock = options.clock ?? systemClock
+  const { logger } = options
+  const lifecycle = new Lifecycle(logger)
+  const instanceId = options.instanceId ?? `${hostname()}-${process.pid}-${crypto.randomUUID().slice(0, 8)}`
+  // Throws a ConfigError when API_KEYS_FILE cannot be used, before any connection is opened:
+  // the service does not start open by accident.
+  const apiKeys = authRequired(config) ? new ApiKeys(loadKeys(config, options.readText)) : undefined
+  const actors = new ActorRegistry({ mailboxMax: config.ACTOR_MAILBOX_MAX })
+  const limiter =
+    config.RATE_LIMIT_PER_SECOND > 0 ? new RateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST, maxClients: config.RATE_LIMIT_CLIENTS, clock }) : undefined
+  // No invalidation reaches an instance in MongoDB-only mode: a short lifetime bounds how long
+  // its LRU serves a GUID another instance has changed.
+  const mongoOnly = config.REDIS_URL === undefined && config.MONGODB_URL !== undefined
+  const lru = new LruTier({ maxEntries: config.LRU_MAX_ENTRIES, negativeTtlMs: config.NEGATIVE_CACHE_MS, ttlMs: config.LRU_TTL_MS ?? (mongoOnly ? MONGODB_ONLY_LRU_TTL_MS : 0), clock })
+  const metrics = new Metrics({
+    lruSize: () => lru.size,
+    lruStats: () => lru.stats,
+    actorsInFlight: () => actors.size,
+    apiKeys: () => apiKeys?.size ?? 0,
+    rateLimitClients: () => limiter?.size ?? 0,
+    requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
+  })
+  const mode = await openMode(config, { config, lru, clock, logger, metrics, lifecycle, instanceId, store: options.store, flusherBackoffMs: options.flusherBackoffMs })
+
+  const sweeper = new Sweeper(mode.store, { intervalMs: config.SWEEP_INTERVAL_MS, batch: config.SWEEP_BATCH, clock, logger, onSwept: (n) => metrics.sweptTotal.inc(n) })
+  lifecycle.onClose('sweeper', () => sweeper.stop())
+  const deadlines = config.REQUEST_TIMEOUT_MS > 0 ? new Deadlines(clock, config.REQUEST_TIMEOUT_MS) : undefined
+  lifecycle.onClose('background loops', () => {
+    deadlines?.stop()
+    metrics.process.stop()
+  })
+  const records = new Records({ local: lru, shared: mode.shared, journal: mode.journal, store: mode.store, sharedWriters: mode.sharedWriters })
+  const service = new GuidService({ actors, records, clock, defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, tombstoneTtlSeconds: config.TOMBSTONE_TTL_SECONDS })
+  lifecycle.onClose('actors', async (remainingMs) => {
+    if ((await withTimeout(actors.idle(), remainingMs)) === TIMED_OUT) logger.warn({ actors: actors.size }, 'shutdown deadline passed with work in flight')
+  })
+  const readiness = new Readiness(mode.checks)
+  lifecycle.onClose('readiness', () => {
+    readiness.draining = true
+  })
+  const socketAddress = options.clientAddress ?? (() => undefined)
+  const app = createApp({
+    service,
+    metrics,
+    readiness,
+    logger,
+    keys: apiKeys,
+    authOpsEndpoints: config.AUTH_OPS_ENDPOINTS,
+    limiter,
+    deadlines,
+    cors: config.CORS_ORIGINS === undefined ? undefined : new Cors(config.CORS_ORIGINS),
+    maxHeaderBytes: config.MAX_HEADER_BYTES,
+    clientAddress: config.TRUST_PROXY ? behindProxy(socketAddress) : socketAddress,
+    logSample2xx: config.LOG_SAMPLE_2XX,
+  })
+
+  const start = (): void => {
+    sweeper.start()
+    deadlines?.start()
+    metrics.process.start()
+  }
+
+  const reloadKeys = (): number => {
+    if (apiKeys === undefined) return 0
+    try {
+      apiKeys.replace(loadKeys(config, options.readText))
+      metrics.guards.keyReloads++
+      return apiKeys.size
+    } catch (error) {
+      metrics.guards.keyReloadFailures++
+      throw error
+    }
+  }
+
+  return {
+    app,
+    actors,
+    lru,
+    readiness,
+    keys: apiKeys,
+    deadlines,
+    mode: mode.name,
+    store: mode.store,
+    start,
+    reloadKeys,
+    close: (deadlineMs = config.SHUTDOWN_TIMEOUT_MS) => lifecycle.close(deadlineMs),
+  }
+}
