@@ -54,6 +54,8 @@ export interface RequestSpec {
   badBytes: readonly number[]
   ifMatch?: TagChoice
   ifNoneMatch?: TagChoice
+  /** Runs only while the model holds a live record for the slot (an update aimed at one). */
+  liveOnly?: boolean
 }
 
 const describeExpire = (e: ExpireSpec): string => (e.far ? '<past 9999-12-31>' : `<now${e.offset >= 0 ? '+' : ''}${e.offset}s as ${e.format}${e.alignMs ? `, ${e.alignMs} ms before a second` : ''}>`)
@@ -75,8 +77,8 @@ const sentExpire = (e: ExpireSpec): SentExpire => ({ seconds: e.far ? MAX_EXPIRE
 export class RequestCommand implements Cmd {
   constructor(readonly spec: RequestSpec) {}
 
-  check(): boolean {
-    return true
+  check(m: Model): boolean {
+    return !this.spec.liveOnly || (this.spec.slot !== null && m.slots[this.spec.slot]!.live !== null)
   }
 
   run(m: Model, r: Real): Promise<void> {
@@ -129,6 +131,7 @@ export class RequestCommand implements Cmd {
     if (!verdict.ok) throw new ModelFailure(`${this}\n -> ${summary(res)}\n${verdict.message}`)
     verdict.apply()
     count(r, `${req.method}${s.op === 'create' ? (s.slot === null ? ' /guid (generated)' : ' /guid') : ''} ${res.status}`)
+    if (s.expire?.alignMs !== undefined && res.status < 300) count(r, `acknowledged writes of an expire ${s.expire.alignMs} ms ahead`)
     // A store that cannot write says so on /readyz too, while it lasts.
     if (res.status === 503 && m.diskFull) {
       const ready = await fetch(`${r.service.base}/readyz`, { signal: AbortSignal.timeout(5_000) })
@@ -272,7 +275,7 @@ export class FaultCommand implements Cmd {
 /** `arb`, or nothing `noneWeight` times as often. */
 const maybe = <T>(arb: fc.Arbitrary<T>, noneWeight = 1): fc.Arbitrary<T | undefined> => fc.oneof({ weight: noneWeight, arbitrary: fc.constant(undefined) }, { weight: 1, arbitrary: arb })
 /** Biased to the first slots, so commands collide on a GUID more often than evenly. */
-const slotArb = fc.oneof({ weight: 3, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.integer({ min: 2, max: POOL_SIZE - 1 }) })
+const slotArb = fc.oneof({ weight: 4, arbitrary: fc.constant(0) }, { weight: 2, arbitrary: fc.constant(1) }, { weight: 1, arbitrary: fc.integer({ min: 2, max: POOL_SIZE - 1 }) })
 const formArb: fc.Arbitrary<Form> = fc.oneof({ weight: 4, arbitrary: fc.constant<Form>('canonical') }, { weight: 1, arbitrary: fc.constantFrom(...FORMS) })
 
 /**
@@ -298,16 +301,20 @@ const userArbOf = (without: Without): fc.Arbitrary<string> =>
   )
 
 /** now+1 sent just before a second boundary: the write is decided before the boundary and committed after it. */
-const boundaryExpire: fc.Arbitrary<ExpireSpec> = fc.record({ offset: fc.constant(1), format: fc.constantFrom(...EXPIRE_FORMATS), alignMs: fc.constantFrom(10, 30, 60) })
+const boundaryExpire: fc.Arbitrary<ExpireSpec> = fc.record({ offset: fc.constant(1), format: fc.constantFrom(...EXPIRE_FORMATS), alignMs: fc.constantFrom(4, 6, 8, 12, 25) })
 const shortExpire: fc.Arbitrary<ExpireSpec> = fc.record({ offset: fc.integer({ min: 1, max: 3 }), format: fc.constantFrom(...EXPIRE_FORMATS) })
 const longExpire: fc.Arbitrary<ExpireSpec> = fc.record({ offset: fc.integer({ min: 60, max: 40 * 86_400 }), format: fc.constantFrom(...EXPIRE_FORMATS) })
 const badExpire: fc.Arbitrary<ExpireSpec> = fc.oneof(
   fc.record({ offset: fc.integer({ min: -3, max: 0 }), format: fc.constantFrom(...EXPIRE_FORMATS) }),
   fc.constant<ExpireSpec>({ offset: 0, format: 'digits', far: true }),
 )
-const expireArbOf = (without: Without): fc.Arbitrary<ExpireSpec> => {
-  const short = without.has('short-expires') ? 0 : 3
-  return fc.oneof({ weight: short, arbitrary: boundaryExpire }, { weight: short, arbitrary: shortExpire }, { weight: 4, arbitrary: longExpire }, { weight: 1, arbitrary: badExpire })
+/**
+ * `expire`s; `boundary` weighs the ones sent just before a second boundary: most for
+ * updates, whose commit landing after the new expiry once brought the old record back.
+ */
+const expireArbOf = (without: Without, boundary: number): fc.Arbitrary<ExpireSpec> => {
+  const short = without.has('short-expires') ? 0 : 1
+  return fc.oneof({ weight: short * boundary, arbitrary: boundaryExpire }, { weight: short * 3, arbitrary: shortExpire }, { weight: 4, arbitrary: longExpire }, { weight: 1, arbitrary: badExpire })
 }
 
 const quirkArbOf = (without: Without): fc.Arbitrary<{ quirk: Quirk; badBytes: readonly number[] }> =>
@@ -337,21 +344,25 @@ const bodyGuidArb = fc.oneof(
 export const commandArbs = (faults: readonly Fault[], without: Without): fc.Arbitrary<Cmd>[] => {
   const userArb = userArbOf(without)
   const quirkArb = quirkArbOf(without)
-  const expireArb = expireArbOf(without)
+  const expireArb = expireArbOf(without, 2)
+  const updateExpireArb = expireArbOf(without, 6)
   // A PATCH changes user, expire or both; now and then neither (a 400).
   const patchFields = fc.oneof(
     { weight: 4, arbitrary: fc.record({ user: userArb }) },
-    { weight: 4, arbitrary: fc.record({ expire: expireArb }) },
-    { weight: 2, arbitrary: fc.record({ user: userArb, expire: expireArb }) },
+    { weight: 4, arbitrary: fc.record({ expire: updateExpireArb }) },
+    { weight: 2, arbitrary: fc.record({ user: userArb, expire: updateExpireArb }) },
     { weight: 1, arbitrary: fc.constant({}) },
   )
   const times = (n: number, arb: fc.Arbitrary<Cmd>) => Array.from({ length: n }, () => arb)
   return [
     ...times(5, request('create', { user: userArb, expire: maybe(expireArb, 1), quirk: quirkArb })),
     request('create', { slot: fc.constant(null), user: userArb, expire: maybe(expireArb, 1), quirk: quirkArb }),
-    ...times(3, request('upsert', { user: maybe(userArb), expire: maybe(expireArb), bodyGuid: bodyGuidArb, quirk: quirkArb, ifMatch: tagArb(2), ifNoneMatch: tagArb(6) })),
-    ...times(4, request('patch', { fields: patchFields, bodyGuid: bodyGuidArb, quirk: quirkArb, ifMatch: tagArb(2), ifNoneMatch: tagArb(8) })),
-    ...times(2, request('delete', { ifMatch: tagArb(1), ifNoneMatch: tagArb(6) })),
+    ...times(3, request('upsert', { user: maybe(userArb), expire: maybe(updateExpireArb), bodyGuid: bodyGuidArb, quirk: quirkArb, ifMatch: tagArb(2), ifNoneMatch: tagArb(6) })),
+    ...times(5, request('patch', { fields: patchFields, bodyGuid: bodyGuidArb, quirk: quirkArb, ifMatch: tagArb(2), ifNoneMatch: tagArb(8) })),
+    // Updates aimed at a live record that move its expiry to the next second boundary.
+    ...times(2, request('patch', { fields: fc.record({ expire: boundaryExpire }), liveOnly: fc.constant(true) })),
+    request('upsert', { expire: boundaryExpire, liveOnly: fc.constant(true), ifMatch: tagArb(2) }),
+    ...times(1, request('delete', { ifMatch: tagArb(1), ifNoneMatch: tagArb(6) })),
     ...times(4, request('get', { ifNoneMatch: tagArb(1) })),
     ...times(without.has('short-expires') ? 0 : 3, fc.constant(new WaitCommand())),
     fc.tuple(fc.integer({ min: 5, max: 30 }), fc.string({ minLength: 1, maxLength: 8 })).map(([n, user]) => new BurstCommand(n, user)),

@@ -18,7 +18,7 @@ const env = (name: string): number | undefined => (process.env[name] ? Number(pr
 /** CI: all modes together within ~3 minutes on a loaded 2-core machine. */
 const budget: Budget = SOAK
   ? { numRuns: env('GUIDD_MODEL_RUNS') ?? 400, maxCommands: 60, runMs: (env('GUIDD_SOAK_MINUTES') ?? 10) * 60_000, shrinkMs: 300_000 }
-  : { numRuns: env('GUIDD_MODEL_RUNS') ?? 12, maxCommands: 30, runMs: 40_000, shrinkMs: 90_000 }
+  : { numRuns: env('GUIDD_MODEL_RUNS') ?? 12, maxCommands: 30, runMs: 40_000, shrinkMs: (env('GUIDD_MODEL_SHRINK_SECONDS') ?? 90) * 1000 }
 
 const wanted = new Set((process.env.GUIDD_MODEL_MODES ?? '').split(',').filter(Boolean))
 const replay = {

@@ -193,10 +193,18 @@ const misfit = (o: Outcome, r: Observed, c: Context, guid: string | null): strin
   }
 }
 
-/** An answer that brings back a version this GUID already moved past: the worst kind of misfit, named as such. */
-const oldVersion = (r: Observed, c: Context): string | null => {
-  if (r.etag === null || r.etag === c.g.live?.etag || !allTags(c.g).includes(r.etag) || (r.status !== 200 && r.status !== 304)) return null
-  return `AN OLD VERSION CAME BACK: ETag ${r.etag} was superseded (history ${allTags(c.g).join(' ')}, current ${c.g.live?.etag ?? 'none'})`
+/**
+ * The worst kinds of misfit, named as such: an answer that brings back a version this GUID
+ * already moved past, or one that acts on a record the model knows is gone (a 409 to a
+ * create after the acknowledged expiry passed).
+ */
+const oldVersion = (r: Observed, c: Context, outcomes: Outcome[]): string | null => {
+  if (r.etag !== null && r.etag !== c.g.live?.etag && allTags(c.g).includes(r.etag) && (r.status === 200 || r.status === 304)) {
+    return `AN OLD VERSION CAME BACK: ETag ${r.etag} was superseded (history ${allTags(c.g).join(' ')}, current ${c.g.live?.etag ?? 'none'})`
+  }
+  const modelSaysGone = outcomes.every((o) => o.kind !== 'problem' || o.status !== 409)
+  if (r.status === 409 && modelSaysGone && allTags(c.g).length > 0) return `A RECORD THE MODEL KNOWS IS GONE IS STILL THERE (history ${allTags(c.g).join(' ')})`
+  return null
 }
 
 export type Verdict = { ok: true; apply: () => void; outcome: Outcome } | { ok: false; message: string }
@@ -209,7 +217,7 @@ export const judge = (outcomes: Outcome[], r: Observed, c: Context, guid: string
   const fits = outcomes.filter((o) => misfit(o, r, c, guid) === null)
   if (fits.length === 0) {
     const why = outcomes.map((o) => `  - ${describeOutcome(o)}: got ${misfit(o, r, c, guid)}`).join('\n')
-    return { ok: false, message: `${oldVersion(r, c) ?? 'unexpected answer'}\nexpected one of:\n${why}` }
+    return { ok: false, message: `${oldVersion(r, c, outcomes) ?? 'unexpected answer'}\nexpected one of:\n${why}` }
   }
   const o = fits[0]!
   // Only a fit every reading agrees on proves the record expired.

@@ -7,8 +7,11 @@
  * from live to gone, never back).
  */
 
-/** How close to a boundary an answer may go either way (the brief: ~1 s either side). */
-export const SLACK_MS = 1_000
+/**
+ * How close to a boundary an answer may go either way. The service and the suite read one
+ * clock, so this only absorbs a coarse or cached clock in the service.
+ */
+export const SLACK_MS = 500
 
 /** A truth about the server at the moment it decided: certain, or either. */
 export type Maybe = 'yes' | 'no' | 'either'
