@@ -3,7 +3,7 @@ import type { GuardMetrics } from '../ops/guard-metrics'
 import { headerBytes } from './headers'
 import type { RateLimiter } from './rate-limit'
 import { problem, type Reply } from './respond'
-import { pathOf } from './routes'
+import { pathOf } from './path'
 
 /** What a route asks of the guard: a bearer key (when keys are configured), the rate limit. */
 export interface RoutePolicy {

@@ -7,7 +7,7 @@ import type { Deadlines } from './deadlines'
 import type { Guard, RoutePolicy } from './guard'
 import { problem, problemResponse, type Reply } from './respond'
 import { requestIdOf } from './request-id'
-import { pathOf } from './routes'
+import { pathOf } from './path'
 
 /** What a route handler gets: plain values, no Elysia context. Response builders record `bytes` on it. */
 export interface Call extends Reply {

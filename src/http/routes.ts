@@ -17,13 +17,6 @@ export interface Route {
   handle: Handler
 }
 
-export const pathOf = (url: string): string => {
-  const start = url.indexOf('/', url.indexOf('//') + 2)
-  if (start === -1) return '/'
-  const query = url.indexOf('?', start)
-  return query === -1 ? url.slice(start) : url.slice(start, query)
-}
-
 export const labelOf = (route: Route): string => route.label ?? route.path
 
 /** The methods of one path as `Allow` lists them: in table order, HEAD after GET (Bun answers HEAD from GET). */

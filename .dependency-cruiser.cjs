@@ -1,0 +1,75 @@
+/**
+ * The layering, checked by `npm run lint:layers` (and so by CI). Data flows one way:
+ * http -> data -> domain, adapters implement data's interfaces, runtime wires them; ops
+ * (logs, metrics, readiness) is a leaf everyone may use. README, "Where things are".
+ */
+const layer = (name) => `^src/${name}/`
+
+module.exports = {
+  forbidden: [
+    {
+      name: 'domain-is-pure',
+      comment: 'The GUID model, its rules and neutral errors import nothing from the layers above, nor any I/O.',
+      severity: 'error',
+      from: { path: layer('domain') },
+      to: { path: ['^src/(data|adapters|http|runtime|ops)/', '^src/main\\.ts$'] },
+    },
+    {
+      name: 'data-knows-no-adapter',
+      comment: 'Records, actors and the Store/CacheTier/Journal interfaces know no adapter, no HTTP and no wiring.',
+      severity: 'error',
+      from: { path: layer('data') },
+      to: { path: ['^src/(adapters|http|runtime)/', '^src/main\\.ts$'] },
+    },
+    {
+      name: 'adapters-meet-only-through-data',
+      comment: 'An adapter (lru, sqlite, redis, mongo) imports no other adapter; they meet through the interfaces in data/.',
+      severity: 'error',
+      from: { path: '^src/adapters/([^/]+)/' },
+      to: { path: '^src/adapters/', pathNot: '^src/adapters/$1/' },
+    },
+    {
+      name: 'adapters-below-http',
+      comment: 'Adapters know nothing of HTTP or of the wiring.',
+      severity: 'error',
+      from: { path: layer('adapters') },
+      to: { path: ['^src/(http|runtime)/', '^src/main\\.ts$'] },
+    },
+    {
+      name: 'http-below-runtime',
+      comment: 'The HTTP edge is built by a factory from what runtime hands it; it never reaches for config, env or adapters.',
+      severity: 'error',
+      from: { path: layer('http') },
+      to: { path: ['^src/(runtime|adapters)/', '^src/main\\.ts$'] },
+    },
+    {
+      name: 'ops-is-a-leaf',
+      comment: 'Logs, metrics and readiness depend on nothing but the domain (clock, types).',
+      severity: 'error',
+      from: { path: layer('ops') },
+      to: { path: ['^src/(data|adapters|http|runtime)/', '^src/main\\.ts$'] },
+    },
+    {
+      name: 'elysia-only-in-http-and-runtime',
+      comment: 'Only the HTTP edge (and the process that serves it) knows Elysia.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: ['^src/(http|runtime)/', '^src/main\\.ts$'] },
+      to: { path: 'node_modules/elysia/' },
+    },
+    {
+      name: 'no-cycles',
+      comment: 'No import cycles, at any size.',
+      severity: 'error',
+      from: {},
+      to: { circular: true },
+    },
+  ],
+  options: {
+    // TypeScript 7 (the project's tsc) has no JavaScript API; swc parses the sources instead.
+    parser: 'swc',
+    tsConfig: { fileName: 'tsconfig.json' },
+    tsPreCompilationDeps: true,
+    doNotFollow: { path: 'node_modules' },
+    exclude: { path: '^src/types/' },
+  },
+}
