@@ -1,127 +1,277 @@
 /**
- * `npm run bench`: loads the service from a second process on 127.0.0.1 with wrk and
- * prints req/s, p50 and p99 for GET of a hot GUID, POST create and PATCH, next to a bare
- * Bun.serve measured in the same run, in the embedded default and in Redis mode (Redis +
- * SQLite store, with a redis-server of its own). On 2+ cores the service is pinned to CPU 0
- * and wrk to CPU 1 (taskset), as figures are otherwise noise; Redis, when used, shares CPU 1.
+ * `npm run bench`: every figure of issue 11 in one run, each load beside a bare Bun.serve
+ * measured in the same run (before and after the service loads; the ratio is to their mean).
  *
- * Env: BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_POOL (10000 GUIDs for PATCH), BENCH_PIN (1; 0: no taskset),
- * BENCH_MODES (embedded,redis).
+ * Sections (BENCH_ONLY picks some, comma-separated; all by default):
+ * - embedded       the default config (`npm start`: request log at info, to a file), GET hot, POST, PATCH, PATCH of one GUID
+ * - embedded-warn  the same at LOG_LEVEL=warn
+ * - redis          Redis mode (a redis-server of its own, AOF everysec, SQLite store), info; the flusher's rate and lag; GET via Redis
+ * - redis-warn     the same at warn
+ * - mongo          MongoDB-only mode against FerretDB (test/support/ferretdb.ts; built with Go on first use)
+ * - redis-mongo    Redis + MongoDB (FerretDB): the flusher's sustained rate and lag under the POST load
+ * - million        LRU_MAX_ENTRIES=1000000: creates until a million GUIDs are cached, the write rate
+ *                  at the first and the millionth, RSS and heap per cached GUID, the worst latency
+ * - start          dist/guidd (built if missing) from exec to the first 200 on /healthz
+ *
+ * On 2+ cores the service is pinned to CPU 0 and wrk (with Redis, FerretDB and this process) to
+ * CPU 1 (taskset), as figures are otherwise noise.
+ *
+ * Env: BENCH_QUICK=1 (3 s loads, a 2,000-GUID pool, 200,000 instead of a million, no FerretDB
+ * sections unless BENCH_ONLY names them), BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_POOL
+ * (10000 GUIDs for PATCH), BENCH_MILLION (1000000), BENCH_PIN (1; 0: no taskset), BENCH_ONLY.
  */
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { availableParallelism, tmpdir } from 'node:os'
+import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { startProcess, waitForHttp } from '../test/support/process'
 import { redisAvailable, startRedis } from '../test/support/redis'
+import { type BenchProcess, firstHealthy, freePort, metricOf, scrape, startBench } from './service'
 import { ensureWrk, luaPatchPool, luaPost, runWrk, type WrkResult } from './wrk'
 
-const seconds = Number(Bun.env.BENCH_SECONDS ?? 10)
+const quick = Bun.env.BENCH_QUICK === '1'
+const seconds = Number(Bun.env.BENCH_SECONDS ?? (quick ? 3 : 10))
 const connections = Number(Bun.env.BENCH_CONNECTIONS ?? 50)
-const poolSize = Number(Bun.env.BENCH_POOL ?? 10_000)
-const modes = (Bun.env.BENCH_MODES ?? 'embedded,redis').split(',')
+const poolSize = Number(Bun.env.BENCH_POOL ?? (quick ? 2_000 : 10_000))
+const million = Number(Bun.env.BENCH_MILLION ?? (quick ? 200_000 : 1_000_000))
+const ALL = ['embedded', 'embedded-warn', 'redis', 'redis-warn', 'mongo', 'redis-mongo', 'million', 'start']
+const only = (Bun.env.BENCH_ONLY ?? (quick ? ALL.filter((s) => !s.includes('mongo')).join(',') : ALL.join(','))).split(',')
 const pin = Bun.env.BENCH_PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-V']).error === undefined
 const root = join(import.meta.dir, '..')
 const dir = mkdtempSync(join(tmpdir(), 'guidd-bench-'))
 
 ensureWrk()
+// This process only prepares data and samples metrics: it stays off the service's core.
+if (pin) spawnSync('taskset', ['-pc', '1', String(process.pid)])
 
-const serve = async (script: string, env: Record<string, string>) => {
-  const cmd = [process.execPath, 'run', join(root, script)]
-  const proc = await startProcess({ cmd: pin ? ['taskset', '-c', '0', ...cmd] : cmd, env, cwd: dir, name: script })
-  await waitForHttp(`http://127.0.0.1:${proc.port}/healthz`, proc, 200)
-  return proc
-}
+const pinned = (cmd: string[]) => (pin ? ['taskset', '-c', '0', ...cmd] : cmd)
+const bun = (script: string) => pinned([process.execPath, 'run', join(root, script)])
+let services = 0
+const serve = (cmd: string[], env: Record<string, string>): Promise<BenchProcess> =>
+  startBench({ cmd, env: { SQLITE_PATH: join(dir, `s${++services}.sqlite`), ...env }, cwd: dir, output: join(dir, `s${services}.log`) })
 
-const load = (name: string, url: string, lua?: string): WrkResult => {
-  const r = runWrk({ url, lua, connections, seconds, cpu: pin ? '1' : undefined, dir, name })
-  console.log(`# ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms${r.errors ? `, ${r.errors} errors` : ''}`)
+const load = async (name: string, url: string, lua?: string): Promise<WrkResult> => {
+  const r = await runWrk({ url, lua, connections, seconds, cpu: pin ? '1' : undefined, dir, name })
+  console.log(`# ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, max ${r.maxMs} ms${r.errors ? `, ${r.errors} errors` : ''}`)
   return r
 }
 
-const metricOf = (text: string, name: string): number => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
-
-/** Samples the flusher while a write load runs: sustained rate into the store and the worst lag seen. */
-const watchFlusher = (base: string) => {
-  let maxAge = 0
+/** Samples the service's metrics while a load runs: the flusher's rate and worst lag, the event loop's worst lag. */
+const watch = (base: string) => {
+  let maxJournalAge = 0
+  let maxJournalLength = 0
+  let loopLagP99 = 0
+  let loopLagMax = 0
   let stop = false
-  const first = fetch(`${base}/metrics`).then((r) => r.text())
+  const first = scrape(base)
   const started = performance.now()
   const loop = (async () => {
+    await first
     while (!stop) {
-      const text = await (await fetch(`${base}/metrics`)).text()
-      maxAge = Math.max(maxAge, metricOf(text, 'guidd_journal_oldest_age_seconds'))
       await Bun.sleep(250)
+      const text = await scrape(base)
+      maxJournalAge = Math.max(maxJournalAge, metricOf(text, 'guidd_journal_oldest_age_seconds') || 0)
+      maxJournalLength = Math.max(maxJournalLength, metricOf(text, 'guidd_journal_length') || 0)
+      loopLagP99 = Math.max(loopLagP99, metricOf(text, 'guidd_event_loop_lag_seconds\\{quantile="0.99"\\}') || 0)
+      loopLagMax = Math.max(loopLagMax, metricOf(text, 'guidd_event_loop_lag_seconds\\{quantile="1"\\}') || 0)
     }
   })()
   return async () => {
     stop = true
     await loop
-    const before = metricOf(await first, 'guidd_journal_flushed_total')
-    const after = metricOf(await (await fetch(`${base}/metrics`)).text(), 'guidd_journal_flushed_total')
-    return { rate: (after - before) / ((performance.now() - started) / 1000), maxAgeSeconds: maxAge }
+    const flushed = (text: string) => metricOf(text, 'guidd_journal_flushed_total')
+    const last = await scrape(base)
+    return {
+      flushRate: (flushed(last) - flushed(await first)) / ((performance.now() - started) / 1000),
+      journalLength: metricOf(last, 'guidd_journal_length'),
+      maxJournalAge,
+      maxJournalLength,
+      loopLagP99Ms: loopLagP99 * 1000,
+      loopLagMaxMs: loopLagMax * 1000,
+    }
   }
 }
 
-type Row = { name: string; r: WrkResult }
+type Row = { name: string; r: WrkResult; note?: string }
 const rows: Row[] = []
 const notes: string[] = []
-let redis: Awaited<ReturnType<typeof startRedis>> | undefined
 
-const benchService = async (mode: string, env: Record<string, string>) => {
-  const service = await serve('src/main.ts', { SQLITE_PATH: join(dir, `${mode}.sqlite`), LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env })
-  const base = `http://127.0.0.1:${service.port}`
-  const post = (body: object) =>
-    fetch(`${base}/guid`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => ((await r.json()) as { guid: string }).guid)
-  const hot = await post({ user: 'bench-hot' })
+const postOne = (base: string, body: object) =>
+  fetch(`${base}/guid`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(body) }).then(async (r) => {
+    if (r.status !== 201) throw new Error(`pool create answered ${r.status}: ${await r.text()}`)
+    return ((await r.json()) as { guid: string }).guid
+  })
+const makePool = async (base: string, size: number): Promise<string[]> => {
   const pool: string[] = []
-  for (let i = 0; i < poolSize; i += 100) pool.push(...(await Promise.all(Array.from({ length: Math.min(100, poolSize - i) }, () => post({ user: 'bench-pool' })))))
+  for (let i = 0; i < size; i += 100) pool.push(...(await Promise.all(Array.from({ length: Math.min(100, size - i) }, () => postOne(base, { user: 'bench-pool' })))))
+  return pool
+}
 
-  rows.push({ name: `${mode}: GET /guid/{guid} (hot, LRU)`, r: load(`${mode}-get-hot`, `${base}/guid/${hot}`) })
-  const flusher = mode === 'redis' ? watchFlusher(base) : undefined
-  rows.push({ name: `${mode}: POST /guid (create)`, r: load(`${mode}-post`, `${base}/guid`, luaPost('{"user":"bench"}')) })
-  rows.push({ name: `${mode}: PATCH /guid/{guid} (${poolSize} GUIDs)`, r: load(`${mode}-patch`, `${base}/guid/${hot}`, luaPatchPool(pool, '{"user":"bench-patched"}')) })
-  if (flusher) {
-    const f = await flusher()
-    notes.push(`${mode}: flusher sustained ${Math.round(f.rate)} mutations/s into SQLite during the POST and PATCH loads; oldest unflushed entry never older than ${f.maxAgeSeconds.toFixed(2)} s`)
+const lagNote = (w: Awaited<ReturnType<ReturnType<typeof watch>>>) => `loop lag p99 ${w.loopLagP99Ms.toFixed(1)} ms, max ${w.loopLagMaxMs.toFixed(1)} ms`
+
+/** GET hot, POST, PATCH over a pool (and optionally PATCH of one GUID) against one config. */
+const benchConfig = async (label: string, env: Record<string, string>, opts: { pool?: number; contended?: boolean; flusher?: string; viaRedis?: boolean } = {}) => {
+  const service = await serve(bun('src/main.ts'), env)
+  const { base } = service
+  const hot = await postOne(base, { user: 'bench-hot' })
+  const size = opts.pool ?? poolSize
+  const pool = await makePool(base, size)
+  rows.push({ name: `${label}: GET /guid/{guid} (hot, LRU)`, r: await load(`${label}-get`, `${base}/guid/${hot}`) })
+  let w = watch(base)
+  const post = await load(`${label}-post`, `${base}/guid`, luaPost('{"user":"bench"}'))
+  let seen = await w()
+  rows.push({ name: `${label}: POST /guid (create)`, r: post, note: lagNote(seen) })
+  if (opts.flusher) {
+    notes.push(
+      `${label}: under the POST load the flusher moved ${Math.round(seen.flushRate)} mutations/s into ${opts.flusher}; the journal held up to ${seen.maxJournalLength} entries (${seen.journalLength} at the end), its oldest up to ${seen.maxJournalAge.toFixed(2)} s old`,
+    )
   }
-  rows.push({ name: `${mode}: PATCH /guid/{guid} (one GUID, contended)`, r: load(`${mode}-patch-one`, `${base}/guid/${hot}`, luaPatchPool([hot], '{"user":"bench-one"}')) })
+  w = watch(base)
+  const patch = await load(`${label}-patch`, `${base}/guid/${hot}`, luaPatchPool(pool, '{"user":"bench-patched"}'))
+  seen = await w()
+  rows.push({ name: `${label}: PATCH /guid/{guid} (${size} GUIDs)`, r: patch, note: lagNote(seen) })
+  if (opts.contended)
+    rows.push({ name: `${label}: PATCH /guid/{guid} (one GUID, contended; not a target)`, r: await load(`${label}-patch-one`, `${base}/guid/${hot}`, luaPatchPool([hot], '{"user":"bench-one"}')) })
   await service.stop()
-
-  if (mode === 'redis') {
-    // The same GET with the LRU off: every read goes to Redis.
-    const cold = await serve('src/main.ts', { SQLITE_PATH: join(dir, `${mode}.sqlite`), LOG_LEVEL: 'warn', HOST: '127.0.0.1', LRU_MAX_ENTRIES: '0', ...env })
-    rows.push({ name: `${mode}: GET /guid/{guid} (via Redis, LRU off)`, r: load(`${mode}-get-redis`, `http://127.0.0.1:${cold.port}/guid/${hot}`) })
+  if (opts.viaRedis) {
+    const cold = await serve(bun('src/main.ts'), { ...env, LRU_MAX_ENTRIES: '0' })
+    const guid = await postOne(cold.base, { user: 'bench-cold' })
+    rows.push({ name: `${label}: GET /guid/{guid} (via Redis, LRU off)`, r: await load(`${label}-get-redis`, `${cold.base}/guid/${guid}`) })
     await cold.stop()
   }
 }
 
-try {
-  const bare = await serve('bench/bare.ts', {})
-  const baseline = load('bare Bun.serve GET', `http://127.0.0.1:${bare.port}/`)
-  await bare.stop()
-
-  if (modes.includes('embedded')) await benchService('embedded', {})
-  if (modes.includes('redis')) {
-    if (!redisAvailable()) notes.push('redis: skipped (redis-server is not installed)')
-    else {
-      redis = await startRedis()
-      if (pin) spawnSync('taskset', ['-pc', '1', String(redis.pid)])
-      await benchService('redis', { REDIS_URL: redis.url, FLUSH_INTERVAL_MS: '20' })
-    }
+const withRedis = async (run: (url: string) => Promise<void>) => {
+  if (!redisAvailable()) return void notes.push('redis: skipped (redis-server is not installed)')
+  const redis = await startRedis()
+  if (pin) spawnSync('taskset', ['-pc', '1', String(redis.pid)])
+  try {
+    await run(redis.url)
+  } finally {
+    await redis.stop()
   }
+}
 
+const withFerretdb = async (run: (url: string) => Promise<void>) => {
+  const { ferretdbSuites, startFerretdb } = await import('../test/support/ferretdb')
+  if (!ferretdbSuites('bench: FerretDB')) return void notes.push('mongo: skipped (no FerretDB binary and no Go to build it)')
+  const ferret = await startFerretdb()
+  // FerretDB is multi-threaded Go: its threads go to wrk's core, the service keeps its own.
+  if (pin) spawnSync('taskset', ['-apc', '1', String(ferret.pid())])
+  try {
+    await run(ferret.url)
+  } finally {
+    await ferret.dispose()
+  }
+}
+
+/** Creates until `target` GUIDs are cached, in short wrk segments; the rate and memory per segment. */
+const benchMillion = async () => {
+  const service = await serve(bun('src/main.ts'), { LRU_MAX_ENTRIES: String(million), LOG_LEVEL: 'warn' })
+  const { base } = service
+  const idle = await scrape(base)
+  const rss0 = metricOf(idle, 'process_resident_memory_bytes')
+  const heap0 = metricOf(idle, 'guidd_process_heap_used_bytes')
+  const segSeconds = 3
+  const segments: Array<{ entries: number; rps: number; p99: number; max: number; lagMax: number }> = []
+  let entries = 0
+  let afterFull = 0
+  const started = performance.now()
+  while (afterFull < 1 && performance.now() - started < 600_000) {
+    const w = watch(base)
+    const r = await runWrk({ url: `${base}/guid`, lua: luaPost('{"user":"bench"}'), connections, seconds: segSeconds, cpu: pin ? '1' : undefined, dir, name: 'million' })
+    const seen = await w()
+    entries = metricOf(await scrape(base), 'guidd_lru_entries')
+    segments.push({ entries, rps: r.rps, p99: r.p99ms, max: r.maxMs, lagMax: seen.loopLagMaxMs })
+    if (entries >= million) afterFull++
+  }
+  const full = await scrape(base)
+  const rss = metricOf(full, 'process_resident_memory_bytes')
+  const heap = metricOf(full, 'guidd_process_heap_used_bytes')
+  await service.stop()
+  const first = segments[0]!
+  const last = segments.at(-1)!
+  const perGuid = (rss - rss0) / entries
+  console.log(`# million: ${segments.map((s) => `${Math.round(s.entries / 1000)}k:${Math.round(s.rps)}/s`).join(' ')}`)
+  notes.push(
+    [
+      `million (LRU_MAX_ENTRIES=${million}, LOG_LEVEL=warn, POST creates in ${segSeconds} s wrk segments): ${entries} GUIDs cached`,
+      `  write rate: first segment ${Math.round(first.rps)}/s, once ${million} are cached ${Math.round(last.rps)}/s (${((last.rps / first.rps) * 100).toFixed(0)}% of the first)`,
+      `  RSS ${(rss0 / 2 ** 20).toFixed(0)} MiB idle -> ${(rss / 2 ** 20).toFixed(0)} MiB: ${Math.round(perGuid)} B per cached GUID (${Math.round(rss / entries)} B counting the whole process); JS heap in use ${Math.round((heap - heap0) / entries)} B per GUID`,
+      `  worst latency ${Math.max(...segments.map((s) => s.max)).toFixed(0)} ms, worst p99 of a segment ${Math.max(...segments.map((s) => s.p99)).toFixed(1)} ms, event-loop lag max ${Math.max(...segments.map((s) => s.lagMax)).toFixed(0)} ms`,
+    ].join('\n'),
+  )
+}
+
+/** dist/guidd from exec to the first 200 on /healthz, polled every millisecond; a fresh data dir each time. */
+const benchStart = async () => {
+  const binary = join(root, 'dist', 'guidd')
+  if (!existsSync(binary) || Bun.env.BENCH_BUILD === '1') {
+    const built = spawnSync('npm', ['run', '--silent', 'build'], { cwd: root, stdio: 'inherit' })
+    if (built.status !== 0) throw new Error('npm run build failed')
+  }
+  const runs = quick ? 5 : 15
+  const times: number[] = []
+  let rssKiB = 0
+  for (let i = 0; i < runs; i++) {
+    const port = await freePort()
+    const data = mkdtempSync(join(dir, 'start-'))
+    const since = performance.now()
+    const proc = Bun.spawn(pinned([binary]), {
+      env: { ...process.env, PORT: String(port), HOST: '127.0.0.1', SQLITE_PATH: join(data, 'guidd.sqlite') },
+      stdin: 'ignore',
+      stdout: 'ignore',
+      stderr: 'ignore',
+    })
+    times.push(await firstHealthy(`http://127.0.0.1:${port}`, proc, since))
+    if (i === runs - 1) {
+      await Bun.sleep(1_000)
+      rssKiB = Number(/VmRSS:\s+(\d+)/.exec(readFileSync(`/proc/${proc.pid}/status`, 'utf8'))?.[1] ?? 0)
+    }
+    proc.kill('SIGTERM')
+    await proc.exited
+  }
+  times.sort((a, b) => a - b)
+  const median = times[Math.floor(times.length / 2)]!
+  notes.push(
+    `start: dist/guidd (${(statSync(binary).size / 2 ** 20).toFixed(0)} MiB) from exec to the first 200 on /healthz: median ${median.toFixed(0)} ms, min ${times[0]!.toFixed(0)}, max ${times.at(-1)!.toFixed(0)} over ${runs} starts${pin ? ' (on CPU 0)' : ''}; RSS idle ${Math.round(rssKiB / 1024)} MiB`,
+  )
+}
+
+const bareRun = async (name: string) => {
+  const bare = await serve(bun('bench/bare.ts'), {})
+  const r = await load(name, `${bare.base}/`)
+  await bare.stop()
+  return r
+}
+
+const load1 = loadavg()[0]!
+try {
+  const bareBefore = await bareRun('bare-before')
+  const has = (s: string) => only.includes(s)
+  if (has('embedded')) await benchConfig('embedded', {}, { contended: true })
+  if (has('embedded-warn')) await benchConfig('embedded, warn', { LOG_LEVEL: 'warn' })
+  if (has('redis')) await withRedis((url) => benchConfig('redis', { REDIS_URL: url }, { flusher: 'SQLite', viaRedis: true }))
+  if (has('redis-warn')) await withRedis((url) => benchConfig('redis, warn', { REDIS_URL: url, LOG_LEVEL: 'warn' }))
+  if (has('mongo')) await withFerretdb((url) => benchConfig('mongodb-only (FerretDB)', { MONGODB_URL: url }, { pool: 100 }))
+  if (has('redis-mongo')) await withRedis((redisUrl) => withFerretdb((url) => benchConfig('redis+mongodb (FerretDB)', { REDIS_URL: redisUrl, MONGODB_URL: url }, { pool: 1_000, flusher: 'FerretDB' })))
+  const bareAfter = await bareRun('bare-after')
+  if (has('million')) await benchMillion()
+  if (has('start')) await benchStart()
+
+  const bareRps = (bareBefore.rps + bareAfter.rps) / 2
   const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a')
   console.log(
-    `\nguidd benchmark, ${new Date().toISOString().slice(0, 10)}, ${availableParallelism()} cores, wrk -t1 -c${connections} -d${seconds}s${pin ? ', service on CPU 0, wrk (and Redis) on CPU 1' : ''}, Bun ${Bun.version}\n`,
+    `\nguidd benchmark, ${new Date().toISOString().slice(0, 10)}, ${availableParallelism()} cores, load ${load1.toFixed(2)} -> ${loadavg()[0]!.toFixed(2)}, wrk -t1 -c${connections} -d${seconds}s${pin ? ', service on CPU 0, wrk (and Redis, FerretDB) on CPU 1' : ''}, Bun ${Bun.version}\n`,
   )
-  console.log('| load | req/s | p50 ms | p99 ms | x bare | errors |')
-  console.log('|---|---:|---:|---:|---:|---:|')
-  for (const { name, r } of [{ name: 'bare Bun.serve, fixed JSON', r: baseline }, ...rows]) {
-    console.log(`| ${name} | ${Math.round(r.rps)} | ${fmt(r.p50ms)} | ${fmt(r.p99ms)} | ${(r.rps / baseline.rps).toFixed(2)} | ${r.errors} |`)
+  console.log('| load | req/s | p50 ms | p99 ms | max ms | x bare | errors | during the load |')
+  console.log('|---|---:|---:|---:|---:|---:|---:|---|')
+  console.log(
+    `| bare Bun.serve, fixed JSON (before / after) | ${Math.round(bareBefore.rps)} / ${Math.round(bareAfter.rps)} | ${fmt(bareBefore.p50ms)} | ${fmt(bareBefore.p99ms)} | ${fmt(bareBefore.maxMs)} | 1.00 | 0 | |`,
+  )
+  for (const { name, r, note } of rows) {
+    console.log(`| ${name} | ${Math.round(r.rps)} | ${fmt(r.p50ms)} | ${fmt(r.p99ms)} | ${fmt(r.maxMs)} | ${(r.rps / bareRps).toFixed(2)} | ${r.errors} | ${note ?? ''} |`)
   }
   for (const note of notes) console.log(`\n${note}`)
 } finally {
-  await redis?.stop()
   rmSync(dir, { recursive: true, force: true })
 }
