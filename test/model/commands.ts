@@ -120,14 +120,14 @@ export class RequestCommand implements Cmd {
     try {
       res = await send(r.service.base, req)
     } catch (error) {
-      r.transcript.http(req, shellPath, sentAt, Date.now(), `no answer: ${error}`, [], null, null)
+      r.transcript.http(req, shellPath, sentAt, `no answer: ${error}`, [], null, null)
       throw new ModelFailure(`${this} got no answer: ${error}\n${r.service.output()}`)
     }
     const ctx = { g, t0: res.t0, t1: res.t1, diskFull: m.diskFull, defaultTtlSeconds: r.defaultTtlSeconds, allowRepeatedEtags: r.without.has('repeated-etags') }
     const outcomes = expectations(intent, ctx)
     const verdict = judge(outcomes, res, ctx, s.slot === null ? null : g.guid, (guid) => (adopt ? adoptInto(m, guid) : { guid, live: null, incarnation: [], earlier: [] }))
     const generated = s.slot === null && adopt && verdict.ok && verdict.outcome.kind === 'record' ? String(res.json.guid) : null
-    r.transcript.http(req, shellPath, res.t0, res.t1, summary(res), outcomes.map(describeOutcome), res.etag, generated)
+    r.transcript.http(req, shellPath, res.t0, summary(res), outcomes.map(describeOutcome), res.etag, generated)
     if (!verdict.ok) throw new ModelFailure(`${this}\n -> ${summary(res)}\n${verdict.message}`)
     verdict.apply()
     count(r, `${req.method}${s.op === 'create' ? (s.slot === null ? ' /guid (generated)' : ' /guid') : ''} ${res.status}`)

@@ -5,9 +5,12 @@ import type { Req } from './wire'
  * What one run did, as a bash script a human can replay against any guidd: the GUIDs are
  * fresh ones of the replay's own, every `expire` is computed from the replay's clock with
  * the same offsets, the replay starts at the same point within a second as the run did
- * (expiry is in whole seconds), waits between requests as the run did, and an If-Match or
- * If-None-Match that carried an ETag answered earlier carries that step's ETag again.
- * Each step's comment says what the model expected and what the service answered.
+ * (expiry is in whole seconds) and sends each request at the same moment after its start
+ * (`at MS`, a little early: curl and the shell take ~20-30 ms to start, which the original
+ * run did not spend; LEAD_MS sets how much), and an If-Match or If-None-Match that carried
+ * an ETag answered earlier carries that step's ETag again. Each step's comment says what the
+ * model expected and what the service answered. After a step done by hand the clock of the
+ * replay starts again from there.
  */
 
 const HEADER = `#!/usr/bin/env bash
@@ -22,6 +25,9 @@ call() {
   printf -v "J$n" '%s' "$(printf '%s\\n' "$out" | sed -n 's/.*"guid":"\\([0-9A-F]\\{32\\}\\)".*/\\1/p')"
 }
 fresh() { tr -d '-' </proc/sys/kernel/random/uuid | tr 'a-f' 'A-F'; }
+# at MS: waits until MS after the start (less LEAD_MS); rebase MS: the start is now MS ago.
+at() { local d=$(( START + $1 - \${LEAD_MS:-30} - $(date +%s%3N) )); if (( d > 0 )); then sleep "$(printf '%d.%03d' $((d / 1000)) $((d % 1000)))"; fi; }
+rebase() { START=$(( $(date +%s%3N) - $1 )); }
 pause() { read -r -p "--- $1; then press Enter " _ </dev/tty; }
 `
 
@@ -30,20 +36,15 @@ const dq = (s: string): string => s.replace(/[\\"$`]/g, (c) => `\\${c}`)
 export class Transcript {
   private readonly lines: string[] = []
   private steps = 0
-  private lastMs: number
   /** ETag header value -> the shell variable of the step that was answered with it. */
   private readonly etagVars = new Map<string, string>()
   readonly startMs = Date.now()
 
-  constructor(private readonly guidCount: number) {
-    this.lastMs = this.startMs
-  }
+  constructor(private readonly guidCount: number) {}
 
   /** One request and its answer (or its failure), with what the model expected. */
-  http(req: Req, shellPath: string, t0: number, t1: number, answer: string, expected: string[], etag: string | null, generated: string | null): void {
+  http(req: Req, shellPath: string, t0: number, answer: string, expected: string[], etag: string | null, generated: string | null): void {
     const n = ++this.steps
-    this.gap(t0)
-    this.lastMs = t1
     const url = `"$B${shellPath}"`
     const args = req.method === 'GET' ? [] : ['-X', req.method]
     for (const [name, value] of Object.entries(req.headers)) {
@@ -51,32 +52,25 @@ export class Transcript {
       for (const [tag, variable] of this.etagVars) v = v.replaceAll(dq(tag), `$${variable}`)
       args.push('-H', `"${name}: ${v}"`)
     }
+    this.lines.push(`# expected: ${expected.join(' | ')}`, `# answered: ${answer}`)
+    // The body is built before the wait, so its date arithmetic does not delay the request.
     if (req.body !== null) {
-      args.push('-H', "'content-type: application/json'")
-      args.push('--data-binary', bodyShell(req.body, Math.floor(this.startMs / 1000)))
+      this.lines.push(`body=${bodyShell(req.body, Math.floor(this.startMs / 1000))}`)
+      args.push('-H', "'content-type: application/json'", '--data-binary', '"$body"')
     }
-    this.lines.push(`# expected: ${expected.join(' | ')}`, `# answered: ${answer}`, `call ${n} ${args.concat(url).join(' ')}`)
+    this.lines.push(`at ${t0 - this.startMs}`, `call ${n} ${args.concat(url).join(' ')}`)
     if (etag !== null && !this.etagVars.has(etag)) this.etagVars.set(etag, `E${n}`)
     if (generated !== null) this.lines.push(`G${this.guidCount - 1}=$J${n}`)
   }
 
-  /** A step a human does by hand (kill -9 and restart, a fault). */
+  /** A step a human does by hand (kill -9 and restart, a fault); the replay's clock goes on from its end. */
   manual(what: string, t0: number, t1: number): void {
-    this.gap(t0)
-    this.lastMs = t1
-    this.lines.push(`pause '${what.replace(/'/g, '')}'`)
+    this.lines.push(`at ${t0 - this.startMs}`, `pause '${what.replace(/'/g, '')}'`, `rebase ${t1 - this.startMs}`)
   }
 
-  /** A deliberate wait, kept as a sleep. */
+  /** A deliberate wait for an expiry: the next step's `at` keeps it. */
   waited(t0: number, t1: number): void {
-    this.gap(t0)
-    this.lines.push(`sleep ${((t1 - t0) / 1000).toFixed(3)}  # the model waits for an expiry`)
-    this.lastMs = t1
-  }
-
-  private gap(t: number): void {
-    const ms = t - this.lastMs
-    if (ms >= 20) this.lines.push(`sleep ${(ms / 1000).toFixed(3)}`)
+    this.lines.push(`# the model waits ${t1 - t0} ms for an expiry`)
   }
 
   script(): string {
@@ -84,10 +78,10 @@ export class Transcript {
     const guids = Array.from({ length: this.guidCount }, (_, i) => `G${i}=$(fresh)`).join('; ')
     return [
       HEADER,
-      `# Start at the same point within a second as the run did (${phase} ms past), then count from T0.`,
-      `now=$(date +%s%3N); sleep "$(printf '0.%03d' $(( (${phase} - now % 1000 + 1000) % 1000 )))"`,
-      'T0=$(date +%s)',
       guids,
+      `# Start at the same point within a second as the run did (${phase} ms past); T0 is that second.`,
+      `now=$(date +%s%3N); sleep "$(printf '0.%03d' $(( (${phase} - now % 1000 + 1000) % 1000 )))"`,
+      'START=$(date +%s%3N); T0=$(( START / 1000 ))',
       ...this.lines,
       '',
     ].join('\n')
