@@ -32,7 +32,7 @@ const count = (r: Real, what: string) => r.stats.set(what, (r.stats.get(what) ??
 
 type Cmd = fc.AsyncCommand<Model, Real, false>
 
-/** The longest a wait command sleeps (the brief: expiries are crossed, in bounded time). */
+/** The longest a wait command sleeps: expiries are crossed, in bounded time. */
 const MAX_WAIT_MS = 3_000
 
 export class ModelFailure extends Error {}
