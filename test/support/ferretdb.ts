@@ -1,11 +1,11 @@
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { homedir, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import { MongoClient } from 'mongodb'
 import { runToExit } from './process'
+import { children, freePort } from './children'
 
 /**
  * A FerretDB (MongoDB wire protocol over SQLite) of the test run's own, run by
@@ -62,21 +62,6 @@ export const buildFerretdb = async (timeoutMs = FERRETDB_BUILD_TIMEOUT_MS): Prom
   if (run.code !== 0) throw new Error(`scripts/ferretdb build failed (${run.code}):\n${run.stdout}${run.stderr}`)
   console.log(`FerretDB built in ${((performance.now() - started) / 1000).toFixed(0)} s`)
 }
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
-
-const live = new Set<Subprocess>()
-process.on('exit', () => {
-  for (const p of live) p.kill('SIGKILL')
-})
 
 /** Whether a MongoDB-wire server at `url` answers a ping with the real driver, within a short bound. */
 const answersPing = async (url: string): Promise<boolean> => {
@@ -138,7 +123,7 @@ const ferretdbOn = (port: number, dataDir: string): TestFerretdb => {
       await p.exited
       clearTimeout(timer)
     }
-    live.delete(p)
+    children.delete(p)
   }
 
   const start = async (): Promise<void> => {
@@ -151,7 +136,7 @@ const ferretdbOn = (port: number, dataDir: string): TestFerretdb => {
       stderr: 'pipe',
     })
     proc = p
-    live.add(p)
+    children.add(p)
     void pump(p.stdout)
     void pump(p.stderr)
     const deadline = Date.now() + START_TIMEOUT_MS

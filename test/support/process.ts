@@ -1,4 +1,5 @@
 import type { Subprocess } from 'bun'
+import { children } from './children'
 
 /** A child process that announced the port it listens on. Stopped by its PID, always. */
 export interface Started {
@@ -14,11 +15,6 @@ export interface Started {
 
 const PORT_LINE = /"port":(\d+)|listening (\d+)/
 
-const live = new Set<Subprocess>()
-process.on('exit', () => {
-  for (const p of live) p.kill('SIGKILL')
-})
-
 /** Spawns `cmd` with PORT=0 (unless given) and waits, bounded, for it to print its port. */
 export const startProcess = async (opts: { cmd: string[]; env?: Record<string, string>; cwd?: string; name?: string; timeoutMs?: number }): Promise<Started> => {
   const proc = Bun.spawn(opts.cmd, {
@@ -28,7 +24,7 @@ export const startProcess = async (opts: { cmd: string[]; env?: Record<string, s
     stdout: 'pipe',
     stderr: 'pipe',
   })
-  live.add(proc)
+  children.add(proc)
   let text = ''
   let resolvePort: (port: number) => void = () => {}
   const portFound = new Promise<number>((resolve) => (resolvePort = resolve))
@@ -52,20 +48,20 @@ export const startProcess = async (opts: { cmd: string[]; env?: Record<string, s
 
   const stop = async (graceMs = 10_000): Promise<number | null> => {
     if (proc.exitCode !== null || proc.signalCode !== null) {
-      live.delete(proc)
+      children.delete(proc)
       return proc.exitCode
     }
     proc.kill('SIGTERM')
     const t = setTimeout(() => proc.kill('SIGKILL'), graceMs)
     const code = await proc.exited
     clearTimeout(t)
-    live.delete(proc)
+    children.delete(proc)
     return code
   }
   const kill9 = async () => {
     proc.kill('SIGKILL')
     await proc.exited
-    live.delete(proc)
+    children.delete(proc)
   }
   return { proc, port, output: () => text, stop, kill9 }
 }
@@ -95,7 +91,7 @@ export interface Finished {
 /** Runs `cmd` to its end, bounded: SIGKILL (and a throw) after `timeoutMs`. For CLIs and bad-config starts. */
 export const runToExit = async (opts: { cmd: string[]; env?: Record<string, string>; cwd?: string; timeoutMs?: number }): Promise<Finished> => {
   const proc = Bun.spawn(opts.cmd, { cwd: opts.cwd, env: { ...process.env, ...opts.env }, stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
-  live.add(proc)
+  children.add(proc)
   const timeoutMs = opts.timeoutMs ?? 15_000
   let timedOut = false
   const timer = setTimeout(() => {
@@ -108,7 +104,7 @@ export const runToExit = async (opts: { cmd: string[]; env?: Record<string, stri
     return { code: proc.signalCode === null ? code : null, stdout, stderr }
   } finally {
     clearTimeout(timer)
-    live.delete(proc)
+    children.delete(proc)
   }
 }
 

@@ -1,10 +1,10 @@
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
-import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import { createClient } from 'redis'
+import { children, freePort } from './children'
 
 /** A redis-server of the test run's own: a free port, a temp dir, stopped by its PID. */
 export interface TestRedis {
@@ -38,21 +38,6 @@ export const redisSuites = (name: string): boolean => {
   return false
 }
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
-
-const live = new Set<Subprocess>()
-process.on('exit', () => {
-  for (const p of live) p.kill('SIGKILL')
-})
-
 let prefixes = 0
 
 const spawnRedis = (port: number, dir: string, appendfsync: string): Subprocess => {
@@ -60,7 +45,7 @@ const spawnRedis = (port: number, dir: string, appendfsync: string): Subprocess 
     stdout: 'pipe',
     stderr: 'pipe',
   })
-  live.add(proc)
+  children.add(proc)
   return proc
 }
 
@@ -94,7 +79,7 @@ export const startRedis = async (options: RedisOptions = {}): Promise<TestRedis>
     const kill9 = async () => {
       proc.kill('SIGKILL')
       await proc.exited
-      live.delete(proc)
+      children.delete(proc)
     }
     const stop = async () => {
       await kill9()
