@@ -1,9 +1,9 @@
-import { overloaded, shuttingDown } from '../../domain/errors'
+import { overloaded, shuttingDown, unavailable } from '../../domain/errors'
 import type { Mutation } from '../../domain/model'
 import { type RedisClient, redisCall } from './client'
 import type { RedisKeys } from './keys'
 import { encodeInvalidation } from './invalidation'
-import { JOURNAL_WRITE, Script } from './scripts'
+import { JOURNAL_WRITE_BATCH, Script } from './scripts'
 import { encodeState } from './state'
 import { keepUntil } from './tier'
 import { type Journal, VersionConflict } from '../../data/journal'
@@ -22,46 +22,92 @@ export interface RedisJournalOptions {
   health?: { failed(error: unknown): void; succeeded(): void }
 }
 
+/** Most writes sent in one script call; more in one turn go in the next call. */
+const BATCH_MAX = 256
+
+interface Pending {
+  mutation: Mutation
+  resolve: () => void
+  reject: (error: unknown) => void
+}
+
 /**
  * The write-behind journal (SPEC §4): one script sets the GUID's new state in Redis, appends
  * the mutation to the journal stream and publishes the invalidation, guarded by the version
  * the actor read. Redis (with AOF) then holds the write durably; the flusher moves it to
  * the store later.
+ *
+ * The writes of one event-loop turn go to Redis in one script call (JOURNAL_WRITE_BATCH), which
+ * applies each exactly as a call of its own would, in arrival order, and answers each on its
+ * own: one round trip, one command's client-side cost and one timeout per turn instead of
+ * per write. Each caller is answered only after Redis has answered the call holding its write.
  */
 export class RedisJournal implements Journal {
-  private readonly write = new Script(JOURNAL_WRITE)
+  private readonly write = new Script(JOURNAL_WRITE_BATCH)
   private closed = false
+  private batch: Pending[] = []
+  private scheduled = false
 
   constructor(private readonly options: RedisJournalOptions) {}
 
-  async append({ next, prevVersion }: Mutation): Promise<void> {
-    if (this.closed) throw shuttingDown()
-    const { client, keys, maxLag, timeoutMs, instanceId, retainSeconds, health } = this.options
-    const reply = (await redisCall('journal', timeoutMs, () =>
-      this.write.run(
-        client,
-        [keys.guid(next.guid), keys.journal],
-        [
-          String(prevVersion),
-          encodeState(next),
-          String(keepUntil(next, retainSeconds)),
-          String(maxLag),
-          keys.invalidations,
-          encodeInvalidation({ guid: next.guid, version: next.version, origin: instanceId }),
-          JSON.stringify(next),
-        ],
-      ),
-    ).catch((error: unknown) => {
-      health?.failed(error)
-      throw error
-    })) as [number, string | number]
-    health?.succeeded()
-    if (reply[0] === 1) return
-    if (reply[0] === 0) throw new VersionConflict(next.guid, prevVersion, Number(reply[1]))
-    throw overloaded(`The write-behind journal holds ${reply[1]} unflushed mutations (limit ${maxLag}); retry shortly.`)
+  append(mutation: Mutation): Promise<void> {
+    if (this.closed) return Promise.reject(shuttingDown())
+    return new Promise((resolve, reject) => {
+      this.batch.push({ mutation, resolve, reject })
+      if (this.batch.length >= BATCH_MAX) this.send()
+      else if (!this.scheduled) {
+        this.scheduled = true
+        setImmediate(this.send)
+      }
+    })
   }
 
   async close(): Promise<void> {
+    this.send()
     this.closed = true
+  }
+
+  /** Sends the waiting writes in one call. Bound, so timers can call it. */
+  private readonly send = (): void => {
+    this.scheduled = false
+    if (this.batch.length === 0) return
+    const batch = this.batch
+    this.batch = []
+    const { client, keys, maxLag, timeoutMs, instanceId, retainSeconds, health } = this.options
+    const guidKeys = [keys.journal]
+    const args = [String(maxLag), keys.invalidations]
+    for (const { mutation } of batch) {
+      const { next, prevVersion } = mutation
+      guidKeys.push(keys.guid(next.guid))
+      args.push(
+        String(prevVersion),
+        encodeState(next),
+        String(keepUntil(next, retainSeconds)),
+        encodeInvalidation({ guid: next.guid, version: next.version, origin: instanceId }),
+        JSON.stringify(next),
+      )
+    }
+    redisCall('journal', timeoutMs, () => this.write.run(client, guidKeys, args)).then(
+      (reply) => {
+        const replies = reply as Array<[number, string | number]>
+        let failed: unknown
+        batch.forEach((p, i) => {
+          const [status, detail] = replies[i] ?? [-2, 'no reply for this entry']
+          if (status === 1) p.resolve()
+          else if (status === 0) p.reject(new VersionConflict(p.mutation.next.guid, p.mutation.prevVersion, Number(detail)))
+          else if (status === -1) p.reject(overloaded(`The write-behind journal holds ${detail} unflushed mutations (limit ${maxLag}); retry shortly.`))
+          else {
+            failed = new Error(String(detail))
+            p.reject(unavailable('Redis is unavailable (journal); retry shortly.', failed))
+          }
+        })
+        if (failed === undefined) health?.succeeded()
+        else health?.failed(failed)
+      },
+      (error: unknown) => {
+        health?.failed(error)
+        for (const p of batch) p.reject(error)
+      },
+    )
   }
 }

@@ -23,21 +23,47 @@ end
 `
 
 /**
- * The journaled write: compare-and-set on the GUID's version, then the new state (kept until
- * EXAT, past its expire: see RedisTier), the journal entry and the invalidation, all or nothing.
- * KEYS: guid key, journal. ARGV: prevVersion, encoded state, keep-until (unix s), max journal
- * length, invalidation channel, invalidation message, state JSON (the journal entry).
- * Returns {1, entry id} | {0, current version} (CAS lost) | {-1, journal length} (lag bound).
+ * The journaled writes of one event-loop turn, in one call (one round trip, one script run):
+ * for each entry in order, exactly what one write's script did on its own: refuse it when the
+ * journal holds max-length entries or more; compare-and-set on the GUID's version; then the
+ * new state (kept until EXAT, past its expire: see RedisTier), the journal entry and the
+ * invalidation. Entries are independent: one refused or failed does not stop the next, as
+ * separate calls would not (a GUID has at most one write in flight per instance: its actor).
+ * KEYS: journal, then each entry's guid key. ARGV: max journal length, invalidation channel,
+ * then per entry: prevVersion, encoded state, keep-until (unix s), invalidation message,
+ * state JSON (the journal entry).
+ * Returns per entry {1, entry id} | {0, current version} (CAS lost) | {-1, journal length}
+ * (lag bound) | {-2, error} (Redis refused a command: the entry's own failure).
  */
-export const JOURNAL_WRITE = `${CURRENT_VERSION}
-local length = redis.call('XLEN', KEYS[2])
-if length >= tonumber(ARGV[4]) then return {-1, length} end
-local version = current_version(KEYS[1])
-if version ~= tonumber(ARGV[1]) then return {0, version} end
-redis.call('SET', KEYS[1], ARGV[2], 'EXAT', ARGV[3])
-local id = redis.call('XADD', KEYS[2], '*', 'm', ARGV[7])
-redis.call('PUBLISH', ARGV[5], ARGV[6])
-return {1, id}
+export const JOURNAL_WRITE_BATCH = `${CURRENT_VERSION}
+local max = tonumber(ARGV[1])
+local length = redis.call('XLEN', KEYS[1])
+local results = {}
+for i = 2, #KEYS do
+  local a = 3 + (i - 2) * 5
+  local key = KEYS[i]
+  if length >= max then
+    results[#results + 1] = {-1, length}
+  else
+    local version = current_version(key)
+    if version ~= tonumber(ARGV[a]) then
+      results[#results + 1] = {0, version}
+    else
+      local set = redis.pcall('SET', key, ARGV[a + 1], 'EXAT', ARGV[a + 2])
+      local id = set
+      if type(set) ~= 'table' or not set.err then id = redis.pcall('XADD', KEYS[1], '*', 'm', ARGV[a + 4]) end
+      if type(id) == 'table' and id.err then
+        results[#results + 1] = {-2, id.err}
+      else
+        length = length + 1
+        local published = redis.pcall('PUBLISH', ARGV[2], ARGV[a + 3])
+        if type(published) == 'table' and published.err then results[#results + 1] = {-2, published.err}
+        else results[#results + 1] = {1, id} end
+      end
+    end
+  end
+end
+return results
 `
 
 /**
