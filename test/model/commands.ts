@@ -123,7 +123,7 @@ export class RequestCommand implements Cmd {
       r.transcript.http(req, shellPath, sentAt, `no answer: ${error}`, [], null, null)
       throw new ModelFailure(`${this} got no answer: ${error}\n${r.service.output()}`)
     }
-    const ctx = { g, t0: res.t0, t1: res.t1, diskFull: m.diskFull, defaultTtlSeconds: r.defaultTtlSeconds, allowRepeatedEtags: r.without.has('repeated-etags') }
+    const ctx = { g, t0: res.t0, t1: res.t1, diskFull: m.diskFull, storeDown: m.storeDown, defaultTtlSeconds: r.defaultTtlSeconds, allowRepeatedEtags: r.without.has('repeated-etags') }
     const outcomes = expectations(intent, ctx)
     const verdict = judge(outcomes, res, ctx, s.slot === null ? null : g.guid, (guid) => (adopt ? adoptInto(m, guid) : { guid, live: null, incarnation: [], earlier: [] }))
     const generated = s.slot === null && adopt && verdict.ok && verdict.outcome.kind === 'record' ? String(res.json.guid) : null
@@ -132,10 +132,12 @@ export class RequestCommand implements Cmd {
     verdict.apply()
     count(r, `${req.method}${s.op === 'create' ? (s.slot === null ? ' /guid (generated)' : ' /guid') : ''} ${res.status}`)
     if (s.expire?.alignMs !== undefined && res.status < 300) count(r, `acknowledged writes of an expire ${s.expire.alignMs} ms ahead`)
-    // A store that cannot write says so on /readyz too, while it lasts.
-    if (res.status === 503 && m.diskFull) {
+    // A store that cannot write (or cannot be reached) says so on /readyz too, while it lasts:
+    // after each 503 on a full disk, once per outage of MongoDB (each /readyz then takes ~2 s).
+    if (res.status === 503 && (m.diskFull || (m.storeDown && !m.storeDownOnReadyz))) {
       const ready = await fetch(`${r.service.base}/readyz`, { signal: AbortSignal.timeout(5_000) })
-      if (ready.status !== 503) throw new ModelFailure(`${this}\n -> 503 (disk full), but /readyz answered ${ready.status} ${await ready.text()}`)
+      if (ready.status !== 503) throw new ModelFailure(`${this}\n -> 503 (${m.diskFull ? 'disk full' : 'MongoDB down'}), but /readyz answered ${ready.status} ${await ready.text()}`)
+      if (m.storeDown) m.storeDownOnReadyz = true
     }
   }
 
@@ -234,7 +236,8 @@ export class WaitCommand implements Cmd {
 /** kill -9 the service, start it again on the same data: every acknowledged write must still be there. */
 export class RestartCommand implements Cmd {
   check(m: Model): boolean {
-    return !m.diskFull
+    // Restarts run with no fault on: what the fault tests is the running service, not its start.
+    return !m.diskFull && !m.storeDown
   }
 
   async run(_m: Model, r: Real): Promise<void> {
@@ -367,6 +370,6 @@ export const commandArbs = (faults: readonly Fault[], without: Without): fc.Arbi
     ...times(without.has('short-expires') ? 0 : 3, fc.constant(new WaitCommand())),
     fc.tuple(fc.integer({ min: 5, max: 30 }), fc.string({ minLength: 1, maxLength: 8 })).map(([n, user]) => new BurstCommand(n, user)),
     ...(without.has('restart') ? [] : [fc.constant(new RestartCommand())]),
-    ...faults.filter((f) => !without.has('faults') && !without.has(f.name)).map((f) => fc.constant(new FaultCommand(f))),
+    ...faults.filter((f) => !without.has('faults') && !without.has(f.name)).flatMap((f) => times(f.weight ?? 1, fc.constant(new FaultCommand(f)))),
   ]
 }

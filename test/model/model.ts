@@ -34,12 +34,16 @@ export interface Model {
   slots: GuidModel[]
   /** The store's disk is full (the fault is on). */
   diskFull: boolean
+  /** The MongoDB-wire server is stopped (the fault is on). */
+  storeDown: boolean
+  /** /readyz was seen answering 503 during this outage of MongoDB (asked once: it takes seconds then). */
+  storeDownOnReadyz: boolean
 }
 
 const absent = (guid: string): GuidModel => ({ guid, live: null, incarnation: [], earlier: [] })
 
 /** A fresh pool: GUIDs nobody has used, so the model starts from "all absent" on a long-lived server. */
-export const emptyModel = (): Model => ({ slots: Array.from({ length: POOL_SIZE }, () => absent(freshGuid())), diskFull: false })
+export const emptyModel = (): Model => ({ slots: Array.from({ length: POOL_SIZE }, () => absent(freshGuid())), diskFull: false, storeDown: false, storeDownOnReadyz: false })
 
 /** Points the generated slot at a GUID the server just generated (its earlier occupant is forgotten). */
 export const adoptGenerated = (m: Model, guid: string): GuidModel => {

@@ -45,6 +45,8 @@ export interface Context {
   t0: number
   t1: number
   diskFull: boolean
+  /** The MongoDB server is stopped: any request may find it needs it (a read that misses the caches, a write's load or commit). */
+  storeDown: boolean
   defaultTtlSeconds: number
   /** Leave out the check that a write's ETag is new (GUIDD_MODEL_WITHOUT=repeated-etags). */
   allowRepeatedEtags?: boolean
@@ -131,6 +133,8 @@ const decide = (i: Intent, c: Context, live: boolean, future: boolean): Outcome[
   const out = errors.length > 0 ? errors : [success]
   // A store that cannot write refuses the write with 503 (README "Errors": unavailable); it changes nothing.
   if (c.diskFull && isWrite(i)) out.push(problem(503, 'unavailable', 'the disk is full', gone))
+  // Likewise a MongoDB that is down, for a read that misses the caches too.
+  else if (c.storeDown) out.push(problem(503, 'unavailable', 'MongoDB is down', gone))
   return out
 }
 
