@@ -18,7 +18,8 @@
  *
  * Env: BENCH_QUICK=1 (3 s loads, a 2,000-GUID pool, 200,000 instead of a million, no FerretDB
  * sections unless BENCH_ONLY names them), BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_POOL
- * (10000 GUIDs for PATCH), BENCH_MILLION (1000000), BENCH_PIN (1; 0: no taskset), BENCH_ONLY.
+ * (10000 GUIDs for PATCH), BENCH_MILLION (1000000), BENCH_PIN (1; 0: no taskset), BENCH_ONLY,
+ * BENCH_SERVICE_ROOT (the checkout whose src/main.ts is measured; this one by default).
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
@@ -37,6 +38,8 @@ const ALL = ['embedded', 'embedded-warn', 'redis', 'redis-warn', 'mongo', 'redis
 const only = (Bun.env.BENCH_ONLY ?? (quick ? ALL.filter((s) => !s.includes('mongo')).join(',') : ALL.join(','))).split(',')
 const pin = Bun.env.BENCH_PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-V']).error === undefined
 const root = join(import.meta.dir, '..')
+/** The service under test: this checkout, or another (BENCH_SERVICE_ROOT, e.g. a worktree of an older commit, for an A/B). */
+const serviceRoot = Bun.env.BENCH_SERVICE_ROOT ?? root
 const dir = mkdtempSync(join(tmpdir(), 'guidd-bench-'))
 
 ensureWrk()
@@ -44,14 +47,25 @@ ensureWrk()
 if (pin) spawnSync('taskset', ['-pc', '1', String(process.pid)])
 
 const pinned = (cmd: string[]) => (pin ? ['taskset', '-c', '0', ...cmd] : cmd)
-const bun = (script: string) => pinned([process.execPath, 'run', join(root, script)])
+const bun = (script: string, from = root) => pinned([process.execPath, 'run', join(from, script)])
 let services = 0
 const serve = (cmd: string[], env: Record<string, string>): Promise<BenchProcess> =>
   startBench({ cmd, env: { SQLITE_PATH: join(dir, `s${++services}.sqlite`), ...env }, cwd: dir, output: join(dir, `s${services}.log`) })
 
-const load = async (name: string, url: string, lua?: string): Promise<WrkResult> => {
-  const r = await runWrk({ url, lua, connections, seconds, cpu: pin ? '1' : undefined, dir, name })
-  console.log(`# ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, max ${r.maxMs} ms${r.errors ? `, ${r.errors} errors` : ''}`)
+type Measured = WrkResult & { cpuUs?: number }
+
+/**
+ * One wrk load. With `base` (a guidd), also the service's CPU time per request over the load
+ * (process_cpu_seconds_total, every thread): on a machine other work shares, this moves far
+ * less than req/s, so it is what an A/B of a lever compares.
+ */
+const load = async (name: string, url: string, lua?: string, base?: string): Promise<Measured> => {
+  const cpuBefore = base === undefined ? 0 : metricOf(await scrape(base), 'process_cpu_seconds_total')
+  const r: Measured = await runWrk({ url, lua, connections, seconds, cpu: pin ? '1' : undefined, dir, name })
+  if (base !== undefined) r.cpuUs = ((metricOf(await scrape(base), 'process_cpu_seconds_total') - cpuBefore) * 1e6) / r.requests
+  console.log(
+    `# ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, max ${r.maxMs} ms${r.cpuUs ? `, ${r.cpuUs.toFixed(1)} CPU us/req` : ''}${r.errors ? `, ${r.errors} errors` : ''}`,
+  )
   return r
 }
 
@@ -91,7 +105,7 @@ const watch = (base: string) => {
   }
 }
 
-type Row = { name: string; r: WrkResult; note?: string }
+type Row = { name: string; r: Measured; note?: string }
 const rows: Row[] = []
 const notes: string[] = []
 
@@ -110,14 +124,14 @@ const lagNote = (w: Awaited<ReturnType<ReturnType<typeof watch>>>) => `loop lag 
 
 /** GET hot, POST, PATCH over a pool (and optionally PATCH of one GUID) against one config. */
 const benchConfig = async (label: string, env: Record<string, string>, opts: { pool?: number; contended?: boolean; flusher?: string; viaRedis?: boolean } = {}) => {
-  const service = await serve(bun('src/main.ts'), env)
+  const service = await serve(bun('src/main.ts', serviceRoot), env)
   const { base } = service
   const hot = await postOne(base, { user: 'bench-hot' })
   const size = opts.pool ?? poolSize
   const pool = await makePool(base, size)
-  rows.push({ name: `${label}: GET /guid/{guid} (hot, LRU)`, r: await load(`${label}-get`, `${base}/guid/${hot}`) })
+  rows.push({ name: `${label}: GET /guid/{guid} (hot, LRU)`, r: await load(`${label}-get`, `${base}/guid/${hot}`, undefined, base) })
   let w = watch(base)
-  const post = await load(`${label}-post`, `${base}/guid`, luaPost('{"user":"bench"}'))
+  const post = await load(`${label}-post`, `${base}/guid`, luaPost('{"user":"bench"}'), base)
   let seen = await w()
   rows.push({ name: `${label}: POST /guid (create)`, r: post, note: lagNote(seen) })
   if (opts.flusher) {
@@ -126,14 +140,14 @@ const benchConfig = async (label: string, env: Record<string, string>, opts: { p
     )
   }
   w = watch(base)
-  const patch = await load(`${label}-patch`, `${base}/guid/${hot}`, luaPatchPool(pool, '{"user":"bench-patched"}'))
+  const patch = await load(`${label}-patch`, `${base}/guid/${hot}`, luaPatchPool(pool, '{"user":"bench-patched"}'), base)
   seen = await w()
   rows.push({ name: `${label}: PATCH /guid/{guid} (${size} GUIDs)`, r: patch, note: lagNote(seen) })
   if (opts.contended)
     rows.push({ name: `${label}: PATCH /guid/{guid} (one GUID, contended; not a target)`, r: await load(`${label}-patch-one`, `${base}/guid/${hot}`, luaPatchPool([hot], '{"user":"bench-one"}')) })
   await service.stop()
   if (opts.viaRedis) {
-    const cold = await serve(bun('src/main.ts'), { ...env, LRU_MAX_ENTRIES: '0' })
+    const cold = await serve(bun('src/main.ts', serviceRoot), { ...env, LRU_MAX_ENTRIES: '0' })
     const guid = await postOne(cold.base, { user: 'bench-cold' })
     rows.push({ name: `${label}: GET /guid/{guid} (via Redis, LRU off)`, r: await load(`${label}-get-redis`, `${cold.base}/guid/${guid}`) })
     await cold.stop()
@@ -166,7 +180,7 @@ const withFerretdb = async (run: (url: string) => Promise<void>) => {
 
 /** Creates until `target` GUIDs are cached, in short wrk segments; the rate and memory per segment. */
 const benchMillion = async () => {
-  const service = await serve(bun('src/main.ts'), { LRU_MAX_ENTRIES: String(million), LOG_LEVEL: 'warn' })
+  const service = await serve(bun('src/main.ts', serviceRoot), { LRU_MAX_ENTRIES: String(million), LOG_LEVEL: 'warn' })
   const { base } = service
   const idle = await scrape(base)
   const rss0 = metricOf(idle, 'process_resident_memory_bytes')
@@ -263,13 +277,15 @@ try {
   console.log(
     `\nguidd benchmark, ${new Date().toISOString().slice(0, 10)}, ${availableParallelism()} cores, load ${load1.toFixed(2)} -> ${loadavg()[0]!.toFixed(2)}, wrk -t1 -c${connections} -d${seconds}s${pin ? ', service on CPU 0, wrk (and Redis, FerretDB) on CPU 1' : ''}, Bun ${Bun.version}\n`,
   )
-  console.log('| load | req/s | p50 ms | p99 ms | max ms | x bare | errors | during the load |')
-  console.log('|---|---:|---:|---:|---:|---:|---:|---|')
+  console.log('| load | req/s | p50 ms | p99 ms | max ms | x bare | CPU us/req | errors | during the load |')
+  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|')
   console.log(
-    `| bare Bun.serve, fixed JSON (before / after) | ${Math.round(bareBefore.rps)} / ${Math.round(bareAfter.rps)} | ${fmt(bareBefore.p50ms)} | ${fmt(bareBefore.p99ms)} | ${fmt(bareBefore.maxMs)} | 1.00 | 0 | |`,
+    `| bare Bun.serve, fixed JSON (before / after) | ${Math.round(bareBefore.rps)} / ${Math.round(bareAfter.rps)} | ${fmt(bareBefore.p50ms)} | ${fmt(bareBefore.p99ms)} | ${fmt(bareBefore.maxMs)} | 1.00 | | 0 | |`,
   )
   for (const { name, r, note } of rows) {
-    console.log(`| ${name} | ${Math.round(r.rps)} | ${fmt(r.p50ms)} | ${fmt(r.p99ms)} | ${fmt(r.maxMs)} | ${(r.rps / bareRps).toFixed(2)} | ${r.errors} | ${note ?? ''} |`)
+    console.log(
+      `| ${name} | ${Math.round(r.rps)} | ${fmt(r.p50ms)} | ${fmt(r.p99ms)} | ${fmt(r.maxMs)} | ${(r.rps / bareRps).toFixed(2)} | ${r.cpuUs === undefined ? '' : r.cpuUs.toFixed(1)} | ${r.errors} | ${note ?? ''} |`,
+    )
   }
   for (const note of notes) console.log(`\n${note}`)
 } finally {
