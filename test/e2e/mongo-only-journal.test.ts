@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { MongoClient } from 'mongodb'
+import { Collection, MongoClient, MongoNetworkError } from 'mongodb'
 import { ManualClock } from '../../src/domain/clock'
 import { ServiceError } from '../../src/domain/errors'
 import type { StoredRecord, Tombstone } from '../../src/domain/model'
@@ -182,6 +182,31 @@ describe.if(enabled)('MongoJournal', () => {
     expect(events).not.toContain('failed')
     expect(events).toContain('succeeded')
     await journal.probeWrite()
+  })
+
+  // Found by the model-based tests: MongoDB killed mid-write left the write's claim behind,
+  // and the GUID answered 503 until the claim's 30 s lease ran out.
+  test('a write that fails after taking its claim releases it, or (MongoDB unreachable) before the next write', async () => {
+    const guid = newGuid()
+    await journal.append({ next: record(guid, 1), prevVersion: 0 })
+    const { docs } = await store.connected()
+    const updateOne = docs.updateOne
+    const deleteOne = Collection.prototype.deleteOne
+    docs.updateOne = (() => Promise.reject(new MongoNetworkError('killed mid-write (test)'))) as never
+    Collection.prototype.deleteOne = (() => Promise.reject(new MongoNetworkError('still down (test)'))) as never
+    try {
+      const error = await journal.append({ next: record(guid, 2), prevVersion: 1 }).then(
+        () => null,
+        (e: unknown) => e,
+      )
+      expect((error as ServiceError).kind).toBe('unavailable')
+    } finally {
+      docs.updateOne = updateOne
+      Collection.prototype.deleteOne = deleteOne
+    }
+    // MongoDB answers again (the clock has not moved: no lease has run out).
+    await journal.append({ next: record(guid, 2), prevVersion: 1 })
+    expect(await store.get(guid, NOW)).toMatchObject({ version: 2 })
   })
 
   test('after close, appends are refused with 503', async () => {

@@ -44,6 +44,8 @@ export class Claims {
     private readonly claims: Collection<ClaimDoc>,
     private readonly clock: Clock,
     private readonly writeConcern: WriteConcernSettings,
+    /** Claims whose release failed, kept across reconnections: released before this instance's next write. */
+    private readonly orphans: Set<string> = new Set(),
   ) {}
 
   /** The claim's id, or 'held' when another writer holds it. */
@@ -85,8 +87,27 @@ export class Claims {
     return deletedCount
   }
 
+  /**
+   * Ends a claim once its write has answered, or failed: after a failure (MongoDB unreachable,
+   * killed) the write's outcome is unknown to the caller, but it is over, so the claim must not
+   * block the next writer for a whole lease. Where the delete itself cannot reach MongoDB, the
+   * claim is kept to be released by `releaseOrphans` (found by the model-based tests: a GUID
+   * stuck for 30 s after its MongoDB was killed mid-write).
+   */
   async release(id: string): Promise<void> {
-    // Best effort: a claim left behind only delays the next writer of that version until its lease ends.
-    await this.claims.deleteOne({ _id: id }).catch(() => {})
+    try {
+      await this.claims.deleteOne({ _id: id }, { writeConcern: this.writeConcern })
+      this.orphans.delete(id)
+    } catch {
+      this.orphans.add(id)
+    }
+  }
+
+  /** Releases the claims earlier releases could not (called before each write, on a live connection). */
+  async releaseOrphans(): Promise<void> {
+    if (this.orphans.size === 0) return
+    const ids = [...this.orphans]
+    await this.claims.deleteMany({ _id: { $in: ids } }, { writeConcern: this.writeConcern })
+    for (const id of ids) this.orphans.delete(id)
   }
 }

@@ -41,6 +41,8 @@ const PROBE_ID = 'write-probe'
  */
 export class MongoJournal implements Journal {
   private closed = false
+  /** Claims a failed write could not release (MongoDB down): released before the next write. */
+  private readonly orphanClaims = new Set<string>()
   private storeView: Store | undefined
   private readonly writeConcern: WriteConcernSettings
   /** Learnt at the first write: the documents, and the claims where the server needs them. */
@@ -74,16 +76,21 @@ export class MongoJournal implements Journal {
     const { health, clock } = this.options
     const now = toDate(nowSeconds(clock))
     let written: number
+    let claim: string | undefined
+    let claims: Claims | undefined
     try {
-      const { docs, claims } = await this.connect()
-      const replaces = claims === undefined || prevVersion > 0 ? prevVersion : await expiredVersion(docs, next, now)
+      const target = await this.connect()
+      claims = target.claims
+      await claims?.releaseOrphans()
+      const replaces = claims === undefined || prevVersion > 0 ? prevVersion : await expiredVersion(target.docs, next, now)
       const filter: Filter<GuidDoc> = replaces === 0 ? { _id: next.guid, version: { $lt: next.version }, expireAt: { $lte: now } } : { _id: next.guid, version: replaces }
-      const claim = claims !== undefined && replaces > 0 ? await claims.take(next.guid, replaces) : undefined
-      if (claim === 'held') throw new VersionConflict(next.guid, prevVersion)
-      const result = await docs.updateOne(filter, documentOf(next), { upsert: replaces === 0, writeConcern: this.writeConcern })
+      const taken = claims !== undefined && replaces > 0 ? await claims.take(next.guid, replaces) : undefined
+      if (taken === 'held') throw new VersionConflict(next.guid, prevVersion)
+      claim = taken
+      const result = await target.docs.updateOne(filter, documentOf(next), { upsert: replaces === 0, writeConcern: this.writeConcern })
       written = result.matchedCount + result.upsertedCount
-      if (claim !== undefined) await claims!.release(claim)
     } catch (error) {
+      if (claim !== undefined) await claims!.release(claim)
       if (error instanceof VersionConflict) {
         health?.succeeded()
         throw error
@@ -98,6 +105,7 @@ export class MongoJournal implements Journal {
       this.target = undefined
       throw unavailable('MongoDB cannot take writes right now; retry shortly.', error)
     }
+    if (claim !== undefined) await claims!.release(claim)
     health?.succeeded()
     if (written === 0) throw new VersionConflict(next.guid, prevVersion)
   }
@@ -124,7 +132,7 @@ export class MongoJournal implements Journal {
   private connect(): Promise<{ docs: Collection<GuidDoc>; claims: Claims | undefined }> {
     this.target ??= this.store.connected().then(async ({ db, docs }) => ({
       docs,
-      claims: (await conditionalUpdatesAreAtomic(db)) ? undefined : new Claims(db.collection<ClaimDoc>(CLAIMS_COLLECTION), this.options.clock, this.writeConcern),
+      claims: (await conditionalUpdatesAreAtomic(db)) ? undefined : new Claims(db.collection<ClaimDoc>(CLAIMS_COLLECTION), this.options.clock, this.writeConcern, this.orphanClaims),
     }))
     return this.target
   }
@@ -162,14 +170,7 @@ const documentOf = (next: Stored): UpdateFilter<GuidDoc> => {
  */
 const storeView = (store: Store, sweepClaims: (nowSec: number, limit: number) => Promise<number>): Store => ({
   name: store.name,
-  get: async (guid, nowSec) => {
-    try {
-      return await store.get(guid, nowSec)
-    } catch (error) {
-      if (classifyWriteError(error) !== 'retryable') throw error
-      throw unavailable('MongoDB cannot be read right now; retry shortly.', error)
-    }
-  },
+  get: (guid, nowSec) => store.get(guid, nowSec),
   applyBatch: (mutations, nowSec) => store.applyBatch(mutations, nowSec),
   sweepExpired: async (nowSec, limit) => {
     const swept = await store.sweepExpired(nowSec, limit)

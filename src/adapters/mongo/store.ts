@@ -1,4 +1,5 @@
 import { type AnyBulkWriteOperation, type Collection, type Db, MongoClient, type MongoClientOptions, MongoServerError } from 'mongodb'
+import { unavailable } from '../../domain/errors'
 import { checkStored, type Mutation, type Stored } from '../../domain/model'
 import {
   BulkAccountingError,
@@ -177,11 +178,18 @@ export class MongoStore implements Store {
     }
   }
 
+  /** A read MongoDB cannot answer now (unreachable, not primary) is 503 unavailable, in every mode. */
   async get(guid: string, nowSec: number): Promise<Stored | null> {
-    await this.ready()
-    // By _id alone: FerretDB 1.x (SQLite) uses its primary key only for a filter that is
-    // exactly {_id}, and scans the whole collection for anything more.
-    const doc = await this.docs.findOne({ _id: guid })
+    let doc: GuidDoc | null
+    try {
+      await this.ready()
+      // By _id alone: FerretDB 1.x (SQLite) uses its primary key only for a filter that is
+      // exactly {_id}, and scans the whole collection for anything more.
+      doc = await this.docs.findOne({ _id: guid })
+    } catch (error) {
+      if (classifyWriteError(error) !== 'retryable') throw error
+      throw unavailable('MongoDB cannot be read right now; retry shortly.', error)
+    }
     // The TTL monitor runs once a minute at best (and some servers have none): filter, never trust it.
     if (doc === null || !(doc.expireAt instanceof Date && doc.expireAt.getTime() > nowSec * 1000)) return null
     const stored = fromDoc(doc)
