@@ -2,22 +2,19 @@ import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Finished, type Started, startProcess, waitForHttp } from '../support/process'
-import { startRedis } from '../support/redis'
+import { type BackendKind, startBackend } from './backends'
 import { runChecker } from './checker'
 import { historyJson, monotonicClock, type RecordedOp } from './history'
 import { Pool, type Routing } from './routing'
 import { perform, requestFor, spreadGuids, startLoad } from './workload'
 
 /**
- * One run of the linearizability check in Redis mode: a redis-server of its own (AOF,
- * appendfsync always), two instances on it, clients sending random operations on a few GUIDs
- * through the run's routing while one instance is killed with SIGKILL and restarted on a new
- * port, and Redis itself is killed and restarted on the same port and AOF; then every GUID is
- * read on every instance, and the history checked with Porcupine.
- *
- * Redis runs with appendfsync always: the service promises that an acknowledged write is
- * durable in Redis with AOF, so a kill -9 of Redis must lose none (with everysec, the last
- * second of writes may be lost, which this check would rightly report).
+ * One run of the linearizability check: what the instances share, of the run's own
+ * (backends.ts: a redis-server, or a FerretDB in MongoDB-only mode), two instances on it,
+ * clients sending random operations on a few GUIDs through the run's routing while one
+ * instance is killed with SIGKILL and restarted on a new port, and (Redis) the shared server
+ * itself is killed and restarted on its data; then, after a pause, every GUID is read on
+ * every instance, and the history checked with Porcupine.
  */
 
 export interface RunConfig {
@@ -25,21 +22,30 @@ export interface RunConfig {
   id: string
   /** Printed: what the run is. */
   title: string
+  /** What the instances share: the mode they run in. */
+  backend: BackendKind
   routing: Routing
   /**
    * False: the answers of GETs sent during the load are left out of the check (a read on an
-   * instance other than the writer's may trail the write by the invalidation delay); every
-   * POST, PATCH and DELETE answer, refusals included, is still checked, and so are the final
-   * reads, sent after the instances have had time to hear of every write.
+   * instance other than the writer's may trail the write: by the invalidation delay in Redis
+   * mode, by LRU_TTL_MS in MongoDB-only mode); every POST, PATCH and DELETE answer, refusals
+   * included, is still checked, and so are the final reads, sent after `settleMs`.
    */
   checkReads: boolean
+  /**
+   * Between the end of the load and the final reads: longer than a read on another instance
+   * may trail a write, so every final read is checked. Redis: 500 ms, far above the
+   * invalidation delay (max 4-15 ms measured by test/e2e/scale-out.test.ts); MongoDB-only:
+   * LRU_TTL_MS (1000 ms) and a margin.
+   */
+  settleMs: number
   /** Settings added to the instances' environment. */
   serverEnv: Record<string, string>
   clients: number
   guids: number
   operations: number
   loadDeadlineMs: number
-  /** Each cycle kills an instance (the two in turn), then Redis. */
+  /** Each cycle kills an instance (the two in turn), then (Redis) the shared server. */
   faultCycles: number
 }
 
@@ -48,31 +54,22 @@ export interface RunResult {
   checked: Finished
   /** One paragraph: what ran, what was checked, what happened. */
   summary: string
-  /** Operations answered that were sent after Redis came back the last time. */
-  completedAfterRedis: number
+  /** Operations answered that were sent after the last fault was over (the shared server or the instance back). */
+  completedAfterFaults: number
 }
 
 const root = join(import.meta.dir, '..', '..')
 const SERVER_CMD = [process.execPath, 'run', join(root, 'src', 'main.ts')]
 const LINES = ['A', 'B'] as const
-/** How long Redis stays down: long enough that requests meet it down. */
-const REDIS_DOWN_MS = 600
-/**
- * Between the end of the load and the final reads: far above the invalidation delay
- * (max 4-15 ms measured by test/e2e/scale-out.test.ts), so every instance has heard of
- * every write and the final reads are checked in every run.
- */
-const SETTLE_MS = 500
 
 export const runScenario = async (run: RunConfig): Promise<RunResult> => {
   const began = performance.now()
-  const redis = await startRedis({ appendfsync: 'always' })
+  const backend = await startBackend(run.backend)
   const dir = mkdtempSync(join(tmpdir(), 'guidd-linearizability-'))
   const servers: Started[] = []
   try {
-    const prefix = redis.prefix()
     const extraEnv = JSON.parse(process.env.GUIDD_LINEARIZABILITY_SERVER_ENV || '{}') as Record<string, string>
-    /** Instance lines: each restart after a kill keeps its SQLite file and takes a new port and name (A, A2, A3...). */
+    /** Instance lines: each restart after a kill keeps its settings (its SQLite file) and takes a new port and name (A, A2, A3...). */
     const lines = LINES.map((line) => ({ line, generation: 1, started: undefined as Started | undefined }))
     const pool = new Pool(LINES, run.routing)
     const startInstance = async (l: (typeof lines)[number]): Promise<void> => {
@@ -82,15 +79,10 @@ export const runScenario = async (run: RunConfig): Promise<RunResult> => {
         cwd: root,
         name: `guidd ${name}`,
         env: {
-          REDIS_URL: redis.url,
-          REDIS_PREFIX: prefix,
-          SQLITE_PATH: join(dir, `${l.line}.sqlite`),
-          FLUSH_INTERVAL_MS: '20',
-          JOURNAL_CLAIM_IDLE_MS: '500',
+          ...backend.env(l.line, dir),
           LOG_LEVEL: 'warn',
           HOST: '127.0.0.1',
           // Empty is unset: none of the runner's own settings leak in.
-          MONGODB_URL: '',
           API_KEYS: '',
           ...run.serverEnv,
           ...extraEnv,
@@ -120,8 +112,8 @@ export const runScenario = async (run: RunConfig): Promise<RunResult> => {
     const reached = async (fraction: number) => {
       while (load.ops.length < fraction * run.operations && Date.now() < deadline) await Bun.sleep(5)
     }
-    const kills = { instance: 0, redis: 0 }
-    let redisRestartedAt = 0
+    const kills = { instance: 0, shared: 0 }
+    let faultsOverAt = 0
 
     for (let cycle = 0; cycle < run.faultCycles; cycle++) {
       // 1. kill -9 of an instance mid-run, requests in flight on it; clients find it dead
@@ -135,19 +127,20 @@ export const runScenario = async (run: RunConfig): Promise<RunResult> => {
       kills.instance++
       victim.generation++
       await startInstance(victim)
+      faultsOverAt = clock()
 
-      // 2. kill -9 of Redis mid-run; it comes back on the same port from its AOF.
-      await reached((cycle + 0.55) / run.faultCycles)
-      await redis.kill9()
-      kills.redis++
-      await Bun.sleep(REDIS_DOWN_MS)
-      await redis.restart()
-      redisRestartedAt = clock()
+      // 2. kill -9 of the shared server mid-run (Redis: it comes back on the same port from its AOF).
+      if (backend.crash !== undefined) {
+        await reached((cycle + 0.55) / run.faultCycles)
+        await backend.crash()
+        kills.shared++
+        faultsOverAt = clock()
+      }
     }
 
     await load.done
     // 3. After the load and a pause: every GUID read on every instance, one at a time, checked.
-    await Bun.sleep(SETTLE_MS)
+    await Bun.sleep(run.settleMs)
     const finalClient = 1_000_000
     for (const guid of guids) {
       for (const target of pool.all()) load.ops.push((await perform(requestFor('get', guid, {}), target, finalClient, clock)).op)
@@ -163,22 +156,23 @@ export const runScenario = async (run: RunConfig): Promise<RunResult> => {
     const failed = checked.code !== 0
     if (!failed && !out.kept) rmSync(out.dir, { recursive: true, force: true })
 
-    const completedAfterRedis = ops.filter((op) => op.return !== undefined && op.invoke > redisRestartedAt).length
+    const completedAfterFaults = ops.filter((op) => op.return !== undefined && op.invoke > faultsOverAt).length
     const summary = [
-      `linearizability, ${run.title}: ${ops.length} operations by ${run.clients} clients on ${guids.length} GUIDs, ${describeChecked(ops)}`,
-      `  ${ops.filter((op) => op.return === undefined).length} indeterminate; kills: ${kills.instance} instance, ${kills.redis} Redis; ${completedAfterRedis} completed after Redis came back; statuses: ${statusCounts(ops)}; by instance: ${instanceCounts(ops)}`,
+      `linearizability, ${run.title}: ${ops.length} operations by ${run.clients} clients on ${guids.length} GUIDs, ${describeChecked(ops, run.backend)}`,
+      `  ${ops.filter((op) => op.return === undefined).length} indeterminate; kills: ${kills.instance} instance${backend.crash ? `, ${kills.shared} ${backend.name}` : ''}; ${completedAfterFaults} completed after the last fault; statuses: ${statusCounts(ops)}; by instance: ${instanceCounts(ops)}`,
       `  run ${((performance.now() - began) / 1000).toFixed(1)} s, of which the check ${checkMs.toFixed(0)} ms${failed ? `; FAILED (exit ${checked.code}): history and visualisations in ${out.dir}` : ''}`,
     ].join('\n')
-    return { checked, summary, completedAfterRedis }
+    return { checked, summary, completedAfterFaults }
   } finally {
-    for (const s of servers) await s.stop(2_000)
-    await redis.stop()
+    // At once: an instance with requests stuck in flight (a GUID held by a dead instance's claim) takes its whole grace.
+    await Promise.all(servers.map((s) => s.stop(2_000)))
+    await backend.stop()
     rmSync(dir, { recursive: true, force: true })
   }
 }
 
 /** What the checker judged: every answer, or all but the reads sent during the load, and why. */
-const describeChecked = (ops: RecordedOp[]): string => {
+const describeChecked = (ops: RecordedOp[], backend: BackendKind): string => {
   const unchecked = ops.filter((op) => op.unchecked).length
   const reads = ops.length - unchecked - ops.filter((op) => op.kind !== 'get').length
   const writes = ops.filter((op) => op.kind !== 'get').length
@@ -186,7 +180,9 @@ const describeChecked = (ops: RecordedOp[]): string => {
   return (
     `${writes + reads} checked (${writes} writes and refusals, ${reads} final reads); ` +
     `${unchecked} GET answers during the load left out: sent to any instance, a read may trail another instance's acknowledged write ` +
-    'by the invalidation delay (the contract; measured by test/e2e/scale-out.test.ts)'
+    (backend === 'redis'
+      ? 'by the invalidation delay (the contract; measured by test/e2e/scale-out.test.ts)'
+      : 'by LRU_TTL_MS (the contract of MongoDB-only mode; measured by test/e2e/mongo-only-scale.test.ts)')
   )
 }
 
