@@ -172,10 +172,6 @@ const withRedis = (name: string, store: 'sqlite' | 'mongodb'): Mode => ({
   ...(store === 'mongodb' && {
     startTimeoutMs: FERRETDB_BUILD_TIMEOUT_MS + 60_000,
     ciRunMs: CI_RUN_MS_MONGODB,
-    knownIssues: {
-      'mongodb-stop': 'with MongoDB down, a request for a GUID Redis does not hold answers 500 internal (MongoNetworkError), not 503 unavailable',
-      'mongodb-kill-9': 'as mongodb-stop',
-    },
   }),
   start: async (dir) => {
     const redis = await startModelRedis()
@@ -218,10 +214,6 @@ const mongoOnly = (name: string): Mode => ({
   available: () => ferretdbSuites(`model-based tests (${name})`),
   startTimeoutMs: FERRETDB_BUILD_TIMEOUT_MS + 60_000,
   ciRunMs: CI_RUN_MS_MONGODB,
-  knownIssues: {
-    'mongodb-kill-9':
-      'after the MongoDB server is killed, the first MongoDB operation never settles (the driver under Bun; no socket timeout is set): that GUID answers 503 timeout, or nothing, to every request from then on, even once MongoDB is back',
-  },
   start: async () => mongoStore(),
 })
 
