@@ -13,6 +13,7 @@ import {
   type WriteConcernError,
   type WriteError,
 } from 'mongodb'
+import type { ServiceError } from '../../src/domain/errors'
 import type { Mutation } from '../../src/domain/model'
 import { MongoStore } from '../../src/adapters/mongo/store'
 import {
@@ -353,7 +354,10 @@ describe('MongoStore without a server', () => {
       // Again: a failed first connect must not leave the driver's closed topology behind
       // ("Topology is closed", not retryable, forever); each call tries to connect anew.
       expect(await store.ping().catch((e: unknown) => e)).toBeInstanceOf(MongoServerSelectionError)
-      expect(await store.get(G, NOW).catch((e: unknown) => e)).toBeInstanceOf(MongoServerSelectionError)
+      // A read it cannot answer is 503 unavailable (a ServiceError), its cause the driver's error.
+      const readError = await store.get(G, NOW).catch((e: unknown) => e)
+      expect((readError as ServiceError).kind).toBe('unavailable')
+      expect((readError as ServiceError).cause).toBeInstanceOf(MongoServerSelectionError)
       // Nothing to write needs no server (an expired state is something to write).
       const malformed = { next: { ...record(G, 1, NOW + 10), guid: null }, prevVersion: 0 } as unknown as Mutation
       expect(await store.applyBatch([malformed], NOW)).toEqual([{ rejected: expect.stringContaining('invalid mutation') }])
