@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { CHECKER_EXIT, checkerBinary, checkerSuites, runChecker } from './checker'
 import { historyJson, type Kind, type OpInput, type OpOutput, type RecordedOp } from './history'
+import { syntheticHistory } from './synthetic'
 
 /**
  * The checker can fail: hand-made histories, each small enough to reason about, and two
@@ -40,12 +41,12 @@ const op = (client: number, kind: Kind, input: OpInput, at: [number, number?], o
 const rec = (status: number, user: string, etag: string, expire = EXPIRE): OpOutput => ({ status, user, expire, etag: `"${etag}"` })
 
 let runs = 0
-const check = async (ops: RecordedOp[] | string) => {
+const check = async (ops: RecordedOp[] | string, args: string[] = []) => {
   const name = `h${++runs}`
   const historyPath = join(dir, `${name}.json`)
   writeFileSync(historyPath, typeof ops === 'string' ? ops : historyJson(ops))
   const out = join(dir, `${name}-out`)
-  const result = await runChecker(historyPath, out)
+  const result = await runChecker(historyPath, out, args)
   return { ...result, out, html: existsSync(out) ? readdirSync(out).filter((f) => f.endsWith('.html')) : [] }
 }
 
@@ -96,6 +97,17 @@ describe.skipIf(!enabled)('the linearizability checker', () => {
     const twice = await check([created, lost, op(2, 'get', {}, [30, 40], rec(200, 'x', '7')), op(2, 'get', {}, [50, 60], rec(200, 'x', '9'))])
     expect(twice.code).toBe(CHECKER_EXIT.notLinearizable)
   })
+
+  test('writes that never answered do not make the search explode', async () => {
+    // 76 operations on one GUID by ten clients with If-Match, linearizable by construction
+    // (synthetic.ts), 16 of them writes that never took effect and never answered, as a GUID
+    // held by a dead instance's claim collects (MongoDB-only mode on FerretDB). Searching
+    // every order of the unknown writes took the checker more than 20 s on this one (7.8 s
+    // on a GUID of a recorded run); it now first tries them as never having happened.
+    const r = await check(syntheticHistory({ seed: 3, clients: 10, answered: 60, unknown: 16 }), ['-timeout', '5s'])
+    expect(r.code).toBe(CHECKER_EXIT.linearizable)
+    expect(r.stdout).toContain('16 indeterminate')
+  }, 30_000)
 
   test('conditional writes: If-Match must name the current ETag', async () => {
     const ok = await check([

@@ -22,7 +22,7 @@ import { type RunConfig, runScenario } from './scenario'
  * history records them as indeterminate, as it must.
  *
  * FerretDB takes ~150 writes/s here (~50 changes/s with the claims this mode takes on it):
- * CI runs 400 operations per run, the load cut at 8 s; GUIDD_SOAK=1 20,000 and four
+ * CI runs 1,000 operations per run, the load cut at 8 s; GUIDD_SOAK=1 20,000 and four
  * fault cycles.
  */
 
@@ -33,7 +33,7 @@ const sized = {
   settleMs: 1_500,
   clients: 10,
   guids: 4,
-  operations: SOAK ? 20_000 : 400,
+  operations: SOAK ? 20_000 : 1_000,
   loadDeadlineMs: SOAK ? 600_000 : 8_000,
   faultCycles: SOAK ? 4 : 1,
 } as const
