@@ -26,7 +26,7 @@ export interface Store {
    * Apply a batch; outcomes in input order. Throws when the batch as a whole could not be
    * applied (store unreachable): the caller retries it, which the version guard makes safe.
    */
-  applyBatch(mutations: readonly Mutation[], nowSec: number): Promise<ApplyOutcome[]>
+  applyBatch(mutations: readonly Mutation[]): Promise<ApplyOutcome[]>
   /** Delete up to `limit` expired records and tombstones; returns how many went. */
   sweepExpired(nowSec: number, limit: number): Promise<number>
   /** Throws when the store cannot answer. */

@@ -100,11 +100,11 @@ describe.skipIf(!enabled)('MongoStore', () => {
       const t = now()
       const docs = () => adminClient().db(dbName).collection<GuidDoc>('guids')
       try {
-        await store.applyBatch([putOf(record(G, 1, t + 60, 'one'))], t)
+        await store.applyBatch([putOf(record(G, 1, t + 60, 'one'))])
         expect(await docs().findOne({ _id: G })).toEqual({ _id: G, user: 'one', version: 1, expireAt: new Date((t + 60) * 1000) })
-        await store.applyBatch([deleteOf(G, 2, t + 120)], t)
+        await store.applyBatch([deleteOf(G, 2, t + 120)])
         expect(await docs().findOne({ _id: G })).toEqual({ _id: G, version: 2, expireAt: new Date((t + 120) * 1000), deleted: true })
-        await store.applyBatch([putOf(record(G, 3, t + 60, 'three'))], t)
+        await store.applyBatch([putOf(record(G, 3, t + 60, 'three'))])
         expect(await docs().findOne({ _id: G })).toEqual({ _id: G, user: 'three', version: 3, expireAt: new Date((t + 60) * 1000) })
       } finally {
         await cleanup()
@@ -116,9 +116,9 @@ describe.skipIf(!enabled)('MongoStore', () => {
       const t = now()
       const v = t * 1_000_000 + 1
       try {
-        expect(await store.applyBatch([putOf(record(G, v, t + 60, 'first'))], t)).toEqual(['applied'])
-        expect(await store.applyBatch([putOf(record(G, v + 1, t + 60, 'second'))], t)).toEqual(['applied'])
-        expect(await store.applyBatch([putOf(record(G, v, t + 60, 'replayed'))], t)).toEqual(['stale'])
+        expect(await store.applyBatch([putOf(record(G, v, t + 60, 'first'))])).toEqual(['applied'])
+        expect(await store.applyBatch([putOf(record(G, v + 1, t + 60, 'second'))])).toEqual(['applied'])
+        expect(await store.applyBatch([putOf(record(G, v, t + 60, 'replayed'))])).toEqual(['stale'])
         expect(await store.get(G, t)).toEqual(record(G, v + 1, t + 60, 'second'))
       } finally {
         await cleanup()
@@ -129,13 +129,13 @@ describe.skipIf(!enabled)('MongoStore', () => {
       const { store, dbName, cleanup } = await openStore()
       const t = now()
       try {
-        await store.applyBatch([putOf(record(G, 1, t + 600, 'live'))], t)
+        await store.applyBatch([putOf(record(G, 1, t + 600, 'live'))])
         // v2 shortened expire to t + 5 and is flushed at t + 10, after that instant.
-        expect(await store.applyBatch([putOf(record(G, 2, t + 5, 'patched'))], t + 10)).toEqual(['applied'])
+        expect(await store.applyBatch([putOf(record(G, 2, t + 5, 'patched'))])).toEqual(['applied'])
         expect(await store.get(G, t + 10)).toBeNull()
         expect(await adminClient().db(dbName).collection<GuidDoc>('guids').findOne({ _id: G })).toMatchObject({ version: 2, user: 'patched' })
         // And a replay of the older v1 does not bring it back.
-        expect(await store.applyBatch([putOf(record(G, 1, t + 600, 'live'))], t + 10)).toEqual(['stale'])
+        expect(await store.applyBatch([putOf(record(G, 1, t + 600, 'live'))])).toEqual(['stale'])
         expect(await store.get(G, t + 10)).toBeNull()
       } finally {
         await cleanup()
@@ -147,7 +147,7 @@ describe.skipIf(!enabled)('MongoStore', () => {
       const t = now()
       try {
         const batch = [3, 1, 2].map((v) => putOf(record(G, v, t + 60, `v${v}`)))
-        expect(await store.applyBatch(batch, t)).toEqual(['applied', 'stale', 'stale'])
+        expect(await store.applyBatch(batch)).toEqual(['applied', 'stale', 'stale'])
         expect(await store.get(G, t)).toMatchObject({ version: 3, user: 'v3' })
       } finally {
         await cleanup()
@@ -159,12 +159,9 @@ describe.skipIf(!enabled)('MongoStore', () => {
       const t = now()
       const guids = Array.from({ length: 20 }, (_, i) => guidNo(500 + i))
       try {
-        await store.applyBatch([putOf(record(guids[0]!, 5, t + 60)), putOf(record(guids[1]!, 5, t + 60))], t)
+        await store.applyBatch([putOf(record(guids[0]!, 5, t + 60)), putOf(record(guids[1]!, 5, t + 60))])
         // FerretDB's bulk would stop at the first E11000 and leave the rest unwritten.
-        const outcomes = await store.applyBatch(
-          guids.map((g, i) => putOf(record(g, i < 2 ? 4 : 1, t + 60, `u${i}`))),
-          t,
-        )
+        const outcomes = await store.applyBatch(guids.map((g, i) => putOf(record(g, i < 2 ? 4 : 1, t + 60, `u${i}`))))
         expect(outcomes).toEqual(guids.map((_, i) => (i < 2 ? 'stale' : 'applied')))
         for (const [i, g] of guids.entries()) expect(await store.get(g, t)).toMatchObject(i < 2 ? { version: 5 } : { version: 1, user: `u${i}` })
       } finally {
@@ -179,7 +176,7 @@ describe.skipIf(!enabled)('MongoStore', () => {
       try {
         for (let i = 0; i < 30; i++) {
           const guid = guidNo(1000 + i)
-          const [older, newer] = await Promise.all([a.store.applyBatch([putOf(record(guid, 1, t + 60))], t), b.applyBatch([putOf(record(guid, 2, t + 60))], t)])
+          const [older, newer] = await Promise.all([a.store.applyBatch([putOf(record(guid, 1, t + 60))]), b.applyBatch([putOf(record(guid, 2, t + 60))])])
           expect(newer).toEqual(['applied'])
           expect(older[0] === 'applied' || older[0] === 'stale').toBe(true)
           expect(await a.store.get(guid, t)).toMatchObject({ version: 2 })
@@ -194,7 +191,7 @@ describe.skipIf(!enabled)('MongoStore', () => {
       const { store, dbName, cleanup } = await openStore()
       const t = now()
       try {
-        await store.applyBatch([putOf(record(G, 1, t + 1)), deleteOf(guidNo(2), 2, t + 1), putOf(record(guidNo(3), 1, t + 600))], t)
+        await store.applyBatch([putOf(record(G, 1, t + 1)), deleteOf(guidNo(2), 2, t + 1), putOf(record(guidNo(3), 1, t + 600))])
         expect(await store.sweepExpired(t + 2, 100)).toBe(2)
         const left = await adminClient().db(dbName).collection<GuidDoc>('guids').find({}).toArray()
         expect(left.map((d) => d._id)).toEqual([guidNo(3)])
@@ -215,7 +212,7 @@ describe.skipIf(!enabled)('MongoStore', () => {
         const store = await MongoStore.open({ url, dbName, clientOptions })
         const t = now()
         try {
-          const outcomes = await store.applyBatch([putOf(record(G, 1, t + 60)), putOf(record(guidNo(2), 1, t + 60, 'poison')), putOf(record(guidNo(3), 1, t + 60))], t)
+          const outcomes = await store.applyBatch([putOf(record(G, 1, t + 60)), putOf(record(guidNo(2), 1, t + 60, 'poison')), putOf(record(guidNo(3), 1, t + 60))])
           expect(outcomes[0]).toBe('applied')
           expect(outcomes[1]).toEqual({ rejected: expect.stringContaining('mongodb error 121') })
           expect(outcomes[2]).toBe('applied')

@@ -26,80 +26,80 @@ export const storeContract = (name: string, open: () => Promise<OpenedStore>) =>
 
     test('put then get; an unknown GUID is null', async () => {
       const r = record(G, 1, NOW + 10)
-      expect(await store.applyBatch([putOf(r)], NOW)).toEqual(['applied'])
+      expect(await store.applyBatch([putOf(r)])).toEqual(['applied'])
       expect(await store.get(G, NOW)).toEqual(r)
       expect(await store.get(guidNo(2), NOW)).toBeNull()
     })
 
     test('a newer version wins', async () => {
-      await store.applyBatch([putOf(record(G, 1, NOW + 10, 'one'))], NOW)
-      expect(await store.applyBatch([putOf(record(G, 2, NOW + 20, 'two'))], NOW)).toEqual(['applied'])
+      await store.applyBatch([putOf(record(G, 1, NOW + 10, 'one'))])
+      expect(await store.applyBatch([putOf(record(G, 2, NOW + 20, 'two'))])).toEqual(['applied'])
       expect(await store.get(G, NOW)).toEqual(record(G, 2, NOW + 20, 'two'))
     })
 
     test.each([1, 2])('a stale put (version %d over 2) has no effect', async (version) => {
-      await store.applyBatch([putOf(record(G, 2, NOW + 20, 'two'))], NOW)
-      expect(await store.applyBatch([putOf(record(G, version, NOW + 99, 'stale'))], NOW)).toEqual(['stale'])
+      await store.applyBatch([putOf(record(G, 2, NOW + 20, 'two'))])
+      expect(await store.applyBatch([putOf(record(G, version, NOW + 99, 'stale'))])).toEqual(['stale'])
       expect(await store.get(G, NOW)).toEqual(record(G, 2, NOW + 20, 'two'))
     })
 
     test('replaying a batch in reverse leaves the newest version', async () => {
       const batch = [1, 2, 3].map((v) => putOf(record(G, v, NOW + 10 * v, `v${v}`)))
-      await store.applyBatch(batch, NOW)
-      expect(await store.applyBatch([...batch].reverse(), NOW)).toEqual(['stale', 'stale', 'stale'])
+      await store.applyBatch(batch)
+      expect(await store.applyBatch([...batch].reverse())).toEqual(['stale', 'stale', 'stale'])
       expect(await store.get(G, NOW)).toMatchObject({ version: 3, user: 'v3' })
     })
 
     test('a newer put over an expired state wins', async () => {
-      await store.applyBatch([putOf(record(G, 5, NOW + 10, 'old'))], NOW)
+      await store.applyBatch([putOf(record(G, 5, NOW + 10, 'old'))])
       const fresh = record(G, 6, NOW + 100, 'new')
-      expect(await store.applyBatch([putOf(fresh)], NOW + 10)).toEqual(['applied'])
+      expect(await store.applyBatch([putOf(fresh)])).toEqual(['applied'])
       expect(await store.get(G, NOW + 10)).toEqual(fresh)
     })
 
     test('an older put never replaces a newer state, even one that has expired', async () => {
-      await store.applyBatch([putOf(record(G, 5, NOW + 10, 'newer'))], NOW)
-      expect(await store.applyBatch([putOf(record(G, 4, NOW + 100, 'older'))], NOW + 20)).toEqual(['stale'])
+      await store.applyBatch([putOf(record(G, 5, NOW + 10, 'newer'))])
+      expect(await store.applyBatch([putOf(record(G, 4, NOW + 100, 'older'))])).toEqual(['stale'])
       expect(await store.get(G, NOW + 20)).toBeNull()
     })
 
     // Issue 7, hole 1: a PATCH that shortened expire, applied after its new expire passed,
     // was skipped as stale, and the older live version came back.
     test('a newer put carrying an already expired state replaces the older live one and hides the GUID', async () => {
-      await store.applyBatch([putOf(record(G, 1, NOW + 100, 'live'))], NOW)
-      expect(await store.applyBatch([putOf(record(G, 2, NOW - 1, 'shortened'))], NOW)).toEqual(['applied'])
+      await store.applyBatch([putOf(record(G, 1, NOW + 100, 'live'))])
+      expect(await store.applyBatch([putOf(record(G, 2, NOW - 1, 'shortened'))])).toEqual(['applied'])
       expect(await store.get(G, NOW)).toBeNull()
       // Replaying the older write changes nothing.
-      expect(await store.applyBatch([putOf(record(G, 1, NOW + 100, 'live'))], NOW)).toEqual(['stale'])
+      expect(await store.applyBatch([putOf(record(G, 1, NOW + 100, 'live'))])).toEqual(['stale'])
       expect(await store.get(G, NOW)).toBeNull()
     })
 
     test('a delete leaves a tombstone with its version; reads see it, not the record', async () => {
-      await store.applyBatch([putOf(record(G, 3, NOW + 10))], NOW)
-      expect(await store.applyBatch([deleteOf(G, 4, NOW + 50)], NOW)).toEqual(['applied'])
+      await store.applyBatch([putOf(record(G, 3, NOW + 10))])
+      expect(await store.applyBatch([deleteOf(G, 4, NOW + 50)])).toEqual(['applied'])
       expect(await store.get(G, NOW)).toEqual({ guid: G, version: 4, expire: NOW + 50, deleted: true })
     })
 
     test('an older put replayed after the delete does not resurrect the record', async () => {
-      await store.applyBatch([putOf(record(G, 3, NOW + 10)), deleteOf(G, 4, NOW + 50)], NOW)
-      expect(await store.applyBatch([putOf(record(G, 3, NOW + 10))], NOW)).toEqual(['stale'])
+      await store.applyBatch([putOf(record(G, 3, NOW + 10)), deleteOf(G, 4, NOW + 50)])
+      expect(await store.applyBatch([putOf(record(G, 3, NOW + 10))])).toEqual(['stale'])
       expect(await store.get(G, NOW)).toMatchObject({ deleted: true, version: 4 })
     })
 
     test('a re-create continuing from the tombstone version wins', async () => {
-      await store.applyBatch([deleteOf(G, 4, NOW + 50)], NOW)
-      expect(await store.applyBatch([putOf(record(G, 5, NOW + 10, 'again'))], NOW)).toEqual(['applied'])
+      await store.applyBatch([deleteOf(G, 4, NOW + 50)])
+      expect(await store.applyBatch([putOf(record(G, 5, NOW + 10, 'again'))])).toEqual(['applied'])
       expect(await store.get(G, NOW)).toEqual(record(G, 5, NOW + 10, 'again'))
     })
 
     test('a stale delete leaves a newer version in place', async () => {
-      await store.applyBatch([putOf(record(G, 3, NOW + 10))], NOW)
-      expect(await store.applyBatch([deleteOf(G, 2, NOW + 50)], NOW)).toEqual(['stale'])
+      await store.applyBatch([putOf(record(G, 3, NOW + 10))])
+      expect(await store.applyBatch([deleteOf(G, 2, NOW + 50)])).toEqual(['stale'])
       expect(await store.get(G, NOW)).toMatchObject({ version: 3 })
     })
 
     test('get never returns an expired record or tombstone', async () => {
-      await store.applyBatch([putOf(record(G, 1, NOW + 10)), deleteOf(guidNo(2), 2, NOW + 10)], NOW)
+      await store.applyBatch([putOf(record(G, 1, NOW + 10)), deleteOf(guidNo(2), 2, NOW + 10)])
       for (const guid of [G, guidNo(2)]) {
         expect(await store.get(guid, NOW + 9)).not.toBeNull()
         expect(await store.get(guid, NOW + 10)).toBeNull()
@@ -108,15 +108,15 @@ export const storeContract = (name: string, open: () => Promise<OpenedStore>) =>
     })
 
     test('a batch with several GUIDs applies each, outcomes in input order', async () => {
-      await store.applyBatch([putOf(record(guidNo(3), 5, NOW + 10))], NOW)
-      const outcomes = await store.applyBatch([putOf(record(G, 1, NOW + 10)), putOf(record(guidNo(3), 4, NOW + 10)), putOf(record(guidNo(2), 1, NOW + 10))], NOW)
+      await store.applyBatch([putOf(record(guidNo(3), 5, NOW + 10))])
+      const outcomes = await store.applyBatch([putOf(record(G, 1, NOW + 10)), putOf(record(guidNo(3), 4, NOW + 10)), putOf(record(guidNo(2), 1, NOW + 10))])
       expect(outcomes).toEqual(['applied', 'stale', 'applied'])
     })
 
     test('sweepExpired deletes only expired states, at most `limit` at a time', async () => {
       const expired = Array.from({ length: 7 }, (_, i) => putOf(record(guidNo(100 + i), 1, NOW - i)))
       const live = Array.from({ length: 3 }, (_, i) => putOf(record(guidNo(200 + i), 1, NOW + 1 + i)))
-      await store.applyBatch([...expired, ...live], NOW - 100)
+      await store.applyBatch([...expired, ...live])
       expect(await store.sweepExpired(NOW, 3)).toBe(3)
       expect(await store.sweepExpired(NOW, 3)).toBe(3)
       expect(await store.sweepExpired(NOW, 3)).toBe(1)

@@ -53,7 +53,7 @@ describe('an acknowledged PATCH that shortens expire', () => {
     commitLate(app)
     expect((await app.req('PATCH', path, { user: 'short', expire: T0_SECONDS + 1 })).status).toBe(200)
     expect(await app.runtime.store.get(GUID, T0_SECONDS + 2)).toBeNull()
-    expect(await app.runtime.store.applyBatch([{ next: { guid: GUID, user: 'orig', expire: T0_SECONDS + DAY, version: 1 }, prevVersion: 0 }], T0_SECONDS + 2)).toEqual(['stale'])
+    expect(await app.runtime.store.applyBatch([{ next: { guid: GUID, user: 'orig', expire: T0_SECONDS + DAY, version: 1 }, prevVersion: 0 }])).toEqual(['stale'])
   })
 })
 

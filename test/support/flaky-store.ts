@@ -24,11 +24,11 @@ export class FlakyStore implements Store {
     return this.inner.get(guid, nowSec)
   }
 
-  async applyBatch(mutations: readonly Mutation[], nowSec: number): Promise<ApplyOutcome[]> {
+  async applyBatch(mutations: readonly Mutation[]): Promise<ApplyOutcome[]> {
     this.check()
     this.batches++
     const accepted = mutations.filter((m) => !this.reject.has(m.next.guid))
-    const outcomes = await this.inner.applyBatch(accepted, nowSec)
+    const outcomes = await this.inner.applyBatch(accepted)
     let i = 0
     return mutations.map((m) => (this.reject.has(m.next.guid) ? { rejected: 'refused by the test' } : outcomes[i++]!))
   }

@@ -348,7 +348,7 @@ describe('MongoStore without a server', () => {
 
     const store = new MongoStore(options)
     try {
-      const applyError = await store.applyBatch([putOf(record(G, 1, NOW + 10))], NOW).catch((e: unknown) => e)
+      const applyError = await store.applyBatch([putOf(record(G, 1, NOW + 10))]).catch((e: unknown) => e)
       expect(applyError).toBeInstanceOf(Error)
       expect(classifyWriteError(applyError)).toBe('retryable')
       // Again: a failed first connect must not leave the driver's closed topology behind
@@ -360,9 +360,9 @@ describe('MongoStore without a server', () => {
       expect((readError as ServiceError).cause).toBeInstanceOf(MongoServerSelectionError)
       // Nothing to write needs no server (an expired state is something to write).
       const malformed = { next: { ...record(G, 1, NOW + 10), guid: null }, prevVersion: 0 } as unknown as Mutation
-      expect(await store.applyBatch([malformed], NOW)).toEqual([{ rejected: expect.stringContaining('invalid mutation') }])
-      expect(await store.applyBatch([], NOW)).toEqual([])
-      expect(classifyWriteError(await store.applyBatch([putOf(record(G, 1, NOW))], NOW).catch((e: unknown) => e))).toBe('retryable')
+      expect(await store.applyBatch([malformed])).toEqual([{ rejected: expect.stringContaining('invalid mutation') }])
+      expect(await store.applyBatch([])).toEqual([])
+      expect(classifyWriteError(await store.applyBatch([putOf(record(G, 1, NOW))]).catch((e: unknown) => e))).toBe('retryable')
       expect(await store.sweepExpired(NOW, 0)).toBe(0)
     } finally {
       await store.close()

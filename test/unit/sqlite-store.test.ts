@@ -13,12 +13,12 @@ afterEach(() => temp.cleanup())
 describe('SqliteStore (what the store contract does not cover)', () => {
   test('a batch is one transaction: a failing mutation undoes the others', async () => {
     const bad = putOf({ ...record(guidNo(2), 1, NOW + 10), guid: null as unknown as string })
-    await expect(temp.store.applyBatch([putOf(record(G, 1, NOW + 10)), bad], NOW)).rejects.toThrow()
+    await expect(temp.store.applyBatch([putOf(record(G, 1, NOW + 10)), bad])).rejects.toThrow()
     expect(await temp.store.get(G, NOW)).toBeNull()
   })
 
   test('data survives closing and reopening the file', async () => {
-    await temp.store.applyBatch([putOf(record(G, 2, NOW + 10, 'kept')), deleteOf(guidNo(3), 7, NOW + 10)], NOW)
+    await temp.store.applyBatch([putOf(record(G, 2, NOW + 10, 'kept')), deleteOf(guidNo(3), 7, NOW + 10)])
     await temp.store.close()
     const { SqliteStore } = await import('../../src/adapters/sqlite/store')
     const reopened = new SqliteStore({ path: `${temp.dir}/guidd.sqlite`, synchronous: 'NORMAL' })
@@ -35,10 +35,7 @@ describe('SqliteStore checkpoint thread', () => {
   test('copies the WAL back into the database off the request thread', async () => {
     const store = temp.store
     expect(store.checkpointer).toBeDefined()
-    await store.applyBatch(
-      Array.from({ length: 200 }, (_, i) => putOf(record(guidNo(1000 + i), 1, NOW + 10))),
-      NOW,
-    )
+    await store.applyBatch(Array.from({ length: 200 }, (_, i) => putOf(record(guidNo(1000 + i), 1, NOW + 10))))
     const deadline = Date.now() + 5_000
     while (store.checkpointer!.pages === 0) {
       if (Date.now() > deadline) throw new Error('no checkpoint within 5 s')
@@ -61,10 +58,7 @@ describe('SqliteStore WAL under a steady write load', () => {
     // nothing rewinds it.
     const until = performance.now() + 1_500
     while (performance.now() < until) {
-      await temp.store.applyBatch(
-        Array.from({ length: 100 }, () => putOf(record(crypto.randomUUID().replaceAll('-', '').toUpperCase(), 1, NOW + 10))),
-        NOW,
-      )
+      await temp.store.applyBatch(Array.from({ length: 100 }, () => putOf(record(crypto.randomUUID().replaceAll('-', '').toUpperCase(), 1, NOW + 10))))
       largest = Math.max(largest, statSync(wal).size)
       // ~20k writes/s, about what the service commits under load: between commits the writer
       // lets go of the database, as the service does between event-loop turns.

@@ -20,11 +20,7 @@ afterEach(() => temp.cleanup())
 const sweeper = (batch: number) => new Sweeper(temp.store, { intervalMs: 60_000, batch, clock, logger: createLogger('silent'), onSwept: (n) => swept.push(n) })
 
 /** `count` records expiring at NOW + 1 .. NOW + count. */
-const seed = (count: number, from = 0) =>
-  temp.store.applyBatch(
-    Array.from({ length: count }, (_, i) => putOf(record(guidNo(from + i), 1, NOW + 1 + i))),
-    NOW,
-  )
+const seed = (count: number, from = 0) => temp.store.applyBatch(Array.from({ length: count }, (_, i) => putOf(record(guidNo(from + i), 1, NOW + 1 + i))))
 
 describe('Sweeper.sweepOnce', () => {
   test('deletes nothing before anything expires', async () => {

@@ -171,7 +171,7 @@ const documentOf = (next: Stored): UpdateFilter<GuidDoc> => {
 const storeView = (store: Store, sweepClaims: (nowSec: number, limit: number) => Promise<number>): Store => ({
   name: store.name,
   get: (guid, nowSec) => store.get(guid, nowSec),
-  applyBatch: (mutations, nowSec) => store.applyBatch(mutations, nowSec),
+  applyBatch: (mutations) => store.applyBatch(mutations),
   sweepExpired: async (nowSec, limit) => {
     const swept = await store.sweepExpired(nowSec, limit)
     await sweepClaims(nowSec, limit)

@@ -204,7 +204,7 @@ export class MongoStore implements Store {
    * the server runs them in, because the guard keeps the maximum. Throws, having possibly
    * written part of the batch, when the batch failed as a whole or an op failed transiently.
    */
-  async applyBatch(mutations: readonly Mutation[], _nowSec: number): Promise<ApplyOutcome[]> {
+  async applyBatch(mutations: readonly Mutation[]): Promise<ApplyOutcome[]> {
     // No expiry rule here: the guard is the version alone, and expired states are written too.
     const plan = toBulkOps(mutations)
     const outcomes = [...plan.outcomes]

@@ -1,4 +1,4 @@
-import { type Clock, Deadline, nowSeconds } from '../../domain/clock'
+import { Deadline } from '../../domain/clock'
 import { checkStored, type Mutation, type Stored } from '../../domain/model'
 import { coalesce } from '../../data/coalesce'
 import type { Logger } from '../../ops/logger'
@@ -23,7 +23,6 @@ export interface FlusherOptions {
   claimIdleMs: number
   /** Rejections of one entry before it goes to the dead-letter stream. */
   maxAttempts: number
-  clock: Clock
   logger: Logger
   /** Backoff after a store failure: doubles from `backoffMinMs` up to `backoffMaxMs`. */
   backoffMinMs?: number
@@ -178,17 +177,10 @@ export class Flusher {
   }
 
   private async flush(entries: Entry[]): Promise<void> {
-    const { store, clock } = this.o
+    const { store } = this.o
     const started = performance.now()
-    const now = nowSeconds(clock)
     const groups = groupEntries(entries)
-    const outcomes =
-      groups.length > 0
-        ? await store.applyBatch(
-            groups.map((g) => g.mutation),
-            now,
-          )
-        : []
+    const outcomes = groups.length > 0 ? await store.applyBatch(groups.map((g) => g.mutation)) : []
     const done: string[] = []
     const dead: Array<{ entry: Entry; reason: string }> = []
     for (const entry of entries) if (entry.next === null) dead.push({ entry, reason: entry.unreadable })

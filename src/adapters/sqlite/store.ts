@@ -142,7 +142,7 @@ export class SqliteStore implements Store {
     return this.applyTx(mutations)
   }
 
-  async applyBatch(mutations: readonly Mutation[], _nowSec?: number): Promise<ApplyOutcome[]> {
+  async applyBatch(mutations: readonly Mutation[]): Promise<ApplyOutcome[]> {
     return this.applyBatchSync(mutations)
   }
 

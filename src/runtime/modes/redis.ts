@@ -67,7 +67,6 @@ export const redisMode = async (deps: ModeDeps & { url: string }): Promise<Mode>
     blockMs: config.FLUSH_INTERVAL_MS,
     claimIdleMs: config.JOURNAL_CLAIM_IDLE_MS,
     maxAttempts: config.JOURNAL_MAX_ATTEMPTS,
-    clock,
     logger,
     backoffMinMs: deps.flusherBackoffMs?.min,
     backoffMaxMs: deps.flusherBackoffMs?.max,
