@@ -26,7 +26,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs
 import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { redisAvailable, startRedis } from '../test/support/redis'
-import { type BenchProcess, firstHealthy, freePort, metricOf, scrape, startBench } from './service'
+import { freePort } from '../test/support/children'
+import { type BenchProcess, firstHealthy, metricOf, scrape, startBench } from './service'
 import { ensureWrk, luaPatchPool, luaPost, runWrk, type WrkResult } from './wrk'
 
 const quick = Bun.env.BENCH_QUICK === '1'

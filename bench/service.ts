@@ -1,5 +1,6 @@
 import type { Subprocess } from 'bun'
-import { createServer } from 'node:net'
+// The tests' free port and child-process registry (killed by PID should the bench exit first).
+import { children as live, freePort } from '../test/support/children'
 
 /**
  * A process under benchmark: started on a port chosen here, its stdout and stderr written to
@@ -12,21 +13,6 @@ export interface BenchProcess {
   base: string
   stop(): Promise<void>
 }
-
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const server = createServer()
-    server.once('error', reject)
-    server.listen(0, '127.0.0.1', () => {
-      const address = server.address()
-      server.close(() => (typeof address === 'object' && address ? resolve(address.port) : reject(new Error('no port'))))
-    })
-  })
-
-const live = new Set<Subprocess>()
-process.on('exit', () => {
-  for (const p of live) p.kill('SIGKILL')
-})
 
 /** Polls /healthz every `everyMs` until it answers 200; resolves with the ms since `since`. */
 export const firstHealthy = async (base: string, proc: Subprocess, since: number, timeoutMs = 15_000, everyMs = 1): Promise<number> => {

@@ -1,10 +1,9 @@
 import { join } from 'node:path'
 import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites } from '../support/ferretdb'
-import { redisSuites } from '../support/redis'
+import { redisSuites, startRedis } from '../support/redis'
 import { mountSmallDisk, type SmallDisk } from './disk'
 import type { Model } from './model'
 import { startModelMongo } from './mongo-server'
-import { startModelRedis } from './redis-server'
 import type { Service } from './service'
 
 /**
@@ -174,7 +173,9 @@ const withRedis = (name: string, store: 'sqlite' | 'mongodb'): Mode => ({
     ciRunMs: CI_RUN_MS_MONGODB,
   }),
   start: async (dir) => {
-    const redis = await startModelRedis()
+    // Durable before every reply (AOF, appendfsync always): a kill -9 of Redis itself loses no
+    // acknowledged write, so the model demands every one back after it restarts on its AOF.
+    const redis = await startRedis({ appendfsync: 'always' })
     const durable = store === 'sqlite' ? sqliteStore(name, dir) : await mongoStore()
     const redisCrash: Fault = {
       name: 'redis-kill-9',
@@ -182,7 +183,9 @@ const withRedis = (name: string, store: 'sqlite' | 'mongodb'): Mode => ({
       // Ready again means the store answers too.
       canRun: (m) => !m.storeDown,
       run: async (_m, service) => {
-        await redis.crashAndRestart()
+        await redis.kill9()
+        // The same port: the service keeps its REDIS_URL and reconnects by itself.
+        await redis.restart()
         await service.waitReady()
       },
     }

@@ -42,8 +42,9 @@ let prefixes = 0
 
 const spawnRedis = (port: number, dir: string, appendfsync: string): Subprocess => {
   const proc = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', appendfsync], {
-    stdout: 'pipe',
-    stderr: 'pipe',
+    // Its log is never read: a pipe nobody drains would stall the server once full.
+    stdout: 'ignore',
+    stderr: 'ignore',
   })
   children.add(proc)
   return proc
