@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { join } from 'node:path'
 import { MongoClient } from 'mongodb'
 import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
-import { type Started, startProcess, waitForHttp } from '../support/process'
+import { startGuidd, urlOf } from '../support/guidd-process'
+import type { Started } from '../support/process'
+import { etagVersion, send } from '../support/requests'
 
 /**
  * MongoDB-only mode, two instances on one database (one FerretDB), over real HTTP with no
@@ -11,8 +12,6 @@ import { type Started, startProcess, waitForHttp } from '../support/process'
  * instance serves another's write within the LRU entry lifetime (measured here).
  */
 
-const root = join(import.meta.dir, '..', '..')
-const SERVER_CMD = [process.execPath, 'run', join(root, 'src', 'main.ts')]
 const DB = 'guidd_mongo_only_scale'
 
 /** The documented bound: LRU_TTL_MS's default in this mode. */
@@ -31,19 +30,9 @@ let B: string
 beforeAll(async () => {
   if (!enabled) return
   ferret = await startFerretdb()
-  const started = await Promise.all(
-    ['A', 'B'].map((name) =>
-      startProcess({
-        cmd: SERVER_CMD,
-        cwd: root,
-        name: `guidd ${name} (mongodb-only)`,
-        env: { MONGODB_URL: ferret.url, MONGODB_DB: DB, REDIS_URL: '', LRU_TTL_MS: '', API_KEYS: '', LOG_LEVEL: 'warn', HOST: '127.0.0.1' },
-      }),
-    ),
-  )
-  servers.push(...started)
-  ;[A, B] = started.map((s) => `http://127.0.0.1:${s.port}`) as [string, string]
-  await Promise.all(started.map((s) => waitForHttp(`http://127.0.0.1:${s.port}/readyz`, s)))
+  const env = { MONGODB_URL: ferret.url, MONGODB_DB: DB, REDIS_URL: '', LRU_TTL_MS: '', API_KEYS: '', LOG_LEVEL: 'warn', HOST: '127.0.0.1' }
+  const started = await Promise.all(['A', 'B'].map((name) => startGuidd({ name: `guidd ${name} (mongodb-only)`, env, started: servers, ready: '/readyz' })))
+  ;[A, B] = started.map(urlOf) as [string, string]
   // The first run on a machine builds FerretDB (scripts/ferretdb; .ci/run starts that build early).
 }, FERRETDB_BUILD_TIMEOUT_MS + 60_000)
 
@@ -52,16 +41,6 @@ afterAll(async () => {
   for (const s of servers) await s.stop(2_000)
   await ferret?.dispose()
 })
-
-const send = (base: string, method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> =>
-  fetch(base + path, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  })
-
-const etagVersion = (res: Response): number => Number(/^"(\d+)"$/.exec(res.headers.get('etag') ?? '')?.[1])
 
 /** GETs `guid` from `base` until its ETag names `version`; the ms from `since` to that answer. */
 const pollUntil = async (base: string, guid: string, version: number, since: number): Promise<number> => {

@@ -1,8 +1,9 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { join } from 'node:path'
 import { MongoClient } from 'mongodb'
 import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
-import { type Started, startProcess, waitForHttp } from '../support/process'
+import { startGuidd, urlOf } from '../support/guidd-process'
+import { type Started, waitForHttp } from '../support/process'
+import { etagVersion, send as sendTo } from '../support/requests'
 
 /**
  * MongoDB-only mode (MONGODB_URL without REDIS_URL) end to end: the real server on a
@@ -11,45 +12,33 @@ import { type Started, startProcess, waitForHttp } from '../support/process'
  * and once it is back writes succeed and nothing acknowledged is lost.
  */
 
-const root = join(import.meta.dir, '..', '..')
-const SERVER_CMD = [process.execPath, 'run', join(root, 'src', 'main.ts')]
 const DB = 'guidd_mongo_only'
 
 const enabled = ferretdbSuites('MongoDB-only mode end-to-end')
 let ferret: TestFerretdb
 let server: Started
+/** The server, once started: afterAll stops it even if it never got ready. */
+const started: Started[] = []
 let base: string
 
 beforeAll(async () => {
   if (!enabled) return
   ferret = await startFerretdb()
-  server = await startProcess({
-    cmd: SERVER_CMD,
-    cwd: root,
-    name: 'guidd (mongodb-only)',
-    // Empty is unset: none of the runner's own settings leak in.
-    env: { MONGODB_URL: ferret.url, MONGODB_DB: DB, REDIS_URL: '', API_KEYS: '', LOG_LEVEL: 'warn', HOST: '127.0.0.1' },
-  })
-  base = `http://127.0.0.1:${server.port}`
-  await waitForHttp(`${base}/readyz`, server)
+  // Empty is unset: none of the runner's own settings leak in.
+  const env = { MONGODB_URL: ferret.url, MONGODB_DB: DB, REDIS_URL: '', API_KEYS: '', LOG_LEVEL: 'warn', HOST: '127.0.0.1' }
+  server = await startGuidd({ name: 'guidd (mongodb-only)', env, started, ready: '/readyz' })
+  base = urlOf(server)
   // The first run on a machine builds FerretDB (scripts/ferretdb; .ci/run starts that build early).
 }, FERRETDB_BUILD_TIMEOUT_MS + 60_000)
 
 afterAll(async () => {
   if (!enabled) return
-  await server?.stop(2_000)
+  for (const s of started) await s.stop(2_000)
   await ferret?.dispose()
 })
 
-const send = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> =>
-  fetch(base + path, {
-    method,
-    headers: body === undefined ? headers : { 'content-type': 'application/json', ...headers },
-    body: body === undefined ? undefined : JSON.stringify(body),
-    signal: AbortSignal.timeout(10_000),
-  })
-
-const etagVersion = (res: Response): number => Number(/^"(\d+)"$/.exec(res.headers.get('etag') ?? '')?.[1])
+/** A request to the one server of this file. */
+const send = (method: string, path: string, body?: unknown, headers?: Record<string, string>): Promise<Response> => sendTo(base, method, path, body, headers)
 
 describe.if(enabled)('MongoDB-only mode', () => {
   test('the server says which mode it runs in', () => {

@@ -1,11 +1,10 @@
-import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
+import { describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
-import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
+import { startGuidd, urlOf } from '../support/guidd-process'
 import { type Answered, docMismatch, metricValue, readDocs, waitJournalDrained } from '../support/mongo-docs'
-import { type Started, startProcess, waitForHttp } from '../support/process'
-import { redisSuites, startRedis, type TestRedis } from '../support/redis'
+import type { Started } from '../support/process'
+import { redisMongoSuite } from '../support/redis-mongo'
+import { etagVersion } from '../support/requests'
 
 /**
  * Redis + MongoDB mode end to end, against a real MongoDB-wire server (a FerretDB of this
@@ -15,56 +14,32 @@ import { redisSuites, startRedis, type TestRedis } from '../support/redis'
  * journal, which grows, and drains into MongoDB once it is back, losing nothing.
  */
 
-const root = join(import.meta.dir, '..', '..')
-const SERVER_CMD = [process.execPath, 'run', join(root, 'src', 'main.ts')]
 const DRAIN_TIMEOUT_MS = 60_000
 
-const enabled = redisSuites('Redis + MongoDB pipeline') && ferretdbSuites('Redis + MongoDB pipeline')
-let redis: TestRedis
-let ferretdb: TestFerretdb
-let dir: string
-const started: Started[] = []
-
-beforeAll(
-  async () => {
-    if (!enabled) return
-    dir = mkdtempSync(join(tmpdir(), 'guidd-e2e-mongo-pipeline-'))
-    ;[redis, ferretdb] = await Promise.all([startRedis(), startFerretdb()])
-  },
-  { timeout: FERRETDB_BUILD_TIMEOUT_MS + 30_000 },
-)
-afterAll(async () => {
-  if (!enabled) return
-  for (const s of started) await s.stop(2_000)
-  await Promise.all([redis?.stop(), ferretdb?.dispose()])
-  rmSync(dir, { recursive: true, force: true })
-})
+const suite = redisMongoSuite('Redis + MongoDB pipeline')
 
 let dbs = 0
 /** guidd in Redis + MongoDB mode on a fresh Redis prefix and database. */
 const startServer = async (): Promise<{ server: Started; base: string; dbName: string }> => {
   const dbName = `guidd_e2e_${process.pid}_${Date.now().toString(36)}_${dbs++}`
-  const server = await startProcess({
-    cmd: SERVER_CMD,
-    cwd: root,
+  const server = await startGuidd({
     name: 'guidd (redis + mongodb)',
     env: {
-      REDIS_URL: redis.url,
-      REDIS_PREFIX: redis.prefix(),
-      MONGODB_URL: ferretdb.url,
+      REDIS_URL: suite.redis.url,
+      REDIS_PREFIX: suite.redis.prefix(),
+      MONGODB_URL: suite.ferretdb.url,
       MONGODB_DB: dbName,
       FLUSH_INTERVAL_MS: '20',
       LOG_LEVEL: 'warn',
       HOST: '127.0.0.1',
       API_KEYS: '',
       // Unused in this mode; kept out of the working directory all the same.
-      SQLITE_PATH: join(dir, `${dbName}.sqlite`),
+      SQLITE_PATH: join(suite.dir, `${dbName}.sqlite`),
     },
+    started: suite.started,
+    ready: '/readyz',
   })
-  started.push(server)
-  const base = `http://127.0.0.1:${server.port}`
-  await waitForHttp(`${base}/readyz`, server)
-  return { server, base, dbName }
+  return { server, base: urlOf(server), dbName }
 }
 
 const json = (method: string, body: object, headers: Record<string, string> = {}): RequestInit => ({
@@ -74,11 +49,9 @@ const json = (method: string, body: object, headers: Record<string, string> = {}
   signal: AbortSignal.timeout(10_000),
 })
 
-const etagVersion = (res: Response): number => Number(/^"(\d+)"$/.exec(res.headers.get('etag') ?? '')?.[1])
-
 const guidOf = (n: number) => `E0000000${n.toString(16).padStart(8, '0')}`.padEnd(32, '0').toUpperCase()
 
-describe.skipIf(!enabled)('Redis + MongoDB (FerretDB)', () => {
+describe.skipIf(!suite.enabled)('Redis + MongoDB (FerretDB)', () => {
   test('every write goes Redis -> journal -> flusher -> MongoDB: records, versions, expiry and tombstones as the API answered', async () => {
     const { server, base, dbName } = await startServer()
     const nowSec = Math.floor(Date.now() / 1000)
@@ -120,7 +93,7 @@ describe.skipIf(!enabled)('Redis + MongoDB (FerretDB)', () => {
 
     const drainMs = await waitJournalDrained(base, DRAIN_TIMEOUT_MS, () => server.output())
     const guids = [...answered.keys()]
-    const docs = await readDocs(ferretdb.url, dbName, guids)
+    const docs = await readDocs(suite.ferretdb.url, dbName, guids)
     const wrong = guids.map((g) => docMismatch(g, answered.get(g)!, docs.get(g), tombstones.get(g), nowSec)).filter((m) => m !== null)
     expect(wrong).toEqual([])
     expect([...answered.values()].filter((a) => a === null).length).toBe(6)
@@ -201,7 +174,7 @@ describe.skipIf(!enabled)('Redis + MongoDB (FerretDB)', () => {
       await until(() => acks >= 300, 20_000, 'the load did not get going')
       const failuresBefore = await metricValue(base, 'guidd_journal_flush_failures_total')
       // The outage: FerretDB stopped; the data stays on disk.
-      await ferretdb.stop()
+      await suite.ferretdb.stop()
       down = true
       const lagAtStop = await metricValue(base, 'guidd_journal_length')
       await until(() => acksWhileDown >= 600, 20_000, 'writes were not acknowledged while MongoDB was down')
@@ -215,7 +188,7 @@ describe.skipIf(!enabled)('Redis + MongoDB (FerretDB)', () => {
       expect(lagWhileDown).toBeGreaterThan(lagAtStop)
       expect(lagWhileDown).toBeGreaterThanOrEqual(600)
       const downFor = Date.now()
-      await ferretdb.start()
+      await suite.ferretdb.start()
       down = false
       const acksAtRestart = acks
       await until(() => acks >= acksAtRestart + 300, 20_000, 'the load stalled after MongoDB came back')
@@ -229,10 +202,10 @@ describe.skipIf(!enabled)('Redis + MongoDB (FerretDB)', () => {
     } finally {
       stopLoad = true
       await load
-      if (ferretdb.pid() === null) await ferretdb.start()
+      if (suite.ferretdb.pid() === null) await suite.ferretdb.start()
     }
 
-    const docs = await readDocs(ferretdb.url, dbName, guids)
+    const docs = await readDocs(suite.ferretdb.url, dbName, guids)
     const wrong = guids.map((g) => docMismatch(g, acked.get(g)!, docs.get(g), acked.get(g) === null ? versions.get(g) : undefined, nowSec)).filter((m) => m !== null)
     expect(wrong).toEqual([])
     expect(await metricValue(base, 'guidd_journal_dead_letters_total')).toBe(0)

@@ -1,8 +1,11 @@
 import { expect } from 'bun:test'
+import type { Store } from '../../src/data/store'
+import { urlOf } from './guidd-process'
 import type { Started } from './process'
 import { isFirstVersion } from './versions'
+
 /**
- * The load and the model behind the kill -9 durability tests (embedded and Redis mode):
+ * The load and the model behind the kill -9 durability tests (every mode):
  * concurrent workers write over real HTTP until the server is killed, and the model of
  * what was acknowledged tells what a restarted server must show.
  *
@@ -258,7 +261,10 @@ export const tombstoneVersion = (load: KillLoad, guid: string): number | undefin
   return load.versions.get(guid)
 }
 
-/** The load both durability tests run: 32 workers on 8 GUIDs each, killed after 1,500 acknowledgements. */
+/** The shape of a load: how many workers on how many GUIDs, and when the kill comes. */
+export type LoadShape = Pick<KillLoadOptions, 'workers' | 'guidsPerWorker' | 'killAfterAcks' | 'loadDeadlineMs'>
+
+/** The load the durability tests run unless told otherwise: 32 workers on 8 GUIDs each, killed after 1,500 acknowledgements. */
 export const STANDARD_LOAD = {
   workers: 32,
   guidsPerWorker: 8,
@@ -266,20 +272,117 @@ export const STANDARD_LOAD = {
   killAfterAcks: 1_500,
   /** Bounds the load phase should the server stall before reaching the kill count. */
   loadDeadlineMs: 30_000,
-} as const
+} as const satisfies LoadShape
 
 /**
- * Runs the standard load against `base` until `kill` fires, and checks that the kill came
- * under full load: no failure before it, and every worker cut off mid-request.
+ * Runs `shape` (the standard load unless told) against `base` until `kill` fires, and checks
+ * that the kill came under full load: no failure before it, and every worker cut off mid-request.
  */
-export const killUnderLoad = async (base: string, server: Started): Promise<KillLoad> => {
-  const load = await loadUntilKill({ base, kill: () => server.kill9(), ...STANDARD_LOAD })
+export const killUnderLoad = async (base: string, server: Started, shape: LoadShape = STANDARD_LOAD): Promise<KillLoad> => {
+  const load = await loadUntilKill({ base, kill: () => server.kill9(), ...shape })
   expect(load.failures).toEqual([])
   expect(load.killed).toBe(true)
   expect(server.proc.signalCode).toBe('SIGKILL')
   // Every worker was still writing when the server died: the kill came under full load.
-  expect(load.cutOff).toBe(STANDARD_LOAD.workers)
-  expect(load.uncertain.size).toBe(STANDARD_LOAD.workers)
-  expect(load.acks).toBeGreaterThanOrEqual(STANDARD_LOAD.killAfterAcks)
+  expect(load.cutOff).toBe(shape.workers)
+  expect(load.uncertain.size).toBe(shape.workers)
+  expect(load.acks).toBeGreaterThanOrEqual(shape.killAfterAcks)
   return load
+}
+
+export interface KillAndRestartOptions {
+  /** Starts the service; called twice with the same configuration, so the second recovers what the first left. */
+  start: () => Promise<Started>
+  shape?: LoadShape
+  /** Runs between the kill and the restart: a look at what the dead instance left, a line printed. */
+  afterKill?: (load: KillLoad) => Promise<void> | void
+}
+
+export interface Restarted extends Recovered {
+  load: KillLoad
+  /** The restarted server, and its URL. */
+  second: Started
+  base: string
+}
+
+/**
+ * The frame of every mode's kill -9 test (one place, so the modes cannot drift apart): start
+ * the service, kill it under load, start it again on the same data, and read every GUID back,
+ * which must match the model. What a mode checks beyond that (its journal, its store) the
+ * test does with what this returns; stopping the second server is the test's too.
+ */
+export const killAndRestart = async (o: KillAndRestartOptions): Promise<Restarted> => {
+  const first = await o.start()
+  const load = await killUnderLoad(urlOf(first), first, o.shape)
+  await o.afterKill?.(load)
+  const second = await o.start()
+  const base = urlOf(second)
+  const { mismatches, seen } = await readBack(base, load)
+  expect(mismatches).toEqual([])
+  return { load, second, base, seen, mismatches }
+}
+
+/**
+ * Checks that the recovered records are live: a conditional write on one (acknowledged, not
+ * in flight at the kill) continues its version line. Returns the GUID and its new state.
+ */
+export const patchSurvivor = async (base: string, load: KillLoad): Promise<{ guid: string; state: NonNullable<State> }> => {
+  const survivor = load.guids.find((g) => load.uncertain.get(g) === undefined && load.acked.get(g))
+  expect(survivor).toBeDefined()
+  const state = load.acked.get(survivor!)!
+  const patched = await fetch(`${base}/guid/${survivor}`, {
+    method: 'PATCH',
+    headers: { 'content-type': 'application/json', 'if-match': `"${state.version}"` },
+    body: JSON.stringify({ user: 'after-restart' }),
+    signal: AbortSignal.timeout(5_000),
+  })
+  expect(patched.status).toBe(200)
+  expect(patched.headers.get('etag')).toBe(`"${state.version + 1}"`)
+  await patched.arrayBuffer()
+  return { guid: survivor!, state: { ...state, user: 'after-restart', version: state.version + 1 } }
+}
+
+/**
+ * What is wrong with what a store holds for `guid`, given what the API answered: the record
+ * exactly, or (after a 404) the tombstone of version `tombstone`, or nothing when the GUID was
+ * never created (`tombstone` undefined). Null when it is right.
+ */
+export type StoredCheck = (guid: string, answered: State, tombstone: number | undefined) => Promise<string | null> | string | null
+
+/** A StoredCheck reading a Store (SQLite, MongoDB) alone, with no guidd in front of it. */
+export const storeCheck =
+  (store: Pick<Store, 'get'>, nowSec: number): StoredCheck =>
+  async (guid, answered, tombstone) => {
+    const stored = await store.get(guid, nowSec)
+    if (answered !== null) return Bun.deepEquals(stored, { guid, ...answered }) ? null : `${guid}: stored ${JSON.stringify(stored)}, answered ${JSON.stringify(answered)}`
+    if (tombstone === undefined) return stored === null ? null : `${guid}: never created, yet stored ${JSON.stringify(stored)}`
+    const ok = stored !== null && 'deleted' in stored && stored.deleted === true && stored.version === tombstone
+    return ok ? null : `${guid}: answered 404, stored ${JSON.stringify(stored)}; expected a tombstone of version ${tombstone}`
+  }
+
+/**
+ * After a kill and restart, the store behind the service must hold exactly what the restarted
+ * server answered (`seen`) for every GUID of the load; a 404's tombstone version comes from the
+ * model (tombstoneVersion). Also checks the load covered both kinds of state.
+ */
+export const expectStoredAsAnswered = async (load: KillLoad, seen: Recovered['seen'], check: StoredCheck): Promise<void> => {
+  const wrong: string[] = []
+  let records = 0
+  let tombstones = 0
+  for (const guid of load.guids) {
+    const answered = seen.get(guid)
+    if (answered === undefined || answered === 'error') {
+      wrong.push(`${guid}: the API answered ${answered}`)
+      continue
+    }
+    const tombstone = answered === null ? tombstoneVersion(load, guid) : undefined
+    if (answered !== null) records++
+    else if (tombstone !== undefined) tombstones++
+    const problem = await check(guid, answered, tombstone)
+    if (problem !== null) wrong.push(problem)
+  }
+  expect(wrong).toEqual([])
+  // The load covers both kinds of state.
+  expect(records).toBeGreaterThan(0)
+  expect(tombstones).toBeGreaterThan(0)
 }
