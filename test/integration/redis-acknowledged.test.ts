@@ -1,17 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createClient } from 'redis'
-import { ManualClock } from '../../src/domain/clock'
-import type { Stored } from '../../src/domain/model'
+import { describe, expect, test } from 'bun:test'
 import { redisKeys } from '../../src/adapters/redis/keys'
 import { RedisJournal } from '../../src/adapters/redis/journal'
-import { SqliteStore } from '../../src/adapters/sqlite/store'
-import { createTestApp, type TestApp } from '../support/app'
-import { FlakyStore } from '../support/flaky-store'
+import type { Stored } from '../../src/domain/model'
 import { expectProblem } from '../support/http'
-import { redisSuites, startRedis, type TestRedis } from '../support/redis'
+import { eventually, redisAppSuite } from '../support/redis-app'
 
 /**
  * Issue 7 in Redis mode. Hole 1: an acknowledged PATCH that shortened `expire` came back as
@@ -21,60 +13,18 @@ import { redisSuites, startRedis, type TestRedis } from '../support/redis'
  * write of that GUID lost the race forever.
  */
 
-const enabled = redisSuites('Redis mode: acknowledged writes')
-let redis: TestRedis
-let client: ReturnType<typeof createClient>
-const opened: Array<() => Promise<void>> = []
+const redis = redisAppSuite('Redis mode: acknowledged writes')
 
-beforeAll(async () => {
-  if (!enabled) return
-  redis = await startRedis()
-  client = createClient({ url: redis.url })
-  await client.connect()
-})
-afterEach(async () => {
-  for (const close of opened.splice(0)) await close()
-})
-afterAll(async () => {
-  if (!enabled) return
-  await client.quit()
-  await redis.stop()
-})
-
-/** One instance in-process on a shared prefix and store; its clock starts at real time (Redis expires by its own). */
-const instance = async (prefix: string, store: FlakyStore, clock: ManualClock): Promise<TestApp> => {
-  const app = await createTestApp({ REDIS_URL: redis.url, REDIS_PREFIX: prefix, FLUSH_INTERVAL_MS: '20' }, { clock, store, flusherBackoffMs: { min: 5, max: 20 } })
-  opened.push(() => app.close())
-  return app
-}
-
-const sharedStore = () => {
-  const dir = mkdtempSync(join(tmpdir(), 'guidd-redis-ack-'))
-  const store = new FlakyStore(new SqliteStore({ path: join(dir, 'store.sqlite'), synchronous: 'NORMAL' }))
-  opened.push(async () => rmSync(dir, { recursive: true, force: true }))
-  return store
-}
-
-const eventually = async (what: string, check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`)
-    await Bun.sleep(10)
-  }
-}
-
-describe.if(enabled)('Redis mode: no acknowledged write is reverted', () => {
+describe.if(redis.enabled)('Redis mode: no acknowledged write is reverted', () => {
   test('a PATCH that shortens expire, while the flusher lags: every instance answers 404 after it expires, never the older record', async () => {
-    const prefix = redis.prefix()
-    const keys = redisKeys(prefix)
-    const store = sharedStore()
-    const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000)
+    // Two instances on one prefix, one store (behind a switch) and one clock.
+    const first = await redis.app()
+    const { app: a, keys, store, clock } = first
     const now = () => Math.floor(clock.now() / 1000)
-    const a = await instance(prefix, store, clock)
     const created = await a.req('POST', '/guid', { user: 'orig', expire: now() + 86_400 })
     expect(created.status).toBe(201)
     const { guid } = (await created.json()) as { guid: string }
-    await eventually('the create reaches the store', async () => (await client.xLen(keys.journal)) === 0)
+    await eventually('the create reaches the store', async () => (await redis.client.xLen(keys.journal)) === 0)
 
     // The store goes down: the PATCH is acknowledged by the journal alone.
     store.down = true
@@ -83,7 +33,7 @@ describe.if(enabled)('Redis mode: no acknowledged write is reverted', () => {
 
     await expectProblem(await a.req('GET', `/guid/${guid}`), 404, 'not-found')
     // Another instance, with nothing in its LRU: Redis must still know the newer (expired) state.
-    const b = await instance(prefix, store, clock)
+    const { app: b } = await redis.app({ like: first })
     await expectProblem(await b.req('GET', `/guid/${guid}`), 404, 'not-found')
     // A conditional write naming the first incarnation's ETag cannot land.
     const etag = created.headers.get('etag')!
@@ -91,17 +41,16 @@ describe.if(enabled)('Redis mode: no acknowledged write is reverted', () => {
 
     // The store comes back; once the journal drains, the store alone holds the newer state.
     store.down = false
-    await eventually('the journal drains', async () => (await client.xLen(keys.journal)) === 0)
+    await eventually('the journal drains', async () => (await redis.client.xLen(keys.journal)) === 0)
     expect(await store.get(guid, now())).toBeNull()
     expect(await store.applyBatch([{ next: { guid, user: 'orig', expire: now() + 86_400, version: Number(JSON.parse(etag)) }, prevVersion: 0 }])).toEqual(['stale'])
   })
 })
 
-describe.if(enabled)('Redis mode: no content makes the compare-and-set misread a version', () => {
+describe.if(redis.enabled)('Redis mode: no content makes the compare-and-set misread a version', () => {
   test('a state cjson cannot decode (a lone surrogate) still has its version read', async () => {
-    const prefix = redis.prefix()
-    const keys = redisKeys(prefix)
-    const journal = new RedisJournal({ client: client as never, keys, maxLag: 1_000, timeoutMs: 2_000, instanceId: 'test', retainSeconds: 60 })
+    const keys = redisKeys(redis.server.prefix())
+    const journal = new RedisJournal({ client: redis.client as never, keys, maxLag: 1_000, timeoutMs: 2_000, instanceId: 'test', retainSeconds: 60 })
     const guid = '0123456789ABCDEF0123456789ABCDEF'
     const expire = Math.floor(Date.now() / 1000) + 3_600
     const first: Stored = { guid, user: 'bad \ud800 user', expire, version: 7 }
@@ -111,9 +60,7 @@ describe.if(enabled)('Redis mode: no content makes the compare-and-set misread a
   })
 
   test('POST with a lone surrogate in user is 400, and the GUID stays writable', async () => {
-    const store = sharedStore()
-    const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000)
-    const app = await instance(redis.prefix(), store, clock)
+    const { app } = await redis.app()
     const guid = 'ABCDEF0123456789ABCDEF0123456789'
     const refused = await app.runtime.app.handle(new Request('http://localhost/guid', { method: 'POST', body: `{"guid":"${guid}","user":"\\ud800"}`, headers: { 'content-type': 'application/json' } }))
     await expectProblem(refused, 400, 'validation')
@@ -123,17 +70,14 @@ describe.if(enabled)('Redis mode: no content makes the compare-and-set misread a
   })
 })
 
-describe.if(enabled)('Redis mode: a refusal is never decided on a copy that trails another instance', () => {
+describe.if(redis.enabled)('Redis mode: a refusal is never decided on a copy that trails another instance', () => {
   // Found by the linearizability check: B answered 412 to an If-Match naming the version A had
   // just acknowledged, because B's LRU still held the version before (its invalidation was in
   // flight). A refusal writes nothing, so no compare-and-set would have caught it.
   const setup = async () => {
-    const prefix = redis.prefix()
-    const store = sharedStore()
-    const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000)
-    const a = await instance(prefix, store, clock)
-    const b = await instance(prefix, store, clock)
-    return { a, b }
+    const a = await redis.app()
+    const b = await redis.app({ like: a })
+    return { a: a.app, b: b.app }
   }
 
   test('If-Match with the version another instance just acknowledged: 200, not 412', async () => {

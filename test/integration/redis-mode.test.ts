@@ -1,71 +1,14 @@
-import { afterAll, afterEach, beforeAll, describe, expect, test } from 'bun:test'
-import { mkdtempSync, rmSync } from 'node:fs'
-import { tmpdir } from 'node:os'
-import { join } from 'node:path'
-import { createClient } from 'redis'
-import { ManualClock } from '../../src/domain/clock'
+import { describe, expect, test } from 'bun:test'
 import { ABSENT_MARKER, redisKeys } from '../../src/adapters/redis/keys'
 import { SqliteStore } from '../../src/adapters/sqlite/store'
 import { createTestApp, type TestApp } from '../support/app'
-import { FlakyStore } from '../support/flaky-store'
 import { etagAt, expectProblem, versionAt, versionOf } from '../support/http'
-import { redisSuites, startRedis, type TestRedis } from '../support/redis'
+import { startRedis } from '../support/redis'
+import { eventually, type RedisApp, realTimeClock, redisAppSuite } from '../support/redis-app'
 
-const enabled = redisSuites('Redis mode integration')
-let redis: TestRedis
-let client: ReturnType<typeof createClient>
-const opened: Array<() => Promise<void>> = []
+const redis = redisAppSuite('Redis mode integration')
 
-beforeAll(async () => {
-  if (!enabled) return
-  redis = await startRedis()
-  client = createClient({ url: redis.url })
-  await client.connect()
-})
-afterEach(async () => {
-  for (const close of opened.splice(0)) await close()
-})
-afterAll(async () => {
-  if (!enabled) return
-  await client.quit()
-  await redis.stop()
-})
-
-interface RedisApp {
-  app: TestApp
-  store: FlakyStore
-  /** The SQLite file behind `store`. */
-  storePath: string
-  clock: ManualClock
-  prefix: string
-  keys: ReturnType<typeof redisKeys>
-}
-
-/** The whole service in-process in Redis mode: its own key prefix, a real SQLite store behind a switch. */
-const redisApp = async (env: Record<string, string> = {}, prefix = redis.prefix()): Promise<RedisApp> => {
-  // Redis expires keys by its own (real) clock, so the service's clock starts at real time.
-  const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000)
-  const dir = mkdtempSync(join(tmpdir(), 'guidd-redis-store-'))
-  const storePath = join(dir, 'store.sqlite')
-  const store = new FlakyStore(new SqliteStore({ path: storePath, synchronous: 'NORMAL' }))
-  const app = await createTestApp({ REDIS_URL: redis.url, REDIS_PREFIX: prefix, FLUSH_INTERVAL_MS: '20', ...env }, { clock, store, flusherBackoffMs: { min: 5, max: 20 } })
-  opened.push(async () => {
-    await app.close()
-    rmSync(dir, { recursive: true, force: true })
-  })
-  return { app, store, storePath, clock, prefix, keys: redisKeys(prefix) }
-}
-
-/** Polls `check` until it holds, bounded: the flusher runs on its own schedule. */
-const eventually = async (what: string, check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`)
-    await Bun.sleep(10)
-  }
-}
-
-const drained = (keys: RedisApp['keys']) => eventually('the journal drains', async () => (await client.xLen(keys.journal)) === 0)
+const drained = (keys: RedisApp['keys']) => eventually('the journal drains', async () => (await redis.client.xLen(keys.journal)) === 0)
 
 const create = async (app: TestApp, body: object) => {
   const res = await app.req('POST', '/guid', body)
@@ -78,25 +21,25 @@ const metric = async (app: TestApp, name: string): Promise<number> => {
   return Number(new RegExp(`^${name}(?:\\{[^}]*\\})? (\\S+)$`, 'm').exec(text)?.[1] ?? Number.NaN)
 }
 
-describe.skipIf(!enabled)('Redis mode', () => {
+describe.skipIf(!redis.enabled)('Redis mode', () => {
   test('a write is journaled in Redis as <version>:<JSON>, kept until expire + TOMBSTONE_TTL_SECONDS, then flushed to the store', async () => {
-    const { app, store, keys, clock } = await redisApp()
+    const { app, store, keys, clock } = await redis.app()
     const now = clock.now() / 1000
     const expire = now + 3_600
     const record = await create(app, { user: 'journaled', expire })
     // The first version of an incarnation created in second `now`.
     const version = versionAt(1, now)
-    const raw = (await client.get(keys.guid(record.guid)))!
+    const raw = (await redis.client.get(keys.guid(record.guid)))!
     expect(raw.slice(0, raw.indexOf(':'))).toBe(String(version))
     expect(JSON.parse(raw.slice(raw.indexOf(':') + 1))).toEqual({ ...record, version })
-    expect(await client.expireTime(keys.guid(record.guid))).toBe(expire + app.config.TOMBSTONE_TTL_SECONDS)
+    expect(await redis.client.expireTime(keys.guid(record.guid))).toBe(expire + app.config.TOMBSTONE_TTL_SECONDS)
     await drained(keys)
     expect(await store.inner.get(record.guid, clock.now() / 1000)).toEqual({ ...record, version })
     await eventually('the flush is counted', async () => (await metric(app, 'guidd_journal_flushed_total')) === 1)
   })
 
   test('a read that misses the LRU is served from Redis and fills the LRU', async () => {
-    const { app, store } = await redisApp()
+    const { app, store } = await redis.app()
     const record = await create(app, { user: 'shared' })
     app.runtime.lru.clear()
     store.down = true
@@ -108,11 +51,11 @@ describe.skipIf(!enabled)('Redis mode', () => {
   })
 
   test('a miss everywhere is cached briefly in Redis as absent, and a create clears it', async () => {
-    const { app, keys } = await redisApp({ NEGATIVE_CACHE_MS: '60000' })
+    const { app, keys } = await redis.app({ env: { NEGATIVE_CACHE_MS: '60000' } })
     const guid = 'ABCDEF0123456789ABCDEF0123456789'
     await expectProblem(await app.req('GET', `/guid/${guid}`), 404, 'not-found')
-    expect(await client.get(keys.guid(guid))).toBe(ABSENT_MARKER)
-    const ttl = await client.pTTL(keys.guid(guid))
+    expect(await redis.client.get(keys.guid(guid))).toBe(ABSENT_MARKER)
+    const ttl = await redis.client.pTTL(keys.guid(guid))
     expect(ttl).toBeGreaterThan(0)
     expect(ttl).toBeLessThanOrEqual(60_000)
     await create(app, { guid, user: 'now it exists' })
@@ -121,7 +64,7 @@ describe.skipIf(!enabled)('Redis mode', () => {
   })
 
   test('no tier serves a record the instant its expire passes (Redis still keeps its state)', async () => {
-    const { app, clock, keys } = await redisApp()
+    const { app, clock, keys } = await redis.app()
     const record = await create(app, { user: 'short-lived', expire: clock.now() / 1000 + 10 })
     clock.advance(9_000)
     expect((await app.req('GET', `/guid/${record.guid}`)).status).toBe(200)
@@ -131,11 +74,11 @@ describe.skipIf(!enabled)('Redis mode', () => {
     await expectProblem(await app.req('GET', `/guid/${record.guid}`), 404, 'not-found')
     // The expired state stays in Redis: it still names the latest version, so a read never
     // falls through to an older one in the store.
-    expect(await client.get(keys.guid(record.guid))).toStartWith(`${versionAt(1, clock.now() / 1000 - 10)}:`)
+    expect(await redis.client.get(keys.guid(record.guid))).toStartWith(`${versionAt(1, clock.now() / 1000 - 10)}:`)
   })
 
   test('a lost compare-and-set reloads and retries, or answers 412 under If-Match', async () => {
-    const { app, keys, clock } = await redisApp()
+    const { app, keys, clock } = await redis.app()
     const created = await app.req('POST', '/guid', { user: 'mine' })
     expect(created.status).toBe(201)
     const record = (await created.json()) as { guid: string; user: string; expire: number }
@@ -143,7 +86,7 @@ describe.skipIf(!enabled)('Redis mode', () => {
     expect(mine).toBe(etagAt(1, clock.now() / 1000))
     // Another instance wrote the next version (its invalidation is not delivered here): this LRU is stale.
     const theirs = versionOf(mine) + 1
-    await client.set(keys.guid(record.guid), `${theirs}:${JSON.stringify({ ...record, user: 'theirs', version: theirs })}`, { EXAT: record.expire })
+    await redis.client.set(keys.guid(record.guid), `${theirs}:${JSON.stringify({ ...record, user: 'theirs', version: theirs })}`, { EXAT: record.expire })
     await expectProblem(await app.req('PATCH', `/guid/${record.guid}`, { expire: record.expire - 1 }, { 'if-match': mine! }), 412, 'precondition-failed')
     const patched = await app.req('PATCH', `/guid/${record.guid}`, { expire: record.expire - 1 })
     expect(patched.status).toBe(200)
@@ -152,7 +95,7 @@ describe.skipIf(!enabled)('Redis mode', () => {
   })
 
   test('a store outage grows the lag; past JOURNAL_MAX_LAG writes get 503 and /readyz fails; then it recovers', async () => {
-    const { app, store, keys, clock } = await redisApp({ JOURNAL_MAX_LAG: '20' })
+    const { app, store, keys, clock } = await redis.app({ env: { JOURNAL_MAX_LAG: '20' } })
     store.down = true
     for (let i = 0; i < 20; i++) await create(app, { user: `during outage ${i}` })
     expect(await metric(app, 'guidd_journal_length')).toBe(20)
@@ -175,23 +118,23 @@ describe.skipIf(!enabled)('Redis mode', () => {
   })
 
   test('an unreadable entry is dead-lettered at once and does not block the others', async () => {
-    const { app, store, keys, clock } = await redisApp()
-    await client.xAdd(keys.journal, '*', { m: 'not json' })
+    const { app, store, keys, clock } = await redis.app()
+    await redis.client.xAdd(keys.journal, '*', { m: 'not json' })
     const record = await create(app, { user: 'behind the poison' })
     await drained(keys)
-    expect(await client.xLen(keys.deadLetters)).toBe(1)
+    expect(await redis.client.xLen(keys.deadLetters)).toBe(1)
     expect(await store.inner.get(record.guid, clock.now() / 1000)).toMatchObject({ user: 'behind the poison' })
     await eventually('the dead letter is counted', async () => (await metric(app, 'guidd_journal_dead_letters_total')) === 1)
   })
 
   test('an entry the store keeps rejecting is dead-lettered after JOURNAL_MAX_ATTEMPTS; the others flush', async () => {
-    const { app, store, keys, clock } = await redisApp({ JOURNAL_MAX_ATTEMPTS: '3' })
+    const { app, store, keys, clock } = await redis.app({ env: { JOURNAL_MAX_ATTEMPTS: '3' } })
     const bad = 'BADBADBADBADBADBADBADBADBADBAD00'
     store.reject.add(bad)
     await create(app, { guid: bad, user: 'refused' })
     const good = await create(app, { user: 'fine' })
     await drained(keys)
-    const dead = (await client.xRange(keys.deadLetters, '-', '+'))?.[0]
+    const dead = (await redis.client.xRange(keys.deadLetters, '-', '+'))?.[0]
     expect(dead?.message).toMatchObject({ reason: 'refused by the test' })
     expect(JSON.parse(dead!.message.m!)).toMatchObject({ guid: bad })
     expect(await store.inner.get(good.guid, clock.now() / 1000)).not.toBeNull()
@@ -199,33 +142,33 @@ describe.skipIf(!enabled)('Redis mode', () => {
   })
 
   test('entries left pending by a dead consumer are claimed and flushed by a live instance', async () => {
-    const prefix = redis.prefix()
+    const prefix = redis.server.prefix()
     const keys = redisKeys(prefix)
     const guid = 'DEADDEADDEADDEADDEADDEADDEAD0001'
     const expire = Math.floor(Date.now() / 1000) + 3_600
-    await client.xGroupCreate(keys.journal, keys.group, '0', { MKSTREAM: true })
-    await client.xAdd(keys.journal, '*', { m: JSON.stringify({ guid, user: 'orphan', expire, version: 1 }) })
+    await redis.client.xGroupCreate(keys.journal, keys.group, '0', { MKSTREAM: true })
+    await redis.client.xAdd(keys.journal, '*', { m: JSON.stringify({ guid, user: 'orphan', expire, version: 1 }) })
     // A consumer reads it and dies before acknowledging.
-    await client.xReadGroup(keys.group, 'dead-instance', { key: keys.journal, id: '>' }, { COUNT: 10 })
-    expect((await client.xPending(keys.journal, keys.group)).pending).toBe(1)
-    const { store, clock } = await redisApp({ JOURNAL_CLAIM_IDLE_MS: '50' }, prefix)
+    await redis.client.xReadGroup(keys.group, 'dead-instance', { key: keys.journal, id: '>' }, { COUNT: 10 })
+    expect((await redis.client.xPending(keys.journal, keys.group)).pending).toBe(1)
+    const { store, clock } = await redis.app({ env: { JOURNAL_CLAIM_IDLE_MS: '50' }, prefix })
     await drained(keys)
     expect(await store.inner.get(guid, clock.now() / 1000)).toMatchObject({ user: 'orphan', version: 1 })
-    expect((await client.xPending(keys.journal, keys.group)).pending).toBe(0)
+    expect((await redis.client.xPending(keys.journal, keys.group)).pending).toBe(0)
     // Once silent for ten claim periods with nothing pending, the dead consumer leaves the group.
-    await eventually('the dead consumer is removed', async () => !(await client.xInfoConsumers(keys.journal, keys.group)).some((c) => c.name === 'dead-instance'))
+    await eventually('the dead consumer is removed', async () => !(await redis.client.xInfoConsumers(keys.journal, keys.group)).some((c) => c.name === 'dead-instance'))
   })
 })
 
-describe.skipIf(!enabled)('Redis mode lifecycle', () => {
+describe.skipIf(!redis.enabled)('Redis mode lifecycle', () => {
   test('shutdown flushes what the journal holds before it closes', async () => {
-    const { app, store, storePath, keys, clock } = await redisApp()
+    const { app, store, storePath, keys, clock } = await redis.app()
     store.down = true
     const records = [await create(app, { user: 'queued 1' }), await create(app, { user: 'queued 2' })]
-    expect(await client.xLen(keys.journal)).toBe(2)
+    expect(await redis.client.xLen(keys.journal)).toBe(2)
     store.down = false
     await app.runtime.close(5_000)
-    expect(await client.xLen(keys.journal)).toBe(0)
+    expect(await redis.client.xLen(keys.journal)).toBe(0)
     const reopened = new SqliteStore({ path: storePath, synchronous: 'NORMAL', checkpointThread: false })
     try {
       for (const r of records) expect(await reopened.get(r.guid, clock.now() / 1000)).toMatchObject({ user: r.user })
@@ -235,11 +178,11 @@ describe.skipIf(!enabled)('Redis mode lifecycle', () => {
   })
 
   test('while the invalidation connection is down the LRU is emptied and bypassed, then used again', async () => {
-    const { app } = await redisApp()
+    const { app } = await redis.app()
     const record = await create(app, { user: 'cached' })
     expect(app.runtime.lru.size).toBe(1)
     // Drop every pub/sub connection on the server: this instance's subscription included.
-    await client.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub'])
+    await redis.client.sendCommand(['CLIENT', 'KILL', 'TYPE', 'pubsub'])
     await eventually('the LRU is emptied', async () => app.runtime.lru.size === 0)
     await eventually('the subscription is back and the LRU fills again', async () => {
       expect((await app.req('GET', `/guid/${record.guid}`)).status).toBe(200)
@@ -248,13 +191,13 @@ describe.skipIf(!enabled)('Redis mode lifecycle', () => {
   })
 })
 
-describe.skipIf(!enabled)('Redis mode with Redis down', () => {
+describe.skipIf(!redis.enabled)('Redis mode with Redis down', () => {
   test('requests that need Redis get 503 with Retry-After, never a 500; /readyz says why', async () => {
     const own = await startRedis()
     try {
-      const clock = new ManualClock(Math.floor(Date.now() / 1000) * 1000)
+      const clock = realTimeClock()
       const app = await createTestApp({ REDIS_URL: own.url, REDIS_TIMEOUT_MS: '500' }, { clock, flusherBackoffMs: { min: 5, max: 20 } })
-      opened.push(() => app.close())
+      redis.afterThisTest(() => app.close())
       const record = await create(app, { user: 'before the outage' })
       await own.stop()
       // Memory is not trusted either: invalidations cannot arrive, so the LRU is bypassed.
