@@ -13,12 +13,10 @@ export const openSqliteStore = (config: Config, logger: Logger): SqliteStore =>
 /** The MongoDB store; the driver is loaded only by the modes that use it. */
 export const openMongoStore = async (config: Config & { MONGODB_URL: string }) => {
   const { MongoStore } = await import('../../adapters/mongo/store')
-  // Bounded server selection, so /readyz and requests answer 503 within seconds, not 30 s; and
-  // a bounded socket wait, so an operation on a server that died mid-operation fails instead
-  // of never settling (seen under Bun: the GUID's actor then waited forever). Durability of
-  // an acknowledged flush needs w=majority with journaling: the URL sets it (the default on
-  // replica sets without arbiters since MongoDB 5.0).
-  return MongoStore.open({ url: config.MONGODB_URL, dbName: config.MONGODB_DB, clientOptions: { serverSelectionTimeoutMS: 3_000, socketTimeoutMS: 5_000 } })
+  const { DRIVER_TIMEOUTS, unlessInUrl } = await import('../../adapters/mongo/client-options')
+  // Durability of an acknowledged flush needs w=majority with journaling: the URL sets it (the
+  // default on replica sets without arbiters since MongoDB 5.0).
+  return MongoStore.open({ url: config.MONGODB_URL, dbName: config.MONGODB_DB, clientOptions: unlessInUrl(config.MONGODB_URL, DRIVER_TIMEOUTS) })
 }
 
 /** The flusher's store in Redis mode: MongoDB when MONGODB_URL is set, else SQLite. */
