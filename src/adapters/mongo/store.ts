@@ -1,6 +1,7 @@
 import { type AnyBulkWriteOperation, type Collection, type Db, MongoClient, type MongoClientOptions, MongoServerError } from 'mongodb'
 import { unavailable } from '../../domain/errors'
 import { checkStored, type Mutation, type Stored } from '../../domain/model'
+import { MonitorWatch } from './monitor-watch'
 import {
   BulkAccountingError,
   bulkProbeFaithful,
@@ -35,7 +36,18 @@ export interface MongoStoreOptions {
    * index of the other kind, that one stays (see `server` for which is there).
    */
   ttlIndex?: boolean
+  /**
+   * Told when the driver's monitor had a heartbeat stuck past the driver's own bound, just
+   * before the store replaces the driver's topology (see monitor-watch.ts); for the log.
+   */
+  onMonitorStuck?: (stuck: { address: string; lateMs: number }) => void
+  /** The watch's bound in place of the client's connectTimeoutMS (tests: a driver whose own bound never comes). */
+  monitorBoundMs?: number
 }
+
+/** How often the store looks for a stuck heartbeat, and how late past the driver's bound one must be. */
+const MONITOR_WATCH_EVERY_MS = 1_000
+const MONITOR_WATCH_GRACE_MS = 1_000
 
 /** What the server turned out to support, learnt at the first connect (see ensureIndexes and probeBulk). */
 export interface MongoServerFit {
@@ -83,6 +95,7 @@ export class MongoStore implements Store {
   /** The first successful connect-and-index; reset on failure so the next call tries again. */
   private connecting: Promise<void> | null = null
   private closed = false
+  private readonly watchTimer: ReturnType<typeof setInterval>
 
   /** Validates the options and builds the client; it connects on first use, or in open(). */
   constructor(options: MongoStoreOptions) {
@@ -95,6 +108,43 @@ export class MongoStore implements Store {
     this.db = this.client.db(options.dbName)
     this.docs = this.db.collection<GuidDoc>(collection)
     this.ttlIndex = options.ttlIndex ?? true
+    this.watchTimer = this.watchMonitor(options)
+  }
+
+  /**
+   * Follows the driver's heartbeats (MonitorWatch); one stuck past the driver's own bound
+   * means the driver will never check the server again, so the store closes the client and
+   * connects it afresh (a new topology, new monitor), the operations waiting in ready().
+   * Operations in flight then fail as after a network error: 503, their outcome uncertain.
+   */
+  private watchMonitor(options: MongoStoreOptions): ReturnType<typeof setInterval> {
+    const watch = new MonitorWatch({
+      connectTimeoutMS: options.monitorBoundMs ?? this.client.options.connectTimeoutMS,
+      heartbeatFrequencyMS: this.client.options.heartbeatFrequencyMS,
+      graceMs: MONITOR_WATCH_GRACE_MS,
+      now: () => performance.now(),
+    })
+    this.client.on('serverHeartbeatStarted', (e) => watch.started(e.connectionId, e.awaited))
+    this.client.on('serverHeartbeatSucceeded', (e) => watch.ended(e.connectionId))
+    this.client.on('serverHeartbeatFailed', (e) => watch.ended(e.connectionId))
+    const timer = setInterval(() => {
+      const stuck = watch.overdue()
+      if (stuck === undefined || this.closed) return
+      watch.reset()
+      options.onMonitorStuck?.(stuck)
+      const reconnecting = (async () => {
+        await this.client.close()
+        await this.connect()
+      })().catch((error: unknown) => {
+        if (this.connecting === reconnecting) this.connecting = null
+        throw error
+      })
+      // Awaited by whichever operation comes next; its failure is theirs to see.
+      reconnecting.catch(() => {})
+      this.connecting = reconnecting
+    }, MONITOR_WATCH_EVERY_MS)
+    timer.unref()
+    return timer
   }
 
   /** What the server supports; undefined until the first successful connect (open() waits for it). */
@@ -123,15 +173,19 @@ export class MongoStore implements Store {
    */
   private ready(): Promise<void> {
     if (this.closed) return Promise.reject(new Error('mongodb: the store is closed'))
-    this.connecting ??= (async () => {
-      await this.client.connect()
-      const ttl = await this.ensureIndexes()
-      this.fit = { ...ttl, writes: await this.probeBulk() }
-    })().catch((error: unknown) => {
+    this.connecting ??= this.connect().catch((error: unknown) => {
       this.connecting = null
       throw error
     })
     return this.connecting
+  }
+
+  /** Connects the client, and the first time the indexes and what the server supports. */
+  private async connect(): Promise<void> {
+    await this.client.connect()
+    if (this.fit !== undefined) return
+    const ttl = await this.ensureIndexes()
+    this.fit = { ...ttl, writes: await this.probeBulk() }
   }
 
   /**
@@ -253,6 +307,7 @@ export class MongoStore implements Store {
 
   async close(): Promise<void> {
     this.closed = true
+    clearInterval(this.watchTimer)
     await this.client.close()
   }
 

@@ -12,7 +12,7 @@ import { storeCheck } from './store-check'
  */
 export const mongoMode = async (deps: ModeDeps & { url: string }): Promise<Mode> => {
   const { config, lru, clock, logger, lifecycle } = deps
-  const store = deps.store ?? (await openMongoStore({ ...config, MONGODB_URL: deps.url }))
+  const store = deps.store ?? (await openMongoStore({ ...config, MONGODB_URL: deps.url }, logger))
   lifecycle.onClose('store', () => store.close())
   reportServerFit(store, deps.metrics.registry, logger)
   // Writes that fail for a fault of MongoDB make it "not ready" until a write (or the probe's) succeeds again.
