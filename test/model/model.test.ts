@@ -67,7 +67,7 @@ for (const mode of MODES) {
             .map(([what, n]) => `${what}: ${n}`)
             .join(', ')}`,
         )
-        if (outcome.failure !== null) console.log(outcome.failure)
+        if (outcome.failure !== null) console.log(`${outcome.failure}\nthe service's last output:\n${service.output()}`)
         expect(outcome.failure).toBeNull()
       },
       modeBudget.runMs + modeBudget.shrinkMs + 60_000,

@@ -59,6 +59,8 @@ const SHRINK_ATTEMPTS = 3
 
 const ranCommands = (cmds: Iterable<unknown>): string[] => [...(cmds as Iterable<Wrapped>)].filter((c) => c.hasRan).map((c) => c.cmd.toString())
 
+const messageOf = (error: unknown): string => (error instanceof Error ? error.message : String(error))
+
 export const runModel = async (modeName: string, service: Service, backing: Backing, budget: Budget, replay: Replay = {}): Promise<Outcome> => {
   const started = Date.now()
   let runs = 0
@@ -66,6 +68,11 @@ export const runModel = async (modeName: string, service: Service, backing: Back
   let commands = 0
   let failedAt: number | null = null
   let failure: { transcript: Transcript; error: unknown } | null = null
+  /**
+   * The run that failed first, as it was: shrinking may end on a sequence that fails only
+   * for what an earlier run left behind (a server still recovering), so the report keeps both.
+   */
+  let firstFailure: { error: unknown; commands: string[] } | null = null
   const stats = new Map<string, number>()
 
   const property = fc.asyncProperty(
@@ -86,6 +93,7 @@ export const runModel = async (modeName: string, service: Service, backing: Back
         try {
           await fc.asyncModelRun(() => ({ model, real: { service, transcript, defaultTtlSeconds: DEFAULT_TTL_SECONDS, stats, without: replay.without ?? new Set<string>() } }), cmds)
         } catch (error) {
+          if (failedAt === null) firstFailure = { error, commands: ranCommands(cmds) }
           failedAt ??= Date.now()
           failure = { transcript, error }
           throw error
@@ -100,6 +108,7 @@ export const runModel = async (modeName: string, service: Service, backing: Back
   const outcome: Outcome = { runs, shrinkRuns, commands, restarts: service.restarts, ms: Date.now() - started, stats, failure: null }
   if (!details.failed) return outcome
   const last = failure as { transcript: Transcript; error: unknown } | null
+  const first = firstFailure as { error: unknown; commands: string[] } | null
   const cmds = details.counterexample?.[0] as Iterable<unknown> | undefined
   const replayPath = /replayPath="([^"]*)"/.exec(String(cmds))?.[1]
   const script = last?.transcript.script() ?? '# no transcript\n'
@@ -108,8 +117,9 @@ export const runModel = async (modeName: string, service: Service, backing: Back
   const error = last?.error ?? details.errorInstance
   outcome.failure = [
     `model-based test failed in mode "${modeName}" at run ${runs} (then ${shrinkRuns} runs shrinking it: ${details.numShrinks} smaller failures)`,
-    `error: ${error instanceof Error ? error.message : String(error)}`,
+    `error: ${messageOf(error)}`,
     '',
+    ...(first === null ? [] : [`the first failure (run ${runs}), before shrinking: ${messageOf(first.error).split('\n')[0]}`, ...first.commands.map((c) => `  ${c}`), '']),
     'minimal sequence ($B: the service, $G0-$G3: fresh GUIDs):',
     ...(cmds ? ranCommands(cmds) : []).map((c) => `  ${c}`),
     '',
