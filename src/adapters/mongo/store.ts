@@ -1,4 +1,5 @@
 import { type AnyBulkWriteOperation, type Collection, type Db, MongoClient, type MongoClientOptions, MongoServerError } from 'mongodb'
+import { withTimeout } from '../../domain/clock'
 import { unavailable } from '../../domain/errors'
 import { checkStored, type Mutation, type Stored } from '../../domain/model'
 import { MonitorWatch } from './monitor-watch'
@@ -48,6 +49,8 @@ export interface MongoStoreOptions {
 /** How often the store looks for a stuck heartbeat, and how late past the driver's bound one must be. */
 const MONITOR_WATCH_EVERY_MS = 1_000
 const MONITOR_WATCH_GRACE_MS = 1_000
+/** How long a reconnect waits for the old client to close. */
+const CLOSE_BOUND_MS = 5_000
 
 /** What the server turned out to support, learnt at the first connect (see ensureIndexes and probeBulk). */
 export interface MongoServerFit {
@@ -133,7 +136,9 @@ export class MongoStore implements Store {
       watch.reset()
       options.onMonitorStuck?.(stuck)
       const reconnecting = (async () => {
-        await this.client.close()
+        // Bounded: closing ends sessions on a server that may be known still (a stuck awaited
+        // heartbeat); past the bound, connect() builds a new topology all the same.
+        await withTimeout(this.client.close(), CLOSE_BOUND_MS)
         await this.connect()
       })().catch((error: unknown) => {
         if (this.connecting === reconnecting) this.connecting = null
