@@ -95,9 +95,10 @@ export const PatchBody = Type.Object(
 export type PatchBody = Static<typeof PatchBody>
 
 /**
- * What remains of a deleted GUID for a while: its last version, so versions never repeat
- * within the retention (a re-create continues from it, and a replayed older write can be
- * recognised as older). `expire` is when the tombstone itself goes.
+ * What remains of a deleted GUID for a while: its last version, so a replayed older write
+ * is recognised as older and cannot resurrect the GUID. A re-create does not depend on it:
+ * it takes max(known version + 1, creation second * 1e6 + 1) (firstVersion below), above
+ * every earlier version even once the tombstone is gone. `expire` is when the tombstone itself goes.
  */
 export const Tombstone = Type.Object({ guid: Guid, version: Type.Integer({ minimum: 1 }), expire: Expire, deleted: Type.Literal(true) }, { additionalProperties: false })
 export type Tombstone = Static<typeof Tombstone>

@@ -48,7 +48,12 @@ export const Config = Type.Object(
       }),
     ),
     DEFAULT_TTL_SECONDS: Int({ minimum: 1, default: 2_592_000, description: 'Lifetime of a GUID created without expire (30 days).' }),
-    TOMBSTONE_TTL_SECONDS: Int({ minimum: 1, default: 86_400, description: 'How long a deleted GUID keeps its last version, so a re-create continues from it.' }),
+    TOMBSTONE_TTL_SECONDS: Int({
+      minimum: 1,
+      default: 86_400,
+      description:
+        "How long a deleted GUID's tombstone is kept (a replayed older write cannot resurrect it), and in Redis mode how long Redis keeps a state past its `expire` (so a read never falls through to an older version the flusher has not yet replaced).",
+    }),
     COMMIT_WINDOW_MS: Int({ minimum: 0, maximum: 100, default: 0, description: 'Embedded journal: how long a group commit waits for company (0 = end of the current I/O turn).' }),
     COMMIT_BATCH_MAX: Int({ minimum: 1, default: 1_000, description: 'Embedded journal: most mutations per SQLite transaction.' }),
     FLUSH_BATCH_MAX: Int({ minimum: 1, default: 500, description: 'Write-behind: most journal entries per store batch.' }),

@@ -32,7 +32,7 @@ const setting = (name: string, schema: TSchema): string => {
 
 /**
  * `guidd --help`: the command line and every setting with its default and meaning, generated
- * from the one configuration schema (src/config.ts), so it cannot drift from what is read.
+ * from the one configuration schema (src/runtime/config.ts), so it cannot drift from what is read.
  */
 export const helpText = (): string =>
   `${[

@@ -389,7 +389,7 @@ export interface components {
         }
       }
     }
-    /** @description If-Match does not match the current ETag (or the GUID does not exist), or If-None-Match: * met an existing GUID. `urn:guidd:problem:precondition-failed`: The precondition failed. */
+    /** @description If-Match does not match the current ETag (on POST /guid/{guid}, also when the GUID does not exist), or If-None-Match: * met an existing GUID. `urn:guidd:problem:precondition-failed`: The precondition failed. */
     PreconditionFailed: {
       headers: {
         'X-Request-Id': components['headers']['X-Request-Id']
@@ -565,7 +565,7 @@ export interface components {
      */
     Guid: string
     /**
-     * @description Apply the change only if the record's current ETag is one of these (strong comparison), or `*` for any existing record; 412 otherwise (also when the GUID does not exist).
+     * @description Apply the change only if the record's current ETag is one of these (strong comparison), or `*` for any existing record; 412 otherwise. When the GUID does not exist, PATCH and DELETE answer 404 and POST /guid/{guid} answers 412.
      * @example "1764633600000001"
      */
     IfMatch: string
@@ -660,7 +660,7 @@ export interface operations {
       query?: never
       header?: {
         /**
-         * @description Apply the change only if the record's current ETag is one of these (strong comparison), or `*` for any existing record; 412 otherwise (also when the GUID does not exist).
+         * @description Apply the change only if the record's current ETag is one of these (strong comparison), or `*` for any existing record; 412 otherwise. When the GUID does not exist, PATCH and DELETE answer 404 and POST /guid/{guid} answers 412.
          * @example "1764633600000001"
          */
         'If-Match'?: components['parameters']['IfMatch']
@@ -701,7 +701,7 @@ export interface operations {
       query?: never
       header?: {
         /**
-         * @description Apply the change only if the record's current ETag is one of these (strong comparison), or `*` for any existing record; 412 otherwise (also when the GUID does not exist).
+         * @description Apply the change only if the record's current ETag is one of these (strong comparison), or `*` for any existing record; 412 otherwise. When the GUID does not exist, PATCH and DELETE answer 404 and POST /guid/{guid} answers 412.
          * @example "1764633600000001"
          */
         'If-Match'?: components['parameters']['IfMatch']
@@ -812,7 +812,7 @@ export interface operations {
       query?: never
       header?: {
         /**
-         * @description Apply the change only if the record's current ETag is one of these (strong comparison), or `*` for any existing record; 412 otherwise (also when the GUID does not exist).
+         * @description Apply the change only if the record's current ETag is one of these (strong comparison), or `*` for any existing record; 412 otherwise. When the GUID does not exist, PATCH and DELETE answer 404 and POST /guid/{guid} answers 412.
          * @example "1764633600000001"
          */
         'If-Match'?: components['parameters']['IfMatch']

@@ -59,7 +59,8 @@ export const parameters = (): Record<string, Json> => ({
     in: 'header',
     name: 'If-Match',
     required: false,
-    description: "Apply the change only if the record's current ETag is one of these (strong comparison), or `*` for any existing record; 412 otherwise (also when the GUID does not exist).",
+    description:
+      "Apply the change only if the record's current ETag is one of these (strong comparison), or `*` for any existing record; 412 otherwise. When the GUID does not exist, PATCH and DELETE answer 404 and POST /guid/{guid} answers 412.",
     schema: { type: 'string' },
     example: EXAMPLE_ETAG,
   },
@@ -152,7 +153,7 @@ export const responses = (options: ResponseOptions): Record<string, Json> => {
     NotFound: problem('The GUID does not exist or has expired.', [['not-found', `GUID ${EXAMPLE_GUID} does not exist or has expired.`]]),
     MethodNotAllowed: problem('The path exists, the method does not: `Allow` lists those it has.', [['method-not-allowed', 'OPTIONS is not allowed on /guid; use POST.']], ['Allow']),
     Conflict: problem('The GUID exists and has not expired.', [['guid-exists', `GUID ${EXAMPLE_GUID} already exists; update it with PATCH or POST /guid/${EXAMPLE_GUID}.`]]),
-    PreconditionFailed: problem('If-Match does not match the current ETag (or the GUID does not exist), or If-None-Match: * met an existing GUID.', [
+    PreconditionFailed: problem('If-Match does not match the current ETag (on POST /guid/{guid}, also when the GUID does not exist), or If-None-Match: * met an existing GUID.', [
       ['precondition-failed', `If-Match does not match the current ETag ${EXAMPLE_ETAG}.`],
     ]),
     PayloadTooLarge: problem(`The body is over ${MAX_BODY_BYTES} bytes (by its Content-Length, or as it arrives when sent chunked).`, [
