@@ -1,4 +1,4 @@
-import { overloaded, shuttingDown, unavailable } from '../../domain/errors'
+import { overloaded, unavailable } from '../../domain/errors'
 import type { Mutation } from '../../domain/model'
 import { type RedisClient, redisCall } from './client'
 import type { RedisKeys } from './keys'
@@ -7,6 +7,7 @@ import { JOURNAL_WRITE_BATCH, Script } from './scripts'
 import { encodeState } from './state'
 import { keepUntil } from './tier'
 import { type Journal, VersionConflict } from '../../data/journal'
+import { type Pending, TurnBatch } from '../../data/turn-batch'
 
 export interface RedisJournalOptions {
   client: RedisClient
@@ -25,12 +26,6 @@ export interface RedisJournalOptions {
 /** Most writes sent in one script call; more in one turn go in the next call. */
 const BATCH_MAX = 256
 
-interface Pending {
-  mutation: Mutation
-  resolve: () => void
-  reject: (error: unknown) => void
-}
-
 /**
  * The write-behind journal (SPEC §4): one script sets the GUID's new state in Redis, appends
  * the mutation to the journal stream and publishes the invalidation, guarded by the version
@@ -44,35 +39,20 @@ interface Pending {
  */
 export class RedisJournal implements Journal {
   private readonly write = new Script(JOURNAL_WRITE_BATCH)
-  private closed = false
-  private batch: Pending[] = []
-  private scheduled = false
+  private readonly batches = new TurnBatch({ max: BATCH_MAX, windowMs: 0, send: (batch) => this.send(batch) })
 
   constructor(private readonly options: RedisJournalOptions) {}
 
   append(mutation: Mutation): Promise<void> {
-    if (this.closed) return Promise.reject(shuttingDown())
-    return new Promise((resolve, reject) => {
-      this.batch.push({ mutation, resolve, reject })
-      if (this.batch.length >= BATCH_MAX) this.send()
-      else if (!this.scheduled) {
-        this.scheduled = true
-        setImmediate(this.send)
-      }
-    })
+    return this.batches.add(mutation)
   }
 
   async close(): Promise<void> {
-    this.send()
-    this.closed = true
+    this.batches.close()
   }
 
-  /** Sends the waiting writes in one call. Bound, so timers can call it. */
-  private readonly send = (): void => {
-    this.scheduled = false
-    if (this.batch.length === 0) return
-    const batch = this.batch
-    this.batch = []
+  /** Sends one batch in one script call and answers each of its callers by its own entry. */
+  private send(batch: Pending[]): void {
     const { client, keys, maxLag, timeoutMs, instanceId, retainSeconds, health } = this.options
     const guidKeys = [keys.journal]
     const args = [String(maxLag), keys.invalidations]

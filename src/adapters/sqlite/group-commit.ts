@@ -1,8 +1,9 @@
 import type { Clock } from '../../domain/clock'
-import { type ServiceError, shuttingDown, unavailable } from '../../domain/errors'
+import { type ServiceError, unavailable } from '../../domain/errors'
 import type { Mutation } from '../../domain/model'
 import type { ApplyOutcome } from '../../data/store'
 import { type Journal, VersionConflict } from '../../data/journal'
+import { type Pending, TurnBatch } from '../../data/turn-batch'
 import { isStorageFault, type SqliteStore } from './store'
 
 export interface GroupCommitOptions {
@@ -16,54 +17,31 @@ export interface GroupCommitOptions {
   health?: { failed(error: unknown): void; succeeded(): void }
 }
 
-interface Pending {
-  mutation: Mutation
-  resolve: () => void
-  reject: (error: unknown) => void
-}
-
 /**
  * The embedded journal: mutations that arrive together are committed in one SQLite
  * transaction, and each caller is answered only after that transaction has committed.
  * Throughput then costs one commit per batch, not one per request.
  */
 export class GroupCommitJournal implements Journal {
-  private batch: Pending[] = []
-  private scheduled = false
-  private closed = false
+  private readonly batches: TurnBatch
 
   constructor(
     private readonly store: SqliteStore,
     private readonly options: GroupCommitOptions,
   ) {
-    if (!Number.isInteger(options.batchMax) || options.batchMax < 1) throw new TypeError('batchMax must be a positive integer')
-    if (!(options.windowMs >= 0)) throw new TypeError('windowMs must be >= 0')
+    this.batches = new TurnBatch({ max: options.batchMax, windowMs: options.windowMs, send: (batch) => this.commit(batch) })
   }
 
   append(mutation: Mutation): Promise<void> {
-    if (this.closed) return Promise.reject(shuttingDown())
-    return new Promise((resolve, reject) => {
-      this.batch.push({ mutation, resolve, reject })
-      if (this.batch.length >= this.options.batchMax) this.commit()
-      else if (!this.scheduled) {
-        this.scheduled = true
-        if (this.options.windowMs === 0) setImmediate(this.commit)
-        else setTimeout(this.commit, this.options.windowMs)
-      }
-    })
+    return this.batches.add(mutation)
   }
 
   async close(): Promise<void> {
-    this.commit()
-    this.closed = true
+    this.batches.close()
   }
 
-  /** Commits the waiting batch now. Bound, so timers can call it. */
-  private readonly commit = (): void => {
-    this.scheduled = false
-    if (this.batch.length === 0) return
-    const batch = this.batch
-    this.batch = []
+  /** Commits one batch in one transaction and answers each of its callers. */
+  private commit(batch: Pending[]): void {
     const started = performance.now()
     let outcomes: ApplyOutcome[]
     try {
