@@ -90,7 +90,6 @@ export class MongoJournal implements Journal {
       const result = await target.docs.updateOne(filter, documentOf(next), { upsert: replaces === 0, writeConcern: this.writeConcern })
       written = result.matchedCount + result.upsertedCount
     } catch (error) {
-      if (claim !== undefined) await claims!.release(claim)
       if (error instanceof VersionConflict) {
         health?.succeeded()
         throw error
@@ -104,8 +103,10 @@ export class MongoJournal implements Journal {
       // This target may be the one a failed first connect left: try afresh next time.
       this.target = undefined
       throw unavailable('MongoDB cannot take writes right now; retry shortly.', error)
+    } finally {
+      // The write is over, answered or failed: its claim must not hold the next writer off.
+      if (claim !== undefined) await claims!.release(claim)
     }
-    if (claim !== undefined) await claims!.release(claim)
     health?.succeeded()
     if (written === 0) throw new VersionConflict(next.guid, prevVersion)
   }
