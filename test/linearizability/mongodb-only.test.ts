@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from 'bun:test'
 import { buildFerretdb, FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites } from '../support/ferretdb'
 import { CHECKER_EXIT, checkerBinary, checkerSuites } from './checker'
-import { type RunConfig, runScenario } from './scenario'
+import { runScenario, standardRuns } from './scenario'
 
 /**
  * Linearizability of the MongoDB-only mode (MONGODB_URL alone: each write a compare-and-set
@@ -37,20 +37,7 @@ const sized = {
   loadDeadlineMs: SOAK ? 600_000 : 8_000,
   faultCycles: SOAK ? 4 : 1,
 } as const
-const RUNS: RunConfig[] = [
-  { id: 'mongodb-affinity-lru', title: 'MongoDB-only run 1 (GUID-affinity routing, LRU on)', routing: 'affinity', checkReads: true, serverEnv: {}, ...sized },
-  {
-    id: 'mongodb-random-lru',
-    title: 'MongoDB-only run 2 (random routing, LRU on, reads during the load left out)',
-    routing: 'random',
-    checkReads: false,
-    serverEnv: {},
-    ...sized,
-  },
-  ...(SOAK
-    ? [{ id: 'mongodb-random-no-lru', title: 'MongoDB-only run 3 (random routing, LRU off)', routing: 'random', checkReads: true, serverEnv: { LRU_MAX_ENTRIES: '0' }, ...sized } as const]
-    : []),
-]
+const RUNS = standardRuns(sized, { id: 'mongodb-', title: 'MongoDB-only ' }, SOAK)
 
 const enabled = ferretdbSuites('linearizability in MongoDB-only mode') && checkerSuites('linearizability in MongoDB-only mode')
 

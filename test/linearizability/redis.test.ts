@@ -1,7 +1,7 @@
 import { beforeAll, describe, expect, test } from 'bun:test'
 import { redisSuites } from '../support/redis'
 import { CHECKER_EXIT, checkerBinary, checkerSuites } from './checker'
-import { type RunConfig, runScenario } from './scenario'
+import { runScenario, standardRuns } from './scenario'
 
 /**
  * Linearizability of the Redis mode under faults (test/linearizability/scenario.ts: two
@@ -28,11 +28,7 @@ import { type RunConfig, runScenario } from './scenario'
 
 const SOAK = process.env.GUIDD_SOAK === '1'
 const sized = { backend: 'redis', settleMs: 500, clients: 10, guids: 4, operations: SOAK ? 100_000 : 8_000, loadDeadlineMs: SOAK ? 600_000 : 30_000, faultCycles: SOAK ? 8 : 1 } as const
-const RUNS: RunConfig[] = [
-  { id: 'affinity-lru', title: 'run 1 (GUID-affinity routing, LRU on)', routing: 'affinity', checkReads: true, serverEnv: {}, ...sized },
-  { id: 'random-lru', title: 'run 2 (random routing, LRU on, reads during the load left out)', routing: 'random', checkReads: false, serverEnv: {}, ...sized },
-  ...(SOAK ? [{ id: 'random-no-lru', title: 'run 3 (random routing, LRU off)', routing: 'random', checkReads: true, serverEnv: { LRU_MAX_ENTRIES: '0' }, ...sized } as const] : []),
-]
+const RUNS = standardRuns(sized, { id: '', title: '' }, SOAK)
 
 const enabled = redisSuites('linearizability in Redis mode') && checkerSuites('linearizability in Redis mode')
 

@@ -49,6 +49,19 @@ export interface RunConfig {
   faultCycles: number
 }
 
+/**
+ * The runs every mode's file makes, as its doc comment lists them: GUID-affinity routing with
+ * every answer checked; random routing with the reads sent during the load left out; and,
+ * when soaking, random routing with the LRU off and every answer checked again.
+ */
+export const standardRuns = (sized: Omit<RunConfig, 'id' | 'title' | 'routing' | 'checkReads' | 'serverEnv'>, name: { id: string; title: string }, soak: boolean): RunConfig[] => [
+  { id: `${name.id}affinity-lru`, title: `${name.title}run 1 (GUID-affinity routing, LRU on)`, routing: 'affinity', checkReads: true, serverEnv: {}, ...sized },
+  { id: `${name.id}random-lru`, title: `${name.title}run 2 (random routing, LRU on, reads during the load left out)`, routing: 'random', checkReads: false, serverEnv: {}, ...sized },
+  ...(soak
+    ? [{ id: `${name.id}random-no-lru`, title: `${name.title}run 3 (random routing, LRU off)`, routing: 'random', checkReads: true, serverEnv: { LRU_MAX_ENTRIES: '0' }, ...sized } as const]
+    : []),
+]
+
 export interface RunResult {
   /** The checker's exit code and output. */
   checked: Finished
