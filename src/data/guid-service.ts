@@ -20,7 +20,6 @@ export interface GuidServiceDeps {
 /** Reload-and-retry rounds when another instance keeps winning the version race. */
 const MAX_CONFLICT_RETRIES = 5
 
-
 /**
  * The GUID API's use cases over the data path: each mutation loads the GUID's state, runs
  * the rules (domain/decisions.ts) and commits what they decide, inside that GUID's actor, so load-decide-commit never interleaves with another mutation of the same GUID
