@@ -1,8 +1,9 @@
 /**
- * `bun bench/lru-memory.ts`: what one cached GUID costs in the LRU, by piece, from bun:jsc's
- * heap statistics after a full collection: N records (as the service holds them: a record
- * object whose guid string is also the key, a user string from JSON.parse) in the LruTier,
- * then the same pieces alone, and the collector's full and eden pause at that heap.
+ * `bun bench/lru-memory.ts`: what one cached GUID costs in the LRU: N records in the LruTier
+ * (held off the JavaScript heap: its typed arrays' bytes, the JS heap's growth from bun:jsc's
+ * statistics after a full collection, the process's RSS growth), then, for comparison, the
+ * same records as JavaScript objects piece by piece, and the collector's full and eden pause
+ * with the full LruTier.
  *
  * Env: BENCH_ENTRIES (1000000).
  */
@@ -24,29 +25,6 @@ const make = (i: number): StoredRecord => ({ guid: generateGuid(), user: JSON.pa
 const report: string[] = []
 const step = (name: string, before: number, after: number) => report.push(`| ${name} | ${((after - before) / N).toFixed(0)} |`)
 
-let h0 = heap()
-const keys = Array.from({ length: N }, () => generateGuid())
-let h1 = heap()
-step('GUID string (32 chars), in an array', h0, h1)
-const recs: StoredRecord[] = keys.map((guid, i) => ({ guid, user: JSON.parse(`"bench-${i % 1000}"`), expire: now + 2_592_000, version: now * 1_000_000 + 1 }))
-const h2 = heap()
-step('record object {guid, user, expire, version} + its user string', h1, h2)
-const map = new Map<string, StoredRecord>()
-for (const r of recs) map.set(r.guid, r)
-const h3 = heap()
-step('a Map entry (key -> record)', h2, h3)
-map.clear()
-keys.length = 0
-recs.length = 0
-
-h0 = heap()
-const rss0 = rss()
-const lru = new LruTier({ maxEntries: N, negativeTtlMs: 2_000, clock: systemClock })
-for (let i = 0; i < N; i++) lru.set(make(i), now)
-h1 = heap()
-step('LruTier entry, all included (key, record, user, lru-cache bookkeeping)', h0, h1)
-report.push(`| RSS growth per entry (process) | ${((rss() - rss0) / N).toFixed(0)} |`)
-
 const pause = (full: boolean) => {
   let worst = 0
   for (let i = 0; i < 5; i++) {
@@ -56,6 +34,29 @@ const pause = (full: boolean) => {
   }
   return worst
 }
-console.log(`LRU memory per cached GUID, ${N} entries, Bun ${Bun.version}\n\n| piece | bytes of JS heap per entry |\n|---|---:|\n${report.join('\n')}`)
-console.log(`\nforced collection at this heap (${(heapStats().heapSize / 2 ** 20).toFixed(0)} MiB): full ${pause(true).toFixed(0)} ms, eden ${pause(false).toFixed(1)} ms (worst of 5)`)
-void lru.size
+let h0 = heap()
+const rss0 = rss()
+const lru = new LruTier({ maxEntries: N, negativeTtlMs: 2_000, clock: systemClock })
+for (let i = 0; i < N; i++) lru.set(make(i), now)
+let h1 = heap()
+report.push(`| LruTier: typed arrays (slots, index, user blocks), off the JS heap | ${(lru.bytes() / N).toFixed(0)} |`)
+step('LruTier: JS heap growth', h0, h1)
+report.push(`| LruTier: RSS growth of the process | ${((rss() - rss0) / N).toFixed(0)} |`)
+const pauses = `forced collection with the full LruTier (heap ${(heapStats().heapSize / 2 ** 20).toFixed(0)} MiB): full ${pause(true).toFixed(0)} ms, eden ${pause(false).toFixed(1)} ms (worst of 5)`
+
+// For comparison, the same records held as JavaScript objects (as lru-cache held them before).
+h0 = heap()
+const keys = Array.from({ length: N }, () => generateGuid())
+h1 = heap()
+step('for comparison: GUID string (32 chars), in an array', h0, h1)
+const recs: StoredRecord[] = keys.map((guid, i) => ({ guid, user: JSON.parse(`"bench-${i % 1000}"`), expire: now + 2_592_000, version: now * 1_000_000 + 1 }))
+const h2 = heap()
+step('for comparison: record object {guid, user, expire, version} + its user string', h1, h2)
+const map = new Map<string, StoredRecord>()
+for (const r of recs) map.set(r.guid, r)
+const h3 = heap()
+step('for comparison: a Map entry (key -> record)', h2, h3)
+
+console.log(`LRU memory per cached GUID, ${N} entries, Bun ${Bun.version}\n\n| piece | bytes per entry |\n|---|---:|\n${report.join('\n')}`)
+console.log(`\n${pauses}`)
+void [lru.size, map.size]

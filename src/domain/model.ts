@@ -107,10 +107,10 @@ export type Tombstone = Static<typeof Tombstone>
 export const Stored = Type.Union([StoredRecord, Tombstone])
 export type Stored = Static<typeof Stored>
 
-/** A record (not a tombstone) whose expire has not passed: the only state any answer shows. */
 /** The one compiled check of a stored state: every adapter validates what it reads back with it. */
 export const checkStored = TypeCompiler.Compile(Stored)
 
+/** A record (not a tombstone) whose expire has not passed: the only state any answer shows. */
 export const isLive = (s: Stored, nowSec: number): s is StoredRecord => !('deleted' in s) && s.expire > nowSec
 
 /**

@@ -2,6 +2,7 @@ import { describe, expect, test } from 'bun:test'
 import { LruTier } from '../../src/adapters/lru/lru'
 import { ManualClock, nowSeconds } from '../../src/domain/clock'
 import type { StoredRecord } from '../../src/domain/model'
+import type { Lookup } from '../../src/data/tier'
 
 const T0 = Date.UTC(2026, 0, 1)
 const NOW = T0 / 1000
@@ -158,4 +159,49 @@ describe('LruTier invalidation floors', () => {
     lru.set(v2, NOW)
     expect(lru.get(v2.guid, NOW)).toEqual({ kind: 'hit', stored: v2 })
   })
+})
+
+describe('LruTier against a Map in recency order', () => {
+  // The answers a hot slot keeps as objects must always be that slot's current state: through
+  // replacements, evictions (a slot reused by another GUID), forgets and slots sharing a line.
+  for (const [maxEntries, keys] of [
+    [3, 8],
+    [1_500, 3_000], // more slots than the 1,024 lines of decoded answers: lines are shared
+  ] as const) {
+    test(`max ${maxEntries}, ${keys} GUIDs, random sets, tombstones, absents, forgets and reads`, () => {
+      let seed = maxEntries
+      const random = () => {
+        seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
+        return seed / 2 ** 32
+      }
+      const { lru } = tier(maxEntries, 60_000)
+      const model = new Map<string, Lookup>()
+      const use = (guid: string, lookup: Lookup) => {
+        model.delete(guid)
+        model.set(guid, lookup)
+        if (model.size > maxEntries) model.delete(model.keys().next().value!)
+      }
+      for (let step = 0; step < 40_000; step++) {
+        const n = Math.floor(random() * keys)
+        const guid = rec(n).guid
+        const op = random()
+        if (op < 0.3) {
+          const stored = random() < 0.8 ? rec(n, NOW + 100, step + 1) : { guid, version: step + 1, expire: NOW + 50, deleted: true as const }
+          lru.set(stored, NOW)
+          use(guid, { kind: 'hit', stored })
+        } else if (op < 0.35) {
+          lru.setAbsent(guid)
+          use(guid, { kind: 'absent' })
+        } else if (op < 0.4) {
+          lru.forget(guid)
+          model.delete(guid)
+        } else {
+          const want = model.get(guid) ?? { kind: 'miss' }
+          expect(lru.get(guid, NOW)).toEqual(want)
+          if (want.kind !== 'miss') use(guid, want)
+        }
+      }
+      expect(lru.size).toBe(model.size)
+    })
+  }
 })

@@ -1,16 +1,19 @@
-import { LRUCache } from 'lru-cache'
 import type { Clock } from '../../domain/clock'
 import type { Stored } from '../../domain/model'
 import { ABSENT, type CacheTier, type Lookup, MISS } from '../../data/tier'
+import { GuidTable } from './guid-table'
 
-/**
- * Hits are stored as the Lookup they answer with, so a hit allocates nothing; `until` is
- * their deadline when entries have a lifetime.
- */
-type Entry = { kind: 'hit'; stored: Stored; until?: number } | { kind: 'absent'; until: number } | { kind: 'floor'; version: number; until: number }
+/** What a slot holds: the GUID's latest state (a record or a tombstone), a cached "absent", or an invalidation's version floor. */
+const RECORD = 1
+const TOMBSTONE = 2
+const ABSENT_ENTRY = 3
+const FLOOR = 4
 
 /** How long an invalidation's version floor outlives it: longer than any read in flight. */
 const FLOOR_MS = 10_000
+
+/** Answers kept as objects for the hottest slots (direct-mapped by slot), so a hot hit allocates nothing. */
+const DECODED_SLOTS = 1024
 
 export interface LruTierOptions {
   maxEntries: number
@@ -31,31 +34,43 @@ export interface LruStats {
 }
 
 /**
- * The in-process tier: `lru-cache` bounded by entry count. Records and tombstones are kept
- * until evicted, expired or not (the service judges liveness against `expire` on every
- * hit), or, with `ttlMs`, until their lifetime ends; "absent" entries carry their own
- * deadline. Every deadline is read from the injected clock (lru-cache's own `ttl` reads
- * performance.now(), which tests cannot move).
+ * The in-process tier: a GuidTable (entries off the JavaScript heap) bounded by entry count.
+ * Records and tombstones are kept until evicted, expired or not (the service judges liveness
+ * against `expire` on every hit), or, with `ttlMs`, until their lifetime ends; "absent"
+ * entries and version floors carry their own deadline. Every deadline is read from the
+ * injected clock. A hit decodes the state into an object, kept for the hottest slots only
+ * (DECODED_SLOTS), so the heap holds nothing per entry beyond those.
  */
 export class LruTier implements CacheTier {
   readonly name = 'lru'
   readonly stats: LruStats = { hits: 0, misses: 0 }
-  private readonly cache: LRUCache<string, Entry> | null
+  private readonly table: GuidTable | null
   private bypassed = false
   private readonly ttlMs: number
   /** How long an "absent" answer is kept: the negative TTL, within the lifetime. */
   private readonly absentMs: number
+  /**
+   * decoded[slot % DECODED_SLOTS] answers for the slot named in decodedSlot (-1: none). Every
+   * write of a slot replaces or clears its line, so a line is always the slot's current state.
+   */
+  private readonly decodedSlot = new Int32Array(DECODED_SLOTS).fill(-1)
+  private readonly decoded: (Lookup | undefined)[] = new Array(DECODED_SLOTS).fill(undefined)
 
   constructor(private readonly options: LruTierOptions) {
     if (!Number.isInteger(options.maxEntries) || options.maxEntries < 0) throw new TypeError('maxEntries must be a non-negative integer')
     this.ttlMs = options.ttlMs ?? 0
     if (!Number.isInteger(this.ttlMs) || this.ttlMs < 0) throw new TypeError('ttlMs must be a non-negative integer')
     this.absentMs = this.ttlMs > 0 ? Math.min(options.negativeTtlMs, this.ttlMs) : options.negativeTtlMs
-    this.cache = options.maxEntries === 0 ? null : new LRUCache<string, Entry>({ max: options.maxEntries })
+    this.table = options.maxEntries === 0 ? null : new GuidTable(options.maxEntries)
   }
 
   get size(): number {
-    return this.cache?.size ?? 0
+    return this.table?.size ?? 0
+  }
+
+  /** Bytes held off the heap (slots, index, user blocks). */
+  bytes(): number {
+    return this.table?.bytes() ?? 0
   }
 
   /**
@@ -64,29 +79,32 @@ export class LruTier implements CacheTier {
    */
   bypass(on: boolean): void {
     this.bypassed = on
-    if (on) this.cache?.clear()
+    if (on) this.clear()
   }
 
   get(guid: string, _nowSec?: number): Lookup {
-    const entry = this.cache?.get(guid)
-    if (entry !== undefined) {
-      if (entry.kind === 'hit') {
-        // Expired or not: an expired state still says which version is latest (the caller
-        // answers 404), so a read never falls through to an older version below.
-        if (entry.until === undefined || entry.until > this.options.clock.now()) {
-          this.stats.hits++
-          return entry
-        }
-      } else if (entry.kind === 'floor') {
-        if (entry.until > this.options.clock.now()) {
+    const t = this.table
+    const slot = t === null ? -1 : t.find(guid)
+    if (slot >= 0) {
+      const t = this.table!
+      if (t.until(slot) > this.options.clock.now()) {
+        t.touch(slot)
+        const kind = t.kind(slot)
+        if (kind === FLOOR) {
           this.stats.misses++
           return MISS
         }
-      } else if (entry.until > this.options.clock.now()) {
         this.stats.hits++
-        return ABSENT
+        if (kind === ABSENT_ENTRY) return ABSENT
+        // Expired or not: an expired state still says which version is latest (the caller
+        // answers 404), so a read never falls through to an older version below.
+        const line = slot % DECODED_SLOTS
+        if (this.decodedSlot[line] === slot) return this.decoded[line]!
+        const stored: Stored =
+          kind === RECORD ? { guid, user: t.user(slot)!, expire: t.expire(slot), version: t.version(slot) } : { guid, version: t.version(slot), expire: t.expire(slot), deleted: true }
+        return this.remember(slot, { kind: 'hit', stored })
       }
-      this.cache!.delete(guid)
+      this.drop(slot)
     }
     this.stats.misses++
     return MISS
@@ -94,32 +112,79 @@ export class LruTier implements CacheTier {
 
   /** Another instance wrote `version`: drop the copy, and refuse older fills still in flight. */
   invalidate(guid: string, version: number): void {
-    if (this.bypassed || !Number.isInteger(version)) return void this.cache?.delete(guid)
-    this.cache?.set(guid, { kind: 'floor', version, until: this.options.clock.now() + FLOOR_MS })
+    if (this.bypassed || !Number.isInteger(version)) this.forget(guid)
+    else this.put(guid, FLOOR, version, 0, undefined, FLOOR_MS)
   }
 
   private belowFloor(guid: string, version: number): boolean {
-    const entry = this.cache?.peek(guid)
-    return entry?.kind === 'floor' && entry.until > this.options.clock.now() && version < entry.version
+    const slot = this.table?.find(guid) ?? -1
+    if (slot < 0) return false
+    const t = this.table!
+    return t.kind(slot) === FLOOR && t.until(slot) > this.options.clock.now() && version < t.version(slot)
   }
 
   set(stored: Stored, _nowSec?: number): void {
-    if (this.belowFloor(stored.guid, stored.version)) return
-    if (!this.bypassed) this.cache?.set(stored.guid, this.ttlMs > 0 ? { kind: 'hit', stored, until: this.options.clock.now() + this.ttlMs } : { kind: 'hit', stored })
+    if (this.bypassed || this.belowFloor(stored.guid, stored.version)) return
+    const slot =
+      'deleted' in stored
+        ? this.put(stored.guid, TOMBSTONE, stored.version, stored.expire, undefined, this.ttlMs)
+        : this.put(stored.guid, RECORD, stored.version, stored.expire, stored.user, this.ttlMs)
+    // The state just written is the next hit's answer: no decode for it.
+    if (slot >= 0) this.remember(slot, { kind: 'hit', stored })
   }
 
   setAbsent(guid: string): void {
     if (this.belowFloor(guid, 0)) return
-    if (this.absentMs > 0 && !this.bypassed) this.cache?.set(guid, { kind: 'absent', until: this.options.clock.now() + this.absentMs })
+    if (this.absentMs > 0 && !this.bypassed) this.put(guid, ABSENT_ENTRY, 0, 0, undefined, this.absentMs)
     // Without negative caching, at least forget what was there (a delete must not be served).
-    else this.cache?.delete(guid)
+    else this.forget(guid)
   }
 
   forget(guid: string): void {
-    this.cache?.delete(guid)
+    const slot = this.table?.find(guid) ?? -1
+    if (slot >= 0) this.drop(slot)
   }
 
   clear(): void {
-    this.cache?.clear()
+    this.table?.clear()
+    this.decodedSlot.fill(-1)
+    this.decoded.fill(undefined)
+  }
+
+  private remember(slot: number, lookup: Lookup): Lookup {
+    const line = slot % DECODED_SLOTS
+    this.decodedSlot[line] = slot
+    this.decoded[line] = lookup
+    return lookup
+  }
+
+  private forgetDecoded(slot: number): void {
+    const line = slot % DECODED_SLOTS
+    if (this.decodedSlot[line] !== slot) return
+    this.decodedSlot[line] = -1
+    this.decoded[line] = undefined
+  }
+
+  private drop(slot: number): void {
+    this.forgetDecoded(slot)
+    this.table!.remove(slot)
+  }
+
+  /** Writes one entry, most recently used; `lifetimeMs` 0 means no deadline. Its slot, or -1. */
+  private put(guid: string, kind: number, version: number, expire: number, user: string | undefined, lifetimeMs: number): number {
+    const t = this.table
+    if (t === null) return -1
+    const slot = t.claim(guid)
+    if (slot < 0) return -1
+    // The slot may be a new GUID's (an evicted one's, reused) or this GUID's, now changed.
+    this.forgetDecoded(slot)
+    try {
+      t.setUser(slot, user)
+    } catch (error) {
+      t.remove(slot)
+      throw error
+    }
+    t.write(slot, kind, version, expire, lifetimeMs > 0 ? this.options.clock.now() + lifetimeMs : Number.POSITIVE_INFINITY)
+    return slot
   }
 }
