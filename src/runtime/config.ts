@@ -38,7 +38,7 @@ export const Config = Type.Object(
       default: 'NORMAL',
       description: 'NORMAL survives a process crash; FULL also survives power loss (one fsync per commit).',
     }),
-    LRU_MAX_ENTRIES: Int({ minimum: 0, default: 100_000, description: 'Records kept in memory (0 disables the LRU).' }),
+    LRU_MAX_ENTRIES: Int({ minimum: 0, maximum: 50_000_000, default: 100_000, description: 'GUIDs kept in memory (0 disables the LRU); ~90 B each, taken as entries arrive.' }),
     NEGATIVE_CACHE_MS: Int({ minimum: 0, default: 2_000, description: 'How long an "absent" answer is remembered in memory.' }),
     LRU_TTL_MS: Type.Optional(
       Type.Integer({

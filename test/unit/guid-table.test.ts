@@ -1,7 +1,8 @@
 import { describe, expect, test } from 'bun:test'
 import { parseGuidKey } from '../../src/adapters/lru/guid-key'
-import { GuidTable } from '../../src/adapters/lru/guid-table'
+import { GuidTable, MAX_SLOTS } from '../../src/adapters/lru/guid-table'
 import { UserSlab } from '../../src/adapters/lru/user-slab'
+import { loadConfig } from '../../src/runtime/config'
 
 /** A small deterministic generator, so a failing sequence can be replayed from its seed. */
 const rng = (seed: number) => () => {
@@ -32,7 +33,7 @@ describe('GuidTable against a Map in recency order', () => {
     [1, 4, 500],
     [7, 20, 3_000],
     [50, 120, 20_000],
-    [3_000, 6_000, 60_000], // past the first allocation (1,024 slots): the arrays grow and the index is rebuilt
+    [3_000, 6_000, 60_000], // long probe runs: 6,000 keys hashed into an index of 8,192
   ] as const) {
     test(`max ${max}, ${keys} distinct GUIDs, ${steps} random operations`, () => {
       const random = rng(max * 7919 + keys)
@@ -141,5 +142,13 @@ describe('UserSlab', () => {
     const slab = new UserSlab()
     expect(() => slab.store('😀'.repeat(257))).toThrow(RangeError)
     expect(() => slab.store('x'.repeat(1025))).toThrow(RangeError)
+  })
+})
+
+describe('GuidTable bounds', () => {
+  test('LRU_MAX_ENTRIES allows no more slots than a table may have', () => {
+    expect(() => new GuidTable(MAX_SLOTS + 1)).toThrow(TypeError)
+    expect(() => loadConfig({ LRU_MAX_ENTRIES: String(MAX_SLOTS + 1) })).toThrow()
+    expect(loadConfig({ LRU_MAX_ENTRIES: String(MAX_SLOTS) }).LRU_MAX_ENTRIES).toBe(MAX_SLOTS)
   })
 })

@@ -2,7 +2,8 @@ import { hashGuidKey, parseGuidKey } from './guid-key'
 import { UserSlab } from './user-slab'
 
 const NONE = -1
-const FIRST_CAPACITY = 1024
+/** The most slots a table may have: 3.2 GB of rows and a 512 MiB index, reserved, not touched. */
+export const MAX_SLOTS = 50_000_000
 
 /**
  * One slot's row: 64 bytes (a cache line), so that a lookup touches the index and one row.
@@ -24,10 +25,12 @@ const KIND = 54 // u8: 0 marks a free slot; the caller gives every other value i
  * string, held outside the JavaScript heap, in least-recently-used order.
  *
  * Each slot is a 64-byte row of one ArrayBuffer; an open-addressing index (linear probing,
- * at most half full, backward-shift deletion) maps a key's seeded hash to its slot. The rows
- * double as entries arrive, up to `max`; at `max` an insert evicts the least recently used
- * slot. Nothing here is a JavaScript object per entry, so a full table costs the collector
- * nothing to trace.
+ * at most half full, backward-shift deletion) maps a key's seeded hash to its slot. Both are
+ * allocated for `max` slots at once: a fresh ArrayBuffer is zero pages the system backs only
+ * when written, and slots are handed out in order, so memory grows with the entries held and
+ * nothing is ever copied or rehashed. At `max` an insert evicts the least recently used slot.
+ * Nothing here is a JavaScript object per entry, so a full table costs the collector nothing
+ * to trace.
  */
 export class GuidTable {
   private f64!: Float64Array
@@ -37,7 +40,6 @@ export class GuidTable {
   private u8!: Uint8Array
   private index!: Int32Array
   private mask = 0
-  private capacity = 0
   /** Slots ever handed out; freed ones are chained from freeHead through NEXT. */
   private highWater = 0
   private freeHead = NONE
@@ -49,8 +51,8 @@ export class GuidTable {
   private readonly users = new UserSlab()
 
   constructor(private readonly max: number) {
-    if (!Number.isInteger(max) || max < 1) throw new TypeError('max must be a positive integer')
-    this.allocate(Math.min(FIRST_CAPACITY, max))
+    if (!Number.isInteger(max) || max < 1 || max > MAX_SLOTS) throw new TypeError(`max must be an integer from 1 to ${MAX_SLOTS}`)
+    this.allocate()
   }
 
   get size(): number {
@@ -108,7 +110,6 @@ export class GuidTable {
       return found
     }
     if (this.count === this.max) this.remove(this.tail)
-    else if (this.count === this.capacity) this.allocate(Math.min(this.capacity * 2, this.max))
     let slot: number
     if (this.freeHead !== NONE) {
       slot = this.freeHead
@@ -156,13 +157,12 @@ export class GuidTable {
     this.highWater = 0
     this.freeHead = this.head = this.tail = NONE
     this.count = 0
-    this.capacity = 0
-    this.allocate(Math.min(FIRST_CAPACITY, this.max))
+    this.allocate()
   }
 
-  /** Bytes held (rows, index and user blocks), for the benchmark. */
+  /** Bytes in use (the rows handed out, the index, the user blocks), for the benchmark. */
   bytes(): number {
-    return this.u8.byteLength + this.index.byteLength + this.users.bytes()
+    return this.highWater * ROW + this.index.byteLength + this.users.bytes()
   }
 
   private lookup(): number {
@@ -222,20 +222,17 @@ export class GuidTable {
     else i32[(n * ROW + PREV) >> 2] = p
   }
 
-  /** (Re)allocates the rows at `capacity` slots, keeping what is there, and rebuilds the index. */
-  private allocate(capacity: number): void {
-    const rows = new ArrayBuffer(capacity * ROW)
-    if (this.capacity > 0) new Uint8Array(rows).set(this.u8)
+  /** Fresh rows and index for `max` slots (zero pages until written). */
+  private allocate(): void {
+    const rows = new ArrayBuffer(this.max * ROW)
     this.f64 = new Float64Array(rows)
     this.u32 = new Uint32Array(rows)
     this.i32 = new Int32Array(rows)
     this.u16 = new Uint16Array(rows)
     this.u8 = new Uint8Array(rows)
-    this.capacity = capacity
     let indexSize = 2
-    while (indexSize < capacity * 2) indexSize *= 2
+    while (indexSize < this.max * 2) indexSize *= 2
     this.index = new Int32Array(indexSize)
     this.mask = indexSize - 1
-    for (let slot = this.head; slot !== NONE; slot = this.i32[(slot * ROW + NEXT) >> 2]!) this.place(slot)
   }
 }
