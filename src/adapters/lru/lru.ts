@@ -85,8 +85,7 @@ export class LruTier implements CacheTier {
   get(guid: string, _nowSec?: number): Lookup {
     const t = this.table
     const slot = t === null ? -1 : t.find(guid)
-    if (slot >= 0) {
-      const t = this.table!
+    if (t !== null && slot >= 0) {
       if (t.until(slot) > this.options.clock.now()) {
         t.touch(slot)
         const kind = t.kind(slot)
