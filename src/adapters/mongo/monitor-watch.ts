@@ -19,7 +19,7 @@ export interface MonitorWatchOptions {
 }
 
 export class MonitorWatch {
-  /** Per server address: when its heartbeat in progress began, and when it must have ended. */
+  /** Per server address: by when its heartbeat in progress must have ended (ms, `now`'s clock). */
   private readonly pending = new Map<string, number>()
 
   constructor(private readonly o: MonitorWatchOptions) {}

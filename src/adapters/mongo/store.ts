@@ -135,18 +135,13 @@ export class MongoStore implements Store {
       if (stuck === undefined || this.closed) return
       watch.reset()
       options.onMonitorStuck?.(stuck)
-      const reconnecting = (async () => {
-        // Bounded: closing ends sessions on a server that may be known still (a stuck awaited
-        // heartbeat); past the bound, connect() builds a new topology all the same.
+      // Awaited by whichever operation comes next. The close is bounded: it ends sessions on a
+      // server that may be known still (a stuck awaited heartbeat); past the bound, connect()
+      // builds a new topology all the same.
+      this.startConnecting(async () => {
         await withTimeout(this.client.close(), CLOSE_BOUND_MS)
         await this.connect()
-      })().catch((error: unknown) => {
-        if (this.connecting === reconnecting) this.connecting = null
-        throw error
       })
-      // Awaited by whichever operation comes next; its failure is theirs to see.
-      reconnecting.catch(() => {})
-      this.connecting = reconnecting
     }, MONITOR_WATCH_EVERY_MS)
     timer.unref()
     return timer
@@ -178,11 +173,19 @@ export class MongoStore implements Store {
    */
   private ready(): Promise<void> {
     if (this.closed) return Promise.reject(new Error('mongodb: the store is closed'))
-    this.connecting ??= this.connect().catch((error: unknown) => {
-      this.connecting = null
+    return this.connecting ?? this.startConnecting(() => this.connect())
+  }
+
+  /** Makes `connect` the attempt operations wait on; a failed attempt is forgotten, so the next operation tries again. */
+  private startConnecting(connect: () => Promise<void>): Promise<void> {
+    const attempt: Promise<void> = connect().catch((error: unknown) => {
+      if (this.connecting === attempt) this.connecting = null
       throw error
     })
-    return this.connecting
+    // Its failure is for the operations that wait on it to see, not an unhandled rejection.
+    attempt.catch(() => {})
+    this.connecting = attempt
+    return attempt
   }
 
   /** Connects the client, and the first time the indexes and what the server supports. */

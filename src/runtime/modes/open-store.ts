@@ -1,3 +1,4 @@
+import { DRIVER_TIMEOUTS, unlessInUrl } from '../../adapters/mongo/client-options'
 import { SqliteStore } from '../../adapters/sqlite/store'
 import type { Store } from '../../data/store'
 import type { Logger } from '../../ops/logger'
@@ -13,7 +14,6 @@ export const openSqliteStore = (config: Config, logger: Logger): SqliteStore =>
 /** The MongoDB store; the driver is loaded only by the modes that use it. */
 export const openMongoStore = async (config: Config & { MONGODB_URL: string }, logger: Logger) => {
   const { MongoStore } = await import('../../adapters/mongo/store')
-  const { DRIVER_TIMEOUTS, unlessInUrl } = await import('../../adapters/mongo/client-options')
   // Durability of an acknowledged flush needs w=majority with journaling: the URL sets it (the
   // default on replica sets without arbiters since MongoDB 5.0).
   return MongoStore.open({
