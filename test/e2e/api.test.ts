@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { type Conformance, servedConformance } from '../support/openapi-conformance'
 import { pidExists, runToExit, type Started, startProcess, waitForHttp } from '../support/process'
 import { isFirstVersion, versionOf } from '../support/versions'
+import { GUIDD_CMD } from '../support/guidd-process'
 
 /**
  * The whole API over real HTTP against `bun run src/main.ts` on a free port and a temp
@@ -12,7 +13,6 @@ import { isFirstVersion, versionOf } from '../support/versions'
  */
 
 const root = join(import.meta.dir, '..', '..')
-const SERVER_CMD = [process.execPath, 'run', join(root, 'src', 'main.ts')]
 const DAY = 86_400
 
 let dir: string
@@ -58,7 +58,7 @@ const nowSeconds = () => Math.floor(Date.now() / 1000)
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'guidd-e2e-api-'))
   server = await startProcess({
-    cmd: SERVER_CMD,
+    cmd: GUIDD_CMD,
     cwd: root,
     name: 'guidd',
     env: { SQLITE_PATH: join(dir, 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1' },
@@ -280,7 +280,7 @@ describe('process lifecycle', () => {
 
   test('a bad configuration exits 2 and names every bad variable', async () => {
     const result = await runToExit({
-      cmd: SERVER_CMD,
+      cmd: GUIDD_CMD,
       cwd: root,
       env: { PORT: 'abc', LRU_MAX_ENTRIES: '-1', SQLITE_PATH: join(dir, 'never.sqlite'), LOG_LEVEL: 'warn' },
       timeoutMs: 10_000,

@@ -4,6 +4,8 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Started, startProcess, waitForHttp } from '../support/process'
+import { generateGuid } from '../../src/domain/normalise'
+import { GUIDD_CMD } from '../support/guidd-process'
 
 /**
  * What Bun's HTTP/1.1 parser answers before any of guidd's code runs, pinned byte for byte
@@ -14,7 +16,6 @@ import { type Started, startProcess, waitForHttp } from '../support/process'
  */
 
 const root = join(import.meta.dir, '..', '..')
-const SERVER_CMD = [process.execPath, 'run', join(root, 'src', 'main.ts')]
 /** Longest wait for one exchange: every pinned case ends (close or full answers) well before. */
 const READ_BOUND_MS = 2_000
 
@@ -101,12 +102,10 @@ const expectGuidd = (res: Parsed | undefined, status: string) => {
   expect(res?.headers.get('x-request-id')).toMatch(/^[A-Za-z0-9._:-]{1,128}$/)
 }
 
-const newGuid = () => crypto.randomUUID().replaceAll('-', '').toUpperCase()
-
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'guidd-e2e-bun-parser-'))
   server = await startProcess({
-    cmd: SERVER_CMD,
+    cmd: GUIDD_CMD,
     cwd: root,
     name: 'guidd',
     env: { SQLITE_PATH: join(dir, 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1' },
@@ -188,7 +187,7 @@ describe('a request pipelined behind a pending response', () => {
   const GET_HEALTHZ = 'GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n'
 
   test('behind a create: no reply to either request, the connection closed, the create applied', async () => {
-    const guid = newGuid()
+    const guid = generateGuid()
     expectSilentClose(await exchange(postGuid(guid) + GET_HEALTHZ))
     // The client saw nothing, yet the write was applied: a blind retry would meet 409.
     const res = await fetch(`${base}/guid/${guid}`, { signal: AbortSignal.timeout(READ_BOUND_MS) })
@@ -205,7 +204,7 @@ describe('a request pipelined behind a pending response', () => {
   })
 
   test('two pipelined reads are both answered', async () => {
-    const ex = await exchange(`GET /guid/${newGuid()} HTTP/1.1\r\nHost: x\r\n\r\n${GET_HEALTHZ}`, 2)
+    const ex = await exchange(`GET /guid/${generateGuid()} HTTP/1.1\r\nHost: x\r\n\r\n${GET_HEALTHZ}`, 2)
     expectGuidd(ex.responses[0], '404 Not Found')
     expectGuidd(ex.responses[1], '200 OK')
     expect(ex.closedByServer).toBe(false)

@@ -4,6 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BrowserContext } from 'playwright-core'
 import { type Started, startProcess, waitForHttp } from '../support/process'
+import { GUIDD_CMD } from '../support/guidd-process'
 
 /**
  * /docs in a real browser: Debian's Chromium, headless, driven by playwright-core (which never
@@ -29,7 +30,7 @@ describe.skipIf(!available && !required)('/docs in headless Chromium', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'guidd-e2e-browser-'))
     server = await startProcess({
-      cmd: [process.execPath, 'run', join(root, 'src', 'main.ts')],
+      cmd: GUIDD_CMD,
       cwd: root,
       name: 'guidd',
       env: { SQLITE_PATH: join(dir, 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1' },

@@ -5,6 +5,7 @@ import { startGuidd, urlOf } from '../support/guidd-process'
 import { type MongoProxy, startMongoProxy } from '../support/mongo-proxy'
 import type { Started } from '../support/process'
 import { send } from '../support/requests'
+import { generateGuid } from '../../src/domain/normalise'
 
 /**
  * MongoDB went away and came back, and the driver's monitoring connection never heard: found
@@ -22,8 +23,6 @@ import { send } from '../support/requests'
  */
 
 const RECOVERY_BOUND_MS = 10_000
-
-const freshGuid = (): string => crypto.randomUUID().replaceAll('-', '').toUpperCase()
 
 const enabled = ferretdbSuites('MongoDB: a stranded driver monitor')
 let ferret: TestFerretdb
@@ -64,7 +63,7 @@ describe.if(enabled)('MongoDB-only mode, the database gone and back while the dr
     // Bounded well past the driver's 30 s, so the old behaviour shows as a figure, not a hang.
     while (Date.now() - since < 40_000) {
       // A GUID no instance has cached: the read goes to MongoDB.
-      const res = await send(base, 'GET', `/guid/${freshGuid()}`).catch(() => null)
+      const res = await send(base, 'GET', `/guid/${generateGuid()}`).catch(() => null)
       const status = res?.status ?? 0
       answers.set(status, (answers.get(status) ?? 0) + 1)
       if (status === 404) {
@@ -96,7 +95,7 @@ describe.if(enabled)('MongoStore, when the driver never ends a heartbeat', () =>
       onMonitorStuck: (s) => stuck.push(s),
     })
     try {
-      expect(await store.get(freshGuid(), Date.now() / 1000)).toBeNull()
+      expect(await store.get(generateGuid(), Date.now() / 1000)).toBeNull()
       const cut = storeProxy.strandMonitorsAndFailOperations()
       expect(cut.stranded).toBeGreaterThanOrEqual(1)
       const since = Date.now()
@@ -104,7 +103,7 @@ describe.if(enabled)('MongoStore, when the driver never ends a heartbeat', () =>
       let failures = 0
       while (Date.now() - since < 40_000) {
         try {
-          expect(await store.get(freshGuid(), Date.now() / 1000)).toBeNull()
+          expect(await store.get(generateGuid(), Date.now() / 1000)).toBeNull()
           served = Date.now() - since
           break
         } catch {

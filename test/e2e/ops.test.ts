@@ -4,6 +4,7 @@ import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Started, startProcess, waitForHttp } from '../support/process'
+import { GUIDD_CMD } from '../support/guidd-process'
 
 /**
  * The operational side against the real process: key file reload on SIGHUP, the log lines
@@ -11,7 +12,6 @@ import { type Started, startProcess, waitForHttp } from '../support/process'
  */
 
 const root = join(import.meta.dir, '..', '..')
-const SERVER_CMD = [process.execPath, 'run', join(root, 'src', 'main.ts')]
 const dir = mkdtempSync(join(tmpdir(), 'guidd-e2e-ops-'))
 const KEY_1 = 'k1-0123456789abcdef0123456789abcdef'
 const KEY_2 = 'k2-fedcba9876543210fedcba9876543210'
@@ -24,7 +24,7 @@ afterEach(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 const start = async (name: string, env: Record<string, string>) => {
-  server = await startProcess({ cmd: SERVER_CMD, cwd: root, name: 'guidd', env: { SQLITE_PATH: join(dir, `${name}.sqlite`), HOST: '127.0.0.1', ...env } })
+  server = await startProcess({ cmd: GUIDD_CMD, cwd: root, name: 'guidd', env: { SQLITE_PATH: join(dir, `${name}.sqlite`), HOST: '127.0.0.1', ...env } })
   const base = `http://127.0.0.1:${server.port}`
   await waitForHttp(`${base}/healthz`, server)
   return { base, started: server }

@@ -5,6 +5,7 @@ import { join } from 'node:path'
 import { type Started, startProcess, waitForHttp } from '../support/process'
 import { redisSuites, startRedis, type TestRedis } from '../support/redis'
 import { isFirstVersion } from '../support/versions'
+import { GUIDD_CMD } from '../support/guidd-process'
 
 /**
  * SPEC §5 scale-out, over real HTTP: three server processes on one Redis (one key prefix),
@@ -20,7 +21,6 @@ import { isFirstVersion } from '../support/versions'
  */
 
 const root = join(import.meta.dir, '..', '..')
-const SERVER_CMD = [process.execPath, 'run', join(root, 'src', 'main.ts')]
 
 /** Rounds of the invalidation-delay measurement (one write, two remote readers each). */
 const ROUNDS = 200
@@ -46,7 +46,7 @@ beforeAll(async () => {
   const started = await Promise.all(
     ['A', 'B', 'C'].map((name) =>
       startProcess({
-        cmd: SERVER_CMD,
+        cmd: GUIDD_CMD,
         cwd: root,
         name: `guidd ${name}`,
         env: {

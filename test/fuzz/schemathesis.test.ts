@@ -6,6 +6,7 @@ import { runToExit, type Started, startProcess, waitForHttp } from '../support/p
 import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
 import { redisSuites, startRedis, type TestRedis } from '../support/redis'
 import { fuzzSuites, schemathesis } from './schemathesis-env'
+import { GUIDD_CMD } from '../support/guidd-process'
 
 /**
  * Schemathesis fuzzes the running service from the document it serves (/docs/json): examples,
@@ -106,7 +107,7 @@ const expectClean = (run: FuzzRun) => {
 const serve = async (env: Record<string, string>): Promise<{ server: Started; base: string; data: string }> => {
   const data = mkdtempSync(join(tmpdir(), 'guidd-fuzz-data-'))
   const server = await startProcess({
-    cmd: [process.execPath, 'run', join(root, 'src', 'main.ts')],
+    cmd: GUIDD_CMD,
     cwd: root,
     name: 'guidd',
     env: { SQLITE_PATH: join(data, 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env },

@@ -13,6 +13,7 @@ import { createTestApp, T0_SECONDS, type TestApp } from '../support/app'
 import { openApiConformance } from '../support/openapi-conformance'
 import { redoclyLint, swaggerParserErrors } from '../support/openapi-lint'
 import { type Started, startProcess, waitForHttp } from '../support/process'
+import { GUIDD_CMD } from '../support/guidd-process'
 
 type Json = Record<string, any>
 
@@ -54,7 +55,7 @@ describe('the served document (a real server)', () => {
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'guidd-openapi-'))
     server = await startProcess({
-      cmd: [process.execPath, 'run', join(root, 'src', 'main.ts')],
+      cmd: GUIDD_CMD,
       cwd: root,
       name: 'guidd',
       env: { SQLITE_PATH: join(dir, 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1' },

@@ -7,6 +7,7 @@ import { runChecker } from './checker'
 import { historyJson, monotonicClock, type RecordedOp } from './history'
 import { Pool, type Routing } from './routing'
 import { perform, requestFor, spreadGuids, startLoad } from './workload'
+import { GUIDD_CMD } from '../support/guidd-process'
 
 /**
  * One run of the linearizability check: what the instances share, of the run's own
@@ -72,7 +73,6 @@ export interface RunResult {
 }
 
 const root = join(import.meta.dir, '..', '..')
-const SERVER_CMD = [process.execPath, 'run', join(root, 'src', 'main.ts')]
 const LINES = ['A', 'B'] as const
 
 export const runScenario = async (run: RunConfig): Promise<RunResult> => {
@@ -88,7 +88,7 @@ export const runScenario = async (run: RunConfig): Promise<RunResult> => {
     const startInstance = async (l: (typeof lines)[number]): Promise<void> => {
       const name = l.generation === 1 ? l.line : `${l.line}${l.generation}`
       const s = await startProcess({
-        cmd: SERVER_CMD,
+        cmd: GUIDD_CMD,
         cwd: root,
         name: `guidd ${name}`,
         env: {

@@ -1,5 +1,6 @@
 import type { Kind, OpInput, OpOutput, RecordedOp } from './history'
 import { homeLine, type Pool, type Target } from './routing'
+import { generateGuid } from '../../src/domain/normalise'
 
 /**
  * Concurrent clients sending random operations on a few GUIDs to the instance the pool's
@@ -53,7 +54,7 @@ const randomKind = (): Kind => {
 }
 
 /** A random 32-hex-digit GUID in canonical form. */
-export const randomGuid = (): string => crypto.randomUUID().replaceAll('-', '').toUpperCase()
+export const randomGuid = generateGuid
 
 /** `count` random GUIDs, as many at home on each line as can be: every instance serves some, and every kill moves some. */
 export const spreadGuids = (count: number, lines: readonly string[]): string[] => {

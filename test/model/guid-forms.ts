@@ -1,3 +1,5 @@
+import { generateGuid } from '../../src/domain/normalise'
+
 /**
  * The ways a client may write a GUID (README "The record"): the answer is always the
  * canonical 32 uppercase hex digits, whichever form was sent.
@@ -43,4 +45,4 @@ export const shellGuid = (name: string, form: Form): string => {
 }
 
 /** A fresh GUID no other run uses: 128 random bits. */
-export const freshGuid = (): string => crypto.randomUUID().replaceAll('-', '').toUpperCase()
+export const freshGuid = generateGuid

@@ -1,5 +1,6 @@
 import { join } from 'node:path'
 import { type Started, startProcess } from '../support/process'
+import { GUIDD_CMD } from '../support/guidd-process'
 
 /**
  * The real service under test: `bun run src/main.ts` on a free port, restartable on the
@@ -8,7 +9,6 @@ import { type Started, startProcess } from '../support/process'
  */
 
 const root = join(import.meta.dir, '..', '..')
-const SERVER_CMD = [process.execPath, 'run', join(root, 'src', 'main.ts')]
 
 /** The default lifetime the model assumes for a create without `expire` (README: 30 days). */
 export const DEFAULT_TTL_SECONDS = 2_592_000
@@ -51,7 +51,7 @@ export class Service {
       SWEEP_INTERVAL_MS: '1000',
       ...this.env,
     }
-    const started = await startProcess({ cmd: SERVER_CMD, cwd: root, env, name: `guidd (${this.name})` })
+    const started = await startProcess({ cmd: GUIDD_CMD, cwd: root, env, name: `guidd (${this.name})` })
     this.all.push(started)
     this.current = started
     await this.waitReady()

@@ -3,6 +3,7 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Started, startProcess, waitForHttp } from '../support/process'
+import { GUIDD_CMD } from '../support/guidd-process'
 
 /**
  * The log as tools read it: the real process's stdout, piped through pino-pretty (the
@@ -40,7 +41,7 @@ describe("the log in pino's standard shape", () => {
   test('a run of the service: start, requests, a refusal, stop', async () => {
     started = Date.now()
     server = await startProcess({
-      cmd: [process.execPath, 'run', join(root, 'src', 'main.ts')],
+      cmd: GUIDD_CMD,
       cwd: root,
       name: 'guidd',
       env: { SQLITE_PATH: join(dir, 'guidd.sqlite'), HOST: '127.0.0.1', LOG_LEVEL: 'info' },

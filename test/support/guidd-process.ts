@@ -8,7 +8,8 @@ import { type Started, startProcess, waitForHttp } from './process'
  */
 
 const root = join(import.meta.dir, '..', '..')
-const GUIDD_CMD = [process.execPath, 'run', join(root, 'src', 'main.ts')]
+/** The command that runs the service from source, for every test that starts it as a process. */
+export const GUIDD_CMD = [process.execPath, 'run', join(root, 'src', 'main.ts')]
 
 export interface GuiddOptions {
   /** For its output and failure messages, e.g. `guidd (redis mode)`. */

@@ -1,5 +1,6 @@
 import { afterEach, beforeEach, describe, expect, test } from 'bun:test'
 import { deleteOf, guidNo, openTempStore, putOf, record, type TempStore } from '../support/store'
+import { generateGuid } from '../../src/domain/normalise'
 
 const NOW = Date.UTC(2026, 0, 1) / 1000
 const G = guidNo(1)
@@ -58,7 +59,7 @@ describe('SqliteStore WAL under a steady write load', () => {
     // nothing rewinds it.
     const until = performance.now() + 1_500
     while (performance.now() < until) {
-      await temp.store.applyBatch(Array.from({ length: 100 }, () => putOf(record(crypto.randomUUID().replaceAll('-', '').toUpperCase(), 1, NOW + 10))))
+      await temp.store.applyBatch(Array.from({ length: 100 }, () => putOf(record(generateGuid(), 1, NOW + 10))))
       largest = Math.max(largest, statSync(wal).size)
       // ~20k writes/s, about what the service commits under load: between commits the writer
       // lets go of the database, as the service does between event-loop turns.
