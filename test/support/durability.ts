@@ -2,6 +2,7 @@ import { expect } from 'bun:test'
 import type { Store } from '../../src/data/store'
 import { urlOf } from './guidd-process'
 import type { Started } from './process'
+import { send } from './requests'
 import { isFirstVersion } from './versions'
 
 /**
@@ -330,12 +331,7 @@ export const patchSurvivor = async (base: string, load: KillLoad): Promise<{ gui
   const survivor = load.guids.find((g) => load.uncertain.get(g) === undefined && load.acked.get(g))
   expect(survivor).toBeDefined()
   const state = load.acked.get(survivor!)!
-  const patched = await fetch(`${base}/guid/${survivor}`, {
-    method: 'PATCH',
-    headers: { 'content-type': 'application/json', 'if-match': `"${state.version}"` },
-    body: JSON.stringify({ user: 'after-restart' }),
-    signal: AbortSignal.timeout(5_000),
-  })
+  const patched = await send(base, 'PATCH', `/guid/${survivor}`, { user: 'after-restart' }, { 'if-match': `"${state.version}"` })
   expect(patched.status).toBe(200)
   expect(patched.headers.get('etag')).toBe(`"${state.version + 1}"`)
   await patched.arrayBuffer()
