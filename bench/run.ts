@@ -3,6 +3,8 @@
  * measured in the same run (before and after the service loads; the ratio is to their mean).
  *
  * Sections (BENCH_ONLY picks some, comma-separated; all by default):
+ * - floors         the stack alone (bench/floor-server.ts): GET + request log, POST with its body, + guidd's
+ *                  group commit, + guidd's Redis journal append; no guidd request code
  * - embedded       the default config (`npm start`: request log at info, to a file), GET hot, POST, PATCH, PATCH of one GUID
  * - embedded-warn  the same at LOG_LEVEL=warn
  * - redis          Redis mode (a redis-server of its own, AOF everysec, SQLite store), info; the flusher's rate and lag; GET via Redis
@@ -35,13 +37,15 @@ const seconds = Number(Bun.env.BENCH_SECONDS ?? (quick ? 3 : 10))
 const connections = Number(Bun.env.BENCH_CONNECTIONS ?? 50)
 const poolSize = Number(Bun.env.BENCH_POOL ?? (quick ? 2_000 : 10_000))
 const million = Number(Bun.env.BENCH_MILLION ?? (quick ? 200_000 : 1_000_000))
-const ALL = ['embedded', 'embedded-warn', 'redis', 'redis-warn', 'mongo', 'redis-mongo', 'million', 'start']
+const ALL = ['floors', 'embedded', 'embedded-warn', 'redis', 'redis-warn', 'mongo', 'redis-mongo', 'million', 'start']
 const only = (Bun.env.BENCH_ONLY ?? (quick ? ALL.filter((s) => !s.includes('mongo')).join(',') : ALL.join(','))).split(',')
 const pin = Bun.env.BENCH_PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-V']).error === undefined
 const root = join(import.meta.dir, '..')
 /** The service under test: this checkout, or another (BENCH_SERVICE_ROOT, e.g. a worktree of an older commit, for an A/B). */
 const serviceRoot = Bun.env.BENCH_SERVICE_ROOT ?? root
 const dir = mkdtempSync(join(tmpdir(), 'guidd-bench-'))
+/** USER_HZ: the unit of /proc/<pid>/stat's CPU times (100 on Linux everywhere this runs). */
+const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100
 
 ensureWrk()
 // This process only prepares data and samples metrics: it stays off the service's core.
@@ -55,18 +59,22 @@ const serve = (cmd: string[], env: Record<string, string>): Promise<BenchProcess
 
 type Measured = WrkResult & { cpuUs?: number }
 
+/** CPU seconds the process has used so far, every thread (/proc/<pid>/stat utime + stime). */
+const cpuSeconds = (pid: number): number => {
+  const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
+  return (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS
+}
+
 /**
- * One wrk load. With `base` (a guidd), also the service's CPU time per request over the load
- * (process_cpu_seconds_total, every thread): on a machine other work shares, this moves far
- * less than req/s, so it is what an A/B of a lever compares.
+ * One wrk load against `proc` (a guidd, a floor or the bare server), with its CPU time per
+ * request over the load, every thread: on a machine other work shares, this moves far less
+ * than req/s, so it is what an A/B of a lever compares.
  */
-const load = async (name: string, url: string, lua?: string, base?: string): Promise<Measured> => {
-  const cpuBefore = base === undefined ? 0 : metricOf(await scrape(base), 'process_cpu_seconds_total')
+const load = async (name: string, url: string, lua: string | undefined, proc: BenchProcess): Promise<Measured> => {
+  const cpuBefore = cpuSeconds(proc.pid)
   const r: Measured = await runWrk({ url, lua, connections, seconds, cpu: pin ? '1' : undefined, dir, name })
-  if (base !== undefined) r.cpuUs = ((metricOf(await scrape(base), 'process_cpu_seconds_total') - cpuBefore) * 1e6) / r.requests
-  console.log(
-    `# ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, max ${r.maxMs} ms${r.cpuUs ? `, ${r.cpuUs.toFixed(1)} CPU us/req` : ''}${r.errors ? `, ${r.errors} errors` : ''}`,
-  )
+  r.cpuUs = ((cpuSeconds(proc.pid) - cpuBefore) * 1e6) / r.requests
+  console.log(`# ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, max ${r.maxMs} ms, ${r.cpuUs.toFixed(1)} CPU us/req${r.errors ? `, ${r.errors} errors` : ''}`)
   return r
 }
 
@@ -130,9 +138,9 @@ const benchConfig = async (label: string, env: Record<string, string>, opts: { p
   const hot = await postOne(base, { user: 'bench-hot' })
   const size = opts.pool ?? poolSize
   const pool = await makePool(base, size)
-  rows.push({ name: `${label}: GET /guid/{guid} (hot, LRU)`, r: await load(`${label}-get`, `${base}/guid/${hot}`, undefined, base) })
+  rows.push({ name: `${label}: GET /guid/{guid} (hot, LRU)`, r: await load(`${label}-get`, `${base}/guid/${hot}`, undefined, service) })
   let w = watch(base)
-  const post = await load(`${label}-post`, `${base}/guid`, luaPost('{"user":"bench"}'), base)
+  const post = await load(`${label}-post`, `${base}/guid`, luaPost('{"user":"bench"}'), service)
   let seen = await w()
   rows.push({ name: `${label}: POST /guid (create)`, r: post, note: lagNote(seen) })
   if (opts.flusher) {
@@ -141,16 +149,19 @@ const benchConfig = async (label: string, env: Record<string, string>, opts: { p
     )
   }
   w = watch(base)
-  const patch = await load(`${label}-patch`, `${base}/guid/${hot}`, luaPatchPool(pool, '{"user":"bench-patched"}'), base)
+  const patch = await load(`${label}-patch`, `${base}/guid/${hot}`, luaPatchPool(pool, '{"user":"bench-patched"}'), service)
   seen = await w()
   rows.push({ name: `${label}: PATCH /guid/{guid} (${size} GUIDs)`, r: patch, note: lagNote(seen) })
   if (opts.contended)
-    rows.push({ name: `${label}: PATCH /guid/{guid} (one GUID, contended; not a target)`, r: await load(`${label}-patch-one`, `${base}/guid/${hot}`, luaPatchPool([hot], '{"user":"bench-one"}')) })
+    rows.push({
+      name: `${label}: PATCH /guid/{guid} (one GUID, contended; not a target)`,
+      r: await load(`${label}-patch-one`, `${base}/guid/${hot}`, luaPatchPool([hot], '{"user":"bench-one"}'), service),
+    })
   await service.stop()
   if (opts.viaRedis) {
     const cold = await serve(bun('src/main.ts', serviceRoot), { ...env, LRU_MAX_ENTRIES: '0' })
     const guid = await postOne(cold.base, { user: 'bench-cold' })
-    rows.push({ name: `${label}: GET /guid/{guid} (via Redis, LRU off)`, r: await load(`${label}-get-redis`, `${cold.base}/guid/${guid}`) })
+    rows.push({ name: `${label}: GET /guid/{guid} (via Redis, LRU off)`, r: await load(`${label}-get-redis`, `${cold.base}/guid/${guid}`, undefined, cold) })
     await cold.stop()
   }
 }
@@ -256,15 +267,33 @@ const benchStart = async () => {
 
 const bareRun = async (name: string) => {
   const bare = await serve(bun('bench/bare.ts'), {})
-  const r = await load(name, `${bare.base}/`)
+  const r = await load(name, `${bare.base}/`, undefined, bare)
   await bare.stop()
   return r
+}
+
+/**
+ * The stack's floors under the same load (bench/floor-server.ts): what the HTTP server, the
+ * request log, the body and the durable commit cost with none of guidd's own code around them.
+ */
+const benchFloors = async () => {
+  const floor = async (name: string, env: Record<string, string>, lua?: string) => {
+    const proc = await serve(bun('bench/floor-server.ts'), env)
+    rows.push({ name: `floor: ${name}`, r: await load(`floor-${env.FLOOR}`, `${proc.base}/guid`, lua, proc) })
+    await proc.stop()
+  }
+  const post = luaPost('{"user":"bench"}')
+  await floor('GET + client address + request log line (info, to a file)', { FLOOR: 'get-log' })
+  await floor('POST, body read and parsed, 201 with a new GUID', { FLOOR: 'post' }, post)
+  await floor("POST + a durable create through guidd's group commit (SQLite)", { FLOOR: 'post-commit' }, post)
+  await withRedis((url) => floor("POST + guidd's Redis journal append (no flusher)", { FLOOR: 'post-redis', REDIS_URL: url }, post))
 }
 
 const load1 = loadavg()[0]!
 try {
   const bareBefore = await bareRun('bare-before')
   const has = (s: string) => only.includes(s)
+  if (has('floors')) await benchFloors()
   if (has('embedded')) await benchConfig('embedded', {}, { contended: true })
   if (has('embedded-warn')) await benchConfig('embedded, warn', { LOG_LEVEL: 'warn' })
   if (has('redis')) await withRedis((url) => benchConfig('redis', { REDIS_URL: url }, { flusher: 'SQLite', viaRedis: true }))
@@ -283,7 +312,7 @@ try {
   console.log('| load | req/s | p50 ms | p99 ms | max ms | x bare | CPU us/req | errors | during the load |')
   console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|')
   console.log(
-    `| bare Bun.serve, fixed JSON (before / after) | ${Math.round(bareBefore.rps)} / ${Math.round(bareAfter.rps)} | ${fmt(bareBefore.p50ms)} | ${fmt(bareBefore.p99ms)} | ${fmt(bareBefore.maxMs)} | 1.00 | | 0 | |`,
+    `| bare Bun.serve, fixed JSON (before / after) | ${Math.round(bareBefore.rps)} / ${Math.round(bareAfter.rps)} | ${fmt(bareBefore.p50ms)} | ${fmt(bareBefore.p99ms)} | ${fmt(bareBefore.maxMs)} | 1.00 | ${bareBefore.cpuUs?.toFixed(1)} / ${bareAfter.cpuUs?.toFixed(1)} | 0 | |`,
   )
   for (const { name, r, note } of rows) {
     console.log(
