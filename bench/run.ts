@@ -102,8 +102,14 @@ const watch = (base: string) => {
     stop = true
     await loop
     const flushed = (text: string) => metricOf(text, 'guidd_journal_flushed_total')
+    const INF = '\\+Inf'
+    const commits = (text: string, le: string) => metricOf(text, `guidd_store_commit_duration_seconds_bucket\\{le="${le}"\\}`) || 0
     const last = await scrape(base)
+    const before = await first
     return {
+      commits: commits(last, INF) - commits(before, INF),
+      /** Commits that held the request thread over 10 ms (SQLite's WAL restarts, see README). */
+      slowCommits: commits(last, INF) - commits(last, '0.01') - (commits(before, INF) - commits(before, '0.01')),
       flushRate: (flushed(last) - flushed(await first)) / ((performance.now() - started) / 1000),
       journalLength: metricOf(last, 'guidd_journal_length'),
       maxJournalAge,
@@ -129,7 +135,8 @@ const makePool = async (base: string, size: number): Promise<string[]> => {
   return pool
 }
 
-const lagNote = (w: Awaited<ReturnType<ReturnType<typeof watch>>>) => `loop lag p99 ${w.loopLagP99Ms.toFixed(1)} ms, max ${w.loopLagMaxMs.toFixed(1)} ms`
+const lagNote = (w: Awaited<ReturnType<ReturnType<typeof watch>>>) =>
+  `loop lag p99 ${w.loopLagP99Ms.toFixed(1)} ms, max ${w.loopLagMaxMs.toFixed(1)} ms${w.commits > 0 ? `; ${w.commits} commits, ${w.slowCommits} over 10 ms` : ''}`
 
 /** GET hot, POST, PATCH over a pool (and optionally PATCH of one GUID) against one config. */
 const benchConfig = async (label: string, env: Record<string, string>, opts: { pool?: number; contended?: boolean; flusher?: string; viaRedis?: boolean } = {}) => {
@@ -190,6 +197,9 @@ const withFerretdb = async (run: (url: string) => Promise<void>) => {
   }
 }
 
+/** How long the million section lets the service rest before it measures memory again. */
+const SETTLE_MS = 10_000
+
 /** Creates until `target` GUIDs are cached, in short wrk segments; the rate and memory per segment. */
 const benchMillion = async () => {
   const service = await serve(bun('src/main.ts', serviceRoot), { LRU_MAX_ENTRIES: String(million), LOG_LEVEL: 'warn' })
@@ -215,6 +225,12 @@ const benchMillion = async () => {
   const full = await scrape(base)
   const rss = metricOf(full, 'process_resident_memory_bytes')
   const heap = metricOf(full, 'guidd_process_heap_used_bytes')
+  // The same figures once the load has stopped for a while: what the cached GUIDs hold at
+  // rest, without the last seconds' request garbage that the collector has not yet freed.
+  await Bun.sleep(SETTLE_MS)
+  const settled = await scrape(base)
+  const rssSettled = metricOf(settled, 'process_resident_memory_bytes')
+  const heapSettled = metricOf(settled, 'guidd_process_heap_used_bytes')
   await service.stop()
   const first = segments[0]!
   const last = segments.at(-1)!
@@ -225,6 +241,7 @@ const benchMillion = async () => {
       `million (LRU_MAX_ENTRIES=${million}, LOG_LEVEL=warn, POST creates in ${segSeconds} s wrk segments): ${entries} GUIDs cached`,
       `  write rate: first segment (${Math.round(first.entries / 1000)}k cached, after 1 s of warm-up) ${Math.round(first.rps)}/s, once ${million} are cached ${Math.round(last.rps)}/s (${((last.rps / first.rps) * 100).toFixed(0)}% of the first)`,
       `  RSS ${(rss0 / 2 ** 20).toFixed(0)} MiB idle -> ${(rss / 2 ** 20).toFixed(0)} MiB: ${Math.round(perGuid)} B per cached GUID (${Math.round(rss / entries)} B counting the whole process); JS heap in use ${Math.round((heap - heap0) / entries)} B per GUID`,
+      `  ${SETTLE_MS / 1000} s after the load: RSS ${(rssSettled / 2 ** 20).toFixed(0)} MiB, ${Math.round((rssSettled - rss0) / entries)} B per cached GUID; JS heap in use ${Math.round((heapSettled - heap0) / entries)} B per GUID`,
       `  worst latency ${Math.max(...segments.map((s) => s.max)).toFixed(0)} ms, worst p99 of a segment ${Math.max(...segments.map((s) => s.p99)).toFixed(1)} ms, event-loop lag max ${Math.max(...segments.map((s) => s.lagMax)).toFixed(0)} ms`,
     ].join('\n'),
   )

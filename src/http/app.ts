@@ -50,7 +50,12 @@ export interface App {
   handle(request: Request): Promise<Response>
   /** The Elysia instance; main.ts listens with it. */
   readonly elysia: Elysia<any, any, any, any, any, any, any>
+  /** The handlers Bun.serve's router calls, by path and method (what `npm run bench:floors` times). */
+  readonly routes: NativeRoutes
 }
+
+/** A path's handlers by method, as Bun.serve's `routes` takes them. */
+export type NativeRoutes = Record<string, Record<string, (request: Request & { params?: Record<string, string> }) => Response | Promise<Response>>>
 
 /**
  * Builds the HTTP app; no I/O of its own. Route handlers are wrapped by `observe` (request
@@ -90,7 +95,7 @@ export const createApp = (deps: AppDeps): App => {
    * methods, the docs' wildcard) still reach Elysia and onError; app.handle (the tests) runs
    * the same observed handlers through Elysia.
    */
-  const native: Record<string, Record<string, (request: Request & { params?: Record<string, string> }) => Response | Promise<Response>>> = {}
+  const native: NativeRoutes = {}
   const elysia: Elysia<any, any, any, any, any, any, any> = new Elysia({ name: 'guidd', serve: { routes: native } }).onError(({ code, error, request }) => {
     const path = pathOf(request.url)
     const reply: Reply = { requestId: requestIdOf(request), bytes: 0 }
@@ -122,5 +127,5 @@ export const createApp = (deps: AppDeps): App => {
     if (!route.path.endsWith('*')) (native[route.path] ??= {})[route.method] = (request) => handler({ request, params: request.params })
   }
 
-  return { handle: (request) => elysia.handle(request), elysia }
+  return { handle: (request) => elysia.handle(request), elysia, routes: native }
 }
