@@ -1,5 +1,6 @@
 import { type Static, type TSchema, Type } from '@sinclair/typebox'
 import { Value } from '@sinclair/typebox/value'
+import { DEFAULT_CACHE_MIB } from '../adapters/sqlite/store'
 
 const Int = (options: { minimum: number; maximum?: number; default: number; description: string }) => Type.Integer(options)
 const Bool = (options: { default: boolean; description: string }) => Type.Boolean(options)
@@ -37,6 +38,12 @@ export const Config = Type.Object(
     SQLITE_SYNCHRONOUS: Type.Union([Type.Literal('NORMAL'), Type.Literal('FULL')], {
       default: 'NORMAL',
       description: 'NORMAL survives a process crash; FULL also survives power loss (one fsync per commit).',
+    }),
+    SQLITE_CACHE_MIB: Int({
+      minimum: 1,
+      maximum: 65_536,
+      default: DEFAULT_CACHE_MIB,
+      description: "Embedded store: SQLite's page cache in MiB, taken as pages are read. Writes stay fast while the GUID index fits: ~28 MiB per million stored GUIDs.",
     }),
     LRU_MAX_ENTRIES: Int({ minimum: 0, maximum: 50_000_000, default: 100_000, description: 'GUIDs kept in memory (0 disables the LRU); ~90 B each, taken as entries arrive.' }),
     NEGATIVE_CACHE_MS: Int({ minimum: 0, default: 2_000, description: 'How long an "absent" answer is remembered in memory.' }),

@@ -25,6 +25,7 @@ describe('loadConfig', () => {
       JOURNAL_MAX_LAG: 100_000,
       LOG_LEVEL: 'info',
       SQLITE_SYNCHRONOUS: 'NORMAL',
+      SQLITE_CACHE_MIB: 32,
     })
     expect(config.REDIS_URL).toBeUndefined()
     expect(config.MONGODB_URL).toBeUndefined()
@@ -76,6 +77,8 @@ describe('loadConfig', () => {
     ['REDIS_URL', 'localhost:6379'],
     ['MONGODB_URL', 'http://mongo'],
     ['SQLITE_SYNCHRONOUS', 'OFF'],
+    ['SQLITE_CACHE_MIB', '0'],
+    ['SQLITE_CACHE_MIB', '65537'],
     ['LOG_LEVEL', 'INFO'],
     ['API_KEYS', 'has space'],
     ['API_KEYS', ','],

@@ -32,6 +32,21 @@ describe('SqliteStore (what the store contract does not cover)', () => {
   })
 })
 
+describe('SqliteStore page cache', () => {
+  const cacheSizeOf = (store: object) => (store as unknown as { db: { query(sql: string): { get(): unknown } } }).db.query('PRAGMA cache_size').get()
+
+  test('is DEFAULT_CACHE_MIB unless given (SQLITE_CACHE_MIB), in KiB as SQLite counts a negative size', async () => {
+    const { DEFAULT_CACHE_MIB, SqliteStore } = await import('../../src/adapters/sqlite/store')
+    expect(cacheSizeOf(temp.store)).toEqual({ cache_size: -DEFAULT_CACHE_MIB * 1024 })
+    const sized = new SqliteStore({ path: `${temp.dir}/sized.sqlite`, synchronous: 'NORMAL', checkpointThread: false, cacheMiB: 8 })
+    try {
+      expect(cacheSizeOf(sized)).toEqual({ cache_size: -8 * 1024 })
+    } finally {
+      await sized.close()
+    }
+  })
+})
+
 describe('SqliteStore checkpoint thread', () => {
   test('copies the WAL back into the database off the request thread', async () => {
     const store = temp.store

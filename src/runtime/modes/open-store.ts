@@ -8,6 +8,7 @@ export const openSqliteStore = (config: Config, logger: Logger): SqliteStore =>
   new SqliteStore({
     path: config.SQLITE_PATH,
     synchronous: config.SQLITE_SYNCHRONOUS,
+    cacheMiB: config.SQLITE_CACHE_MIB,
     onCheckpointFailure: (error) => logger.error({ err: error }, 'SQLite checkpoint thread failed; checkpointing inline'),
   })
 
