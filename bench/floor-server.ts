@@ -3,6 +3,10 @@
  * cannot avoid, plus one of guidd's own components, so that `npm run bench` can put each beside
  * guidd under the same wrk load. FLOOR picks what it does per request:
  *
+ * - get-route    GET through Bun.serve's router on `/guid/:guid` (the route guidd's GET takes),
+ *                a fixed JSON with one header, as the bare server answers
+ * - get-headers  get-route answered with the headers guidd's contract puts on a record (content
+ *                type, cache-control, nosniff, an ETag and an X-Request-Id made per request)
  * - get-log      GET: the client address (`server.requestIP`) and guidd's request log line
  *                (info, to a file, one write per turn), then a fixed JSON
  * - post         POST: read the body, JSON.parse it, answer 201 with a new GUID's JSON
@@ -55,11 +59,31 @@ const post = async (request: Request): Promise<Response> => {
   return new Response(JSON.stringify({ guid: next.guid, user: next.user, expire: next.expire }), { status: 201, headers: json })
 }
 
+let served = 0
+const routes = {
+  'get-route': { '/guid/:guid': () => new Response(fixed, { headers: json }) },
+  'get-headers': {
+    '/guid/:guid': () => {
+      served++
+      return new Response(fixed, {
+        headers: {
+          'content-type': 'application/json',
+          'cache-control': 'no-cache',
+          'x-content-type-options': 'nosniff',
+          etag: `"${1764633600000000 + served}"`,
+          'x-request-id': `floor-${served.toString(36)}`,
+        },
+      })
+    },
+  },
+}[floor]
+
 const server = Bun.serve({
   port: Number(Bun.env.PORT ?? 0),
   hostname: '127.0.0.1',
+  ...(routes === undefined ? {} : { routes }),
   fetch(request, server) {
-    // Anything but a POST (the bench's /healthz poll) gets the fixed JSON.
+    // Anything but a POST (the bench's /healthz poll, the GET floors' other paths) gets the fixed JSON.
     if (floor !== 'get-log') return request.method === 'POST' ? post(request) : new Response(fixed, { headers: json })
     const started = performance.now()
     const client = server.requestIP(request)?.address

@@ -3,8 +3,9 @@
  * measured in the same run (before and after the service loads; the ratio is to their mean).
  *
  * Sections (BENCH_ONLY picks some, comma-separated; all by default):
- * - floors         the stack alone (bench/floor-server.ts): GET + request log, POST with its body, + guidd's
- *                  group commit, + guidd's Redis journal append; no guidd request code
+ * - floors         the stack alone (bench/floor-server.ts): GET through the router, + a record's headers,
+ *                  GET + request log, POST with its body, + guidd's group commit, + guidd's Redis
+ *                  journal append; no guidd request code
  * - embedded       the default config (`npm start`: request log at info, to a file), GET hot, POST, PATCH, PATCH of one GUID
  * - embedded-warn  the same at LOG_LEVEL=warn
  * - redis          Redis mode (a redis-server of its own, AOF everysec, SQLite store), info; the flusher's rate and lag; GET via Redis
@@ -294,12 +295,15 @@ const bareRun = async (name: string) => {
  * request log, the body and the durable commit cost with none of guidd's own code around them.
  */
 const benchFloors = async () => {
-  const floor = async (name: string, env: Record<string, string>, lua?: string) => {
+  const floor = async (name: string, env: Record<string, string>, lua?: string, path = '/guid') => {
     const proc = await serve(bun('bench/floor-server.ts'), env)
-    rows.push({ name: `floor: ${name}`, r: await load(`floor-${env.FLOOR}`, `${proc.base}/guid`, lua, proc) })
+    rows.push({ name: `floor: ${name}`, r: await load(`floor-${env.FLOOR}`, `${proc.base}${path}`, lua, proc) })
     await proc.stop()
   }
   const post = luaPost('{"user":"bench"}')
+  const guidPath = '/guid/9094E4C980C74043A4B586B420E69DDF'
+  await floor("GET through Bun's router on /guid/:guid", { FLOOR: 'get-route' }, undefined, guidPath)
+  await floor('that, answered with the five headers of a record (ETag, request id made per request)', { FLOOR: 'get-headers' }, undefined, guidPath)
   await floor('GET + client address + request log line (info, to a file)', { FLOOR: 'get-log' })
   await floor('POST, body read and parsed, 201 with a new GUID', { FLOOR: 'post' }, post)
   await floor("POST + a durable create through guidd's group commit (SQLite)", { FLOOR: 'post-commit' }, post)
