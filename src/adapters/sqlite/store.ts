@@ -19,8 +19,8 @@ export interface SqliteStoreOptions {
 
 /**
  * SQLite's page cache, MiB (its own default is 2). Writes stay fast while the GUID index is in
- * it: ~28 MiB per million stored GUIDs. 32 keeps the index of ~1.1M GUIDs; at a million
- * cached GUIDs 64 cost 35 B of RSS more per GUID with no faster writes (README, Benchmark).
+ * it: ~28 MiB per million stored GUIDs. 32 keeps the index of ~1.1M GUIDs; 64 held its extra
+ * 32 MiB (~33 B per GUID at a million) with no faster writes (README, Benchmark).
  */
 export const DEFAULT_CACHE_MIB = 32
 
