@@ -4,6 +4,7 @@ import { urlOf } from './guidd-process'
 import type { Started } from './process'
 import { send } from './requests'
 import { isFirstVersion } from './versions'
+import { seededRandom } from './prng'
 
 /**
  * The load and the model behind the kill -9 durability tests (every mode):
@@ -78,14 +79,6 @@ export interface KillLoad {
   deadBySec: number
 }
 
-/** mulberry32: a seeded PRNG, so each worker's choice of ops is reproducible. */
-const prng = (seed: number) => () => {
-  seed = (seed + 0x6d2b79f5) | 0
-  let t = Math.imul(seed ^ (seed >>> 15), 1 | seed)
-  t = (t + Math.imul(t ^ (t >>> 7), 61 | t)) ^ t
-  return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-}
-
 export const guidOf = (worker: number, n: number): string => `D0000000${worker.toString(16).padStart(4, '0')}${n.toString(16).padStart(4, '0')}`.padEnd(32, '0').toUpperCase()
 
 /** Writes until the server dies (it is killed after `killAfterAcks` acknowledgements); returns the model. */
@@ -149,7 +142,7 @@ export const loadUntilKill = async (o: KillLoadOptions): Promise<KillLoad> => {
   }
 
   const worker = async (w: number): Promise<void> => {
-    const random = prng(w + 1)
+    const random = seededRandom(w + 1)
     const mine = guids.slice(w * o.guidsPerWorker, (w + 1) * o.guidsPerWorker)
     for (let seq = 0; !stopLoad; seq++) {
       const guid = mine[Math.floor(random() * mine.length)]!

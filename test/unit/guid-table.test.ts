@@ -3,13 +3,9 @@ import { parseGuidKey } from '../../src/adapters/lru/guid-key'
 import { GuidTable, MAX_SLOTS } from '../../src/adapters/lru/guid-table'
 import { UserSlab } from '../../src/adapters/lru/user-slab'
 import { loadConfig } from '../../src/runtime/config'
+import { seededRandom } from '../support/prng'
+import { guidNo } from '../support/store'
 
-/** A small deterministic generator, so a failing sequence can be replayed from its seed. */
-const rng = (seed: number) => () => {
-  seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
-  return seed / 2 ** 32
-}
-const guidOf = (n: number) => n.toString(16).toUpperCase().padStart(32, '0')
 const USERS = ['a', 'Cylance, Inc.', 'ü'.repeat(40), '😀'.repeat(256), 'x'.repeat(256), '名前'.repeat(60), '']
 
 /** The reference: a Map in recency order (first = least recently used). */
@@ -36,11 +32,11 @@ describe('GuidTable against a Map in recency order', () => {
     [3_000, 6_000, 60_000], // long probe runs: 6,000 keys hashed into an index of 8,192
   ] as const) {
     test(`max ${max}, ${keys} distinct GUIDs, ${steps} random operations`, () => {
-      const random = rng(max * 7919 + keys)
+      const random = seededRandom(max * 7919 + keys)
       const table = new GuidTable(max)
       const model = new ModelLru(max)
       for (let step = 0; step < steps; step++) {
-        const key = guidOf(Math.floor(random() * keys))
+        const key = guidNo(Math.floor(random() * keys))
         const op = random()
         if (op < 0.5) {
           const version = step + 1
@@ -71,20 +67,20 @@ describe('GuidTable against a Map in recency order', () => {
       }
       // Every key the model holds is found with its fields; no other key is.
       for (let n = 0; n < keys; n++) {
-        const slot = table.find(guidOf(n))
-        const want = model.map.get(guidOf(n))
+        const slot = table.find(guidNo(n))
+        const want = model.map.get(guidNo(n))
         expect(slot >= 0).toBe(want !== undefined)
         if (want) expect([table.version(slot), table.user(slot)]).toEqual([want.version, want.user])
       }
       // Eviction follows recency: filling the table with new keys evicts the model's order.
       let fresh = keys
       while (model.map.size < max) {
-        table.setUser(table.claim(guidOf(fresh)), undefined)
-        model.claim(guidOf(fresh++), 0, undefined)
+        table.setUser(table.claim(guidNo(fresh)), undefined)
+        model.claim(guidNo(fresh++), 0, undefined)
       }
       const order = [...model.map.keys()]
       for (let i = 0; i < order.length; i++) {
-        table.write(table.claim(guidOf(fresh++)), 1, 0, 0, 0)
+        table.write(table.claim(guidNo(fresh++)), 1, 0, 0, 0)
         expect(table.find(order[i]!)).toBe(-1)
         if (i + 1 < order.length) expect(table.find(order[i + 1]!)).toBeGreaterThanOrEqual(0)
       }
@@ -93,16 +89,16 @@ describe('GuidTable against a Map in recency order', () => {
 
   test('holds exactly max entries once full, and its memory stops growing', () => {
     const table = new GuidTable(5_000)
-    for (let n = 0; n < 5_000; n++) table.setUser(table.claim(guidOf(n)), 'Cylance, Inc.')
+    for (let n = 0; n < 5_000; n++) table.setUser(table.claim(guidNo(n)), 'Cylance, Inc.')
     const full = table.bytes()
-    for (let n = 5_000; n < 50_000; n++) table.setUser(table.claim(guidOf(n)), 'Cylance, Inc.')
+    for (let n = 5_000; n < 50_000; n++) table.setUser(table.claim(guidNo(n)), 'Cylance, Inc.')
     expect(table.size).toBe(5_000)
     expect(table.bytes()).toBe(full)
   })
 
   test('only canonical GUIDs are keys: any other string is never found and never stored', () => {
     const table = new GuidTable(10)
-    for (const bad of ['', 'a'.repeat(32), guidOf(1).toLowerCase().replace('0', 'g'), `${guidOf(1).slice(1)}`, `{${guidOf(1).slice(2)}}`, 'Z'.repeat(32)]) {
+    for (const bad of ['', 'a'.repeat(32), guidNo(1).toLowerCase().replace('0', 'g'), `${guidNo(1).slice(1)}`, `{${guidNo(1).slice(2)}}`, 'Z'.repeat(32)]) {
       expect(table.claim(bad)).toBe(-1)
       expect(table.find(bad)).toBe(-1)
     }

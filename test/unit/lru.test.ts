@@ -3,6 +3,7 @@ import { LruTier } from '../../src/adapters/lru/lru'
 import { ManualClock, nowSeconds } from '../../src/domain/clock'
 import type { StoredRecord } from '../../src/domain/model'
 import type { Lookup } from '../../src/data/tier'
+import { seededRandom } from '../support/prng'
 
 const T0 = Date.UTC(2026, 0, 1)
 const NOW = T0 / 1000
@@ -169,11 +170,7 @@ describe('LruTier against a Map in recency order', () => {
     [1_500, 3_000], // more slots than the 1,024 lines of decoded answers: lines are shared
   ] as const) {
     test(`max ${maxEntries}, ${keys} GUIDs, random sets, tombstones, absents, forgets and reads`, () => {
-      let seed = maxEntries
-      const random = () => {
-        seed = (Math.imul(seed, 1664525) + 1013904223) >>> 0
-        return seed / 2 ** 32
-      }
+      const random = seededRandom(maxEntries)
       const { lru } = tier(maxEntries, 60_000)
       const model = new Map<string, Lookup>()
       const use = (guid: string, lookup: Lookup) => {
