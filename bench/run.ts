@@ -283,12 +283,15 @@ const benchStart = async () => {
   )
 }
 
-const bareRun = async (name: string) => {
-  const bare = await serve(bun('bench/bare.ts'), {})
-  const r = await load(name, `${bare.base}/`, undefined, bare)
-  await bare.stop()
+/** One load against bench/floor-server.ts run as `env.FLOOR` (the bare server, or one of the stack's floors). */
+const floorRun = async (name: string, env: Record<string, string>, path = '/', lua?: string): Promise<Measured> => {
+  const proc = await serve(bun('bench/floor-server.ts'), env)
+  const r = await load(name, `${proc.base}${path}`, lua, proc)
+  await proc.stop()
   return r
 }
+
+const bareRun = (name: string) => floorRun(name, { FLOOR: 'bare' })
 
 /**
  * The stack's floors under the same load (bench/floor-server.ts): what the HTTP server, the
@@ -296,9 +299,7 @@ const bareRun = async (name: string) => {
  */
 const benchFloors = async () => {
   const floor = async (name: string, env: Record<string, string>, lua?: string, path = '/guid') => {
-    const proc = await serve(bun('bench/floor-server.ts'), env)
-    rows.push({ name: `floor: ${name}`, r: await load(`floor-${env.FLOOR}`, `${proc.base}${path}`, lua, proc) })
-    await proc.stop()
+    rows.push({ name: `floor: ${name}`, r: await floorRun(`floor-${env.FLOOR}`, env, path, lua) })
   }
   const post = luaPost('{"user":"bench"}')
   const guidPath = '/guid/9094E4C980C74043A4B586B420E69DDF'
