@@ -163,10 +163,12 @@ describe.skipIf(!suite.enabled)('Redis + MongoDB (FerretDB)', () => {
       }
     }
     const load = Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)))
+    // A failure says what the service logged last: the flusher's warnings tell where it stood.
+    const failed = (what: string) => new Error(`${what} (after ${acks} acknowledged writes): ${failures.join('; ')}\nthe service's last output:\n${server.output().slice(-4_000)}`)
     const until = async (done: () => boolean, timeoutMs: number, what: string) => {
       const deadline = Date.now() + timeoutMs
       while (!done()) {
-        if (Date.now() > deadline || failures.length > 0) throw new Error(`${what} (after ${acks} acknowledged writes): ${failures.join('; ')}`)
+        if (Date.now() > deadline || failures.length > 0) throw failed(what)
         await Bun.sleep(10)
       }
     }
@@ -181,7 +183,7 @@ describe.skipIf(!suite.enabled)('Redis + MongoDB (FerretDB)', () => {
       // The flusher's writes fail (each once the driver's server selection gives up, 3 s) and are retried with backoff.
       const noticed = Date.now() + 15_000
       while ((await metricValue(base, 'guidd_journal_flush_failures_total')) <= failuresBefore) {
-        if (Date.now() > noticed || failures.length > 0) throw new Error(`no failed flush counted while MongoDB was down: ${failures.join('; ')}`)
+        if (Date.now() > noticed || failures.length > 0) throw failed('no failed flush counted while MongoDB was down')
         await Bun.sleep(50)
       }
       const lagWhileDown = await metricValue(base, 'guidd_journal_length')
