@@ -9,8 +9,11 @@
  *                the fixed JSON with one header
  * - get-headers  get-route answered with the headers guidd's contract puts on a record (content
  *                type, cache-control, nosniff, an ETag and an X-Request-Id made per request)
- * - get-log      GET: the client address (`server.requestIP`) and guidd's request log line
- *                (info, to a file, one write per turn), then the fixed JSON
+ * - get-contract get-headers + the two request headers the contract makes a GET read: the
+ *                client's X-Request-Id (echoed when given) and If-None-Match (a 304 when it
+ *                matches); neither is sent by the load, as for guidd
+ * - get-log      get-contract + the client address (`server.requestIP`) and guidd's request log
+ *                line (info, to a file, one write per turn): what a GET at info cannot avoid
  * - post         POST: read the body, JSON.parse it, answer 201 with a new GUID's JSON
  * - post-commit  post + a durable create through guidd's group commit (SqliteStore in WAL,
  *                synchronous NORMAL, its checkpoint thread): answered after the commit
@@ -71,20 +74,33 @@ const post = async (request: Request): Promise<Response> => {
 }
 
 let served = 0
+const ETAG = `"${1764633600000000}"`
+const withHeaders = (requestId: string) =>
+  new Response(fixed, {
+    headers: {
+      'content-type': 'application/json',
+      'cache-control': 'no-cache',
+      'x-content-type-options': 'nosniff',
+      etag: `"${1764633600000000 + served}"`,
+      'x-request-id': requestId,
+    },
+  })
+const contract = (request: Request): Response => {
+  const given = request.headers.get('x-request-id')
+  const requestId = given ?? `floor-${(++served).toString(36)}`
+  if (request.headers.get('if-none-match') === ETAG) return new Response(null, { status: 304, headers: { etag: ETAG, 'x-request-id': requestId } })
+  return withHeaders(requestId)
+}
 const routes = {
   'get-route': { '/guid/:guid': () => new Response(fixed, { headers: json }) },
-  'get-headers': {
-    '/guid/:guid': () => {
-      served++
-      return new Response(fixed, {
-        headers: {
-          'content-type': 'application/json',
-          'cache-control': 'no-cache',
-          'x-content-type-options': 'nosniff',
-          etag: `"${1764633600000000 + served}"`,
-          'x-request-id': `floor-${served.toString(36)}`,
-        },
-      })
+  'get-headers': { '/guid/:guid': () => withHeaders(`floor-${(++served).toString(36)}`) },
+  'get-contract': { '/guid/:guid': contract },
+  'get-log': {
+    '/guid/:guid': (request: Request, server: Bun.Server<undefined>) => {
+      const started = performance.now()
+      const response = contract(request)
+      log!(`floor-${served.toString(36)}`, request.method, '/guid/:guid', response.status, (performance.now() - started) / 1000, fixed.length, server.requestIP(request)?.address)
+      return response
     },
   },
 }[floor]
@@ -93,12 +109,8 @@ const server = Bun.serve({
   port: Number(Bun.env.PORT ?? 0),
   hostname: '127.0.0.1',
   ...(routes === undefined ? {} : { routes }),
-  fetch(request, server) {
-    if (log !== undefined) {
-      const started = performance.now()
-      const client = server.requestIP(request)?.address
-      log('5156df71-9b68-1a2b', request.method, '/guid/:guid', 200, (performance.now() - started) / 1000, fixed.length, client)
-    } else if (request.method === 'POST' && newGuid !== undefined) return post(request)
+  fetch(request) {
+    if (request.method === 'POST' && newGuid !== undefined) return post(request)
     // Everything else (the bare server, the bench's /healthz poll, the GET floors' other paths): the fixed JSON.
     return new Response(fixed, { headers: json })
   },

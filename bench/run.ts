@@ -3,9 +3,17 @@
  * measured in the same run (before and after the service loads; the ratio is to their mean).
  *
  * Sections (BENCH_ONLY picks some, comma-separated; all by default):
- * - floors         the stack alone (bench/floor-server.ts): GET through the router, + a record's headers,
- *                  GET + request log, POST with its body, + guidd's group commit, + guidd's Redis
- *                  journal append; no guidd request code
+ * - get            the hot GET's ratios, interleaved: the bare server, the contract's floor (the
+ *                  router, a record's headers, the request headers a GET reads), that + the
+ *                  request log, guidd at info and at warn, all started at once and loaded in
+ *                  turn for BENCH_GET_ROUNDS rounds of BENCH_GET_SECONDS each; each ratio is to
+ *                  the bare server's load of the same round, and the median over rounds is what
+ *                  is reported (this machine's speed moves by a third within seconds)
+ * - floors         the stack alone (bench/floor-server.ts): GET through the router, + a record's
+ *                  headers, POST with its body, + guidd's group commit, + guidd's Redis journal
+ *                  append; no guidd request code (the GET's whole floors are in section get)
+ * - components     each component of a request alone, in-process (bench/floors.ts, `npm run
+ *                  bench:floors`), on the service's core
  * - embedded       the default config (`npm start`: request log at info, to a file), GET hot, POST, PATCH, PATCH of one GUID
  * - embedded-warn  the same at LOG_LEVEL=warn
  * - redis          Redis mode (a redis-server of its own, AOF everysec, SQLite store), info; the flusher's rate and lag; GET via Redis
@@ -22,7 +30,8 @@
  * Env: BENCH_QUICK=1 (3 s loads, a 2,000-GUID pool, 200,000 instead of a million, no FerretDB
  * sections unless BENCH_ONLY names them), BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_POOL
  * (10000 GUIDs for PATCH), BENCH_MILLION (1000000), BENCH_PIN (1; 0: no taskset), BENCH_ONLY,
- * BENCH_SERVICE_ROOT (the checkout whose src/main.ts is measured; this one by default).
+ * BENCH_SERVICE_ROOT (the checkout whose src/main.ts is measured; this one by default),
+ * BENCH_GET_ROUNDS (12; 4 quick), BENCH_GET_SECONDS (2).
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
@@ -38,7 +47,7 @@ const seconds = Number(Bun.env.BENCH_SECONDS ?? (quick ? 3 : 10))
 const connections = Number(Bun.env.BENCH_CONNECTIONS ?? 50)
 const poolSize = Number(Bun.env.BENCH_POOL ?? (quick ? 2_000 : 10_000))
 const million = Number(Bun.env.BENCH_MILLION ?? (quick ? 200_000 : 1_000_000))
-const ALL = ['floors', 'embedded', 'embedded-warn', 'redis', 'redis-warn', 'mongo', 'redis-mongo', 'million', 'start']
+const ALL = ['get', 'floors', 'components', 'embedded', 'embedded-warn', 'redis', 'redis-warn', 'mongo', 'redis-mongo', 'million', 'start']
 const only = (Bun.env.BENCH_ONLY ?? (quick ? ALL.filter((s) => !s.includes('mongo')).join(',') : ALL.join(','))).split(',')
 const pin = Bun.env.BENCH_PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-V']).error === undefined
 const root = join(import.meta.dir, '..')
@@ -71,9 +80,9 @@ const cpuSeconds = (pid: number): number => {
  * request over the load, every thread: on a machine other work shares, this moves far less
  * than req/s, so it is what an A/B of a lever compares.
  */
-const load = async (name: string, url: string, lua: string | undefined, proc: BenchProcess): Promise<Measured> => {
+const load = async (name: string, url: string, lua: string | undefined, proc: BenchProcess, duration = seconds): Promise<Measured> => {
   const cpuBefore = cpuSeconds(proc.pid)
-  const r: Measured = await runWrk({ url, lua, connections, seconds, cpu: pin ? '1' : undefined, dir, name })
+  const r: Measured = await runWrk({ url, lua, connections, seconds: duration, cpu: pin ? '1' : undefined, dir, name })
   r.cpuUs = ((cpuSeconds(proc.pid) - cpuBefore) * 1e6) / r.requests
   console.log(`# ${name}: ${Math.round(r.rps)} req/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, max ${r.maxMs} ms, ${r.cpuUs.toFixed(1)} CPU us/req${r.errors ? `, ${r.errors} errors` : ''}`)
   return r
@@ -305,17 +314,84 @@ const benchFloors = async () => {
   const guidPath = '/guid/9094E4C980C74043A4B586B420E69DDF'
   await floor("GET through Bun's router on /guid/:guid", { FLOOR: 'get-route' }, undefined, guidPath)
   await floor('that, answered with the five headers of a record (ETag, request id made per request)', { FLOOR: 'get-headers' }, undefined, guidPath)
-  await floor('GET + client address + request log line (info, to a file)', { FLOOR: 'get-log' })
   await floor('POST, body read and parsed, 201 with a new GUID', { FLOOR: 'post' }, post)
   await floor("POST + a durable create through guidd's group commit (SQLite)", { FLOOR: 'post-commit' }, post)
   await withRedis((url) => floor("POST + guidd's Redis journal append (no flusher)", { FLOOR: 'post-redis', REDIS_URL: url }, post))
+}
+
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+/** Tables printed after the main one (the interleaved GET, the in-process components). */
+const tables: string[] = []
+
+/**
+ * The hot GET beside the bare server, interleaved (section `get`): every server runs at once,
+ * idle but for its turn, and each round loads each in turn (the order rotated per round), so
+ * each ratio compares loads seconds apart rather than minutes.
+ */
+const benchGet = async () => {
+  const rounds = Number(Bun.env.BENCH_GET_ROUNDS ?? (quick ? 4 : 12))
+  const roundSeconds = Number(Bun.env.BENCH_GET_SECONDS ?? 2)
+  const guidPath = '/guid/9094E4C980C74043A4B586B420E69DDF'
+  const guiddGet = async (env: Record<string, string>) => {
+    const proc = await serve(bun('src/main.ts', serviceRoot), env)
+    return { proc, url: `${proc.base}/guid/${await postOne(proc.base, { user: 'bench-hot' })}` }
+  }
+  const floorGet = async (floor: string, path = guidPath) => {
+    const proc = await serve(bun('bench/floor-server.ts'), { FLOOR: floor })
+    return { proc, url: `${proc.base}${path}` }
+  }
+  const servers = [
+    { name: 'bare Bun.serve, fixed JSON (the base)', ...(await floorGet('bare', '/')) },
+    { name: "floor: the contract's GET (router, a record's five headers, X-Request-Id and If-None-Match read)", ...(await floorGet('get-contract')) },
+    { name: 'floor: that + client address + request log line (info, to a file)', ...(await floorGet('get-log')) },
+    { name: 'guidd GET /guid/{guid} hot, default config (request log at info)', ...(await guiddGet({})) },
+    { name: 'guidd GET /guid/{guid} hot, LOG_LEVEL=warn', ...(await guiddGet({ LOG_LEVEL: 'warn' })) },
+  ]
+  const seen = servers.map(() => [] as Measured[])
+  try {
+    for (let round = 0; round < rounds; round++) {
+      for (let k = 0; k < servers.length; k++) {
+        const i = (k + round) % servers.length
+        seen[i]!.push(await load(`get-r${round}-${i}`, servers[i]!.url, undefined, servers[i]!.proc, roundSeconds))
+      }
+    }
+  } finally {
+    for (const { proc } of servers) await proc.stop()
+  }
+  const bare = seen[0]!
+  tables.push(
+    `\nhot GET, interleaved: ${rounds} rounds of ${roundSeconds} s per load; x bare = this load's req/s over the bare server's in the same round (median, min-max over rounds)\n`,
+    '| load | req/s (median) | x bare (median) | x bare (min-max) | CPU us/req (median) | p99 ms (median) |',
+    '|---|---:|---:|---:|---:|---:|',
+  )
+  servers.forEach(({ name }, i) => {
+    const runs = seen[i]!
+    const ratios = runs.map((r, round) => r.rps / bare[round]!.rps)
+    tables.push(
+      `| ${name} | ${Math.round(median(runs.map((r) => r.rps)))} | ${median(ratios).toFixed(2)} | ${Math.min(...ratios).toFixed(2)}-${Math.max(...ratios).toFixed(2)} | ${median(runs.map((r) => r.cpuUs!)).toFixed(1)} | ${median(runs.map((r) => r.p99ms)).toFixed(2)} |`,
+    )
+  })
+}
+
+/** Section `components`: bench/floors.ts on the service's core; its table is printed with the others. */
+const benchComponents = () => {
+  const r = spawnSync(bun('bench/floors.ts')[0]!, bun('bench/floors.ts').slice(1), { encoding: 'utf8', timeout: 600_000 })
+  if (r.status !== 0) throw new Error(`bench/floors.ts failed (${r.status}): ${r.stderr}`)
+  const table = r.stdout.slice(r.stdout.indexOf('\ncomponent floors'))
+  tables.push(table.trimEnd())
 }
 
 const load1 = loadavg()[0]!
 try {
   const bareBefore = await bareRun('bare-before')
   const has = (s: string) => only.includes(s)
+  if (has('get')) await benchGet()
   if (has('floors')) await benchFloors()
+  if (has('components')) benchComponents()
   if (has('embedded')) await benchConfig('embedded', {}, { contended: true })
   if (has('embedded-warn')) await benchConfig('embedded, warn', { LOG_LEVEL: 'warn' })
   if (has('redis')) await withRedis((url) => benchConfig('redis', { REDIS_URL: url }, { flusher: 'SQLite', viaRedis: true }))
@@ -341,6 +417,7 @@ try {
       `| ${name} | ${Math.round(r.rps)} | ${fmt(r.p50ms)} | ${fmt(r.p99ms)} | ${fmt(r.maxMs)} | ${(r.rps / bareRps).toFixed(2)} | ${r.cpuUs === undefined ? '' : r.cpuUs.toFixed(1)} | ${r.errors} | ${note ?? ''} |`,
     )
   }
+  for (const line of tables) console.log(line)
   for (const note of notes) console.log(`\n${note}`)
 } finally {
   rmSync(dir, { recursive: true, force: true })
