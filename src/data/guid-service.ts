@@ -28,6 +28,9 @@ const MAX_CONFLICT_RETRIES = 5
  * repeat across delete or expiry: a new incarnation starts above every earlier one (firstVersion).
  */
 export class GuidService {
+  /** GUIDs whose copy is being read again ahead of the end of its lifetime (refreshAhead). */
+  private readonly refreshing = new Set<string>()
+
   constructor(private readonly deps: GuidServiceDeps) {}
 
   /** Synchronous when memory answers (the hot path), a promise otherwise. */
@@ -37,6 +40,7 @@ export class GuidService {
     // A memory hit needs no actor: it is at least as new as every acknowledged write here.
     const hot = this.deps.records.peek(guid, now)
     if (hot !== undefined) {
+      if (this.deps.records.refreshDue(guid)) this.refreshAhead(guid, now)
       if (hot === null || !isLive(hot, now)) throw notFound(guid)
       return hot
     }
@@ -49,6 +53,20 @@ export class GuidService {
         if (stored === null || !isLive(stored, now)) throw notFound(guid)
         return stored
       })
+  }
+
+  /**
+   * Reads a GUID again below while its copy still answers (LRU_TTL_MS, MongoDB-only mode), so
+   * a hot GUID's next lifetime starts before this one ends: without it, every read arriving
+   * after the end waited for the store (p99 20-80 ms against FerretDB). One refresh per GUID
+   * at a time, a shared job in its actor like any miss, so its fill never crosses a write.
+   * A failed refresh changes nothing: the copy lives out its lifetime, then reads ask below.
+   */
+  private refreshAhead(guid: string, now: number): void {
+    if (this.refreshing.has(guid)) return
+    this.refreshing.add(guid)
+    const done = () => this.refreshing.delete(guid)
+    this.deps.actors.runShared(guid, () => this.deps.records.load(guid, now, 1)).then(done, done)
   }
 
   create(body: CreateBody): Promise<StoredRecord> {

@@ -71,6 +71,11 @@ export class Records {
     return this.fill(guid, depth, await this.deps.store.get(guid, nowSec), nowSec)
   }
 
+  /** Whether this instance's copy of the GUID is near the end of its lifetime (see LocalTier.refreshDue). */
+  refreshDue(guid: string): boolean {
+    return this.deps.local?.refreshDue(guid) ?? false
+  }
+
   /** Journals the mutation (durable when this resolves), then updates the local tier. */
   async commit(mutation: Mutation, nowSec: number): Promise<void> {
     await this.deps.journal.append(mutation)

@@ -27,6 +27,12 @@ export interface LocalTier extends CacheTier {
   set(stored: Stored, nowSec: number): void
   /** Forget the GUID (another instance may have changed it). */
   forget(guid: string): void
+  /**
+   * Whether the GUID's copy still answers but is near the end of its lifetime (LRU_TTL_MS),
+   * so it should be read again below now, before reads start waiting for it. Always false
+   * where copies have no lifetime.
+   */
+  refreshDue(guid: string): boolean
 }
 
 /**

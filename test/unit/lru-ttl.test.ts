@@ -56,6 +56,39 @@ describe('LruTier entry lifetime', () => {
     }
   })
 
+  test('a record or tombstone is due a refresh in the last quarter of its lifetime, while it still answers', () => {
+    const { clock, lru } = tier(1_000)
+    lru.set(rec, NOW)
+    clock.advance(749)
+    expect(lru.refreshDue(rec.guid)).toBe(false)
+    clock.advance(1)
+    expect(lru.refreshDue(rec.guid)).toBe(true)
+    expect(lru.get(rec.guid, NOW).kind).toBe('hit')
+    clock.advance(249)
+    expect(lru.refreshDue(rec.guid)).toBe(true)
+    clock.advance(1)
+    expect(lru.refreshDue(rec.guid)).toBe(false)
+    lru.set({ guid: rec.guid, version: 2, expire: NOW + 60, deleted: true }, NOW)
+    clock.advance(800)
+    expect(lru.refreshDue(rec.guid)).toBe(true)
+  })
+
+  test('never due: absent answers, version floors, unknown GUIDs, or entries without a lifetime', () => {
+    const { clock, lru } = tier(1_000, 1_000)
+    lru.setAbsent(rec.guid)
+    lru.invalidate(`${'0'.repeat(31)}2`, 5)
+    clock.advance(900)
+    expect(lru.refreshDue(rec.guid)).toBe(false)
+    expect(lru.refreshDue(`${'0'.repeat(31)}2`)).toBe(false)
+    expect(lru.refreshDue(`${'0'.repeat(31)}3`)).toBe(false)
+    for (const ttl of [0, undefined]) {
+      const untimed = tier(ttl)
+      untimed.lru.set(rec, NOW)
+      untimed.clock.advance(86_400_000)
+      expect(untimed.lru.refreshDue(rec.guid)).toBe(false)
+    }
+  })
+
   test('a bad lifetime is refused', () => {
     expect(() => tier(-1)).toThrow(TypeError)
     expect(() => tier(1.5)).toThrow(TypeError)

@@ -12,6 +12,12 @@ const FLOOR = 4
 /** How long an invalidation's version floor outlives it: longer than any read in flight. */
 const FLOOR_MS = 10_000
 
+/**
+ * The last share of a record's lifetime in which a hit asks for it to be read again below
+ * (refreshDue): at the default 1 s lifetime, its last 250 ms, long enough for a MongoDB read.
+ */
+const REFRESH_AHEAD_SHARE = 0.25
+
 /** Answers kept as objects for the hottest slots (direct-mapped by slot), so a hot hit allocates nothing. */
 const DECODED_SLOTS = 1024
 
@@ -49,6 +55,8 @@ export class LruTier implements CacheTier {
   private readonly ttlMs: number
   /** How long an "absent" answer is kept: the negative TTL, within the lifetime. */
   private readonly absentMs: number
+  /** A record or tombstone with at most this much of its lifetime left is due a refresh (0: never). */
+  private readonly refreshAheadMs: number
   /**
    * decoded[slot % DECODED_SLOTS] answers for the slot named in decodedSlot (-1: none). Every
    * write of a slot replaces or clears its line, so a line is always the slot's current state.
@@ -61,6 +69,7 @@ export class LruTier implements CacheTier {
     this.ttlMs = options.ttlMs ?? 0
     if (!Number.isInteger(this.ttlMs) || this.ttlMs < 0) throw new TypeError('ttlMs must be a non-negative integer')
     this.absentMs = this.ttlMs > 0 ? Math.min(options.negativeTtlMs, this.ttlMs) : options.negativeTtlMs
+    this.refreshAheadMs = Math.ceil(this.ttlMs * REFRESH_AHEAD_SHARE)
     this.table = options.maxEntries === 0 ? null : new GuidTable(options.maxEntries)
   }
 
@@ -107,6 +116,22 @@ export class LruTier implements CacheTier {
     }
     this.stats.misses++
     return MISS
+  }
+
+  /**
+   * A record or tombstone in the last REFRESH_AHEAD_SHARE of its lifetime: still answered, but
+   * to be read again below now, so that the next lifetime starts before this one ends and a
+   * hot GUID's reads never wait for the store. "Absent" answers and floors are never due.
+   */
+  refreshDue(guid: string): boolean {
+    if (this.refreshAheadMs === 0 || this.table === null) return false
+    const t = this.table
+    const slot = t.find(guid)
+    if (slot < 0) return false
+    const kind = t.kind(slot)
+    if (kind !== RECORD && kind !== TOMBSTONE) return false
+    const left = t.until(slot) - this.options.clock.now()
+    return left > 0 && left <= this.refreshAheadMs
   }
 
   /** Another instance wrote `version`: drop the copy, and refuse older fills still in flight. */
