@@ -145,6 +145,20 @@ const makePool = async (base: string, size: number): Promise<string[]> => {
   return pool
 }
 
+/**
+ * Waits (up to 60 s) until the service's journal is flushed (Redis modes), so that a read
+ * load measures reads, not reads beside the flusher still committing the pool's creates.
+ */
+const drained = async (base: string): Promise<void> => {
+  const deadline = performance.now() + 60_000
+  while (performance.now() < deadline) {
+    const length = metricOf(await scrape(base), 'guidd_journal_length')
+    if (!(length > 0)) return
+    await Bun.sleep(100)
+  }
+  notes.push(`${base}: the journal was not flushed within 60 s of the pool's creates; the GET ran beside the flusher`)
+}
+
 const lagNote = (w: Awaited<ReturnType<ReturnType<typeof watch>>>) =>
   `loop lag p99 ${w.loopLagP99Ms.toFixed(1)} ms, max ${w.loopLagMaxMs.toFixed(1)} ms${w.commits > 0 ? `; ${w.commits} commits, ${w.slowCommits} over 10 ms` : ''}`
 
@@ -155,6 +169,7 @@ const benchConfig = async (label: string, env: Record<string, string>, opts: { p
   const hot = await postOne(base, { user: 'bench-hot' })
   const size = opts.pool ?? poolSize
   const pool = await makePool(base, size)
+  await drained(base)
   rows.push({ name: `${label}: GET /guid/{guid} (hot, LRU)`, r: await load(`${label}-get`, `${base}/guid/${hot}`, undefined, service) })
   let w = watch(base)
   const post = await load(`${label}-post`, `${base}/guid`, luaPost('{"user":"bench"}'), service)
@@ -178,6 +193,7 @@ const benchConfig = async (label: string, env: Record<string, string>, opts: { p
   if (opts.viaRedis) {
     const cold = await serve(bun('src/main.ts', serviceRoot), { ...env, LRU_MAX_ENTRIES: '0' })
     const guid = await postOne(cold.base, { user: 'bench-cold' })
+    await drained(cold.base)
     rows.push({ name: `${label}: GET /guid/{guid} (via Redis, LRU off)`, r: await load(`${label}-get-redis`, `${cold.base}/guid/${guid}`, undefined, cold) })
     await cold.stop()
   }
