@@ -19,6 +19,9 @@
  *                synchronous NORMAL, its checkpoint thread): answered after the commit
  * - post-redis   post + guidd's Redis journal append (one script call per turn; REDIS_URL),
  *                without the flusher that would then commit it to SQLite
+ * - post-mongo   post + one insert of the new document through the MongoDB driver (MONGODB_URL;
+ *                write concern majority, journaled, as guidd's), without guidd's compare-and-set
+ *                or FerretDB's claims: the least a durable create in the MongoDB modes costs
  *
  * No validation, actor, LRU, metrics, request id, ETag or error handling: whatever guidd
  * costs above these is its own code. guidd's modules are loaded only by the floors that use
@@ -51,6 +54,18 @@ const journalOf = async (): Promise<Journal | undefined> => {
     ])
     const client = await connectRedis({ url: Bun.env.REDIS_URL!, onError: (error) => console.error(error) })
     return new RedisJournal({ client, keys: redisKeys('floor:'), maxLag: 100_000_000, timeoutMs: 5_000, instanceId: 'floor', retainSeconds: 86_400 })
+  }
+  if (floor === 'post-mongo') {
+    const { MongoClient } = await import('mongodb')
+    const client = await new MongoClient(Bun.env.MONGODB_URL!).connect()
+    const docs = client.db('floor').collection<{ _id: string }>('guids')
+    const writeConcern = { w: 'majority', j: true } as const
+    return {
+      append: async ({ next }) => {
+        await docs.insertOne({ _id: next.guid, ...next }, { writeConcern })
+      },
+      close: () => client.close(),
+    }
   }
   return undefined
 }

@@ -11,7 +11,8 @@
  *                  is reported (this machine's speed moves by a third within seconds)
  * - floors         the stack alone (bench/floor-server.ts): GET through the router, + a record's
  *                  headers, POST with its body, + guidd's group commit, + guidd's Redis journal
- *                  append; no guidd request code (the GET's whole floors are in section get)
+ *                  append, + one MongoDB insert (FerretDB; when a MongoDB section runs too); no
+ *                  guidd request code (the GET's whole floors are in section get)
  * - components     each component of a request alone, in-process (bench/floors.ts, `npm run
  *                  bench:floors`), on the service's core
  * - embedded       the default config (`npm start`: request log at info, to a file), GET hot, POST, PATCH, PATCH of one GUID
@@ -333,6 +334,7 @@ const benchFloors = async () => {
   await floor('POST, body read and parsed, 201 with a new GUID', { FLOOR: 'post' }, post)
   await floor("POST + a durable create through guidd's group commit (SQLite)", { FLOOR: 'post-commit' }, post)
   await withRedis((url) => floor("POST + guidd's Redis journal append (no flusher)", { FLOOR: 'post-redis', REDIS_URL: url }, post))
+  if (only.includes('mongo') || only.includes('redis-mongo')) await withFerretdb((url) => floor('POST + one insert through the MongoDB driver (FerretDB)', { FLOOR: 'post-mongo', MONGODB_URL: url }, post))
 }
 
 const median = (values: readonly number[]): number => {
