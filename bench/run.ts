@@ -334,7 +334,8 @@ const benchFloors = async () => {
   await floor('POST, body read and parsed, 201 with a new GUID', { FLOOR: 'post' }, post)
   await floor("POST + a durable create through guidd's group commit (SQLite)", { FLOOR: 'post-commit' }, post)
   await withRedis((url) => floor("POST + guidd's Redis journal append (no flusher)", { FLOOR: 'post-redis', REDIS_URL: url }, post))
-  if (only.includes('mongo') || only.includes('redis-mongo')) await withFerretdb((url) => floor('POST + one insert through the MongoDB driver (FerretDB)', { FLOOR: 'post-mongo', MONGODB_URL: url }, post))
+  if (only.includes('mongo') || only.includes('redis-mongo'))
+    await withFerretdb((url) => floor('POST + one insert through the MongoDB driver (FerretDB)', { FLOOR: 'post-mongo', MONGODB_URL: url }, post))
 }
 
 const median = (values: readonly number[]): number => {
