@@ -24,7 +24,8 @@ export interface TurnBatchOptions {
  */
 export class TurnBatch {
   private batch: Pending[] = []
-  private scheduled = false
+  /** The window's timer of the waiting batch (a timeout, or an immediate when windowMs is 0). */
+  private timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined
   private closed = false
 
   constructor(private readonly o: TurnBatchOptions) {
@@ -37,11 +38,7 @@ export class TurnBatch {
     return new Promise((resolve, reject) => {
       this.batch.push({ mutation, resolve, reject })
       if (this.batch.length >= this.o.max) this.flush()
-      else if (!this.scheduled) {
-        this.scheduled = true
-        if (this.o.windowMs === 0) setImmediate(this.flush)
-        else setTimeout(this.flush, this.o.windowMs)
-      }
+      else if (this.timer === undefined) this.timer = this.o.windowMs === 0 ? setImmediate(this.flush) : setTimeout(this.flush, this.o.windowMs)
     })
   }
 
@@ -51,9 +48,16 @@ export class TurnBatch {
     this.closed = true
   }
 
-  /** Sends the waiting batch now. Bound, so timers can call it. */
+  /**
+   * Sends the waiting batch now, and cancels its window's timer, which would otherwise send
+   * the next batch before that batch's own window ended. Bound, so timers can call it.
+   */
   private readonly flush = (): void => {
-    this.scheduled = false
+    if (this.timer !== undefined) {
+      if (this.o.windowMs === 0) clearImmediate(this.timer as ReturnType<typeof setImmediate>)
+      else clearTimeout(this.timer as ReturnType<typeof setTimeout>)
+      this.timer = undefined
+    }
     if (this.batch.length === 0) return
     const batch = this.batch
     this.batch = []
