@@ -34,7 +34,10 @@ describe('TurnBatch with a window', () => {
     b.add(3)
     b.add(4)
     b.add(5)
-    expect(b.sent).toEqual([[1, 2], [3, 4, 5]])
+    expect(b.sent).toEqual([
+      [1, 2],
+      [3, 4, 5],
+    ])
   })
 
   test('after a full batch went early, the next batch still gets its own whole window', () => {
