@@ -24,8 +24,8 @@ export interface TurnBatchOptions {
  */
 export class TurnBatch {
   private batch: Pending[] = []
-  /** The window's timer of the waiting batch (a timeout, or an immediate when windowMs is 0). */
-  private timer: ReturnType<typeof setTimeout> | ReturnType<typeof setImmediate> | undefined
+  /** Cancels the waiting batch's window (a timeout, or an immediate when windowMs is 0); undefined when none runs. */
+  private cancelWindow: (() => void) | undefined
   private closed = false
 
   constructor(private readonly o: TurnBatchOptions) {
@@ -38,8 +38,18 @@ export class TurnBatch {
     return new Promise((resolve, reject) => {
       this.batch.push({ mutation, resolve, reject })
       if (this.batch.length >= this.o.max) this.flush()
-      else if (this.timer === undefined) this.timer = this.o.windowMs === 0 ? setImmediate(this.flush) : setTimeout(this.flush, this.o.windowMs)
+      else this.cancelWindow ??= this.openWindow()
     })
+  }
+
+  /** Starts the first waiting mutation's window; returns how to cancel it. */
+  private openWindow(): () => void {
+    if (this.o.windowMs === 0) {
+      const immediate = setImmediate(this.flush)
+      return () => clearImmediate(immediate)
+    }
+    const timeout = setTimeout(this.flush, this.o.windowMs)
+    return () => clearTimeout(timeout)
   }
 
   /** Sends what is waiting, and refuses every later mutation (503, shutting down). */
@@ -53,11 +63,8 @@ export class TurnBatch {
    * the next batch before that batch's own window ended. Bound, so timers can call it.
    */
   private readonly flush = (): void => {
-    if (this.timer !== undefined) {
-      if (this.o.windowMs === 0) clearImmediate(this.timer as ReturnType<typeof setImmediate>)
-      else clearTimeout(this.timer as ReturnType<typeof setTimeout>)
-      this.timer = undefined
-    }
+    this.cancelWindow?.()
+    this.cancelWindow = undefined
     if (this.batch.length === 0) return
     const batch = this.batch
     this.batch = []
