@@ -89,32 +89,33 @@ const post = async (request: Request): Promise<Response> => {
 }
 
 let served = 0
-const ETAG = `"${1764633600000000}"`
+const VERSION = 1764633600000000
+const ETAG = `"${VERSION}"`
 const withHeaders = (requestId: string) =>
   new Response(fixed, {
     headers: {
       'content-type': 'application/json',
       'cache-control': 'no-cache',
       'x-content-type-options': 'nosniff',
-      etag: `"${1764633600000000 + served}"`,
+      etag: `"${VERSION + served}"`,
       'x-request-id': requestId,
     },
   })
-const contract = (request: Request): Response => {
-  const given = request.headers.get('x-request-id')
-  const requestId = given ?? `floor-${(++served).toString(36)}`
+const requestIdOf = (request: Request): string => request.headers.get('x-request-id') ?? `floor-${(++served).toString(36)}`
+const contract = (request: Request, requestId = requestIdOf(request)): Response => {
   if (request.headers.get('if-none-match') === ETAG) return new Response(null, { status: 304, headers: { etag: ETAG, 'x-request-id': requestId } })
   return withHeaders(requestId)
 }
 const routes = {
   'get-route': { '/guid/:guid': () => new Response(fixed, { headers: json }) },
   'get-headers': { '/guid/:guid': () => withHeaders(`floor-${(++served).toString(36)}`) },
-  'get-contract': { '/guid/:guid': contract },
+  'get-contract': { '/guid/:guid': (request: Request) => contract(request) },
   'get-log': {
     '/guid/:guid': (request: Request, server: Bun.Server<undefined>) => {
       const started = performance.now()
-      const response = contract(request)
-      log!(`floor-${served.toString(36)}`, request.method, '/guid/:guid', response.status, (performance.now() - started) / 1000, fixed.length, server.requestIP(request)?.address)
+      const requestId = requestIdOf(request)
+      const response = contract(request, requestId)
+      log!(requestId, request.method, '/guid/:guid', response.status, (performance.now() - started) / 1000, fixed.length, server.requestIP(request)?.address)
       return response
     },
   },

@@ -70,6 +70,12 @@ const serve = (cmd: string[], env: Record<string, string>): Promise<BenchProcess
 
 type Measured = WrkResult & { cpuUs?: number }
 
+const median = (values: readonly number[]): number => {
+  const sorted = [...values].sort((a, b) => a - b)
+  const mid = sorted.length >> 1
+  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
+}
+
 /** CPU seconds the process has used so far, every thread (/proc/<pid>/stat utime + stime). */
 const cpuSeconds = (pid: number): number => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
@@ -310,9 +316,8 @@ const benchStart = async () => {
     await proc.exited
   }
   times.sort((a, b) => a - b)
-  const median = times[Math.floor(times.length / 2)]!
   notes.push(
-    `start: dist/guidd (${(statSync(binary).size / 2 ** 20).toFixed(0)} MiB) from exec to the first 200 on /healthz: median ${median.toFixed(0)} ms, min ${times[0]!.toFixed(0)}, max ${times.at(-1)!.toFixed(0)} over ${runs} starts${pin ? ' (on CPU 0)' : ''}; RSS idle ${Math.round(rssKiB / 1024)} MiB`,
+    `start: dist/guidd (${(statSync(binary).size / 2 ** 20).toFixed(0)} MiB) from exec to the first 200 on /healthz: median ${median(times).toFixed(0)} ms, min ${times[0]!.toFixed(0)}, max ${times.at(-1)!.toFixed(0)} over ${runs} starts${pin ? ' (on CPU 0)' : ''}; RSS idle ${Math.round(rssKiB / 1024)} MiB`,
   )
 }
 
@@ -345,11 +350,6 @@ const benchFloors = async () => {
     await withFerretdb((url) => floor('POST + one insert through the MongoDB driver (FerretDB)', { FLOOR: 'post-mongo', MONGODB_URL: url }, post))
 }
 
-const median = (values: readonly number[]): number => {
-  const sorted = [...values].sort((a, b) => a - b)
-  const mid = sorted.length >> 1
-  return sorted.length % 2 === 1 ? sorted[mid]! : (sorted[mid - 1]! + sorted[mid]!) / 2
-}
 /** Tables printed after the main one (the interleaved GET, the in-process components). */
 const tables: string[] = []
 
@@ -405,7 +405,8 @@ const benchGet = async () => {
 
 /** Section `components`: bench/floors.ts on the service's core; its table is printed with the others. */
 const benchComponents = () => {
-  const r = spawnSync(bun('bench/floors.ts')[0]!, bun('bench/floors.ts').slice(1), { encoding: 'utf8', timeout: 600_000 })
+  const [cmd, ...args] = bun('bench/floors.ts')
+  const r = spawnSync(cmd!, args, { encoding: 'utf8', timeout: 600_000 })
   if (r.status !== 0) throw new Error(`bench/floors.ts failed (${r.status}): ${r.stderr}`)
   const table = r.stdout.slice(r.stdout.indexOf('\ncomponent floors'))
   tables.push(table.trimEnd())
