@@ -1,5 +1,6 @@
 import type { Server } from 'bun'
 import { Deadline, TIMED_OUT, withTimeout } from './domain/clock'
+import { backupStore } from './runtime/backup'
 import { type Config, ConfigError, loadConfig } from './runtime/config'
 import { problemResponse } from './http/respond'
 import { newRequestId } from './http/request-id'
@@ -29,6 +30,19 @@ if (args.includes('--help') || args.includes('-h')) {
 if (args.includes('--version')) {
   process.stdout.write(`${VERSION}\n`)
   process.exit(0)
+}
+if (args[0] === 'backup') {
+  if (args.length !== 2 || args[1]!.startsWith('-')) {
+    console.error('guidd: usage: guidd backup <dest file>; see guidd --help')
+    process.exit(2)
+  }
+  try {
+    process.stdout.write(`${JSON.stringify(backupStore(loadConfig(Bun.env), args[1]!))}\n`)
+    process.exit(0)
+  } catch (error) {
+    console.error(`guidd: backup failed: ${error instanceof Error ? error.message : String(error)}`)
+    process.exit(1)
+  }
 }
 const unknown = args.find((arg) => arg !== '--healthcheck')
 if (unknown !== undefined) {

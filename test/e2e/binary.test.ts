@@ -97,6 +97,12 @@ test('the compiled binary serves the API from an empty directory and answers its
   const healthy = await runToExit({ cmd: [binary, '--healthcheck'], cwd, env: { PORT: String(server.port) }, timeoutMs: 10_000 })
   expect(healthy.code).toBe(0)
 
+  // The operator's backup runs inside the binary too (no bun, no sqlite3 in the image), beside the serving instance.
+  const copy = join(dir, 'guidd-backup.sqlite')
+  const backup = await runToExit({ cmd: [binary, 'backup', copy], cwd, env: { SQLITE_PATH: env.SQLITE_PATH }, timeoutMs: 20_000 })
+  expect({ code: backup.code, stderr: backup.stderr }).toEqual({ code: 0, stderr: '' })
+  expect(JSON.parse(backup.stdout)).toMatchObject({ dest: copy, integrity: 'ok' })
+
   const port = server.port
   const pid = server.proc.pid
   expect(await server.stop(8_000)).toBe(0)

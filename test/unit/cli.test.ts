@@ -76,3 +76,23 @@ describe('an unknown argument', () => {
     SLOW,
   )
 })
+
+describe('guidd backup', () => {
+  test(
+    'without a destination exits 2 with its usage, without starting',
+    async () => {
+      const run = await guidd('backup')
+      expect(run).toEqual({ code: 2, stdout: '', stderr: 'guidd: usage: guidd backup <dest file>; see guidd --help\n' })
+    },
+    SLOW,
+  )
+
+  test(
+    'with no store at SQLITE_PATH exits 1 naming it',
+    async () => {
+      const run = await guidd('backup', '/nonexistent/copy.sqlite')
+      expect(run).toEqual({ code: 1, stdout: '', stderr: 'guidd: backup failed: no SQLite store at /nonexistent/dir/guidd.sqlite\n' })
+    },
+    SLOW,
+  )
+})
