@@ -32,7 +32,11 @@
  * sections unless BENCH_ONLY names them), BENCH_SECONDS (10), BENCH_CONNECTIONS (50), BENCH_POOL
  * (10000 GUIDs for PATCH), BENCH_MILLION (1000000), BENCH_PIN (1; 0: no taskset), BENCH_ONLY,
  * BENCH_SERVICE_ROOT (the checkout whose src/main.ts is measured; this one by default),
- * BENCH_GET_ROUNDS (12; 4 quick), BENCH_GET_SECONDS (2).
+ * BENCH_GET_ROUNDS (12; 4 quick), BENCH_GET_SECONDS (2), BENCH_RESULTS (the results file,
+ * bench/RESULTS.md; `-` writes none).
+ *
+ * The report is printed and written to the results file with the date, machine and commit
+ * (bench/results.ts), so the latest figures never have to be copied by hand.
  */
 import { spawnSync } from 'node:child_process'
 import { existsSync, mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
@@ -40,6 +44,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { redisAvailable, startRedis } from '../test/support/redis'
 import { freePort } from '../test/support/children'
+import { writeResults } from './results'
 import { type BenchProcess, firstHealthy, metricOf, scrape, startBench } from './service'
 import { ensureWrk, luaPatchPool, luaPost, runWrk, type WrkResult } from './wrk'
 
@@ -413,6 +418,7 @@ const benchComponents = () => {
 }
 
 const load1 = loadavg()[0]!
+const startedAt = new Date()
 try {
   const bareBefore = await bareRun('bare-before')
   const has = (s: string) => only.includes(s)
@@ -431,21 +437,25 @@ try {
 
   const bareRps = (bareBefore.rps + bareAfter.rps) / 2
   const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a')
-  console.log(
-    `\nguidd benchmark, ${new Date().toISOString().slice(0, 10)}, ${availableParallelism()} cores, load ${load1.toFixed(2)} -> ${loadavg()[0]!.toFixed(2)}, wrk -t1 -c${connections} -d${seconds}s${pin ? ', service on CPU 0, wrk (and Redis, FerretDB) on CPU 1' : ''}, Bun ${Bun.version}\n`,
-  )
-  console.log('| load | req/s | p50 ms | p99 ms | max ms | x bare | CPU us/req | errors | during the load |')
-  console.log('|---|---:|---:|---:|---:|---:|---:|---:|---|')
-  console.log(
+  const report = [
+    `guidd benchmark, ${startedAt.toISOString().slice(0, 10)}, ${availableParallelism()} cores, load ${load1.toFixed(2)} -> ${loadavg()[0]!.toFixed(2)}, wrk -t1 -c${connections} -d${seconds}s${pin ? ', service on CPU 0, wrk (and Redis, FerretDB) on CPU 1' : ''}, Bun ${Bun.version}`,
+    '',
+    '| load | req/s | p50 ms | p99 ms | max ms | x bare | CPU us/req | errors | during the load |',
+    '|---|---:|---:|---:|---:|---:|---:|---:|---|',
     `| bare Bun.serve, fixed JSON (before / after) | ${Math.round(bareBefore.rps)} / ${Math.round(bareAfter.rps)} | ${fmt(bareBefore.p50ms)} | ${fmt(bareBefore.p99ms)} | ${fmt(bareBefore.maxMs)} | 1.00 | ${bareBefore.cpuUs?.toFixed(1)} / ${bareAfter.cpuUs?.toFixed(1)} | 0 | |`,
-  )
-  for (const { name, r, note } of rows) {
-    console.log(
-      `| ${name} | ${Math.round(r.rps)} | ${fmt(r.p50ms)} | ${fmt(r.p99ms)} | ${fmt(r.maxMs)} | ${(r.rps / bareRps).toFixed(2)} | ${r.cpuUs === undefined ? '' : r.cpuUs.toFixed(1)} | ${r.errors} | ${note ?? ''} |`,
-    )
+    ...rows.map(
+      ({ name, r, note }) =>
+        `| ${name} | ${Math.round(r.rps)} | ${fmt(r.p50ms)} | ${fmt(r.p99ms)} | ${fmt(r.maxMs)} | ${(r.rps / bareRps).toFixed(2)} | ${r.cpuUs === undefined ? '' : r.cpuUs.toFixed(1)} | ${r.errors} | ${note ?? ''} |`,
+    ),
+    ...tables,
+    ...notes.map((note) => `\n${note}`),
+  ]
+  console.log(`\n${report.join('\n')}`)
+  const resultsPath = Bun.env.BENCH_RESULTS ?? join(root, 'bench', 'RESULTS.md')
+  if (resultsPath !== '-') {
+    writeResults(resultsPath, { serviceRoot, sections: only, loadBefore: load1, startedAt }, report)
+    console.log(`\nwritten to ${resultsPath}`)
   }
-  for (const line of tables) console.log(line)
-  for (const note of notes) console.log(`\n${note}`)
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }
