@@ -1,7 +1,7 @@
 /**
  * The layering, checked by `npm run lint:layers` (and so by CI). Data flows one way:
  * http -> data -> domain, adapters implement data's interfaces, runtime wires them; ops
- * (logs, metrics, readiness) is a leaf everyone may use. README, "Where things are".
+ * (logs, metrics, readiness) is a leaf everyone may use. docs/architecture.md, "The layers and what each may import".
  */
 const layer = (name) => `^src/${name}/`
 

@@ -130,7 +130,7 @@ const watch = (base: string) => {
     const before = await first
     return {
       commits: commits(last, INF) - commits(before, INF),
-      /** Commits that held the request thread over 10 ms (SQLite's WAL restarts, see README). */
+      /** Commits that held the request thread over 10 ms (SQLite's WAL restarts, see bench/README.md). */
       slowCommits: commits(last, INF) - commits(last, '0.01') - (commits(before, INF) - commits(before, '0.01')),
       flushRate: (flushed(last) - flushed(await first)) / ((performance.now() - started) / 1000),
       journalLength: metricOf(last, 'guidd_journal_length'),

@@ -11,7 +11,7 @@ import { GUIDD_CMD } from '../support/guidd-process'
  * What Bun's HTTP/1.1 parser answers before any of guidd's code runs, pinned byte for byte
  * against the real process over raw TCP. None of these answers is guidd's (no problem+json, no
  * X-Request-Id), so guidd cannot change them; this test exists so that a Bun upgrade that changes
- * any of them fails here and the README section "What Bun answers before guidd" is revisited.
+ * any of them fails here and the section "What Bun answers before guidd" of docs/api.md is revisited.
  * Measured on Bun 1.4.5.
  */
 

@@ -298,7 +298,7 @@ describe.skipIf(!enabled)('three instances on one Redis', () => {
       expect(gone.at - deleted.at).toBeLessThan(DELAY_BOUND_MS)
     }
     // The tombstone holds v1 + 1: a re-create on another instance continues from it, or from
-    // its creation second's floor if that is higher (README: an ETag a client kept never
+    // its creation second's floor if that is higher (docs/api.md: an ETag a client kept never
     // matches a different record).
     const tombstone = v1 + 1
     const resent = seconds()

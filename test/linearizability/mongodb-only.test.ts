@@ -17,7 +17,7 @@ import { runScenario, standardRuns } from './scenario'
  *    in this mode). The final reads, sent after a pause longer than that, are checked.
  * 3. (GUIDD_SOAK=1 only) Random routing, LRU off (LRU_MAX_ENTRIES=0): every answer checked.
  *
- * On FerretDB an instance killed mid-write may leave its claim (README "MongoDB-only mode"),
+ * On FerretDB an instance killed mid-write may leave its claim (docs/architecture.md, "MongoDB-only mode"),
  * which holds that GUID's changes off for its 30 s lease: those requests time out, and the
  * history records them as indeterminate, as it must.
  *

@@ -9,7 +9,7 @@
  *   (a millisecond or so): nginx moves it at once, and for that instant a read on the home
  *   may trail a write the other instance is acknowledging, which the service allows.
  * - `random`: any request to any live instance. Reads may then trail another instance's
- *   acknowledged write by the invalidation delay (README, "Redis mode and scale-out").
+ *   acknowledged write by the invalidation delay (docs/architecture.md, "Redis mode and scale-out").
  */
 export type Routing = 'affinity' | 'random'
 

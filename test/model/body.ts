@@ -5,7 +5,7 @@
  * clock (a shell expression) instead of as a timestamp long past.
  */
 
-/** The most `expire` may be: 9999-12-31T23:59:59Z (README "The record"). */
+/** The most `expire` may be: 9999-12-31T23:59:59Z (docs/api.md). */
 export const MAX_EXPIRE = 253402300799
 
 export const EXPIRE_FORMATS = ['integer', 'digits', 'rfc3339', 'rfc3339-offset', 'rfc3339-fraction'] as const

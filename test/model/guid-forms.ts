@@ -1,7 +1,7 @@
 import { generateGuid } from '../../src/domain/normalise'
 
 /**
- * The ways a client may write a GUID (README "The record"): the answer is always the
+ * The ways a client may write a GUID (docs/api.md): the answer is always the
  * canonical 32 uppercase hex digits, whichever form was sent.
  */
 export const FORMS = ['canonical', 'lower', 'hyphenated', 'braced', 'mixed'] as const

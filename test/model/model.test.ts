@@ -9,7 +9,7 @@ import { Service } from './service'
 /**
  * Model-based tests (fast-check) against the real service in every mode: random sequences
  * of every request, expiry crossings, kill -9 restarts and faults, each answer compared
- * with the reference model (README "## Model-based tests"). GUIDD_SOAK=1 runs far longer.
+ * with the reference model (test/README.md, "Model-based tests"). GUIDD_SOAK=1 runs far longer.
  */
 
 const SOAK = process.env.GUIDD_SOAK === '1'

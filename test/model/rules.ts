@@ -5,8 +5,8 @@ import { assumptions, futureDuring, liveDuring } from './timing'
 import type { Observed } from './wire'
 
 /**
- * What the service must answer, decided from the model alone (README "Endpoints", "Errors",
- * "The record"). Near an expiry boundary a request may be decided either way, so the rules
+ * What the service must answer, decided from the model alone (docs/api.md, and README
+ * "Errors"). Near an expiry boundary a request may be decided either way, so the rules
  * are evaluated under each assumption that real time leaves open, and the answer must be
  * one of the outcomes they give; the one it matches tells the model what happened.
  *

@@ -84,7 +84,7 @@ const ONE_BY_ONE_CONCURRENCY = 4
  * without `user`. Writes are one unordered bulkWrite of version-guarded upserts; see
  * mongo-ops.ts for how a reply becomes outcomes.
  *
- * Also serves MongoDB-compatible servers that lack a part of this (see README "MongoDB"):
+ * Also serves MongoDB-compatible servers that lack a part of this (see docs/operations.md, "MongoDB servers"):
  * without TTL indexes the sweeper deletes expired documents, and where a bulk reply cannot
  * be trusted the writes go one per command. `server` says which applies.
  */
@@ -385,7 +385,7 @@ export class MongoStore implements Store {
    * replace it by `_id`. Filters are `{_id}` alone because FerretDB 1.x (SQLite) scans the
    * whole collection for any other filter, once per write. Not an atomic compare-and-set:
    * FerretDB 1.x has none to offer (its own guarded update also reads, then writes), so
-   * there the guard holds while one writer at a time writes a GUID (see README "MongoDB").
+   * there the guard holds while one writer at a time writes a GUID (see docs/operations.md, "MongoDB servers").
    */
   private async readThenWrite(next: Stored): Promise<OpVerdict> {
     const stored = await this.docs.findOne({ _id: next.guid }, { projection: { version: 1 } })

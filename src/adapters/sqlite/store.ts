@@ -20,7 +20,7 @@ export interface SqliteStoreOptions {
 /**
  * SQLite's page cache, MiB (its own default is 2). Writes stay fast while the GUID index is in
  * it: ~28 MiB per million stored GUIDs. 32 keeps the index of ~1.1M GUIDs; 64 held its extra
- * 32 MiB (~33 B per GUID at a million) with no faster writes (README, Benchmark).
+ * 32 MiB (~33 B per GUID at a million) with no faster writes (bench/README.md).
  */
 export const DEFAULT_CACHE_MIB = 32
 
@@ -105,7 +105,7 @@ export class SqliteStore implements Store {
     } else this.db.exec(`PRAGMA wal_autocheckpoint = ${INLINE_CHECKPOINT_PAGES}`)
     // A rowid table, not WITHOUT ROWID: the expire index is then (expire, rowid), which new
     // rows append to, instead of (expire, guid), which random GUIDs scatter (2x the
-    // upsert rate, measured; see README).
+    // upsert rate, measured; see bench/README.md).
     this.db.exec(`CREATE TABLE IF NOT EXISTS guids (
       id INTEGER PRIMARY KEY,
       guid BLOB NOT NULL UNIQUE,
