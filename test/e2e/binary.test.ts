@@ -1,7 +1,8 @@
 import { afterAll, expect, test } from 'bun:test'
-import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs'
+import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { buildCommand } from '../support/binary'
 import { pidExists, runToExit, type Started, startProcess, waitForHttp } from '../support/process'
 import { isFirstVersion, versionOf } from '../support/versions'
 
@@ -19,17 +20,6 @@ afterAll(async () => {
   await server?.stop(2_000)
   rmSync(dir, { recursive: true, force: true })
 })
-
-/** package.json's "build" command, flags and all, with its `--outfile` pointed at `outfile`. */
-const buildCommand = (outfile: string): string[] => {
-  const script = (JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts.build ?? ''
-  const [bun, build, ...args] = script.split(/\s+/)
-  expect([bun, build, args.includes('--compile')]).toEqual(['bun', 'build', true])
-  const out = args.indexOf('--outfile')
-  expect(out).toBeGreaterThan(-1)
-  args[out + 1] = outfile
-  return [process.execPath, build!, ...args]
-}
 
 test('the compiled binary serves the API from an empty directory and answers its healthcheck', async () => {
   const binary = join(dir, 'build', 'guidd')
