@@ -1,9 +1,13 @@
+import { copyFileSync, rmSync } from 'node:fs'
 import { join } from 'node:path'
 import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites } from '../support/ferretdb'
+import { GUIDD_CMD } from '../support/guidd-process'
+import { runToExit } from '../support/process'
 import { redisSuites, startRedis } from '../support/redis'
 import { mountSmallDisk, type SmallDisk } from './disk'
 import type { Model } from './model'
 import { startModelMongo } from './mongo-server'
+import { SLACK_MS } from './timing'
 import type { Service } from './service'
 
 /**
@@ -103,12 +107,49 @@ const diskFaults = (disk: SmallDisk | null, modeName: string): { faults: Fault[]
   }
 }
 
+/**
+ * The backup runbook (docs/operations.md): `guidd backup` while it serves, then stop it, put
+ * the copy in place of the store, start it. Between requests nothing is in flight, so every
+ * write the model holds was acknowledged before the backup began and must all be there after:
+ * the model does not change.
+ */
+const backupRestore = (sqlitePath: string, dir: string): Fault => {
+  let backups = 0
+  return {
+    name: 'backup-restore',
+    howTo: 'guidd backup <file> while it serves; stop it (SIGTERM), replace SQLITE_PATH with the copy (delete its -wal and -shm), start it again',
+    canRun: (m) => !m.diskFull,
+    run: async (m, service) => {
+      const copy = join(dir, `backup-${++backups}.sqlite`)
+      const backup = await runToExit({ cmd: [...GUIDD_CMD, 'backup', copy], env: { SQLITE_PATH: sqlitePath }, timeoutMs: 30_000 })
+      if (backup.code !== 0) throw new Error(`guidd backup failed (${backup.code}): ${backup.stderr}`)
+      await service.stopAndStart(async () => {
+        for (const suffix of ['-wal', '-shm']) rmSync(`${sqlitePath}${suffix}`, { force: true })
+        copyFileSync(copy, sqlitePath)
+        rmSync(copy)
+      })
+      // Every live record must be back as it was, at once, not only when a later command
+      // happens to read it (one that may expire any moment is left to the commands).
+      for (const g of m.slots) {
+        if (g.live === null || g.live.expire * 1000 <= Date.now() + SLACK_MS) continue
+        const res = await fetch(`${service.base}/guid/${g.guid}`, { signal: AbortSignal.timeout(5_000) })
+        const body = res.status === 200 ? ((await res.json()) as { user: string; expire: number }) : await res.text()
+        const got = { status: res.status, etag: res.headers.get('etag'), body }
+        const want = { status: 200, etag: g.live.etag, body: { guid: g.guid, user: g.live.user, expire: g.live.expire } }
+        if (!Bun.deepEquals(got, want)) throw new Error(`after backup-restore, GET /guid/${g.guid} answered ${JSON.stringify(got)}; the model holds ${JSON.stringify(want)}`)
+      }
+    },
+  }
+}
+
 const embedded = (name: string, env: Record<string, string> = {}): Mode => ({
   name,
   available: () => true,
   start: async (dir) => {
     const store = sqliteStore(name, dir)
-    return { ...store, env: { ...store.env, ...env } }
+    const sqlitePath = store.env.SQLITE_PATH!
+    // Only where SQLite is the whole store: in Redis mode a restore takes back flushed writes.
+    return { ...store, env: { ...store.env, ...env }, faults: [...store.faults, backupRestore(sqlitePath, dir)] }
   },
 })
 

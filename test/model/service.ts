@@ -65,6 +65,15 @@ export class Service {
     await this.start()
   }
 
+  /** Stops it as an operator does (SIGTERM: it drains and exits), runs `between`, and starts it again on the same data. */
+  async stopAndStart(between: () => Promise<void>): Promise<void> {
+    const code = await this.current?.stop(10_000)
+    if (code !== 0) throw new Error(`${this.name}: SIGTERM ended it with ${code}, not 0\n${this.output()}`)
+    this.current = undefined
+    await between()
+    await this.start()
+  }
+
   /** Waits, bounded, until /readyz answers 200 (after a start, or a fault is lifted). */
   async waitReady(timeoutMs = READY_TIMEOUT_MS): Promise<void> {
     const deadline = Date.now() + timeoutMs
