@@ -2,8 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { freePort } from '../support/children'
-import { BUILD_TIMEOUT_MS, buildImage, containerSuites, containerUid, IMAGE, LABEL, podman, podmanOk, RUN, sweep, waitFor200 } from '../support/container'
+import { BUILD_TIMEOUT_MS, buildImage, containerSuites, containerUid, IMAGE, LABEL, podman, podmanOk, publishPort, RUN, sweep, waitFor200 } from '../support/container'
 import { walkContract } from '../support/contract-walk'
 import { runToExit } from '../support/process'
 import { send } from '../support/requests'
@@ -31,8 +30,7 @@ const names = [NAME, `${NAME}-again`, `${NAME}-files`]
 const dir = mkdtempSync(join(tmpdir(), 'guidd-container-'))
 
 /** `podman run` as README gives it, plus this run's label and a read-only root (compose's read_only). */
-const run = (name: string): Promise<string> =>
-  podmanOk(['run', '-d', '--name', name, '--label', LABEL, '--read-only', '-p', `127.0.0.1:${port}:8888`, '-v', `${VOLUME}:/data`, IMAGE])
+const run = (name: string): Promise<string> => podmanOk(['run', '-d', '--name', name, '--label', LABEL, '--read-only', '-p', `127.0.0.1:${port}:8888`, '-v', `${VOLUME}:/data`, IMAGE])
 
 const logsOf = async (name: string): Promise<string> => {
   const logs = await podman(['logs', name])
@@ -54,7 +52,7 @@ const dockerfileHealthcheck = (): string[] => {
 describe.if(enabled)('the container image', () => {
   beforeAll(async () => {
     await buildImage()
-    port = await freePort()
+    port = await publishPort()
     base = `http://127.0.0.1:${port}`
     await podmanOk(['volume', 'create', '--label', LABEL, VOLUME])
   }, BUILD_TIMEOUT_MS)
@@ -92,7 +90,15 @@ describe.if(enabled)('the container image', () => {
       .filter(Boolean)
       .map((line) => {
         const [mode = '', owner = '', , , , ...rest] = line.split(/\s+/)
-        return { mode, owner, path: rest.join(' ').replace(/ -> .*$/, '').replace(/^\.\//, '').replace(/\/$/, '') }
+        return {
+          mode,
+          owner,
+          path: rest
+            .join(' ')
+            .replace(/ -> .*$/, '')
+            .replace(/^\.\//, '')
+            .replace(/\/$/, ''),
+        }
       })
     const paths = entries.map((e) => e.path)
     // Programs by name (a file or a link; /etc/dpkg, a directory of base-files' data, is none).

@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process'
+import { createServer } from 'node:net'
 import { join } from 'node:path'
 import { type Finished, runToExit } from './process'
 
@@ -33,6 +34,26 @@ export const containerSuites = (name: string): boolean => {
   if (process.env.CI === 'true') throw new Error(`${name}: ${hint}; CI=true does not skip`)
   console.log(`SKIPPED: ${name} (${hint})`)
   return false
+}
+
+const bindable = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
+    const server = createServer()
+    server.once('error', () => resolve(false))
+    server.listen(port, '127.0.0.1', () => server.close(() => resolve(true)))
+  })
+
+/**
+ * A free port for podman to publish, below the kernel's ephemeral range (32768 and up here):
+ * podman binds it seconds after the pick, and on a busy machine an ephemeral port (what port 0
+ * gives) is soon taken by some outgoing connection's local end.
+ */
+export const publishPort = async (): Promise<number> => {
+  for (let i = 0; i < 100; i++) {
+    const port = 20_000 + Math.floor(Math.random() * 12_000)
+    if (await bindable(port)) return port
+  }
+  throw new Error('no free port in 20000-31999')
 }
 
 /** podman with the machine's flags (scripts/container podman), bounded. */
@@ -92,6 +113,14 @@ export const containerUid = async (name: string): Promise<number> => {
   const uids = /^Uid:\s+(\d+)\s+(\d+)/m.exec(status)
   if (!uids) throw new Error(`no Uid line in /proc/${pid}/status`)
   return Number(uids[1])
+}
+
+/** The volumes (named and anonymous) mounted by a compose project's containers. */
+export const volumesOf = async (project: string): Promise<string[]> => {
+  const ids = (await podman(['ps', '-a', '-q', '--filter', `label=io.podman.compose.project=${project}`])).stdout.split('\n').filter(Boolean)
+  if (ids.length === 0) return []
+  const mounts = await podman(['inspect', '--format', '{{range .Mounts}}{{if eq .Type "volume"}}{{.Name}} {{end}}{{end}}', ...ids])
+  return [...new Set(mounts.stdout.split(/\s+/).filter(Boolean))]
 }
 
 /**

@@ -13,8 +13,7 @@ const PROBLEM = 'application/problem+json'
 const randomGuid = (): string => crypto.randomUUID().replaceAll('-', '').toUpperCase()
 
 /** The hyphenated, lower-case spelling of a canonical GUID (accepted on input, normalised). */
-const hyphenated = (guid: string): string =>
-  `${guid.slice(0, 8)}-${guid.slice(8, 12)}-${guid.slice(12, 16)}-${guid.slice(16, 20)}-${guid.slice(20)}`.toLowerCase()
+const hyphenated = (guid: string): string => `${guid.slice(0, 8)}-${guid.slice(8, 12)}-${guid.slice(12, 16)}-${guid.slice(16, 20)}-${guid.slice(20)}`.toLowerCase()
 
 const problem = async (res: Response, status: number): Promise<void> => {
   expect({ status: res.status, type: res.headers.get('content-type') }).toEqual({ status, type: expect.stringContaining(PROBLEM) })
