@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BUILD_TIMEOUT_MS, buildStandins, compose, containerSuites, containerUid, IMAGE, podman, podmanOk, publishPort, RUN, sweep, volumesOf, waitFor200 } from '../support/container'
+import { BUILD_TIMEOUT_MS, buildStandins, compose, containerSuites, containerUid, IMAGE, podman, podmanOk, publishPort, RUN, sweep, sweepOrphans, volumesOf, waitFor200 } from '../support/container'
 import { walkContract } from '../support/contract-walk'
 import { ferretdbSuites } from '../support/ferretdb'
 import { send } from '../support/requests'
@@ -63,6 +63,7 @@ const withStack = async (profile: string[], services: string[], body: () => Prom
 
 describe.if(enabled)('docker-compose.yml under podman-compose', () => {
   beforeAll(async () => {
+    expect(await sweepOrphans()).toEqual([])
     await buildStandins()
     for (const key of Object.keys(ports) as (keyof typeof ports)[]) ports[key] = await publishPort()
     const api = { image: IMAGE }

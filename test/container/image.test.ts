@@ -2,7 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, readFileSync, rmSync, statSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { BUILD_TIMEOUT_MS, buildImage, containerSuites, containerUid, IMAGE, LABEL, podman, podmanOk, publishPort, RUN, sweep, waitFor200 } from '../support/container'
+import { BUILD_TIMEOUT_MS, buildImage, containerSuites, containerUid, IMAGE, LABEL, podman, podmanOk, publishPort, RUN, sweep, sweepOrphans, waitFor200 } from '../support/container'
 import { walkContract } from '../support/contract-walk'
 import { runToExit } from '../support/process'
 import { send } from '../support/requests'
@@ -51,6 +51,7 @@ const dockerfileHealthcheck = (): string[] => {
 
 describe.if(enabled)('the container image', () => {
   beforeAll(async () => {
+    expect(await sweepOrphans()).toEqual([])
     await buildImage()
     port = await publishPort()
     base = `http://127.0.0.1:${port}`

@@ -115,6 +115,51 @@ export const containerUid = async (name: string): Promise<number> => {
   return Number(uids[1])
 }
 
+const alive = (pid: number): boolean => {
+  try {
+    process.kill(pid, 0)
+    return true
+  } catch (error) {
+    return (error as NodeJS.ErrnoException).code === 'EPERM'
+  }
+}
+
+/**
+ * Removes what an earlier run left when it was killed before its afterAll (a SIGKILL, a CI
+ * timeout): containers, volumes and networks whose run label or compose project names a test
+ * process that no longer exists. (bun test runs no process 'exit' handlers, so a run cannot
+ * clean up after its own death.)
+ */
+export const sweepOrphans = async (): Promise<string[]> => {
+  const dead = (name: string | undefined): boolean => {
+    const pid = /^guidd-t(\d+)(?:-compose)?$/.exec(name ?? '')?.[1]
+    return pid !== undefined && Number(pid) !== process.pid && !alive(Number(pid))
+  }
+  const runs = new Set<string>()
+  for (const [kind, key] of [
+    ['ps', 'guidd.test.run'],
+    ['ps', 'io.podman.compose.project'],
+    ['volume', 'guidd.test.run'],
+    ['volume', 'io.podman.compose.project'],
+  ] as const) {
+    const args = kind === 'ps' ? ['ps', '-a'] : ['volume', 'ls']
+    const listed = await podman([...args, '--filter', `label=${key}`, '--format', `{{ index .Labels "${key}" }}`])
+    for (const name of listed.stdout.split('\n')) if (dead(name)) runs.add(name)
+  }
+  const networks = (await podman(['network', 'ls', '--format', '{{.Name}}'])).stdout.split('\n')
+  for (const net of networks) if (dead(/^(.*)_default$/.exec(net)?.[1])) runs.add(net.replace(/_default$/, ''))
+  const problems: string[] = []
+  for (const run of runs) {
+    const key = run.endsWith('-compose') ? 'io.podman.compose.project' : 'guidd.test.run'
+    const rm = await podman(['rm', '-f', '-v', '--depend', '--ignore', '-t', '0', '--filter', `label=${key}=${run}`], 120_000)
+    const volumes = await podman(['volume', 'prune', '-f', '--filter', `label=${key}=${run}`])
+    if (rm.code !== 0 || volumes.code !== 0) problems.push(`${run}: ${rm.stderr}${volumes.stderr}`)
+    if (key === 'io.podman.compose.project') await podman(['network', 'rm', '-f', `${run}_default`])
+    console.log(`removed what the killed test run ${run} left`)
+  }
+  return problems
+}
+
 /** The volumes (named and anonymous) mounted by a compose project's containers. */
 export const volumesOf = async (project: string): Promise<string[]> => {
   const ids = (await podman(['ps', '-a', '-q', '--filter', `label=io.podman.compose.project=${project}`])).stdout.split('\n').filter(Boolean)
@@ -137,7 +182,7 @@ export const sweep = async (opts: { containers?: string[]; volumes?: string[]; p
   }
   // -v: the image declares VOLUME /data, so each container has an anonymous volume unless given one.
   if (ids.size > 0) {
-    const rm = await podman(['rm', '-f', '-v', '--ignore', '-t', '2', ...ids], 120_000)
+    const rm = await podman(['rm', '-f', '-v', '--depend', '--ignore', '-t', '2', ...ids], 120_000)
     if (rm.code !== 0) problems.push(`podman rm: ${rm.stderr}`)
   }
   const volumes = new Set(opts.volumes ?? [])
