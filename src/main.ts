@@ -2,8 +2,6 @@ import type { Server } from 'bun'
 import { Deadline, TIMED_OUT, withTimeout } from './domain/clock'
 import { backupStore } from './runtime/backup'
 import { type Config, ConfigError, loadConfig } from './runtime/config'
-import { problemResponse } from './http/respond'
-import { newRequestId } from './http/request-id'
 import { helpText } from './runtime/help'
 import { createLogger, flushLogger } from './ops/logger'
 import { createRuntime, type Runtime } from './runtime/runtime'
@@ -78,25 +76,7 @@ try {
   process.exit(2)
 }
 
-runtime.app.elysia.listen({
-  port: config.PORT,
-  hostname: config.HOST,
-  // No limit of Bun's own: over it Bun answers a bare 413 (no problem, no request id) before the
-  // service runs. The service never buffers more than 16 KiB of a body (readJsonBody checks the
-  // Content-Length first and stops a chunked body at the limit), and Bun does not buffer a body
-  // nobody reads (measured: 200 MB bodies to every route, the server's RSS flat), so every
-  // oversized body gets the service's own 413 problem (test/http/openapi.test.ts).
-  maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-  // A connection silent this long (a stalled client, a slow-loris) is closed: it cannot pin the server.
-  idleTimeout: config.IDLE_TIMEOUT_SECONDS,
-  // What escapes Elysia itself: the same opaque problem as any 500, with an id to quote.
-  error: (error: Error) => {
-    const requestId = newRequestId()
-    logger.error({ err: error, requestId }, 'unhandled server error')
-    return problemResponse(error, undefined, { requestId, bytes: 0 })
-  },
-})
-server = runtime.app.elysia.server!
+server = runtime.app.listen({ port: config.PORT, hostname: config.HOST, idleTimeoutSeconds: config.IDLE_TIMEOUT_SECONDS })
 runtime.start()
 lifecycle.info({ port: server.port, host: config.HOST, mode: runtime.mode, store: runtime.store.name }, 'guidd listening')
 if (runtime.keys === undefined) {
