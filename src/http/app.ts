@@ -27,7 +27,8 @@ export interface AppDeps {
   metrics: Metrics
   readiness: Readiness
   logger: Logger
-  version?: string
+  /** The package's version, for the OpenAPI document. */
+  version: string
   /** Bearer keys; undefined when none is configured (the API is open). */
   keys?: ApiKeys
   /** true: /metrics and /docs need a key too. */
@@ -83,7 +84,7 @@ export const createApp = (deps: AppDeps): App => {
   const opsPolicy = { auth: deps.authOpsEndpoints === true, limit: false }
   const document = () =>
     openApiDocument(table, {
-      version: deps.version ?? '0.1.0',
+      version: deps.version,
       authRequired: keys !== undefined,
       rateLimited: deps.limiter !== undefined,
       cors: cors !== undefined,

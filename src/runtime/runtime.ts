@@ -18,8 +18,9 @@ import { Readiness } from '../ops/readiness'
 import type { Config } from './config'
 import { authRequired, loadKeys } from './key-source'
 import { Lifecycle } from './lifecycle'
-import { embeddedMode } from './modes/embedded'
-import type { Mode, ModeDeps } from './modes/mode'
+import { chooseMode, openMode } from './modes/choose'
+import type { Mode } from './modes/mode'
+import { VERSION } from './version'
 
 export interface Runtime {
   app: App
@@ -60,25 +61,11 @@ export interface RuntimeOptions {
   store?: Store
 }
 
-/** LRU entry lifetime in MongoDB-only mode when LRU_TTL_MS is unset. */
-const MONGODB_ONLY_LRU_TTL_MS = 1_000
-
-/** The mode the configuration names (see each factory); only its own clients are loaded. */
-const openMode = async (config: Config, deps: ModeDeps): Promise<Mode> => {
-  if (config.REDIS_URL !== undefined) return (await import('./modes/redis')).redisMode({ ...deps, url: config.REDIS_URL })
-  if (config.MONGODB_URL !== undefined) return (await import('./modes/mongo')).mongoMode({ ...deps, url: config.MONGODB_URL })
-  return embeddedMode(deps)
-}
-
 /**
  * Wires the service from a validated Config: the composition root shared by main.ts and
  * the tests. Opens the store and Redis connections, but no listening socket. Every resource
- * registers its close step with one Lifecycle where it is opened.
- *
- * - no REDIS_URL: embedded default, LRU + SQLite (journal and store in one, group commit);
- * - REDIS_URL: LRU + Redis tier + Redis journal, flushed to MongoDB (MONGODB_URL) or SQLite;
- * - MONGODB_URL alone: LRU (entries with a short lifetime) + MongoDB, the journal and the
- *   store at once (each write a compare-and-set written through before the reply).
+ * registers its close step with one Lifecycle where it is opened. The mode (and so the
+ * store, the journal and the LRU's lifetime) is chosen by modes/choose.ts.
  */
 export const createRuntime = async (config: Config, options: RuntimeOptions): Promise<Runtime> => {
   const clock = options.clock ?? systemClock
@@ -91,10 +78,8 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   const actors = new ActorRegistry({ mailboxMax: config.ACTOR_MAILBOX_MAX })
   const limiter =
     config.RATE_LIMIT_PER_SECOND > 0 ? new RateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST, maxClients: config.RATE_LIMIT_CLIENTS, clock }) : undefined
-  // No invalidation reaches an instance in MongoDB-only mode: a short lifetime bounds how long
-  // its LRU serves a GUID another instance has changed.
-  const mongoOnly = config.REDIS_URL === undefined && config.MONGODB_URL !== undefined
-  const lru = new LruTier({ maxEntries: config.LRU_MAX_ENTRIES, negativeTtlMs: config.NEGATIVE_CACHE_MS, ttlMs: config.LRU_TTL_MS ?? (mongoOnly ? MONGODB_ONLY_LRU_TTL_MS : 0), clock })
+  const choice = chooseMode(config)
+  const lru = new LruTier({ maxEntries: config.LRU_MAX_ENTRIES, negativeTtlMs: config.NEGATIVE_CACHE_MS, ttlMs: choice.options.lruTtlMs, clock })
   const metrics = new Metrics({
     lruSize: () => lru.size,
     lruStats: () => lru.stats,
@@ -103,7 +88,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     rateLimitClients: () => limiter?.size ?? 0,
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
   })
-  const mode = await openMode(config, { config, lru, clock, logger, metrics, lifecycle, instanceId, store: options.store, flusherBackoffMs: options.flusherBackoffMs })
+  const mode = await openMode(choice, { lru, clock, logger, metrics, lifecycle, instanceId, store: options.store, flusherBackoffMs: options.flusherBackoffMs })
 
   const sweeper = new Sweeper(mode.store, { intervalMs: config.SWEEP_INTERVAL_MS, batch: config.SWEEP_BATCH, clock, logger, onSwept: (n) => metrics.sweptTotal.inc(n) })
   lifecycle.onClose('sweeper', () => sweeper.stop())
@@ -127,6 +112,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     metrics,
     readiness,
     logger,
+    version: VERSION,
     keys: apiKeys,
     authOpsEndpoints: config.AUTH_OPS_ENDPOINTS,
     limiter,

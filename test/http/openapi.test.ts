@@ -446,3 +446,10 @@ describe('/docs offline', () => {
     expect(bytes.byteLength).toBeLessThan(Buffer.byteLength(text) / 2)
   })
 })
+
+describe('the document info', () => {
+  test("its version is the package's", async () => {
+    const pkg = (await Bun.file(join(root, 'package.json')).json()) as { version: string }
+    expect((await documentOf()).info.version).toBe(pkg.version)
+  })
+})

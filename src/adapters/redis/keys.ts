@@ -16,6 +16,8 @@ export interface RedisKeys {
   readonly deadLetters: string
   /** Pub/sub channel of cross-instance LRU invalidations. */
   readonly invalidations: string
+  /** Written by the readiness probe to learn whether Redis still accepts writes (expires in a minute). */
+  readonly writeProbe: string
 }
 
 export const redisKeys = (prefix: string): RedisKeys => ({
@@ -24,6 +26,7 @@ export const redisKeys = (prefix: string): RedisKeys => ({
   group: 'flushers',
   deadLetters: `${prefix}journal:dead`,
   invalidations: `${prefix}invalidate`,
+  writeProbe: `${prefix}write-probe`,
 })
 
 /** The value cached for "no such GUID" (briefly, PX); it has no version, so it reads as version 0. */

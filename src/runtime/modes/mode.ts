@@ -6,7 +6,6 @@ import type { Clock } from '../../domain/clock'
 import type { Logger } from '../../ops/logger'
 import type { Metrics } from '../../ops/metrics'
 import type { ReadinessCheck } from '../../ops/readiness'
-import type { Config } from '../config'
 import type { Lifecycle } from '../lifecycle'
 
 /** What a mode adds below the actors: where writes become durable and where reads end. */
@@ -22,8 +21,8 @@ export interface Mode {
   checks: ReadinessCheck[]
 }
 
+/** What every mode's factory is given besides its own options: the parts the runtime made first. */
 export interface ModeDeps {
-  config: Config
   lru: LruTier
   clock: Clock
   logger: Logger
