@@ -15,11 +15,32 @@ module.exports = {
       to: { path: ['^src/(data|adapters|http|runtime|ops)/', '^src/main\\.ts$'] },
     },
     {
+      name: 'domain-imports-no-package',
+      comment: 'The domain does no I/O: no Node or Bun module (node:fs, bun:sqlite), no driver; of packages only TypeBox, whose schemas are its types.',
+      severity: 'error',
+      from: { path: layer('domain') },
+      to: { dependencyTypesNot: ['local'], pathNot: 'node_modules/@sinclair/typebox/' },
+    },
+    {
       name: 'data-knows-no-adapter',
       comment: 'Records, actors and the Store/CacheTier/Journal interfaces know no adapter, no HTTP and no wiring.',
       severity: 'error',
       from: { path: layer('data') },
       to: { path: ['^src/(adapters|http|runtime)/', '^src/main\\.ts$'] },
+    },
+    {
+      name: 'data-imports-no-package',
+      comment: 'Records, actors and the Store/CacheTier/Journal interfaces are plain TypeScript over the domain: no package, no Node or Bun module (bun:sqlite is an adapter).',
+      severity: 'error',
+      from: { path: layer('data') },
+      to: { dependencyTypesNot: ['local'] },
+    },
+    {
+      name: 'drivers-only-in-adapters',
+      comment: 'The Redis and MongoDB clients and bun:sqlite are imported by adapters alone; the other layers meet them through data/ interfaces.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: layer('adapters') },
+      to: { path: ['node_modules/(mongodb|bson|redis|@redis/[^/]+)/', '^bun:sqlite$'] },
     },
     {
       name: 'adapters-meet-only-through-data',
