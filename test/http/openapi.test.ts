@@ -452,4 +452,8 @@ describe('the document info', () => {
     const pkg = (await Bun.file(join(root, 'package.json')).json()) as { version: string }
     expect((await documentOf()).info.version).toBe(pkg.version)
   })
+
+  test('it names no license while the project has none (Swagger UI would link a dead spdx.org page)', async () => {
+    expect((await documentOf(EVERYTHING)).info).not.toHaveProperty('license')
+  })
 })
