@@ -78,6 +78,14 @@ module.exports = {
       to: { path: 'node_modules/elysia/' },
     },
     {
+      name: 'bench-through-public-factories',
+      comment:
+        'Benchmarks build guidd as main.ts does (createRuntime from loadConfig) and use what every layer may (domain, ops); of the HTTP edge only the pure functions a floor times alone (body, validate, respond). No adapter or data module: a change below the runtime cannot break a benchmark. bench/floor-server.ts is the exception, for what its floors are by definition: one adapter (the SQLite group commit, the Redis journal) or one driver call alone.',
+      severity: 'error',
+      from: { path: '^bench/', pathNot: '^bench/floor-server\\.ts$' },
+      to: { path: '^src/', pathNot: ['^src/runtime/(runtime|config)\\.ts$', '^src/(domain|ops)/', '^src/http/(body|validate|respond)\\.ts$'] },
+    },
+    {
       name: 'no-cycles',
       comment: 'No import cycles, at any size.',
       severity: 'error',

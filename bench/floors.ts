@@ -15,11 +15,6 @@
 import { mkdtempSync, openSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { GroupCommitJournal } from '../src/adapters/sqlite/group-commit'
-import { SqliteStore } from '../src/adapters/sqlite/store'
-import { LruTier } from '../src/adapters/lru/lru'
-import { ActorRegistry } from '../src/data/actors'
-import { systemClock } from '../src/domain/clock'
 import { CreateBody, type StoredRecord } from '../src/domain/model'
 import { generateGuid } from '../src/domain/normalise'
 import { parseJsonBytes } from '../src/http/body'
@@ -27,6 +22,8 @@ import { recordResponse } from '../src/http/respond'
 import { validate } from '../src/http/validate'
 import { BatchedDestination, createLogger } from '../src/ops/logger'
 import { requestLog } from '../src/ops/request-log'
+import { loadConfig } from '../src/runtime/config'
+import { createRuntime } from '../src/runtime/runtime'
 import { createTestApp } from '../test/support/app'
 
 const ROUNDS = Number(Bun.env.BENCH_ROUNDS ?? 5)
@@ -61,14 +58,17 @@ await measure('parse + validate a create body', 200_000, (n) => {
   for (let i = 0; i < n; i++) validate(CreateBody, parseJsonBytes(bodyBytes))
 })
 
-const actors = new ActorRegistry({ mailboxMax: 1000 })
+/** guidd as main.ts builds it (embedded mode, defaults: an LRU of 100k, mailboxes of 1,000, group commits of up to 1,000), in a temp dir; not started. */
+const runtimeIn = async (dir: string) => createRuntime(loadConfig({ SQLITE_PATH: join(dir, 'g.sqlite'), LOG_LEVEL: 'silent' }), { logger: createLogger('silent') })
+const partsDir = mkdtempSync(join(tmpdir(), 'guidd-floors-'))
+const parts = await runtimeIn(partsDir)
+const { actors, lru } = parts
 await measure('actor: run one job on a fresh GUID (awaited, 50 at a time)', 100_000, async (n) => {
   for (let i = 0; i < n; i += 50) await Promise.all(Array.from({ length: 50 }, (_, j) => actors.run(`k${j}`, () => j)))
 })
 
 const now = Math.floor(Date.now() / 1000)
 const record = (): StoredRecord => ({ guid: generateGuid(), user: 'bench', expire: now + 2_592_000, version: now * 1_000_000 + 1 })
-const lru = new LruTier({ maxEntries: 100_000, negativeTtlMs: 2_000, clock: systemClock })
 const warm = Array.from({ length: 100_000 }, record)
 for (const r of warm) lru.set(r, now)
 await measure('LRU hit (100k entries)', 1_000_000, (n) => {
@@ -96,8 +96,8 @@ await measure('request log line (its share of the batched write included)', 200_
 const BATCH = 33
 const commits = async (label: string, preload: number) => {
   const dir = mkdtempSync(join(tmpdir(), 'guidd-floors-'))
-  const store = new SqliteStore({ path: join(dir, 'g.sqlite'), synchronous: 'NORMAL' })
-  const journal = new GroupCommitJournal(store, { batchMax: 1000, windowMs: 0, clock: systemClock })
+  const runtime = await runtimeIn(dir)
+  const { journal } = runtime
   const append = (n: number) => {
     const all: Promise<void>[] = []
     for (let i = 0; i < n; i++) all.push(journal.append({ next: record(), prevVersion: 0 }))
@@ -107,8 +107,7 @@ const commits = async (label: string, preload: number) => {
   await measure(`store commit: one create in a group commit of ${BATCH}, checkpoints included (${label})`, 20_000, async (n) => {
     for (let i = 0; i < n; i += BATCH) await append(BATCH)
   })
-  await journal.close()
-  await store.close()
+  await runtime.close()
   rmSync(dir, { recursive: true, force: true })
 }
 await commits('empty table', 0)
@@ -137,6 +136,8 @@ await measure(`whole POST, in-process (app.handle, ${BATCH} at a time)`, 20_000,
   for (let i = 0; i < n; i += BATCH) await Promise.all(Array.from({ length: BATCH }, () => handle(new Request('http://localhost/guid', postInit))))
 })
 await app.close()
+await parts.close()
+rmSync(partsDir, { recursive: true, force: true })
 
 console.log(`\ncomponent floors, CPU us per operation (all threads), best of ${ROUNDS}, Bun ${Bun.version}\n`)
 console.log('| component | CPU us |\n|---|---:|')

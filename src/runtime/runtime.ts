@@ -3,6 +3,7 @@ import { LruTier } from '../adapters/lru/lru'
 import { ActorRegistry } from '../data/actors'
 import { GuidService } from '../data/guid-service'
 import { Records } from '../data/records'
+import type { Journal } from '../data/journal'
 import type { Store } from '../data/store'
 import { Sweeper } from '../data/sweeper'
 import { type Clock, systemClock, TIMED_OUT, withTimeout } from '../domain/clock'
@@ -35,6 +36,8 @@ export interface Runtime {
   mode: Mode['name']
   /** Where reads end below the tiers (tests read it to check what is durable). */
   store: Store
+  /** Where a mutation becomes durable before its reply (the bench times its commits). */
+  journal: Journal
   /** Starts the background loops: the sweep, the request deadlines, the event-loop sampler. */
   start(): void
   /**
@@ -150,6 +153,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     deadlines,
     mode: mode.name,
     store: mode.store,
+    journal: mode.journal,
     start,
     reloadKeys,
     close: (deadlineMs = config.SHUTDOWN_TIMEOUT_MS) => lifecycle.close(deadlineMs),

@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { cpSync, mkdtempSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
+import { cpSync, mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 
@@ -11,11 +11,17 @@ const PLANTS = [
   { file: 'src/domain/planted-fs.ts', code: "import 'node:fs'\n", rule: 'domain-imports-no-package' },
   { file: 'src/data/planted-sqlite.ts', code: "import 'bun:sqlite'\n", rule: 'data-imports-no-package' },
   { file: 'src/http/planted-redis.ts', code: "import 'redis'\n", rule: 'drivers-only-in-adapters' },
+  { file: 'bench/planted-lru.ts', code: "import '../src/adapters/lru/lru'\n", rule: 'bench-through-public-factories' },
 ]
+
+/** The layer check's command line, as package.json's lint:layers has it. */
+const LINT_LAYERS = ((JSON.parse(readFileSync(join(root, 'package.json'), 'utf8')) as { scripts: Record<string, string> }).scripts['lint:layers'] ?? '').split(/\s+/)
 
 /** Runs the project's own layer check (what `npm run lint:layers` runs) in `dir`: its exit code and "rule: from" per violation. */
 const cruise = (dir: string): { exitCode: number; violations: string[] } => {
-  const run = Bun.spawnSync([join(root, 'node_modules', '.bin', 'depcruise'), 'src', '--config', '.dependency-cruiser.cjs', '--output-type', 'err'], { cwd: dir, stdout: 'pipe', stderr: 'pipe' })
+  const [command, ...args] = LINT_LAYERS
+  expect(command).toBe('depcruise')
+  const run = Bun.spawnSync([join(root, 'node_modules', '.bin', 'depcruise'), ...args], { cwd: dir, stdout: 'pipe', stderr: 'pipe' })
   const out = run.stdout.toString() + run.stderr.toString()
   const violations = [...out.matchAll(/error ([\w-]+): (\S+) →/g)].map((m) => `${m[1]}: ${m[2]}`)
   return { exitCode: run.exitCode, violations }
@@ -25,7 +31,7 @@ const cruise = (dir: string): { exitCode: number; violations: string[] } => {
 let dir: string
 beforeAll(() => {
   dir = mkdtempSync(join(tmpdir(), 'guidd-layers-'))
-  for (const name of ['src', 'tsconfig.json', '.dependency-cruiser.cjs', 'package.json']) cpSync(join(root, name), join(dir, name), { recursive: true })
+  for (const name of ['src', 'bench', 'tsconfig.json', '.dependency-cruiser.cjs', 'package.json']) cpSync(join(root, name), join(dir, name), { recursive: true })
   symlinkSync(join(root, 'node_modules'), join(dir, 'node_modules'))
 })
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
