@@ -100,7 +100,7 @@ export const createApp = (deps: AppDeps): App => {
    * same function. `standardHostname: false`: Elysia otherwise looks for the path from the 12th
    * character of the URL, assuming a host of 4 characters or more (`Host: x` would be misrouted).
    */
-  const elysia: Elysia<any, any, any, any, any, any, any> = new Elysia({ name: 'guidd', systemRouter: false, handler: { standardHostname: false } }).onError(({ code, error, request }) => {
+  const elysia = new Elysia({ name: 'guidd', systemRouter: false, handler: { standardHostname: false } }).onError(({ code, error, request }) => {
     const path = pathOf(request.url)
     const reply: Reply = { requestId: requestIdOf(request), bytes: 0 }
     const route = table.routeOf(path)
@@ -124,10 +124,9 @@ export const createApp = (deps: AppDeps): App => {
     metrics.observeRequest(request.method, route, response.status, 0)
     return observe.unrouted(request, reply, response, route)
   })
-  // (Elysia's route() types a handler by the schema it would validate; guidd validates itself.)
   for (const route of table.routes) {
     const handler = observe(route.method, labelOf(route), route.handle, route.policy)
-    elysia.route(route.method, route.path, handler as never)
+    elysia.route(route.method, route.path, handler)
   }
 
   const listen = (options: ListenOptions): Server<unknown> => {
