@@ -126,7 +126,12 @@ export const createApp = (deps: AppDeps): App => {
   })
   for (const route of table.routes) {
     const handler = observe(route.method, labelOf(route), route.handle, route.policy)
-    elysia.route(route.method, route.path, handler)
+    // Bound, so Elysia reads no source text: it calls a handler async when its text matches
+    // `return f(` or `=> f(` (compose.js isAsync), and the observed handler's does, which
+    // wrapped every request, a hot GET's too, in an async function and an await (~0.6 us more
+    // per hot GET in-process). Sync, Elysia maps the Response, or the Promise the handler
+    // returns (which never rejects: observe answers every error).
+    elysia.route(route.method, route.path, handler.bind(undefined))
   }
 
   const listen = (options: ListenOptions): Server<unknown> => {
