@@ -3,7 +3,7 @@ import { Deadline, TIMED_OUT, withTimeout } from './domain/clock'
 import { backupStore } from './runtime/backup'
 import { type Config, ConfigError, loadConfig } from './runtime/config'
 import { helpText } from './runtime/help'
-import { createLogger, flushLogger } from './ops/logger'
+import { createLogger, flushLogger, flushLoggerSync } from './ops/logger'
 import { createRuntime, type Runtime } from './runtime/runtime'
 import { VERSION } from './runtime/version'
 
@@ -59,11 +59,24 @@ try {
 }
 
 const logger = createLogger(config.LOG_LEVEL)
-// Log lines are written once per event-loop turn: whatever is still held goes out on any exit.
-process.on('exit', () => flushLogger(logger))
+// Every planned exit below waits for the log first (flushLogger); this catches any other one,
+// writing what is gathered when that can be done in order.
+process.on('exit', () => flushLoggerSync(logger))
 // Start and stop are logged at info even when LOG_LEVEL is quieter (but not when silent):
 // operators and supervisors look for them.
 const lifecycle = config.LOG_LEVEL === 'silent' ? logger : logger.child({}, { level: 'info' })
+
+/** How long a fatal error waits for its last lines to be written (a stuck log reader must not hold a dying process). */
+const FATAL_FLUSH_MS = 2_000
+
+/** The error is the log's last line, written before the process ends with 1. */
+const fatal = async (error: unknown): Promise<never> => {
+  lifecycle.fatal({ err: error }, 'guidd stopped by a fatal error')
+  await flushLogger(logger, FATAL_FLUSH_MS)
+  process.exit(1)
+}
+process.on('uncaughtException', (error) => void fatal(error))
+process.on('unhandledRejection', (error) => void fatal(error))
 
 // The socket's view of the client, for the rate limit and the request log; set once listening.
 let server: Server<unknown> | undefined
@@ -71,12 +84,18 @@ let runtime: Runtime
 try {
   runtime = await createRuntime(config, { logger, clientAddress: (request) => server?.requestIP(request)?.address })
 } catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  console.error(`guidd: ${error.message}`)
+  if (!(error instanceof ConfigError)) await fatal(error)
+  console.error(`guidd: ${(error as ConfigError).message}`)
+  await flushLogger(logger, FATAL_FLUSH_MS)
   process.exit(2)
 }
 
-server = runtime.app.listen({ port: config.PORT, hostname: config.HOST, idleTimeoutSeconds: config.IDLE_TIMEOUT_SECONDS })
+try {
+  server = runtime.app.listen({ port: config.PORT, hostname: config.HOST, idleTimeoutSeconds: config.IDLE_TIMEOUT_SECONDS })
+} catch (error) {
+  // A port in use, an address not on this host: nothing to serve with.
+  server = await fatal(error)
+}
 runtime.start()
 lifecycle.info({ port: server.port, host: config.HOST, mode: runtime.mode, store: runtime.store.name }, 'guidd listening')
 if (runtime.keys === undefined) {
@@ -113,8 +132,11 @@ const shutdown = async (signal: string): Promise<void> => {
     await live.stop(true)
   }
   await runtime.close(deadline.remainingMs)
+  // The last lines reach the log before the process ends, unless its reader stays stuck past the
+  // deadline; `stopped` is the last of them (after the count of any lines dropped meanwhile).
+  await flushLogger(logger, Math.max(deadline.remainingMs, 250))
   lifecycle.info('stopped')
-  flushLogger(logger)
+  await flushLogger(logger, Math.max(deadline.remainingMs, 250))
   process.exit(0)
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'))

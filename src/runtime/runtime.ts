@@ -13,7 +13,7 @@ import { behindProxy, type ClientAddress } from '../http/client-address'
 import { Cors } from '../http/cors'
 import { Deadlines } from '../http/deadlines'
 import { RateLimiter } from '../http/rate-limit'
-import type { Logger } from '../ops/logger'
+import { droppedLinesOf, type Logger } from '../ops/logger'
 import { Metrics } from '../ops/metrics'
 import { Readiness } from '../ops/readiness'
 import type { Config } from './config'
@@ -89,6 +89,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     actorsInFlight: () => actors.size,
     apiKeys: () => apiKeys?.size ?? 0,
     rateLimitClients: () => limiter?.size ?? 0,
+    logLinesDropped: () => droppedLinesOf(logger),
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
   })
   const mode = await openMode(choice, { lru, clock, logger, metrics, lifecycle, instanceId, store: options.store, flusherBackoffMs: options.flusherBackoffMs })
