@@ -21,7 +21,7 @@
  */
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
-import { availableParallelism, tmpdir } from 'node:os'
+import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type BenchProcess, metricOf, scrape, startBench } from './service'
 import { ensureWrk, luaPatchPool, luaPost, runWrk } from './wrk'
@@ -40,6 +40,8 @@ export interface RateRow {
   p99ms: number
   p999ms: number
   maxMs: number
+  /** The machine's 1-minute load average at the start of the run (other work shares these cores). */
+  load1: number
   /** Durable commits during the run that took over 10 ms / 50 ms. */
   commitsOver10ms?: number
   commitsOver50ms?: number
@@ -172,10 +174,11 @@ export const benchRate = async (options: RateOptions = {}): Promise<RateRow[]> =
     }
     const run = async (server: 'guidd' | 'bare', b: string, load: string, share: number, duration: number) => {
       const offered = Math.round(saturated[load]! * share)
+      const load1 = loadavg()[0]!
       const before = server === 'guidd' ? await scrape(b) : ''
       const r = await attack(vegeta, dir, `${server}-${load}-${share}-${duration}`, kinds[load]!.targets(b), offered, duration, pin)
       const after = server === 'guidd' ? await scrape(b) : ''
-      const row: RateRow = { load, server, share, offered, seconds: duration, ...r }
+      const row: RateRow = { load, server, share, offered, seconds: duration, load1, ...r }
       if (server === 'guidd' && load !== 'get') {
         row.commitsOver10ms = slowCommits(before, after, '0.01')
         row.commitsOver50ms = slowCommits(before, after, '0.05')
@@ -207,14 +210,14 @@ export const rateMarkdown = (rows: readonly RateRow[]): string => {
   const lines = [
     'constant offered rate (vegeta, no coordinated omission); guidd embedded, request log at info; share of the saturated rate (wrk -c50)',
     '',
-    '| server | load | share | offered/s | sent/s | s | requests | errors | p50 ms | p99 ms | p99.9 ms | max ms | commits > 10 ms / > 50 ms |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|',
+    '| server | load | share | offered/s | sent/s | s | requests | errors | p50 ms | p99 ms | p99.9 ms | max ms | commits > 10 ms / > 50 ms | machine load |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
   ]
   for (const r of rows) {
     const short = r.achieved < r.offered * 0.95 ? ' (generator-bound)' : ''
     const commits = r.commitsOver10ms === undefined ? '' : `${r.commitsOver10ms} / ${r.commitsOver50ms}`
     lines.push(
-      `| ${r.server} | ${r.load.toUpperCase()} | ${r.share * 100}% | ${r.offered} | ${Math.round(r.achieved)}${short} | ${r.seconds} | ${r.requests} | ${r.errors} | ${ms(r.p50ms)} | ${ms(r.p99ms)} | ${ms(r.p999ms)} | ${ms(r.maxMs)} | ${commits} |`,
+      `| ${r.server} | ${r.load.toUpperCase()} | ${r.share * 100}% | ${r.offered} | ${Math.round(r.achieved)}${short} | ${r.seconds} | ${r.requests} | ${r.errors} | ${ms(r.p50ms)} | ${ms(r.p99ms)} | ${ms(r.p999ms)} | ${ms(r.maxMs)} | ${commits} | ${r.load1.toFixed(1)} |`,
     )
   }
   return lines.join('\n')
