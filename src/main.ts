@@ -72,6 +72,8 @@ const FATAL_FLUSH_MS = 2_000
 /** The error is the log's last line, written before the process ends with 1. */
 const fatal = async (error: unknown): Promise<never> => {
   lifecycle.fatal({ err: error }, 'guidd stopped by a fatal error')
+  // LOG_LEVEL=silent logs nothing, but a process that dies says why somewhere.
+  if (config.LOG_LEVEL === 'silent') console.error('guidd stopped by a fatal error:', error)
   await flushLogger(logger, FATAL_FLUSH_MS)
   process.exit(1)
 }
