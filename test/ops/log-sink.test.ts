@@ -130,3 +130,15 @@ test('flushWithin gives up on a reader that never reads, without blocking the ev
   out.close()
   expect(text).toBe(`${'x'.repeat(199)}\n`.repeat(1_000))
 }, 20_000)
+
+test('at exit, lines not yet handed over are written synchronously, in order', async () => {
+  const sink = join(import.meta.dir, '..', '..', 'src', 'ops', 'log-sink.ts')
+  // Lines logged in the same turn as process.exit: no asynchronous write can run any more.
+  const script = `const { LogSink } = await import(${JSON.stringify(sink)}); const s = new LogSink(); process.on('exit', () => s.flushSync()); for (let i = 0; i < 3; i++) s.write('line ' + i + '\\n'); process.exit(0)`
+  const proc = Bun.spawn([process.execPath, '-e', script], { stdout: 'pipe', stderr: 'pipe', stdin: 'ignore' })
+  const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000)
+  const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited])
+  clearTimeout(timer)
+  expect(code).toBe(0)
+  expect(out).toBe('line 0\nline 1\nline 2\n')
+})
