@@ -96,7 +96,7 @@ try {
   server = runtime.app.listen({ port: config.PORT, hostname: config.HOST, idleTimeoutSeconds: config.IDLE_TIMEOUT_SECONDS })
 } catch (error) {
   // A port in use, an address not on this host: nothing to serve with.
-  server = await fatal(error)
+  server = await fatal(error) // never returns: the process ends there
 }
 runtime.start()
 lifecycle.info({ port: server.port, host: config.HOST, mode: runtime.mode, store: runtime.store.name }, 'guidd listening')
