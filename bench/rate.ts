@@ -67,7 +67,7 @@ const MAX_CONNECTIONS = 50
 /** The vegeta binary, built on first use. */
 const vegetaBinary = (): string => {
   const r = spawnSync(join(root, 'scripts', 'vegeta'), ['build'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
-  if (r.status !== 0) throw new Error('scripts/vegeta build failed')
+  if (r.status !== 0) throw new Error(`scripts/vegeta build failed (exit ${r.status}; it needs Go)`)
   return r.stdout.trim().split('\n').at(-1)!
 }
 

@@ -437,7 +437,14 @@ try {
   const bareAfter = await bareRun('bare-after')
   if (has('million')) await benchMillion()
   if (has('start')) await benchStart()
-  if (has('rate')) tables.push(`\n${rateMarkdown(await benchRate({ serviceRoot, ...(quick ? { seconds: 3, satSeconds: 2, longSeconds: 0 } : {}) }))}`)
+  if (has('rate')) {
+    try {
+      tables.push(`\n${rateMarkdown(await benchRate({ serviceRoot, ...(quick ? { seconds: 3, satSeconds: 2, longSeconds: 0 } : {}) }))}`)
+    } catch (error) {
+      // vegeta is built with Go on first use: without Go the other sections still report.
+      notes.push(`rate: not run (${(error as Error).message})`)
+    }
+  }
 
   const bareRps = (bareBefore.rps + bareAfter.rps) / 2
   const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a')
