@@ -3,6 +3,7 @@ import { Elysia } from 'elysia'
 import type { ApiKeys } from './api-keys'
 import { AppError, isKnownError } from './problems'
 import type { GuidService } from '../data/guid-service'
+import type { RateLimit } from '../data/rate-limit'
 import type { ClientAddress } from './client-address'
 import type { Cors } from './cors'
 import type { Deadlines } from './deadlines'
@@ -12,7 +13,6 @@ import { Guard } from './guard'
 import { guidRoutes } from './guid-routes'
 import { observer } from './observe'
 import { opsRoutes } from './ops-routes'
-import type { RateLimiter } from './rate-limit'
 import { empty, problemResponse, type Reply } from './respond'
 import { newRequestId, requestIdOf } from './request-id'
 import { pathOf } from './path'
@@ -34,7 +34,7 @@ export interface AppDeps {
   /** true: /metrics and /docs need a key too. */
   authOpsEndpoints?: boolean
   /** Per-client rate limit for /guid routes; undefined = none. */
-  limiter?: RateLimiter
+  limiter?: RateLimit
   /** Per-request deadline; undefined = none. */
   deadlines?: Deadlines
   /** CORS; undefined = off. */

@@ -13,6 +13,7 @@ import { behindProxy, type ClientAddress } from '../http/client-address'
 import { Cors } from '../http/cors'
 import { Deadlines } from '../http/deadlines'
 import { RateLimiter } from '../http/rate-limit'
+import type { RateLimit } from '../data/rate-limit'
 import { droppedLinesOf, type Logger } from '../ops/logger'
 import { Metrics } from '../ops/metrics'
 import { Readiness } from '../ops/readiness'
@@ -79,8 +80,9 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   // the service does not start open by accident.
   const apiKeys = authRequired(config) ? new ApiKeys(loadKeys(config, options.readText)) : undefined
   const actors = new ActorRegistry({ mailboxMax: config.ACTOR_MAILBOX_MAX })
-  const limiter =
+  const localLimit =
     config.RATE_LIMIT_PER_SECOND > 0 ? new RateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST, maxClients: config.RATE_LIMIT_CLIENTS, clock }) : undefined
+  let limiter: RateLimit | undefined = localLimit
   const choice = chooseMode(config)
   const lru = new LruTier({ maxEntries: config.LRU_MAX_ENTRIES, negativeTtlMs: config.NEGATIVE_CACHE_MS, ttlMs: choice.options.lruTtlMs, clock })
   const metrics = new Metrics({
@@ -93,6 +95,10 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
   })
   const mode = await openMode(choice, { lru, clock, logger, metrics, lifecycle, instanceId, store: options.store, flusherBackoffMs: options.flusherBackoffMs })
+  // With Redis, one bucket per client for every instance; embedded and MongoDB-only keep local buckets.
+  if (localLimit !== undefined && mode.sharedRateLimit !== undefined) {
+    limiter = mode.sharedRateLimit(localLimit, { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST })
+  }
 
   const sweeper = new Sweeper(mode.store, { intervalMs: config.SWEEP_INTERVAL_MS, batch: config.SWEEP_BATCH, clock, logger, onSwept: (n) => metrics.sweptTotal.inc(n) })
   lifecycle.onClose('sweeper', () => sweeper.stop())

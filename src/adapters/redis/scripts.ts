@@ -1,8 +1,9 @@
-import type { RedisClient } from './client'
+import { createHash } from 'node:crypto'
 
 /**
- * Lua scripts, loaded once and called by SHA (re-sent on NOSCRIPT, e.g. after a Redis
- * restart). Each runs atomically on the server.
+ * Lua scripts, called by SHA and sent whole (EVAL, which caches them) on NOSCRIPT: a Redis
+ * restart, a failover, or, on a cluster, the first call that reaches a node. Each runs
+ * atomically on the server; on a cluster every key of one call must hash to one slot.
  */
 
 /**
@@ -79,18 +80,24 @@ end
 return 0
 `
 
-export class Script {
-  private sha: string | null = null
-  constructor(private readonly source: string) {}
+/** What a script call needs of a connection: one server's client, or a cluster's (routed by the first key). */
+export interface ScriptClient {
+  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>
+}
 
-  async run(client: RedisClient, keys: string[], args: string[]): Promise<unknown> {
-    if (this.sha === null) this.sha = await client.scriptLoad(this.source)
+export class Script {
+  readonly sha: string
+  constructor(private readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex')
+  }
+
+  async run(client: ScriptClient, keys: string[], args: string[]): Promise<unknown> {
     try {
       return await client.evalSha(this.sha, { keys, arguments: args })
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
-      this.sha = await client.scriptLoad(this.source)
-      return client.evalSha(this.sha, { keys, arguments: args })
+      return client.eval(this.source, { keys, arguments: args })
     }
   }
 }

@@ -1,5 +1,6 @@
 import type { LruTier } from '../../adapters/lru/lru'
 import type { Journal } from '../../data/journal'
+import type { RateLimit } from '../../data/rate-limit'
 import type { Store } from '../../data/store'
 import type { CacheTier } from '../../data/tier'
 import type { Clock } from '../../domain/clock'
@@ -19,6 +20,11 @@ export interface Mode {
   /** Other instances write the same GUIDs: this instance's LRU may trail them. */
   sharedWriters: boolean
   checks: ReadinessCheck[]
+  /**
+   * The per-client rate limit shared by every instance (buckets in Redis), built around this
+   * instance's local buckets, which decide while the shared ones cannot; absent: local only.
+   */
+  sharedRateLimit?: (local: RateLimit, rate: { perSecond: number; burst: number }) => RateLimit
 }
 
 /** What every mode's factory is given besides its own options: the parts the runtime made first. */

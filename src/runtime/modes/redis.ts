@@ -1,4 +1,5 @@
 import { reportServerFit } from '../../adapters/mongo/fit'
+import type { RateLimit } from '../../data/rate-limit'
 import type { ReadinessCheck } from '../../ops/readiness'
 import { WriteHealth } from '../../ops/write-health'
 import type { Config } from '../config'
@@ -41,16 +42,17 @@ export const redisOptions = (config: Config, url: string): RedisModeOptions => (
 
 /** The Redis client and the parts over it, loaded only in this mode. */
 const loadAdapters = async () => {
-  const [client, flusher, invalidation, journal, keys, probes, tier] = await Promise.all([
+  const [client, flusher, invalidation, journal, keys, probes, rateLimit, tier] = await Promise.all([
     import('../../adapters/redis/client'),
     import('../../adapters/redis/flusher'),
     import('../../adapters/redis/invalidation'),
     import('../../adapters/redis/journal'),
     import('../../adapters/redis/keys'),
     import('../../adapters/redis/probes'),
+    import('../../adapters/redis/rate-limit'),
     import('../../adapters/redis/tier'),
   ])
-  return { ...client, ...flusher, ...invalidation, ...journal, ...keys, ...probes, ...tier }
+  return { ...client, ...flusher, ...invalidation, ...journal, ...keys, ...probes, ...rateLimit, ...tier }
 }
 
 /**
@@ -60,7 +62,7 @@ const loadAdapters = async () => {
  */
 export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Promise<Mode> => {
   const { lru, clock, logger, metrics, lifecycle, instanceId } = deps
-  const { connectRedis, Flusher, Invalidation, RedisJournal, redisKeys, redisProbes, RedisTier } = await loadAdapters()
+  const { connectRedis, Flusher, Invalidation, RedisJournal, RedisRateLimit, redisKeys, redisProbes, RedisTier } = await loadAdapters()
   const store = deps.store ?? (await openStore(options.store, logger))
   lifecycle.onClose('store', () => store.close())
   reportServerFit(store, metrics.registry, logger)
@@ -135,5 +137,15 @@ export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Prom
   })
   lifecycle.onClose('journal', () => journal.close())
   const shared = new RedisTier({ client: main, keys, negativeTtlMs: options.negativeCacheMs, timeoutMs: options.timeoutMs, retainSeconds: options.retainSeconds })
-  return { name: 'redis', journal, store, shared, sharedWriters: true, checks }
+  const sharedRateLimit = (local: RateLimit, rate: { perSecond: number; burst: number }) =>
+    new RedisRateLimit({
+      client: main,
+      prefix: options.prefix,
+      ...rate,
+      timeoutMs: options.timeoutMs,
+      fallback: local,
+      onFallback: (failing, error) =>
+        failing ? logger.warn({ err: error }, "rate limit: Redis does not answer; this instance's own buckets decide until it does") : logger.info('rate limit: shared buckets in Redis decide again'),
+    })
+  return { name: 'redis', journal, store, shared, sharedWriters: true, checks, sharedRateLimit }
 }
