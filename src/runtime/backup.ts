@@ -16,5 +16,7 @@ export const backupStore = (config: Config, dest: string): BackupReport & { note
   }
   const report = backupSqlite(store.path, dest)
   // In Redis mode the store trails the journal: what is still in Redis is not in the copy.
-  return choice.name === 'redis' ? { ...report, note: 'REDIS_URL is set: writes still in the Redis journal are not in this copy (see docs/operations.md)' } : report
+  return choice.name === 'redis' || choice.name === 'redis-cluster'
+    ? { ...report, note: `${choice.name === 'redis' ? 'REDIS_URL' : 'REDIS_CLUSTER_NODES'} is set: writes still in the Redis journal are not in this copy (see docs/operations.md)` }
+    : report
 }

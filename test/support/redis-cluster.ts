@@ -27,6 +27,8 @@ export interface TestCluster {
   prefix(): string
   /** The node serving `slot` as master now, from a live node's CLUSTER NODES. */
   masterOf(slot: number): Promise<TestClusterNode>
+  /** The slot ranges a master serves now (`[from, to]`, inclusive), in order. */
+  slotsOf(node: TestClusterNode): Promise<Array<[number, number]>>
   /** The live masters and their replicas, as the cluster sees them now. */
   roles(): Promise<{ masters: TestClusterNode[]; replicas: TestClusterNode[] }>
   /** SIGKILL one node now (a crash), keeping its dir for `restart`. */
@@ -262,6 +264,16 @@ export const startCluster = async (options: { masters?: number; replicas?: numbe
       return byPort(line.port)
     },
     roles,
+    slotsOf: async (node) => {
+      const line = (await nodesView()).find((l) => l.port === node.port)
+      return (line?.slots ?? [])
+        .filter((r) => !r.startsWith('['))
+        .map((r) => {
+          const [from, to] = r.split('-').map(Number)
+          return [from!, to ?? from!] as [number, number]
+        })
+        .sort((x, y) => x[0] - y[0])
+    },
     kill9,
     restart: async (node) => {
       const proc = spawnNode(node.port, node.dir)

@@ -68,6 +68,13 @@ return results
 `
 
 /**
+ * The same on a Redis Cluster: the invalidation goes out with SPUBLISH on the partition's
+ * channel, which shares the partition's hash tag (a script may only touch its own slot).
+ */
+export const JOURNAL_WRITE_BATCH_SHARDED = JOURNAL_WRITE_BATCH.replace("redis.pcall('PUBLISH'", "redis.pcall('SPUBLISH'")
+if (JOURNAL_WRITE_BATCH_SHARDED === JOURNAL_WRITE_BATCH) throw new Error('the journal script publishes no invalidation to shard')
+
+/**
  * A read-path fill: store the state only if it is newer than what Redis holds, so a fill
  * from a lagging store never overwrites a newer journaled write.
  * KEYS: guid key. ARGV: encoded state, version, keep-until (unix s). Returns 1 when set.

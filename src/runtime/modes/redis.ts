@@ -23,6 +23,9 @@ export interface RedisModeOptions {
   maxAttempts: number
   /** LRU entry lifetime; 0 = until evicted (invalidations reach every instance). */
   lruTtlMs: number
+  /** REDIS_WAIT_REPLICAS (0: no WAIT) and REDIS_WAIT_TIMEOUT_MS. */
+  waitReplicas: number
+  waitTimeoutMs: number
 }
 
 export const redisOptions = (config: Config, url: string): RedisModeOptions => ({
@@ -38,6 +41,8 @@ export const redisOptions = (config: Config, url: string): RedisModeOptions => (
   claimIdleMs: config.JOURNAL_CLAIM_IDLE_MS,
   maxAttempts: config.JOURNAL_MAX_ATTEMPTS,
   lruTtlMs: config.LRU_TTL_MS ?? 0,
+  waitReplicas: config.REDIS_WAIT_REPLICAS,
+  waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
 })
 
 /** The Redis client and the parts over it, loaded only in this mode. */
@@ -134,6 +139,8 @@ export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Prom
     instanceId,
     retainSeconds: options.retainSeconds,
     health: journalHealth,
+    // REDIS_WAIT_REPLICAS with a replicated Redis: each acknowledgement waits for the replicas.
+    replicas: { count: options.waitReplicas, waitFor: () => main.sendCommand<number>(['WAIT', String(options.waitReplicas), String(options.waitTimeoutMs)]) },
   })
   lifecycle.onClose('journal', () => journal.close())
   const shared = new RedisTier({ client: main, keys, negativeTtlMs: options.negativeCacheMs, timeoutMs: options.timeoutMs, retainSeconds: options.retainSeconds })
