@@ -4,6 +4,7 @@ import type { ApiKeys } from './api-keys'
 import { AppError, isKnownError } from './problems'
 import type { GuidService } from '../data/guid-service'
 import type { RateLimit } from '../data/rate-limit'
+import type { ListingService } from '../data/listing-service'
 import type { ClientAddress } from './client-address'
 import type { Cors } from './cors'
 import type { Deadlines } from './deadlines'
@@ -11,6 +12,7 @@ import { openApiDocument } from './docs/openapi-document'
 import { docsRoutes } from './docs-routes'
 import { Guard } from './guard'
 import { guidRoutes } from './guid-routes'
+import { listRoute } from './list-route'
 import { observer } from './observe'
 import { opsRoutes } from './ops-routes'
 import { empty, problemResponse, type Reply } from './respond'
@@ -24,6 +26,8 @@ import { requestLog } from '../ops/request-log'
 
 export interface AppDeps {
   service: GuidService
+  /** GET /guid?user=: one user's GUIDs, page by page. */
+  listing: ListingService
   metrics: Metrics
   readiness: Readiness
   logger: Logger
@@ -91,7 +95,7 @@ export const createApp = (deps: AppDeps): App => {
       maxHeaderBytes: deps.maxHeaderBytes ?? 0,
       timeoutMs: deps.deadlines?.timeoutMs ?? 0,
     })
-  const table = new RouteTable([...guidRoutes(deps.service), ...opsRoutes(deps.readiness, metrics, opsPolicy), ...docsRoutes(opsPolicy, document)])
+  const table = new RouteTable([listRoute(deps.listing), ...guidRoutes(deps.service), ...opsRoutes(deps.readiness, metrics, opsPolicy), ...docsRoutes(opsPolicy, document)])
 
   /**
    * One dispatch for every request: Elysia's compiled fetch (its router, then the observed

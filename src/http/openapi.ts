@@ -52,6 +52,15 @@ export const docs = {
       }),
       responses: refs({ 201: 'Created', 400: 'BadRequest', 409: 'Conflict', 413: 'PayloadTooLarge', 415: 'UnsupportedMediaType', 503: 'Unavailable' }),
     }),
+  list: op({
+    tags: ['guid'],
+    summary: "List a user's GUIDs",
+    description:
+      'One page of the user\'s live GUIDs in ascending GUID order, each as GET answers it (without its ETag: GET or HEAD a GUID for it). Keyset pages: pass `next` back as `cursor` (or follow `Link: rel="next"`) until `next` is null; a GUID that exists unchanged through the walk appears exactly once. Reflects every write acknowledged before the request, in every mode.',
+    operationId: 'listGuids',
+    parameters: [parameterRef('ListUser'), parameterRef('Limit'), parameterRef('Cursor')],
+    responses: refs({ 200: 'Page', 400: 'BadQuery', 503: 'Unavailable' }),
+  }),
   get: op({
     tags: ['guid'],
     summary: 'Read a GUID',

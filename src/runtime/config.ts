@@ -95,6 +95,12 @@ export const Config = Type.Object(
     JOURNAL_MAX_LAG: Int({ minimum: 1, default: 100_000, description: 'Write-behind: unflushed mutations past which writes get 503.' }),
     JOURNAL_CLAIM_IDLE_MS: Int({ minimum: 1, default: 30_000, description: 'Write-behind: journal entries pending this long on another instance are claimed.' }),
     JOURNAL_MAX_ATTEMPTS: Int({ minimum: 1, default: 5, description: 'Write-behind: store rejections of one entry before it is dead-lettered.' }),
+    LIST_FLUSH_WAIT_MS: Int({
+      minimum: 1,
+      maximum: 60_000,
+      default: 2_000,
+      description: 'Redis modes: longest a listing (GET /guid?user=) waits for the flusher to store the writes journalled before it arrived, so it reflects them; past it, 503 unavailable.',
+    }),
     SWEEP_INTERVAL_MS: Int({ minimum: 1, default: 60_000, description: 'How often expired records are deleted from the store.' }),
     SWEEP_BATCH: Int({ minimum: 1, default: 1_000, description: 'Most expired records deleted per sweep step.' }),
     ACTOR_MAILBOX_MAX: Int({ minimum: 1, default: 1_000, description: 'Requests that may wait on one GUID before 503.' }),

@@ -11,7 +11,11 @@ export interface paths {
       path?: never
       cookie?: never
     }
-    get?: never
+    /**
+     * List a user's GUIDs
+     * @description One page of the user's live GUIDs in ascending GUID order, each as GET answers it (without its ETag: GET or HEAD a GUID for it). Keyset pages: pass `next` back as `cursor` (or follow `Link: rel="next"`) until `next` is null; a GUID that exists unchanged through the walk appears exactly once. Reflects every write acknowledged before the request, in every mode.
+     */
+    get: operations['listGuids']
     put?: never
     /**
      * Create a GUID (generated when none is given)
@@ -20,7 +24,11 @@ export interface paths {
     post: operations['createGuid']
     delete?: never
     options?: never
-    head?: never
+    /**
+     * List a user's GUIDs (headers only)
+     * @description One page of the user's live GUIDs in ascending GUID order, each as GET answers it (without its ETag: GET or HEAD a GUID for it). Keyset pages: pass `next` back as `cursor` (or follow `Link: rel="next"`) until `next` is null; a GUID that exists unchanged through the walk appears exactly once. Reflects every write acknowledged before the request, in every mode. HEAD answers what GET would, without the body.
+     */
+    head: operations['headListGuids']
     patch?: never
     trace?: never
   }
@@ -255,6 +263,12 @@ export interface components {
         [key: string]: string
       }
     }
+    /** @description A page of one user's live GUIDs, in ascending GUID order, each as GET answers its body (the version is not in it: GET or HEAD a GUID for its ETag). */
+    GuidPage: {
+      items: components['schemas']['GuidRecord'][]
+      /** @description The cursor of the next page (also in `Link: rel="next"`), or null on the last page. */
+      next: string | null
+    }
   }
   responses: {
     /** @description The record. */
@@ -310,6 +324,44 @@ export interface components {
          *     }
          */
         'application/json': components['schemas']['GuidRecord']
+      }
+    }
+    /** @description A page of the user's GUIDs; `Link: rel="next"` names the next page when there is one. */
+    Page: {
+      headers: {
+        Link: components['headers']['Link']
+        'X-Request-Id': components['headers']['X-Request-Id']
+        [name: string]: unknown
+      }
+      content: {
+        /**
+         * @example {
+         *       "items": [
+         *         {
+         *           "guid": "9094E4C980C74043A4B586B420E69DDF",
+         *           "user": "Cylance, Inc.",
+         *           "expire": 4102444800
+         *         }
+         *       ],
+         *       "next": "AcRzkkLrHdY7kJTkyYDHQEOktYa0IOad3w"
+         *     }
+         */
+        'application/json': components['schemas']['GuidPage']
+      }
+    }
+    /** @description A query parameter is invalid (`errors` names it): `user` missing or too long, `limit` out of 1..1000, a malformed cursor or one from another user's listing, an unknown parameter. `urn:guidd:problem:validation`: The request is invalid. */
+    BadQuery: {
+      headers: {
+        'X-Request-Id': components['headers']['X-Request-Id']
+        [name: string]: unknown
+      }
+      content: {
+        'application/problem+json': components['schemas']['Problem'] & {
+          /** @enum {string} */
+          type?: 'urn:guidd:problem:validation'
+          /** @constant */
+          status?: 400
+        }
       }
     }
     /** @description Not modified: the If-None-Match ETag is current. No body. */
@@ -560,6 +612,21 @@ export interface components {
   }
   parameters: {
     /**
+     * @description Whose GUIDs to list: the `user` exactly as stored, 1 to 256 characters.
+     * @example Cylance, Inc.
+     */
+    ListUser: string
+    /**
+     * @description Most GUIDs in the page: 1 to 1000, default 100.
+     * @example 100
+     */
+    Limit: number
+    /**
+     * @description Where the page starts: the previous page's `next`, unchanged. Bound to its user: another user's cursor, or a malformed one, is 400.
+     * @example AcRzkkLrHdY7kJTkyYDHQEOktYa0IOad3w
+     */
+    Cursor: string
+    /**
      * @description The GUID: 32 hex digits or hyphenated 8-4-4-4-12, any letter case, the hyphenated form optionally in braces (`%7B...%7D` in a URL). Answers always carry the canonical form.
      * @example 9094E4C980C74043A4B586B420E69DDF
      */
@@ -597,11 +664,48 @@ export interface components {
      * @example 1
      */
     'Retry-After': string
+    /**
+     * @description The next page of the listing: `</guid?user=...&limit=...&cursor=...>; rel="next"`. Absent on the last page.
+     * @example </guid?user=Cylance%2C%20Inc.&limit=100&cursor=AcRzkkLrHdY7kJTkyYDHQEOktYa0IOad3w>; rel="next"
+     */
+    Link: string
   }
   pathItems: never
 }
 export type $defs = Record<string, never>
 export interface operations {
+  listGuids: {
+    parameters: {
+      query: {
+        /**
+         * @description Whose GUIDs to list: the `user` exactly as stored, 1 to 256 characters.
+         * @example Cylance, Inc.
+         */
+        user: components['parameters']['ListUser']
+        /**
+         * @description Most GUIDs in the page: 1 to 1000, default 100.
+         * @example 100
+         */
+        limit?: components['parameters']['Limit']
+        /**
+         * @description Where the page starts: the previous page's `next`, unchanged. Bound to its user: another user's cursor, or a malformed one, is 400.
+         * @example AcRzkkLrHdY7kJTkyYDHQEOktYa0IOad3w
+         */
+        cursor?: components['parameters']['Cursor']
+      }
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      200: components['responses']['Page']
+      400: components['responses']['BadQuery']
+      431: components['responses']['HeaderTooLarge']
+      500: components['responses']['Internal']
+      503: components['responses']['Unavailable']
+    }
+  }
   createGuid: {
     parameters: {
       query?: never
@@ -623,6 +727,74 @@ export interface operations {
       431: components['responses']['HeaderTooLarge']
       500: components['responses']['Internal']
       503: components['responses']['Unavailable']
+    }
+  }
+  headListGuids: {
+    parameters: {
+      query: {
+        /**
+         * @description Whose GUIDs to list: the `user` exactly as stored, 1 to 256 characters.
+         * @example Cylance, Inc.
+         */
+        user: components['parameters']['ListUser']
+        /**
+         * @description Most GUIDs in the page: 1 to 1000, default 100.
+         * @example 100
+         */
+        limit?: components['parameters']['Limit']
+        /**
+         * @description Where the page starts: the previous page's `next`, unchanged. Bound to its user: another user's cursor, or a malformed one, is 400.
+         * @example AcRzkkLrHdY7kJTkyYDHQEOktYa0IOad3w
+         */
+        cursor?: components['parameters']['Cursor']
+      }
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description A page of the user's GUIDs; `Link: rel="next"` names the next page when there is one. */
+      200: {
+        headers: {
+          Link: components['headers']['Link']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description A query parameter is invalid (`errors` names it): `user` missing or too long, `limit` out of 1..1000, a malformed cursor or one from another user's listing, an unknown parameter. `urn:guidd:problem:validation`: The request is invalid. */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description Request headers over 16 KiB in all are refused by Bun's HTTP parser before the service runs: a 431 with no body and no X-Request-Id, and the connection is closed. (MAX_HEADER_BYTES is 0: the service sets no lower limit of its own.) */
+      431: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description A fault of the service; it logged the cause under the request id. `urn:guidd:problem:internal`: Internal server error. */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description Retry after Retry-After seconds. `urn:guidd:problem:overloaded`: The service is overloaded. `urn:guidd:problem:unavailable`: A backing service is unavailable. `urn:guidd:problem:timeout`: The request took too long. */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          'Retry-After': components['headers']['Retry-After']
+          [name: string]: unknown
+        }
+        content?: never
+      }
     }
   }
   getGuid: {

@@ -174,6 +174,8 @@ describe('the document in every configuration', () => {
    * route may, and the 503 of REQUEST_TIMEOUT_MS (10 s by default) on every guarded route.
    */
   const base: Array<[string, string, string[]]> = [
+    ['/guid', 'get', ['200', '400', '431', '500', '503']],
+    ['/guid', 'head', ['200', '400', '431', '500', '503']],
     ['/guid', 'post', ['201', '400', '409', '413', '415', '431', '500', '503']],
     ['/guid/{guid}', 'get', ['200', '304', '400', '404', '431', '500', '503']],
     ['/guid/{guid}', 'head', ['200', '304', '400', '404', '431', '500', '503']],
@@ -243,7 +245,7 @@ describe('the document in every configuration', () => {
     for (const name of ['ETag', 'Location', 'X-Request-Id']) expect(resolve(plain, created.headers[name]).required).toBe(true)
     expect(resolve(plain, resolve(plain, plain.paths['/guid/{guid}'].get.responses['304']).headers.ETag).required).toBe(true)
     expect(plain.paths['/guid'].description).toContain('405')
-    expect(plain.paths['/guid'].description).toContain('Allow: POST`')
+    expect(plain.paths['/guid'].description).toContain('Allow: GET, HEAD, POST`')
     expect(plain.paths['/guid/{guid}'].description).toContain('Allow: GET, HEAD, POST, PATCH, DELETE`')
   })
 

@@ -172,6 +172,7 @@ const documentOf = (next: Stored): UpdateFilter<GuidDoc> => {
 const storeView = (store: Store, sweepClaims: (nowSec: number, limit: number) => Promise<number>): Store => ({
   name: store.name,
   get: (guid, nowSec) => store.get(guid, nowSec),
+  listUser: (user, after, limit, nowSec) => store.listUser(user, after, limit, nowSec),
   applyBatch: (mutations) => store.applyBatch(mutations),
   sweepExpired: async (nowSec, limit) => {
     const swept = await store.sweepExpired(nowSec, limit)

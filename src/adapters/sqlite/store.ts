@@ -1,7 +1,7 @@
 import { Database, type Statement } from 'bun:sqlite'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { checkStored, type Mutation, type Stored } from '../../domain/model'
+import { checkStored, type Mutation, type Stored, type StoredRecord } from '../../domain/model'
 import { Checkpointer } from './checkpointer'
 import type { ApplyOutcome, Store } from '../../data/store'
 
@@ -63,9 +63,12 @@ const keyOf = (guid: string): Buffer => {
   return key
 }
 
+/** Sorts before every GUID's key. */
+const NO_KEY = Buffer.alloc(0)
+
 /**
  * `bun:sqlite` in WAL mode. One table, unique on the canonical GUID, an index on
- * `expire` for the sweep; a tombstone is a row whose `user` is NULL. Calls are synchronous underneath, so a
+ * `expire` for the sweep and one on `(user, guid)` for the listing; a tombstone is a row whose `user` is NULL. Calls are synchronous underneath, so a
  * batch is one transaction that no other statement interleaves with.
  */
 export class SqliteStore implements Store {
@@ -74,6 +77,7 @@ export class SqliteStore implements Store {
   private checkpointFailed = false
   private readonly db: Database
   private readonly selectOne: Statement<Row, [Buffer, number]>
+  private readonly selectUser: Statement<Row & { guid: Uint8Array }, [string, Buffer, number, number]>
   private readonly upsert: Statement<unknown, [Buffer, string | null, number, number]>
   private readonly sweep: Statement<unknown, [number, number]>
   private readonly probe: Statement<unknown, [number]>
@@ -114,7 +118,12 @@ export class SqliteStore implements Store {
       version INTEGER NOT NULL
     )`)
     this.db.exec('CREATE INDEX IF NOT EXISTS guids_expire ON guids (expire)')
+    // The listing's keyset index (GET /guid?user=): a user's GUIDs in order. Partial: a
+    // tombstone (user NULL) is never listed. A file from before it gets it at the first open.
+    this.db.exec('CREATE INDEX IF NOT EXISTS guids_user ON guids (user, guid) WHERE user IS NOT NULL')
     this.selectOne = this.db.query('SELECT user, expire, version FROM guids WHERE guid = ?1 AND expire > ?2')
+    // The 16-byte keys sort as the canonical hex does (digits before A-F); X'' sorts first.
+    this.selectUser = this.db.query('SELECT guid, user, expire, version FROM guids WHERE user = ?1 AND guid > ?2 AND expire > ?3 ORDER BY guid LIMIT ?4')
     // Version guard: a put lands when it is newer than what is stored, expired or not (an
     // expired newer state hides the GUID; skipping it would bring the older one back).
     this.upsert = this.db.query(`INSERT INTO guids (guid, user, expire, version) VALUES (?1, ?2, ?3, ?4)
@@ -139,6 +148,15 @@ export class SqliteStore implements Store {
     const stored = fromRow(guid, row)
     if (!checkStored.Check(stored)) throw new Error(`sqlite: row for ${guid} does not match the record schema`)
     return stored
+  }
+
+  async listUser(user: string, after: string | undefined, limit: number, nowSec: number): Promise<StoredRecord[]> {
+    return this.selectUser.all(user, after === undefined ? NO_KEY : keyOf(after), nowSec, limit).map((row) => {
+      const guid = Buffer.from(row.guid).toString('hex').toUpperCase()
+      const stored = fromRow(guid, row)
+      if (!checkStored.Check(stored) || 'deleted' in stored) throw new Error(`sqlite: row for ${guid} does not match the record schema`)
+      return stored
+    })
   }
 
   /** Synchronous batch: one transaction, committed (WAL) when this returns. */

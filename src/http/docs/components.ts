@@ -16,6 +16,8 @@ export const EXAMPLE_EXPIRE = 4102444800
 const EXAMPLE_REQUEST_ID = '5156df71-9b68-3'
 /** What a record answer looks like: a version as the service now makes them (seconds * 1e6 + n). */
 const EXAMPLE_ETAG = '"1764633600000001"'
+/** A listing cursor (src/domain/listing.ts encodeCursor) after EXAMPLE_GUID for 'Cylance, Inc.'. */
+const EXAMPLE_CURSOR = 'AcRzkkLrHdY7kJTkyYDHQEOktYa0IOad3w'
 
 export const headerRef = (name: string): Json => ({ $ref: `#/components/headers/${name}` })
 export const responseRef = (name: string): Json => ({ $ref: `#/components/responses/${name}` })
@@ -40,6 +42,12 @@ export const headers = (): Record<string, Json> => ({
   'Retry-After': text('Seconds to wait before retrying.', '^[0-9]+$', '1'),
   Allow: text('The methods the path allows, comma-separated.', undefined, 'GET, HEAD, POST, PATCH, DELETE'),
   'WWW-Authenticate': text('The bearer challenge: `Bearer realm="guidd"`, plus `error="invalid_token"` when a key was sent that matches none.', undefined, 'Bearer realm="guidd"'),
+  Link: text(
+    'The next page of the listing: `</guid?user=...&limit=...&cursor=...>; rel="next"`. Absent on the last page.',
+    '^<[^>]+>; rel="next"$',
+    `</guid?user=Cylance%2C%20Inc.&limit=100&cursor=${EXAMPLE_CURSOR}>; rel="next"`,
+    false,
+  ),
   'RateLimit-Limit': text('The bucket size: requests a client may make at once.', '^[0-9]+$', '100'),
   'RateLimit-Remaining': text('Requests left now: 0.', '^[0-9]+$', '0'),
   'RateLimit-Reset': text('Seconds until a request is allowed again.', '^[0-9]+$', '1'),
@@ -47,6 +55,30 @@ export const headers = (): Record<string, Json> => ({
 })
 
 export const parameters = (): Record<string, Json> => ({
+  ListUser: {
+    in: 'query',
+    name: 'user',
+    required: true,
+    description: 'Whose GUIDs to list: the `user` exactly as stored, 1 to 256 characters.',
+    schema: { type: 'string', minLength: 1, maxLength: 256 },
+    example: 'Cylance, Inc.',
+  },
+  Limit: {
+    in: 'query',
+    name: 'limit',
+    required: false,
+    description: 'Most GUIDs in the page: 1 to 1000, default 100.',
+    schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
+    example: 100,
+  },
+  Cursor: {
+    in: 'query',
+    name: 'cursor',
+    required: false,
+    description: "Where the page starts: the previous page's `next`, unchanged. Bound to its user: another user's cursor, or a malformed one, is 400.",
+    schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+    example: EXAMPLE_CURSOR,
+  },
   Guid: {
     in: 'path',
     name: 'guid',
@@ -141,6 +173,20 @@ export const responses = (options: ResponseOptions): Record<string, Json> => {
     Record: record('The record.'),
     Created: record('Created.', ['Location']),
     Updated: record('Updated.'),
+    Page: {
+      description: 'A page of the user\'s GUIDs; `Link: rel="next"` names the next page when there is one.',
+      headers: { Link: headerRef('Link'), 'X-Request-Id': headerRef('X-Request-Id') },
+      content: {
+        'application/json': {
+          schema: schemaRef('GuidPage'),
+          example: { items: [{ guid: EXAMPLE_GUID, user: 'Cylance, Inc.', expire: EXAMPLE_EXPIRE }], next: EXAMPLE_CURSOR },
+        },
+      },
+    },
+    BadQuery: problem(
+      "A query parameter is invalid (`errors` names it): `user` missing or too long, `limit` out of 1..1000, a malformed cursor or one from another user's listing, an unknown parameter.",
+      [['validation', 'cursor belongs to another listing: it was given for another user', [{ path: 'cursor', message: 'cursor belongs to another listing: it was given for another user' }]]],
+    ),
     NotModified: { description: 'Not modified: the If-None-Match ETag is current. No body.', headers: { ETag: headerRef('ETag'), 'X-Request-Id': headerRef('X-Request-Id') } },
     Deleted: { description: 'Deleted. No body.', headers: { 'X-Request-Id': headerRef('X-Request-Id') } },
     BadRequest: problem('The request is invalid: a field (`errors` lists each, by JSON Pointer), the GUID, or the JSON itself.', [

@@ -117,6 +117,18 @@ const NotReady = Type.Object(
 
 const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` })
 
+/** GET /guid?user=: one page of a user's GUIDs (src/http/list-route.ts). */
+const guidPage = (): Json => ({
+  type: 'object',
+  description: "A page of one user's live GUIDs, in ascending GUID order, each as GET answers its body (the version is not in it: GET or HEAD a GUID for its ETag).",
+  properties: {
+    items: { type: 'array', items: ref('GuidRecord'), maxItems: 1000 },
+    next: { anyOf: [{ type: 'string', pattern: '^[A-Za-z0-9_-]+$' }, { type: 'null' }], description: 'The cursor of the next page (also in `Link: rel="next"`), or null on the last page.' },
+  },
+  required: ['items', 'next'],
+  additionalProperties: false,
+})
+
 const withoutUndefined = (o: Json): Json => JSON.parse(JSON.stringify(o))
 
 /** components.schemas: the model's schemas (leaves referenced by $ref), the problem and the probes' answers. */
@@ -138,5 +150,6 @@ export const schemaComponents = (): Record<string, Json> => {
     out[name] = withoutUndefined(REFINED[name]?.(s) ?? s)
   }
   for (const [name, schema] of Object.entries({ Problem, Health, Ready, NotReady })) out[name] = plain(schema) as Json
+  out.GuidPage = guidPage()
   return out
 }

@@ -2,6 +2,7 @@ import type { LruTier } from '../../adapters/lru/lru'
 import type { Journal } from '../../data/journal'
 import type { RateLimit } from '../../data/rate-limit'
 import type { Store } from '../../data/store'
+import type { ReadBarrier } from '../../data/user-index'
 import type { CacheTier } from '../../data/tier'
 import type { Clock } from '../../domain/clock'
 import type { Logger } from '../../ops/logger'
@@ -17,6 +18,8 @@ export interface Mode {
   store: Store
   /** The tier every instance shares (Redis), when there is one. */
   shared?: CacheTier
+  /** What a listing waits for before it reads the store (Redis modes: the flusher). */
+  barrier?: ReadBarrier
   /** Other instances write the same GUIDs: this instance's LRU may trail them. */
   sharedWriters: boolean
   checks: ReadinessCheck[]

@@ -26,6 +26,8 @@ export interface RedisModeOptions {
   /** REDIS_WAIT_REPLICAS (0: no WAIT) and REDIS_WAIT_TIMEOUT_MS. */
   waitReplicas: number
   waitTimeoutMs: number
+  /** Longest a listing waits for the flusher (LIST_FLUSH_WAIT_MS). */
+  listFlushWaitMs: number
 }
 
 export const redisOptions = (config: Config, url: string): RedisModeOptions => ({
@@ -43,11 +45,13 @@ export const redisOptions = (config: Config, url: string): RedisModeOptions => (
   lruTtlMs: config.LRU_TTL_MS ?? 0,
   waitReplicas: config.REDIS_WAIT_REPLICAS,
   waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
+  listFlushWaitMs: config.LIST_FLUSH_WAIT_MS,
 })
 
 /** The Redis client and the parts over it, loaded only in this mode. */
 const loadAdapters = async () => {
-  const [client, flusher, invalidation, journal, keys, probes, rateLimit, tier] = await Promise.all([
+  const [barrier, client, flusher, invalidation, journal, keys, probes, rateLimit, tier] = await Promise.all([
+    import('../../adapters/redis/barrier'),
     import('../../adapters/redis/client'),
     import('../../adapters/redis/flusher'),
     import('../../adapters/redis/invalidation'),
@@ -57,7 +61,7 @@ const loadAdapters = async () => {
     import('../../adapters/redis/rate-limit'),
     import('../../adapters/redis/tier'),
   ])
-  return { ...client, ...flusher, ...invalidation, ...journal, ...keys, ...probes, ...rateLimit, ...tier }
+  return { ...barrier, ...client, ...flusher, ...invalidation, ...journal, ...keys, ...probes, ...rateLimit, ...tier }
 }
 
 /**
@@ -67,7 +71,7 @@ const loadAdapters = async () => {
  */
 export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Promise<Mode> => {
   const { lru, clock, logger, metrics, lifecycle, instanceId } = deps
-  const { connectRedis, Flusher, Invalidation, RedisJournal, RedisRateLimit, redisKeys, redisProbes, RedisTier } = await loadAdapters()
+  const { connectRedis, Flusher, Invalidation, JournalBarrier, RedisJournal, RedisRateLimit, redisKeys, redisProbes, RedisTier } = await loadAdapters()
   const store = deps.store ?? (await openStore(options.store, logger))
   lifecycle.onClose('store', () => store.close())
   reportServerFit(store, metrics.registry, logger)
@@ -154,5 +158,6 @@ export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Prom
       onFallback: (failing, error) =>
         failing ? logger.warn({ err: error }, "rate limit: Redis does not answer; this instance's own buckets decide until it does") : logger.info('rate limit: shared buckets in Redis decide again'),
     })
-  return { name: 'redis', journal, store, shared, sharedWriters: true, checks, sharedRateLimit }
+  const barrier = new JournalBarrier({ client: main, keys, waitMs: options.listFlushWaitMs, timeoutMs: options.timeoutMs })
+  return { name: 'redis', journal, store, shared, barrier, sharedWriters: true, checks, sharedRateLimit }
 }
