@@ -137,6 +137,8 @@ export const firstVersion = (nowSec: number, knownVersion: number): number => Ma
 export interface Mutation {
   next: Stored
   prevVersion: number
+  /** An Idempotency-Key answer to keep with the write, where the journal can (data/idempotency.ts). */
+  keep?: { id: string; fingerprint: string; answer: string; expire: number }
 }
 
 export const toPublic = (r: StoredRecord): GuidRecord => ({ guid: r.guid, user: r.user, expire: r.expire })

@@ -5,6 +5,8 @@ import { AppError, isKnownError } from './problems'
 import type { GuidService } from '../data/guid-service'
 import type { RateLimit } from '../data/rate-limit'
 import type { ListingService } from '../data/listing-service'
+import type { IdempotencyStore } from '../data/idempotency'
+import type { Clock } from '../domain/clock'
 import type { ClientAddress } from './client-address'
 import type { Cors } from './cors'
 import type { Deadlines } from './deadlines'
@@ -28,6 +30,8 @@ export interface AppDeps {
   service: GuidService
   /** GET /guid?user=: one user's GUIDs, page by page. */
   listing: ListingService
+  /** Where Idempotency-Key answers are kept, and for how long. */
+  idempotency: { store: IdempotencyStore; ttlSeconds: number; clock: Clock }
   metrics: Metrics
   readiness: Readiness
   logger: Logger
@@ -95,7 +99,12 @@ export const createApp = (deps: AppDeps): App => {
       maxHeaderBytes: deps.maxHeaderBytes ?? 0,
       timeoutMs: deps.deadlines?.timeoutMs ?? 0,
     })
-  const table = new RouteTable([listRoute(deps.listing), ...guidRoutes(deps.service), ...opsRoutes(deps.readiness, metrics, opsPolicy), ...docsRoutes(opsPolicy, document)])
+  const table = new RouteTable([
+    listRoute(deps.listing),
+    ...guidRoutes(deps.service, { ...deps.idempotency, keys, replayed: () => metrics.idempotentReplaysTotal.inc() }),
+    ...opsRoutes(deps.readiness, metrics, opsPolicy),
+    ...docsRoutes(opsPolicy, document),
+  ])
 
   /**
    * One dispatch for every request: Elysia's compiled fetch (its router, then the observed

@@ -122,6 +122,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   const app = createApp({
     service,
     listing,
+    idempotency: { store: mode.idempotency, ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS, clock },
     metrics,
     readiness,
     logger,

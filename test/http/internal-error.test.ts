@@ -1,5 +1,8 @@
 import { VERSION } from '../../src/runtime/version'
 import { describe, expect, test } from 'bun:test'
+import { Database } from 'bun:sqlite'
+import { SqliteIdempotency } from '../../src/adapters/sqlite/idempotency'
+import { KeptAnswers } from '../../src/adapters/sqlite/kept-answers'
 import { ActorRegistry } from '../../src/data/actors'
 import { createApp } from '../../src/http/app'
 import { ManualClock } from '../../src/domain/clock'
@@ -38,7 +41,8 @@ const buildApp = () => {
   const service = new GuidService({ actors, records, clock: new ManualClock(T0), defaultTtlSeconds: 60, tombstoneTtlSeconds: 60 })
   const metrics = new Metrics({ lruSize: () => 0, lruStats: () => ({ hits: 0, misses: 0 }), actorsInFlight: () => actors.size })
   const listing = new ListingService({ index: brokenStore, clock: new ManualClock(T0) })
-  const app = createApp({ service, listing, metrics, readiness: new Readiness([]), logger, version: VERSION })
+  const idempotency = { store: new SqliteIdempotency(new KeptAnswers(new Database(':memory:')), new ManualClock(T0)), ttlSeconds: 60, clock: new ManualClock(T0) }
+  const app = createApp({ service, listing, idempotency, metrics, readiness: new Readiness([]), logger, version: VERSION })
   const req = (method: string, path: string, body?: unknown) =>
     app.handle(new Request(`http://localhost${path}`, body === undefined ? { method } : { method, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }))
   return { req, logged, actors }

@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { checkStored, type Mutation, type Stored, type StoredRecord } from '../../domain/model'
 import { Checkpointer } from './checkpointer'
+import { KeptAnswers } from './kept-answers'
 import type { ApplyOutcome, Store } from '../../data/store'
 
 export interface SqliteStoreOptions {
@@ -74,6 +75,8 @@ const NO_KEY = Buffer.alloc(0)
 export class SqliteStore implements Store {
   readonly name = 'sqlite'
   readonly checkpointer: Checkpointer | undefined
+  /** Idempotency-Key answers, kept in the write's own transaction. */
+  readonly kept: KeptAnswers
   private checkpointFailed = false
   private readonly db: Database
   private readonly selectOne: Statement<Row, [Buffer, number]>
@@ -132,11 +135,14 @@ export class SqliteStore implements Store {
     this.db.exec('CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)')
     this.probe = this.db.query('INSERT OR REPLACE INTO write_probe (id, at) VALUES (1, ?1)')
     this.sweep = this.db.query('DELETE FROM guids WHERE id IN (SELECT id FROM guids WHERE expire <= ?1 LIMIT ?2)')
+    this.kept = new KeptAnswers(this.db)
     this.applyTx = this.db.transaction((mutations: readonly Mutation[]) =>
-      mutations.map(({ next }): ApplyOutcome => {
+      mutations.map(({ next, keep }): ApplyOutcome => {
         const user = 'deleted' in next ? null : next.user
         // run() and its change count, not RETURNING: no row to build (+22% upserts/s, measured).
-        return this.upsert.run(keyOf(next.guid), user, next.expire, next.version).changes === 0 ? 'stale' : 'applied'
+        if (this.upsert.run(keyOf(next.guid), user, next.expire, next.version).changes === 0) return 'stale'
+        if (keep !== undefined) this.kept.put(keep)
+        return 'applied'
       }),
     )
   }
@@ -172,7 +178,9 @@ export class SqliteStore implements Store {
     return this.applyBatchSync(mutations)
   }
 
+  /** Expired records and tombstones (counted), and expired Idempotency-Key answers. */
   async sweepExpired(nowSec: number, limit: number): Promise<number> {
+    this.kept.sweep(nowSec, limit)
     return this.sweep.run(nowSec, limit).changes
   }
 

@@ -1,4 +1,5 @@
 import { GroupCommitJournal } from '../../adapters/sqlite/group-commit'
+import { SqliteIdempotency } from '../../adapters/sqlite/idempotency'
 import { SqliteStore } from '../../adapters/sqlite/store'
 import { WriteHealth } from '../../ops/write-health'
 import type { Config } from '../config'
@@ -40,5 +41,6 @@ export const embeddedMode = (options: EmbeddedOptions, deps: ModeDeps): Mode => 
     health,
   })
   lifecycle.onClose('journal', () => journal.close())
-  return { name: 'embedded', journal, store, sharedWriters: false, checks: [storeCheck(store, health)] }
+  const idempotency = new SqliteIdempotency(store.kept, clock)
+  return { name: 'embedded', journal, store, idempotency, sharedWriters: false, checks: [storeCheck(store, health)] }
 }
