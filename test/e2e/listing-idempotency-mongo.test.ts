@@ -5,18 +5,20 @@ import { join } from 'node:path'
 import { MongoClient } from 'mongodb'
 import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
 import { startGuidd, urlOf } from '../support/guidd-process'
+import { idempotencyContract } from '../support/idempotency-contract'
 import { listingContract, type Send } from '../support/listing-contract'
 import type { Started } from '../support/process'
 import { redisSuites, startRedis, type TestRedis } from '../support/redis'
 import { send } from '../support/requests'
 
 /**
- * GET /guid?user= over real HTTP in the MongoDB modes, two instances each: MongoDB-only (each
- * write written through before its answer) and Redis + MongoDB (the listing waits for the
- * flusher). Writes go to one instance and listings to the other. One FerretDB, a database per mode.
+ * GET /guid?user= and Idempotency-Key over real HTTP in the MongoDB modes, two instances each:
+ * MongoDB-only (each write written through before its answer; a key claimed in MongoDB before
+ * its write) and Redis + MongoDB (the listing waits for the flusher; keys in Redis). Writes go
+ * to one instance, listings and retries to the other. One FerretDB, a database per mode.
  */
 
-const enabled = ferretdbSuites('listing in the MongoDB modes') && redisSuites('listing in the MongoDB modes')
+const enabled = ferretdbSuites('listing and Idempotency-Key in the MongoDB modes') && redisSuites('listing and Idempotency-Key in the MongoDB modes')
 let ferret: TestFerretdb
 let redis: TestRedis
 let dir: string
@@ -53,10 +55,13 @@ afterAll(async () => {
   if (dir !== undefined) rmSync(dir, { recursive: true, force: true })
 })
 
+/** Requests to one server; a string body is sent as it is (the contracts send exact bytes). */
 const to =
   (base: string): Send =>
   (method, path, body, headers) =>
-    send(base, method, path, body, headers)
+    typeof body === 'string'
+      ? fetch(base + path, { method, headers: { 'content-type': 'application/json', ...headers }, body, signal: AbortSignal.timeout(10_000) })
+      : send(base, method, path, body, headers)
 
 describe.if(enabled)('listing, MongoDB-only mode, two instances', () => {
   listingContract(() => ({ writer: to(mongoOnly[0]!), reader: to(mongoOnly[1]!) }), { count: 12 })
@@ -74,4 +79,12 @@ describe.if(enabled)('listing, MongoDB-only mode, two instances', () => {
 
 describe.if(enabled)('listing, Redis + MongoDB mode, two instances', () => {
   listingContract(() => ({ writer: to(redisMongo[0]!), reader: to(redisMongo[1]!) }), { count: 12 })
+})
+
+describe.if(enabled)('Idempotency-Key, MongoDB-only mode, two instances', () => {
+  idempotencyContract(() => ({ a: to(mongoOnly[0]!), b: to(mongoOnly[1]!) }))
+})
+
+describe.if(enabled)('Idempotency-Key, Redis + MongoDB mode, two instances', () => {
+  idempotencyContract(() => ({ a: to(redisMongo[0]!), b: to(redisMongo[1]!) }))
 })
