@@ -289,11 +289,12 @@ export interface components {
         'application/json': components['schemas']['GuidRecord']
       }
     }
-    /** @description Created. */
+    /** @description Created (or, with `Idempotent-Replayed: true`, the answer kept under the Idempotency-Key). */
     Created: {
       headers: {
         ETag: components['headers']['ETag']
         Location: components['headers']['Location']
+        'Idempotent-Replayed': components['headers']['Idempotent-Replayed']
         'X-Request-Id': components['headers']['X-Request-Id']
         [name: string]: unknown
       }
@@ -308,10 +309,11 @@ export interface components {
         'application/json': components['schemas']['GuidRecord']
       }
     }
-    /** @description Updated. */
+    /** @description Updated (or, with `Idempotent-Replayed: true`, the answer kept under the Idempotency-Key). */
     Updated: {
       headers: {
         ETag: components['headers']['ETag']
+        'Idempotent-Replayed': components['headers']['Idempotent-Replayed']
         'X-Request-Id': components['headers']['X-Request-Id']
         [name: string]: unknown
       }
@@ -373,10 +375,11 @@ export interface components {
       }
       content?: never
     }
-    /** @description Deleted. No body. */
+    /** @description Deleted. No body. With `Idempotent-Replayed: true`: the answer kept under the Idempotency-Key. */
     Deleted: {
       headers: {
         'X-Request-Id': components['headers']['X-Request-Id']
+        'Idempotent-Replayed': components['headers']['Idempotent-Replayed']
         [name: string]: unknown
       }
       content?: never
@@ -426,8 +429,44 @@ export interface components {
         }
       }
     }
-    /** @description The GUID exists and has not expired. `urn:guidd:problem:guid-exists`: The GUID already exists. */
+    /** @description The GUID exists and has not expired; or the first request under this Idempotency-Key still runs (with Retry-After). `urn:guidd:problem:guid-exists`: The GUID already exists. `urn:guidd:problem:idempotency-key-in-flight`: A request with this Idempotency-Key is in progress. */
     Conflict: {
+      headers: {
+        'X-Request-Id': components['headers']['X-Request-Id']
+        /**
+         * @description Seconds to wait before retrying (idempotency-key-in-flight only).
+         * @example 1
+         */
+        'Retry-After'?: string
+        [name: string]: unknown
+      }
+      content: {
+        'application/problem+json': components['schemas']['Problem'] & {
+          /** @enum {string} */
+          type?: 'urn:guidd:problem:guid-exists' | 'urn:guidd:problem:idempotency-key-in-flight'
+          /** @constant */
+          status?: 409
+        }
+      }
+    }
+    /** @description The first request under this Idempotency-Key still runs: retry after Retry-After for its answer. `urn:guidd:problem:idempotency-key-in-flight`: A request with this Idempotency-Key is in progress. */
+    InFlight: {
+      headers: {
+        'X-Request-Id': components['headers']['X-Request-Id']
+        'Retry-After': components['headers']['Retry-After']
+        [name: string]: unknown
+      }
+      content: {
+        'application/problem+json': components['schemas']['Problem'] & {
+          /** @enum {string} */
+          type?: 'urn:guidd:problem:idempotency-key-in-flight'
+          /** @constant */
+          status?: 409
+        }
+      }
+    }
+    /** @description The Idempotency-Key was used for another request (method, path, If-Match, If-None-Match or body): send a new key. `urn:guidd:problem:idempotency-key-reused`: The Idempotency-Key was used for another request. */
+    KeyReused: {
       headers: {
         'X-Request-Id': components['headers']['X-Request-Id']
         [name: string]: unknown
@@ -435,9 +474,9 @@ export interface components {
       content: {
         'application/problem+json': components['schemas']['Problem'] & {
           /** @enum {string} */
-          type?: 'urn:guidd:problem:guid-exists'
+          type?: 'urn:guidd:problem:idempotency-key-reused'
           /** @constant */
-          status?: 409
+          status?: 422
         }
       }
     }
@@ -612,6 +651,11 @@ export interface components {
   }
   parameters: {
     /**
+     * @description Makes the write safe to retry (draft-ietf-httpapi-idempotency-key-header): a structured-field string of 1 to 255 printable ASCII characters, in double quotes (`\"` and `\\` escape). The first request runs; its answer (status, body, ETag, Location) is kept for IDEMPOTENCY_TTL_SECONDS and replayed with `Idempotent-Replayed: true` to the same request sent again under the key (same method, path, If-Match, If-None-Match and body; member order and spacing aside); another request under the key is 422; while the first runs, 409 with Retry-After. 5xx answers are not kept. Scoped by the caller's API key.
+     * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+     */
+    IdempotencyKey: string
+    /**
      * @description Whose GUIDs to list: the `user` exactly as stored, 1 to 256 characters.
      * @example Cylance, Inc.
      */
@@ -665,6 +709,11 @@ export interface components {
      */
     'Retry-After': string
     /**
+     * @description Present (`true`) when this answer is the one kept under the request's Idempotency-Key, replayed: the request did not run again.
+     * @example true
+     */
+    'Idempotent-Replayed': string
+    /**
      * @description The next page of the listing: `</guid?user=...&limit=...&cursor=...>; rel="next"`. Absent on the last page.
      * @example </guid?user=Cylance%2C%20Inc.&limit=100&cursor=AcRzkkLrHdY7kJTkyYDHQEOktYa0IOad3w>; rel="next"
      */
@@ -709,7 +758,13 @@ export interface operations {
   createGuid: {
     parameters: {
       query?: never
-      header?: never
+      header?: {
+        /**
+         * @description Makes the write safe to retry (draft-ietf-httpapi-idempotency-key-header): a structured-field string of 1 to 255 printable ASCII characters, in double quotes (`\"` and `\\` escape). The first request runs; its answer (status, body, ETag, Location) is kept for IDEMPOTENCY_TTL_SECONDS and replayed with `Idempotent-Replayed: true` to the same request sent again under the key (same method, path, If-Match, If-None-Match and body; member order and spacing aside); another request under the key is 422; while the first runs, 409 with Retry-After. 5xx answers are not kept. Scoped by the caller's API key.
+         * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+         */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey']
+      }
       path?: never
       cookie?: never
     }
@@ -724,6 +779,7 @@ export interface operations {
       409: components['responses']['Conflict']
       413: components['responses']['PayloadTooLarge']
       415: components['responses']['UnsupportedMediaType']
+      422: components['responses']['KeyReused']
       431: components['responses']['HeaderTooLarge']
       500: components['responses']['Internal']
       503: components['responses']['Unavailable']
@@ -841,6 +897,11 @@ export interface operations {
          * @example "1764633600000001"
          */
         'If-None-Match'?: components['parameters']['IfNoneMatch']
+        /**
+         * @description Makes the write safe to retry (draft-ietf-httpapi-idempotency-key-header): a structured-field string of 1 to 255 printable ASCII characters, in double quotes (`\"` and `\\` escape). The first request runs; its answer (status, body, ETag, Location) is kept for IDEMPOTENCY_TTL_SECONDS and replayed with `Idempotent-Replayed: true` to the same request sent again under the key (same method, path, If-Match, If-None-Match and body; member order and spacing aside); another request under the key is 422; while the first runs, 409 with Retry-After. 5xx answers are not kept. Scoped by the caller's API key.
+         * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+         */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey']
       }
       path: {
         /**
@@ -860,9 +921,11 @@ export interface operations {
       200: components['responses']['Updated']
       201: components['responses']['Created']
       400: components['responses']['BadRequest']
+      409: components['responses']['InFlight']
       412: components['responses']['PreconditionFailed']
       413: components['responses']['PayloadTooLarge']
       415: components['responses']['UnsupportedMediaType']
+      422: components['responses']['KeyReused']
       431: components['responses']['HeaderTooLarge']
       500: components['responses']['Internal']
       503: components['responses']['Unavailable']
@@ -877,6 +940,11 @@ export interface operations {
          * @example "1764633600000001"
          */
         'If-Match'?: components['parameters']['IfMatch']
+        /**
+         * @description Makes the write safe to retry (draft-ietf-httpapi-idempotency-key-header): a structured-field string of 1 to 255 printable ASCII characters, in double quotes (`\"` and `\\` escape). The first request runs; its answer (status, body, ETag, Location) is kept for IDEMPOTENCY_TTL_SECONDS and replayed with `Idempotent-Replayed: true` to the same request sent again under the key (same method, path, If-Match, If-None-Match and body; member order and spacing aside); another request under the key is 422; while the first runs, 409 with Retry-After. 5xx answers are not kept. Scoped by the caller's API key.
+         * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+         */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey']
       }
       path: {
         /**
@@ -890,9 +958,11 @@ export interface operations {
     requestBody?: never
     responses: {
       204: components['responses']['Deleted']
-      400: components['responses']['InvalidGuid']
+      400: components['responses']['BadRequest']
       404: components['responses']['NotFound']
+      409: components['responses']['InFlight']
       412: components['responses']['PreconditionFailed']
+      422: components['responses']['KeyReused']
       431: components['responses']['HeaderTooLarge']
       500: components['responses']['Internal']
       503: components['responses']['Unavailable']
@@ -988,6 +1058,11 @@ export interface operations {
          * @example "1764633600000001"
          */
         'If-Match'?: components['parameters']['IfMatch']
+        /**
+         * @description Makes the write safe to retry (draft-ietf-httpapi-idempotency-key-header): a structured-field string of 1 to 255 printable ASCII characters, in double quotes (`\"` and `\\` escape). The first request runs; its answer (status, body, ETag, Location) is kept for IDEMPOTENCY_TTL_SECONDS and replayed with `Idempotent-Replayed: true` to the same request sent again under the key (same method, path, If-Match, If-None-Match and body; member order and spacing aside); another request under the key is 422; while the first runs, 409 with Retry-After. 5xx answers are not kept. Scoped by the caller's API key.
+         * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+         */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey']
       }
       path: {
         /**
@@ -1007,9 +1082,11 @@ export interface operations {
       200: components['responses']['Updated']
       400: components['responses']['BadRequest']
       404: components['responses']['NotFound']
+      409: components['responses']['InFlight']
       412: components['responses']['PreconditionFailed']
       413: components['responses']['PayloadTooLarge']
       415: components['responses']['UnsupportedMediaType']
+      422: components['responses']['KeyReused']
       431: components['responses']['HeaderTooLarge']
       500: components['responses']['Internal']
       503: components['responses']['Unavailable']

@@ -23,6 +23,9 @@ export const EXPIRE_STRING_PATTERN = '^(?:[0-9]{1,12}|[0-9]{4}-[0-9]{2}-[0-9]{2}
 /** What every response's X-Request-Id and every problem's requestId look like. */
 export const REQUEST_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$'
 
+/** An Idempotency-Key the service takes (domain/idempotency.ts parseIdempotencyKey): an sf-string of 1 to 255 characters. */
+export const IDEMPOTENCY_KEY_PATTERN = '^"(?:[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]|\\\\["\\\\]){1,255}"$'
+
 /** A strong ETag: the record's version in quotes. */
 export const ETAG_PATTERN = '^"[0-9]+"$'
 
