@@ -46,7 +46,7 @@ const deadClaim = async (key: string, user: string, guid: string): Promise<void>
   const now = app.clock.now()
   await raw
     .db(DB)
-    .collection<{ _id: string }>('idempotency')
+    .collection<Record<string, unknown> & { _id: string }>('idempotency')
     .insertOne({ _id: `-:${key}`, fingerprint, state: 'in-flight', token: 'dead', guid, leaseUntil: new Date(now + LEASE_MS), expireAt: new Date(now + 86_400_000) })
 }
 
