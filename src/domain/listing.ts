@@ -59,6 +59,10 @@ export const decodeCursor = (user: string, cursor: string): string => {
 
 const PARAMS = new Set(['user', 'limit', 'cursor'])
 
+/** 1 to 1000 in plain digits (no sign, no leading zero): what the OpenAPI document says, exactly. */
+export const LIMIT_PATTERN = '^(?:[1-9][0-9]{0,2}|1000)$'
+const LIMIT = new RegExp(LIMIT_PATTERN)
+
 const codePoints = (s: string): number => {
   let n = 0
   for (const _ of s) n++
@@ -83,8 +87,8 @@ export const parseListQuery = (params: URLSearchParams): ListQuery => {
   const rawLimit = params.get('limit')
   let limit = LIST_LIMIT_DEFAULT
   if (rawLimit !== null) {
-    limit = /^[0-9]{1,4}$/.test(rawLimit) ? Number(rawLimit) : Number.NaN
-    if (!(limit >= 1 && limit <= LIST_LIMIT_MAX)) throw invalid('limit', `limit must be an integer from 1 to ${LIST_LIMIT_MAX}`)
+    if (!LIMIT.test(rawLimit)) throw invalid('limit', `limit must be an integer from 1 to ${LIST_LIMIT_MAX}, in plain digits`)
+    limit = Number(rawLimit)
   }
   const cursor = params.get('cursor')
   return { user, limit, after: cursor === null ? undefined : decodeCursor(user, cursor) }

@@ -661,10 +661,10 @@ export interface components {
      */
     ListUser: string
     /**
-     * @description Most GUIDs in the page: 1 to 1000, default 100.
+     * @description Most GUIDs in the page: 1 to 1000 in plain digits, default 100.
      * @example 100
      */
-    Limit: number
+    Limit: string
     /**
      * @description Where the page starts: the previous page's `next`, unchanged. Bound to its user: another user's cursor, or a malformed one, is 400.
      * @example AcRzkkLrHdY7kJTkyYDHQEOktYa0IOad3w
@@ -732,7 +732,7 @@ export interface operations {
          */
         user: components['parameters']['ListUser']
         /**
-         * @description Most GUIDs in the page: 1 to 1000, default 100.
+         * @description Most GUIDs in the page: 1 to 1000 in plain digits, default 100.
          * @example 100
          */
         limit?: components['parameters']['Limit']
@@ -794,7 +794,7 @@ export interface operations {
          */
         user: components['parameters']['ListUser']
         /**
-         * @description Most GUIDs in the page: 1 to 1000, default 100.
+         * @description Most GUIDs in the page: 1 to 1000 in plain digits, default 100.
          * @example 100
          */
         limit?: components['parameters']['Limit']

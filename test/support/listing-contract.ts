@@ -158,6 +158,8 @@ export const listingContract = (target: () => ListingTarget, options: { count?: 
       [listPath(user, 1001), 'limit'],
       [`${listPath(user)}&limit=ten`, 'limit'],
       [`${listPath(user)}&limit=1.5`, 'limit'],
+      [`${listPath(user)}&limit=007`, 'limit'],
+      [`${listPath(user)}&limit=%2B5`, 'limit'],
       [listPath(user, 10, 'not-a-cursor'), 'cursor'],
       [listPath(user, 10, `${first.next}A`), 'cursor'],
       [listPath(freshUser(), 10, first.next!), 'cursor'],

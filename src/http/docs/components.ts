@@ -1,3 +1,4 @@
+import { LIMIT_PATTERN } from '../../domain/listing'
 import { catalogue, type ErrorCode, PROBLEM_TYPE_BASE } from '../problems'
 import { MAX_BODY_BYTES } from '../body'
 import { ETAG_PATTERN, GUID_INPUT_PATTERN, IDEMPOTENCY_KEY_PATTERN, REQUEST_ID_PATTERN } from './schemas'
@@ -77,9 +78,10 @@ export const parameters = (): Record<string, Json> => ({
     in: 'query',
     name: 'limit',
     required: false,
-    description: 'Most GUIDs in the page: 1 to 1000, default 100.',
-    schema: { type: 'integer', minimum: 1, maximum: 1000, default: 100 },
-    example: 100,
+    description: 'Most GUIDs in the page: 1 to 1000 in plain digits, default 100.',
+    // A string with a pattern, not an integer: the service takes exactly these digits (no `+5`, no `005`).
+    schema: { type: 'string', pattern: LIMIT_PATTERN, default: '100' },
+    example: '100',
   },
   Cursor: {
     in: 'query',
