@@ -1,6 +1,6 @@
 import type { ActorRegistry } from './actors'
 import { type Clock, nowSeconds } from '../domain/clock'
-import { type Decision, decideCreate, decidePatch, decideRemove, decideUpsert, notFound, type Preconditions, type State, stateOf, type WriteResult } from '../domain/decisions'
+import { type Decision, decideCreate, decidePatch, decideRemove, decideResumedCreate, decideUpsert, notFound, type Preconditions, type State, stateOf, type WriteResult } from '../domain/decisions'
 import type { KeyedWrite } from './idempotency'
 import { invalid, overloaded, ServiceError } from '../domain/errors'
 import type { Records } from './records'
@@ -76,14 +76,9 @@ export class GuidService {
     const guid = given === undefined ? (keyed?.guid ?? generateGuid()) : normaliseGuid(given, '/guid')
     const expire = this.expireOf(body.expire)
     const input = { guid, user: body.user, expire }
-    // A create that took over a dead request's key may find that request's create landed
-    // (MongoDB-only keeps the answer after the write): that record is this create's answer.
-    const decide =
-      keyed?.resumed === true
-        ? (state: State, now: number) => (state.live !== null && state.live.user === body.user ? { result: state.live } : decideCreate(state, now, input, this.deps))
-        : (state: State, now: number) => decideCreate(state, now, input, this.deps)
+    const decide = keyed?.resumed === true ? decideResumedCreate : decideCreate
     // 122 random bits cannot name an existing GUID (p ~ 2^-122 per pair): no lookup for those.
-    return this.transact(guid, given === undefined && keyed?.resumed !== true, decide, keyed)
+    return this.transact(guid, given === undefined && keyed?.resumed !== true, (state, now) => decide(state, now, input, this.deps), keyed)
   }
 
   upsert(rawGuid: string, body: UpsertBody, pre: Preconditions, keyed?: KeyedWrite): Promise<WriteResult> {

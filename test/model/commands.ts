@@ -133,16 +133,12 @@ export class RequestCommand implements Cmd {
     }
     const ctx = { g, t0: res.t0, t1: res.t1, diskFull: m.diskFull, storeDown: m.storeDown, defaultTtlSeconds: r.defaultTtlSeconds, allowRepeatedEtags: r.without.has('repeated-etags') }
     const outcomes = expectations(intent, ctx)
-    // On a full disk even a refusal under a key answers 503: its answer must be written to be kept.
-    if (key !== undefined && m.diskFull && !outcomes.some((o) => o.kind === 'problem' && o.status === 503)) {
+    // Under a key even a refusal answers 503 when the key's store cannot take it: on a full disk
+    // (its answer must be written to be kept), with MongoDB down (the key is claimed there first).
+    if (key !== undefined && (m.diskFull || m.storeDown) && !outcomes.some((o) => o.kind === 'problem' && o.status === 503 && o.type.endsWith(':unavailable'))) {
       const first = outcomes[0]
-      outcomes.push({
-        kind: 'problem',
-        status: 503,
-        type: 'urn:guidd:problem:unavailable',
-        why: 'the disk is full: the answer cannot be kept under the key',
-        gone: first?.kind === 'problem' ? first.gone : false,
-      })
+      const why = m.diskFull ? 'the disk is full: the answer cannot be kept under the key' : 'MongoDB is down: the key cannot be claimed'
+      outcomes.push({ kind: 'problem', status: 503, type: 'urn:guidd:problem:unavailable', why, gone: first?.kind === 'problem' ? first.gone : false })
     }
     const verdict = judge(outcomes, res, ctx, s.slot === null ? null : g.guid, (guid) => (adopt ? adoptInto(m, guid) : { guid, live: null, incarnation: [], earlier: [] }))
     const generated = s.slot === null && adopt && verdict.ok && verdict.outcome.kind === 'record' ? String(res.json.guid) : null
