@@ -282,7 +282,7 @@ export const responses = (options: ResponseOptions): Record<string, Json> => {
         'X-Request-Id': headerRef('X-Request-Id'),
         'Access-Control-Allow-Origin': text('The allowed origin, or `*`.', undefined, '*', false),
         'Access-Control-Allow-Methods': text('The methods the path allows.', undefined, 'POST', false),
-        'Access-Control-Allow-Headers': text('The request headers the API reads.', undefined, 'Authorization, Content-Type, If-Match, If-None-Match, X-Request-Id', false),
+        'Access-Control-Allow-Headers': text('The request headers the API reads.', undefined, 'Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-Id', false),
         'Access-Control-Max-Age': text('Seconds a browser may keep this answer.', '^[0-9]+$', '600', false),
       },
     },
