@@ -130,8 +130,10 @@ export class GuidService {
         const { next, result } = decision
         if (next === undefined) return result
         try {
-          // The key's answer goes with the write, in the journal's one atomic step, where it can.
+          // The key's answer goes with the write, in the journal's one atomic step, where it can;
+          // elsewhere what the write makes and answers is recorded first (KeyedWrite.intend).
           const keep = keyed?.keepWithWrite ? { id: keyed.id, fingerprint: keyed.fingerprint, answer: keyed.answer(result), expire: keyed.expire } : undefined
+          if (keyed?.intend !== undefined) await keyed.intend({ guid: next.guid, version: next.version, answer: keyed.answer(result) })
           await this.deps.records.commit(keep === undefined ? { next, prevVersion: state.version } : { next, prevVersion: state.version, keep }, now)
           if (keep !== undefined) keyed!.committed = true
           return result

@@ -39,6 +39,19 @@ export interface IdempotencyStore {
   settled(id: string, token: string): Promise<void>
   /** The claimed request's answer is not to be kept (401, 429, 5xx): free the key for a retry. */
   release(id: string, token: string): Promise<void>
+  /**
+   * Where answers are kept after the write (MongoDB-only): records, before the write, what it
+   * will write and answer, so a retry that takes over the claim of a request that died after its
+   * write (and before its answer) finds the write and replays that answer instead of running again.
+   */
+  intend?(id: string, token: string, intent: WriteIntent): Promise<void>
+}
+
+/** What a keyed write is about to write (the GUID and the version it makes) and the answer it will give. */
+export interface WriteIntent {
+  guid: string
+  version: number
+  answer: string
 }
 
 /**
@@ -58,4 +71,6 @@ export interface KeyedWrite {
   committed: boolean
   /** Whether the journal keeps answers (IdempotencyStore.keptWithWrite). */
   keepWithWrite: boolean
+  /** Records the write's intent before it is made (IdempotencyStore.intend), where answers are kept after the write. */
+  intend?: (intent: WriteIntent) => Promise<void>
 }

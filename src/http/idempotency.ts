@@ -109,6 +109,7 @@ export const idempotent = <T>(deps: IdempotencyDeps, spec: WriteSpec<T>) => {
       resumed: claim.resumed,
       committed: false,
       keepWithWrite: store.keptWithWrite,
+      intend: store.intend === undefined ? undefined : (intent) => store.intend!(id, claim.token, intent),
     }
     let answer: KeptAnswer
     try {

@@ -40,14 +40,20 @@ afterAll(async () => {
 
 const guidOf = () => crypto.randomUUID().replaceAll('-', '').toUpperCase()
 
-/** Leaves in MongoDB the claim of a `POST /guid {user}` under `key` whose request died, with the GUID it fixed. */
-const deadClaim = async (key: string, user: string, guid: string): Promise<void> => {
-  const fingerprint = fingerprintOf({ method: 'POST', path: '/guid', ifMatch: null, ifNoneMatch: null, body: new TextEncoder().encode(JSON.stringify({ user })) })
+/** Leaves in MongoDB the claim of a request under `key` whose request died (by default `POST /guid {user}` with the GUID it fixed). */
+const deadClaim = async (
+  key: string,
+  user: string,
+  guid: string,
+  request: { method: string; path: string; body: object } = { method: 'POST', path: '/guid', body: { user } },
+  extra: object = {},
+): Promise<void> => {
+  const fingerprint = fingerprintOf({ method: request.method, path: request.path, ifMatch: null, ifNoneMatch: null, body: new TextEncoder().encode(JSON.stringify(request.body)) })
   const now = app.clock.now()
   await raw
     .db(DB)
     .collection<Record<string, unknown> & { _id: string }>('idempotency')
-    .insertOne({ _id: `-:${key}`, fingerprint, state: 'in-flight', token: 'dead', guid, leaseUntil: new Date(now + LEASE_MS), expireAt: new Date(now + 86_400_000) })
+    .insertOne({ _id: `-:${key}`, fingerprint, state: 'in-flight', token: 'dead', guid, leaseUntil: new Date(now + LEASE_MS), expireAt: new Date(now + 86_400_000), ...extra })
 }
 
 const retry = (key: string, user: string) => app.req('POST', '/guid', { user }, { 'idempotency-key': `"${key}"` })
@@ -92,5 +98,61 @@ describe.if(enabled)('MongoDB-only: a keyed create killed between its write and 
     app.clock.advance(LEASE_MS + 1)
     await expectProblem(await retry(key, `${user} (another body)`), 422, 'idempotency-key-reused')
     expect((await listPage(app.req, `${user} (another body)`)).items).toEqual([])
+  })
+})
+
+describe.if(enabled)('MongoDB-only: a keyed PATCH killed after it recorded its intent', () => {
+  const patchBody = { user: 'patched' }
+
+  test('its write landed: the retry after the lease replays the answer the intent recorded, and nothing is written again', async () => {
+    const key = `intent-landed-${Date.now()}`
+    const created = await app.req('POST', '/guid', { user: freshUser() })
+    const { guid, expire } = (await created.json()) as { guid: string; expire: number }
+    // The dead request's PATCH, which landed.
+    const patched = await app.req('PATCH', `/guid/${guid}`, patchBody)
+    expect(patched.status).toBe(200)
+    const etag = patched.headers.get('etag')!
+    const version = Number(JSON.parse(etag))
+    const answer = JSON.stringify({ status: 200, body: JSON.stringify({ guid, user: 'patched', expire }), etag })
+    await deadClaim(key, '', guid, { method: 'PATCH', path: `/guid/${guid}`, body: patchBody }, { intent: { guid, version, answer } })
+    app.clock.advance(LEASE_MS + 1)
+    const retried = await app.req('PATCH', `/guid/${guid}`, patchBody, { 'idempotency-key': `"${key}"` })
+    expect(retried.status).toBe(200)
+    expect(retried.headers.get('idempotent-replayed')).toBe('true')
+    expect(retried.headers.get('etag')).toBe(etag)
+    expect(await retried.json()).toEqual({ guid, user: 'patched', expire })
+    // Still the landed version: a write conditional on it succeeds.
+    expect((await app.req('PATCH', `/guid/${guid}`, { user: 'after' }, { 'if-match': etag })).status).toBe(200)
+  })
+
+  test('its write did not land: the retry runs it', async () => {
+    const key = `intent-unwritten-${Date.now()}`
+    const created = await app.req('POST', '/guid', { user: freshUser() })
+    const { guid, expire } = (await created.json()) as { guid: string; expire: number }
+    const version = Number(JSON.parse(created.headers.get('etag')!)) + 1
+    const answer = JSON.stringify({ status: 200, body: JSON.stringify({ guid, user: 'patched', expire }), etag: `"${version}"` })
+    await deadClaim(key, '', guid, { method: 'PATCH', path: `/guid/${guid}`, body: patchBody }, { intent: { guid, version, answer } })
+    app.clock.advance(LEASE_MS + 1)
+    const retried = await app.req('PATCH', `/guid/${guid}`, patchBody, { 'idempotency-key': `"${key}"` })
+    expect(retried.status).toBe(200)
+    expect(retried.headers.get('idempotent-replayed')).toBeNull()
+    expect(retried.headers.get('etag')).toBe(`"${version}"`)
+    await expectReplay(retried, await app.req('PATCH', `/guid/${guid}`, patchBody, { 'idempotency-key': `"${key}"` }))
+  })
+
+  test('once answered, the claim holds the answer and no longer its intent', async () => {
+    const created = await app.req('POST', '/guid', { user: freshUser() })
+    const { guid } = (await created.json()) as { guid: string }
+    const key = `intent-recorded-${Date.now()}`
+    const answered = await app.req('PATCH', `/guid/${guid}`, patchBody, { 'idempotency-key': `"${key}"` })
+    expect(answered.status).toBe(200)
+    // Answered: the claim is done, its intent gone, its answer the one given.
+    const doc = await raw
+      .db(DB)
+      .collection<Record<string, unknown> & { _id: string }>('idempotency')
+      .findOne({ _id: `-:${key}` })
+    expect(doc).toMatchObject({ state: 'done' })
+    expect(doc?.intent).toBeUndefined()
+    expect(JSON.parse(String(doc?.answer))).toMatchObject({ status: 200, etag: answered.headers.get('etag') })
   })
 })

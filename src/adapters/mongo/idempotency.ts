@@ -1,7 +1,7 @@
 import type { Collection, WriteConcernSettings } from 'mongodb'
 import type { Clock } from '../../domain/clock'
 import { unavailable } from '../../domain/errors'
-import type { Claim, IdempotencyStore, KeepAnswer } from '../../data/idempotency'
+import type { Claim, IdempotencyStore, KeepAnswer, WriteIntent } from '../../data/idempotency'
 import { classifyWriteError, toDate } from './ops'
 import type { MongoStore } from './store'
 
@@ -18,6 +18,8 @@ interface KeyDoc {
   guid?: string
   leaseUntil?: Date
   answer?: string
+  /** Set just before the write: what it makes (the GUID's version) and what it answers. */
+  intent?: WriteIntent
   expireAt: Date
 }
 
@@ -66,13 +68,25 @@ export class MongoIdempotency implements IdempotencyStore {
         if (held.state === 'done' && held.expireAt.getTime() > now) return { kind: 'done', fingerprint: held.fingerprint, answer: held.answer ?? '' }
         if (held.state === 'in-flight' && (held.leaseUntil?.getTime() ?? 0) > now) return { kind: 'in-flight', fingerprint: held.fingerprint }
         if (held.state === 'in-flight' && held.fingerprint !== fingerprint && held.expireAt.getTime() > now) return { kind: 'in-flight', fingerprint: held.fingerprint }
-        // Its request died (the lease ran out), or its answer expired: take it over, keeping a
-        // dead request's GUID, whose create may have landed.
+        // Its request died (the lease ran out). When it had recorded its write's intent and that
+        // write landed (the GUID is at that version or later: versions never go back), its
+        // answer is the one it would have given: kept now, and replayed.
+        if (held.state === 'in-flight' && held.intent !== undefined && held.fingerprint === fingerprint && (await this.landed(held.intent))) {
+          const done = await docs.updateOne(
+            { _id: id, state: 'in-flight', ...(held.token === undefined ? {} : { token: held.token }) },
+            { $set: { state: 'done', answer: held.intent.answer, expireAt: fresh.expireAt }, $unset: { token: '', leaseUntil: '', guid: '', intent: '' } },
+            { writeConcern: this.o.writeConcern },
+          )
+          if (done.matchedCount === 1) return { kind: 'done', fingerprint, answer: held.intent.answer }
+          continue
+        }
+        // Or its answer expired: take it over, keeping a dead request's GUID, whose create may
+        // have landed (without an intent recorded, from an older instance).
         const resumed = held.state === 'in-flight'
         const keptGuid = resumed ? held.guid : guid
         const taken = await docs.updateOne(
           { _id: id, state: held.state, ...(held.token === undefined ? {} : { token: held.token }) },
-          { $set: { ...fresh, ...(keptGuid === undefined ? {} : { guid: keptGuid }) }, $unset: { answer: '' } },
+          { $set: { ...fresh, ...(keptGuid === undefined ? {} : { guid: keptGuid }) }, $unset: { answer: '', intent: '' } },
           { writeConcern: this.o.writeConcern },
         )
         if (taken.matchedCount === 1) return { kind: 'claimed', token, guid: keptGuid, resumed }
@@ -85,13 +99,24 @@ export class MongoIdempotency implements IdempotencyStore {
     await this.call((docs) =>
       docs.updateOne(
         { _id: keep.id, token },
-        { $set: { state: 'done', fingerprint: keep.fingerprint, answer: keep.answer, expireAt: toDate(keep.expire) }, $unset: { token: '', leaseUntil: '', guid: '' } },
+        { $set: { state: 'done', fingerprint: keep.fingerprint, answer: keep.answer, expireAt: toDate(keep.expire) }, $unset: { token: '', leaseUntil: '', guid: '', intent: '' } },
         { writeConcern: this.o.writeConcern },
       ),
     )
   }
 
   async settled(_id: string, _token: string): Promise<void> {}
+
+  async intend(id: string, token: string, intent: WriteIntent): Promise<void> {
+    await this.call((docs) => docs.updateOne({ _id: id, token, state: 'in-flight' }, { $set: { intent } }, { writeConcern: this.o.writeConcern }))
+  }
+
+  /** Whether the intended write is in MongoDB: the GUID's document at that version or later. */
+  private async landed(intent: WriteIntent): Promise<boolean> {
+    const { docs } = await this.store.connected()
+    const doc = await docs.findOne({ _id: intent.guid }, { projection: { version: 1 } })
+    return doc !== null && doc.version >= intent.version
+  }
 
   async release(id: string, token: string): Promise<void> {
     await this.call((docs) => docs.deleteOne({ _id: id, token, state: 'in-flight' }, { writeConcern: this.o.writeConcern }))
