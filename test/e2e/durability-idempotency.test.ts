@@ -34,8 +34,8 @@ const COMMON = { LOG_LEVEL: 'warn', HOST: '127.0.0.1', API_KEYS: '', REQUEST_TIM
 test('embedded: keyed creates survive kill -9, one GUID per key, acknowledged answers replayed', async () => {
   const env = { ...COMMON, SQLITE_PATH: join(dir, 'embedded.sqlite'), REDIS_URL: '', MONGODB_URL: '' }
   const r = await keyedCreatesSurviveKill({ start: () => startGuidd({ name: 'guidd (embedded)', env, started }), workers: 16, killAfterAcks: 300, retryForMs: 5_000 })
-  console.log(`keyed kill -9, embedded: ${r.acked} acknowledged, ${r.uncertain} in flight at the kill, ${r.replayed} replayed after the restart`)
-  expect(r.uncertain).toBe(16)
+  console.log(`keyed kill -9, embedded: ${r.acked} acknowledged, ${r.uncertain} unanswered (cut off by the kill, or 503), ${r.replayed} replayed after the restart`)
+  expect(r.uncertain).toBeGreaterThanOrEqual(16)
 }, 60_000)
 
 describe.if(redisSuites('keyed creates across kill -9, Redis mode'))('Redis mode', () => {
@@ -43,8 +43,8 @@ describe.if(redisSuites('keyed creates across kill -9, Redis mode'))('Redis mode
     redis = await startRedis()
     const env = { ...COMMON, SQLITE_PATH: join(dir, 'redis.sqlite'), REDIS_URL: redis.url, REDIS_PREFIX: redis.prefix(), MONGODB_URL: '', FLUSH_INTERVAL_MS: '20' }
     const r = await keyedCreatesSurviveKill({ start: () => startGuidd({ name: 'guidd (redis)', env, started }), workers: 16, killAfterAcks: 300, retryForMs: 6_000 })
-    console.log(`keyed kill -9, Redis mode: ${r.acked} acknowledged, ${r.uncertain} in flight at the kill, ${r.replayed} replayed after the restart`)
-    expect(r.uncertain).toBe(16)
+    console.log(`keyed kill -9, Redis mode: ${r.acked} acknowledged, ${r.uncertain} unanswered (cut off by the kill, or 503), ${r.replayed} replayed after the restart`)
+    expect(r.uncertain).toBeGreaterThanOrEqual(16)
   }, 60_000)
 })
 
@@ -55,8 +55,8 @@ describe.if(ferretdbSuites('keyed creates across kill -9, MongoDB-only mode'))('
       ferret = await startFerretdb()
       const env = { ...COMMON, MONGODB_URL: ferret.url, MONGODB_DB: 'guidd_keyed_kill', REDIS_URL: '' }
       const r = await keyedCreatesSurviveKill({ start: () => startGuidd({ name: 'guidd (mongodb-only)', env, started, ready: '/readyz' }), workers: 8, killAfterAcks: 80, retryForMs: 8_000 })
-      console.log(`keyed kill -9, MongoDB-only: ${r.acked} acknowledged, ${r.uncertain} in flight at the kill, ${r.replayed} replayed after the restart`)
-      expect(r.uncertain).toBe(8)
+      console.log(`keyed kill -9, MongoDB-only: ${r.acked} acknowledged, ${r.uncertain} unanswered (cut off by the kill, or 503), ${r.replayed} replayed after the restart`)
+      expect(r.uncertain).toBeGreaterThanOrEqual(8)
     },
     FERRETDB_BUILD_TIMEOUT_MS + 120_000,
   )
