@@ -4,8 +4,9 @@
  * mode (SQLite), pages of 100 starting at random GUIDs of that user, one request at a time,
  * after a warm-up. Prints p50 / p90 / p99 / max of the page's answer time as the client sees
  * it (fetch over loopback), and the same for a first page. The store is written directly
- * through SqliteStore (sorted GUIDs, batches of 10,000) so preparing it takes seconds, not the
- * minutes a million POSTs would.
+ * through the embedded runtime's store (sorted GUIDs, batches of 10,000) so preparing it takes
+ * seconds, not the minutes a million POSTs would; the cursors are collected by walking the
+ * heavy user's whole listing once (pages of 100), then pages are asked for at random ones.
  *
  * Env: BENCH_LIST_TOTAL, BENCH_LIST_HEAVY, BENCH_LIST_REQUESTS (2,000), BENCH_PIN (1; 0: no taskset).
  */
@@ -13,9 +14,10 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { SqliteStore } from '../src/adapters/sqlite/store'
-import { encodeCursor } from '../src/domain/listing'
 import type { Mutation } from '../src/domain/model'
+import { createLogger } from '../src/ops/logger'
+import { loadConfig } from '../src/runtime/config'
+import { createRuntime } from '../src/runtime/runtime'
 import { startBench } from './service'
 
 const HEAVY_USER = 'Heavy User, Inc.'
@@ -32,25 +34,27 @@ export interface ListingFigures {
 }
 
 /** Fills `path` with `total` GUIDs, `heavy` of them the heavy user's, the rest 100 per other user. */
-const prepare = (path: string, total: number, heavy: number): string[] => {
+const prepare = async (path: string, total: number, heavy: number): Promise<number> => {
   const guids = Array.from({ length: total }, () => crypto.randomUUID().replaceAll('-', '').toUpperCase()).sort()
   // Every (total/heavy)-th GUID is the heavy user's: spread over the whole key range.
   const every = Math.max(1, Math.floor(total / heavy))
-  const store = new SqliteStore({ path, synchronous: 'NORMAL', checkpointThread: false })
-  const mine: string[] = []
+  const runtime = await createRuntime(loadConfig({ SQLITE_PATH: path, LOG_LEVEL: 'silent' }), { logger: createLogger('silent') })
+  let mine = 0
   const expire = Math.floor(Date.now() / 1000) + 86_400 * 30
   const version = Math.floor(Date.now() / 1000) * 1_000_000 + 1
-  for (let start = 0; start < total; start += 10_000) {
-    const batch: Mutation[] = []
-    for (let i = start; i < Math.min(total, start + 10_000); i++) {
-      const guid = guids[i]!
-      const isHeavy = i % every === 0 && mine.length < heavy
-      if (isHeavy) mine.push(guid)
-      batch.push({ next: { guid, user: isHeavy ? HEAVY_USER : `user ${i % Math.max(1, Math.floor((total - heavy) / 100))}`, expire, version }, prevVersion: 0 })
+  try {
+    for (let start = 0; start < total; start += 10_000) {
+      const batch: Mutation[] = []
+      for (let i = start; i < Math.min(total, start + 10_000); i++) {
+        const isHeavy = i % every === 0 && mine < heavy
+        if (isHeavy) mine++
+        batch.push({ next: { guid: guids[i]!, user: isHeavy ? HEAVY_USER : `user ${i % Math.max(1, Math.floor((total - heavy) / 100))}`, expire, version }, prevVersion: 0 })
+      }
+      await runtime.store.applyBatch(batch)
     }
-    store.applyBatchSync(batch)
+  } finally {
+    await runtime.close(5_000)
   }
-  void store.close()
   return mine
 }
 
@@ -59,7 +63,7 @@ export const benchListing = async (options: { total: number; heavy: number; requ
   const path = join(dir, 'guidd.sqlite')
   try {
     const started = performance.now()
-    const mine = prepare(path, options.total, options.heavy)
+    const heavy = await prepare(path, options.total, options.heavy)
     const prepareSeconds = (performance.now() - started) / 1000
     const cmd = [process.execPath, 'run', join(import.meta.dir, '..', 'src', 'main.ts')]
     const service = await startBench({
@@ -78,7 +82,15 @@ export const benchListing = async (options: { total: number; heavy: number; requ
         if (res.status !== 200 || page.items.length === 0) throw new Error(`listing answered ${res.status} with ${page.items.length} items`)
         return ms
       }
-      const randomCursor = () => encodeCursor(HEAVY_USER, mine[Math.floor(Math.random() * (mine.length - 200))]!)
+      // Every page's cursor, from one walk of the heavy user's listing.
+      const cursors: string[] = []
+      for (let next: string | null = null; ; ) {
+        const page = (await (await fetch(url(next ?? undefined))).json()) as { next: string | null }
+        if (page.next === null) break
+        cursors.push(page.next)
+        next = page.next
+      }
+      const randomCursor = () => cursors[Math.floor(Math.random() * cursors.length)]!
       for (let i = 0; i < 200; i++) await time(url(randomCursor()))
       const pages: number[] = []
       for (let i = 0; i < options.requests; i++) pages.push(await time(url(randomCursor())))
@@ -89,7 +101,7 @@ export const benchListing = async (options: { total: number; heavy: number; requ
       const r = (n: number) => Math.round(n * 1000) / 1000
       return {
         total: options.total,
-        heavy: mine.length,
+        heavy,
         requests: options.requests,
         prepareSeconds: r(prepareSeconds),
         page: { p50: r(percentile(pages, 0.5)), p90: r(percentile(pages, 0.9)), p99: r(percentile(pages, 0.99)), max: r(pages[pages.length - 1]!) },

@@ -1,5 +1,5 @@
 import { type Clock, nowSeconds } from '../domain/clock'
-import { encodeCursor, type ListPage, type ListQuery } from '../domain/listing'
+import type { ListPage, ListQuery } from '../domain/listing'
 import type { ReadBarrier, UserIndex } from './user-index'
 
 export interface ListingServiceDeps {
@@ -21,8 +21,6 @@ export class ListingService {
   async list(query: ListQuery): Promise<ListPage> {
     await this.deps.barrier?.settled()
     const rows = await this.deps.index.listUser(query.user, query.after, query.limit + 1, nowSeconds(this.deps.clock))
-    if (rows.length <= query.limit) return { items: rows, next: null }
-    const items = rows.slice(0, query.limit)
-    return { items, next: encodeCursor(query.user, items[items.length - 1]!.guid) }
+    return rows.length <= query.limit ? { items: rows, more: false } : { items: rows.slice(0, query.limit), more: true }
   }
 }

@@ -1,7 +1,8 @@
 import type { ListingService } from '../data/listing-service'
-import { type ListQuery, parseListQuery } from '../domain/listing'
+import type { ListQuery } from '../domain/listing'
 import { toPublic } from '../domain/model'
 import type { RoutePolicy } from './guard'
+import { encodeCursor, parseListQuery } from './list-query'
 import { docs } from './openapi'
 import { pathOf } from './path'
 import { AppError } from './problems'
@@ -34,8 +35,10 @@ export const listRoute = (listing: ListingService): Route => ({
     if (pathOf(call.request.url) !== '/guid') throw new AppError('route-not-found', `No route ${pathOf(call.request.url)}; see /docs.`)
     const query = parseListQuery(queryOf(call.request.url))
     const page = await listing.list(query)
+    const last = page.items[page.items.length - 1]
+    const next = page.more && last !== undefined ? encodeCursor(query.user, last.guid) : null
     const headers: Record<string, string> = { 'cache-control': 'no-cache' }
-    if (page.next !== null) headers.link = nextLink(query, page.next)
-    return json(200, { items: page.items.map(toPublic), next: page.next }, call, headers)
+    if (next !== null) headers.link = nextLink(query, next)
+    return json(200, { items: page.items.map(toPublic), next }, call, headers)
   },
 })

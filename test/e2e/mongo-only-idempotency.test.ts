@@ -1,7 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { MongoClient } from 'mongodb'
 import { ManualClock } from '../../src/domain/clock'
-import { fingerprintOf } from '../../src/domain/idempotency'
+import { fingerprintOf } from '../../src/http/fingerprint'
 import { createTestApp, type TestApp } from '../support/app'
 import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
 import { expectProblem } from '../support/http'

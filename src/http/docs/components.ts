@@ -17,7 +17,7 @@ export const EXAMPLE_EXPIRE = 4102444800
 const EXAMPLE_REQUEST_ID = '5156df71-9b68-3'
 /** What a record answer looks like: a version as the service now makes them (seconds * 1e6 + n). */
 const EXAMPLE_ETAG = '"1764633600000001"'
-/** A listing cursor (src/domain/listing.ts encodeCursor) after EXAMPLE_GUID for 'Cylance, Inc.'. */
+/** A listing cursor (src/http/list-query.ts encodeCursor) after EXAMPLE_GUID for 'Cylance, Inc.'. */
 const EXAMPLE_CURSOR = 'AcRzkkLrHdY7kJTkyYDHQEOktYa0IOad3w'
 
 export const headerRef = (name: string): Json => ({ $ref: `#/components/headers/${name}` })
