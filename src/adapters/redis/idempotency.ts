@@ -16,6 +16,8 @@ export interface RedisIdempotencyOptions {
    * script (default true: one Redis, the same script).
    */
   keptWithWrite?: boolean
+  /** Told when keeping an answer fails (Redis refusing writes) and when one succeeds: the journal's write health. */
+  health?: { failed(error: unknown): void; succeeded(): void }
 }
 
 /**
@@ -60,7 +62,13 @@ export class RedisIdempotency implements IdempotencyStore {
   async complete(_token: string, keep: KeepAnswer): Promise<void> {
     const { client, keys, timeoutMs } = this.o
     this.mine.delete(keep.id)
-    await redisCall('idempotency', timeoutMs, () => client.set(keys.idempotency(keep.id), encodeKept(keep), { EXAT: keep.expire }))
+    try {
+      await redisCall('idempotency', timeoutMs, () => client.set(keys.idempotency(keep.id), encodeKept(keep), { EXAT: keep.expire }))
+    } catch (error) {
+      this.o.health?.failed(error)
+      throw error
+    }
+    this.o.health?.succeeded()
   }
 
   async settled(id: string, _token: string): Promise<void> {

@@ -1,6 +1,8 @@
 import { type Clock, nowSeconds } from '../../domain/clock'
+import { unavailable } from '../../domain/errors'
 import type { Claim, IdempotencyStore, KeepAnswer } from '../../data/idempotency'
 import type { KeptAnswers } from './kept-answers'
+import { isStorageFault } from './store'
 
 /**
  * Idempotency keys in the embedded mode. One process owns the SQLite file, so a claim lives
@@ -15,6 +17,8 @@ export class SqliteIdempotency implements IdempotencyStore {
   constructor(
     private readonly kept: KeptAnswers,
     private readonly clock: Clock,
+    /** Told when keeping an answer fails for a fault of the storage, and when it works again (as the group commit tells it). */
+    private readonly health?: { failed(error: unknown): void; succeeded(): void },
   ) {}
 
   async claim(id: string, fingerprint: string, guid: string | undefined): Promise<Claim> {
@@ -30,6 +34,12 @@ export class SqliteIdempotency implements IdempotencyStore {
   async complete(token: string, keep: KeepAnswer): Promise<void> {
     try {
       this.kept.put(keep)
+      this.health?.succeeded()
+    } catch (error) {
+      // Keeping an answer is a write like any other: a full disk makes the store "not ready".
+      if (!isStorageFault(error)) throw error
+      this.health?.failed(error)
+      throw unavailable('The store cannot take writes right now; retry shortly.', error)
     } finally {
       // Kept or not, the claim ends: memory never holds a key for a request that is over.
       await this.settled(keep.id, token)

@@ -41,6 +41,6 @@ export const embeddedMode = (options: EmbeddedOptions, deps: ModeDeps): Mode => 
     health,
   })
   lifecycle.onClose('journal', () => journal.close())
-  const idempotency = new SqliteIdempotency(store.kept, clock)
+  const idempotency = new SqliteIdempotency(store.kept, clock, health)
   return { name: 'embedded', journal, store, idempotency, sharedWriters: false, checks: [storeCheck(store, health)] }
 }

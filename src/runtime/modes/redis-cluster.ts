@@ -144,6 +144,6 @@ export const redisClusterMode = async (options: RedisClusterModeOptions, deps: M
   const barrier = new JournalBarrier({ client: main, keys, waitMs: options.listFlushWaitMs, timeoutMs: options.timeoutMs })
   // Idempotency-Key on the cluster: the answer is kept right after the write, not by the write's
   // script, which runs on the GUID's slot (docs/listing-and-idempotency.md, docs/cluster.md).
-  const idempotency = new RedisIdempotency({ client: main, keys, timeoutMs: options.timeoutMs, leaseMs: options.idempotencyLeaseMs, keptWithWrite: false })
+  const idempotency = new RedisIdempotency({ client: main, keys, timeoutMs: options.timeoutMs, leaseMs: options.idempotencyLeaseMs, keptWithWrite: false, health: journalHealth })
   return { name: 'redis', journal, store, shared, barrier, idempotency, sharedWriters: true, checks, sharedRateLimit }
 }
