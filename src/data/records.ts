@@ -68,7 +68,8 @@ export class Records {
       if (found.kind === 'hit') return this.fill(guid, depth, found.stored, nowSec)
       if (found.kind === 'absent') return this.fill(guid, depth, null, nowSec)
     }
-    return this.fill(guid, depth, await this.deps.store.get(guid, nowSec), nowSec)
+    const { store } = this.deps
+    return this.fill(guid, depth, await (store.getLatest === undefined ? store.get(guid, nowSec) : store.getLatest(guid)), nowSec)
   }
 
   /** Whether this instance's copy of the GUID is near the end of its lifetime (see LocalTier.refreshDue). */

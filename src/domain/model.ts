@@ -1,5 +1,6 @@
 import { FormatRegistry, type Static, Type } from '@sinclair/typebox'
 import { TypeCompiler } from '@sinclair/typebox/compiler'
+import type { Change } from './change'
 
 /** The most `expire` may be: 9999-12-31T23:59:59Z. */
 export const MAX_EXPIRE = 253402300799
@@ -137,6 +138,8 @@ export const firstVersion = (nowSec: number, knownVersion: number): number => Ma
 export interface Mutation {
   next: Stored
   prevVersion: number
+  /** What the change feed records with this write, atomically with it (domain/change.ts); none for writes the feed does not tell. */
+  changes?: Change[]
 }
 
 export const toPublic = (r: StoredRecord): GuidRecord => ({ guid: r.guid, user: r.user, expire: r.expire })

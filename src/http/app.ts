@@ -8,6 +8,7 @@ import type { Deadlines } from './deadlines'
 import { openApiDocument } from './docs/openapi-document'
 import { docsRoutes } from './docs-routes'
 import { Guard } from './guard'
+import { type EventsRouteOptions, eventsRoutes } from './events-routes'
 import { guidRoutes } from './guid-routes'
 import { observer } from './observe'
 import { opsRoutes } from './ops-routes'
@@ -43,6 +44,8 @@ export interface AppDeps {
   clientAddress?: ClientAddress
   /** Share of 2xx request log lines written (LOG_SAMPLE_2XX); 1 or undefined = every line. */
   logSample2xx?: number
+  /** The change feed (GET /events); absent: no such route. */
+  feed?: EventsRouteOptions
 }
 
 export interface App {
@@ -84,7 +87,12 @@ export const createApp = (deps: AppDeps): App => {
       maxHeaderBytes: deps.maxHeaderBytes ?? 0,
       timeoutMs: deps.deadlines?.timeoutMs ?? 0,
     })
-  const table = new RouteTable([...guidRoutes(deps.service), ...opsRoutes(deps.readiness, metrics, opsPolicy), ...docsRoutes(opsPolicy, document)])
+  const table = new RouteTable([
+    ...guidRoutes(deps.service),
+    ...(deps.feed === undefined ? [] : eventsRoutes(deps.feed)),
+    ...opsRoutes(deps.readiness, metrics, opsPolicy),
+    ...docsRoutes(opsPolicy, document),
+  ])
 
   /**
    * The routes as Bun.serve's own router serves them: each path and method straight to its

@@ -18,6 +18,7 @@ export const catalogue = {
   'method-not-allowed': { status: 405, title: 'Method not allowed on this route' },
   'guid-exists': { status: 409, title: 'The GUID already exists' },
   'precondition-failed': { status: 412, title: 'The precondition failed' },
+  'position-gone': { status: 410, title: 'The feed position is no longer kept' },
   'payload-too-large': { status: 413, title: 'The body is too large' },
   'unsupported-media-type': { status: 415, title: 'The body must be application/json' },
   'rate-limited': { status: 429, title: 'Too many requests' },

@@ -68,6 +68,12 @@ export const Config = Type.Object(
     JOURNAL_MAX_LAG: Int({ minimum: 1, default: 100_000, description: 'Write-behind: unflushed mutations past which writes get 503.' }),
     JOURNAL_CLAIM_IDLE_MS: Int({ minimum: 1, default: 30_000, description: 'Write-behind: journal entries pending this long on another instance are claimed.' }),
     JOURNAL_MAX_ATTEMPTS: Int({ minimum: 1, default: 5, description: 'Write-behind: store rejections of one entry before it is dead-lettered.' }),
+    EVENTS_RETENTION_SECONDS: Int({
+      minimum: 1,
+      default: 86_400,
+      description: 'How long the change feed (GET /events) keeps events; a consumer resuming from an older position gets 410 and lists again.',
+    }),
+    MAX_EVENT_STREAMS: Int({ minimum: 1, default: 1_000, description: 'Most change feed streams one instance serves at once (503 with Retry-After beyond).' }),
     SWEEP_INTERVAL_MS: Int({ minimum: 1, default: 60_000, description: 'How often expired records are deleted from the store.' }),
     SWEEP_BATCH: Int({ minimum: 1, default: 1_000, description: 'Most expired records deleted per sweep step.' }),
     ACTOR_MAILBOX_MAX: Int({ minimum: 1, default: 1_000, description: 'Requests that may wait on one GUID before 503.' }),

@@ -4,6 +4,8 @@ import { ActorRegistry } from '../data/actors'
 import { GuidService } from '../data/guid-service'
 import { Records } from '../data/records'
 import type { Store } from '../data/store'
+import { Expirer } from '../data/expirer'
+import { FeedHub } from '../data/feed-hub'
 import { Sweeper } from '../data/sweeper'
 import { type Clock, systemClock, TIMED_OUT, withTimeout } from '../domain/clock'
 import { ApiKeys } from '../http/api-keys'
@@ -12,6 +14,7 @@ import { behindProxy, type ClientAddress } from '../http/client-address'
 import { Cors } from '../http/cors'
 import { Deadlines } from '../http/deadlines'
 import { RateLimiter } from '../http/rate-limit'
+import { DEFAULT_SSE_TIMING, type SseTiming } from '../http/sse'
 import type { Logger } from '../ops/logger'
 import { Metrics } from '../ops/metrics'
 import { Readiness } from '../ops/readiness'
@@ -34,6 +37,10 @@ export interface Runtime {
   mode: Mode['name']
   /** Where reads end below the tiers (tests read it to check what is durable). */
   store: Store
+  /** The change feed: its per-instance hub and the expiry sweep (tests drive them). */
+  feed: { hub: FeedHub; expirer: Expirer }
+  /** Ends every open event stream (shutdown: before waiting for requests in flight, which streams never finish). */
+  endStreams(): Promise<void>
   /** Starts the background loops: the sweep, the request deadlines, the event-loop sampler. */
   start(): void
   /**
@@ -58,7 +65,17 @@ export interface RuntimeOptions {
   flusherBackoffMs?: { min: number; max: number }
   /** A store to use instead of the configured one (tests wrap one to make it fail). */
   store?: Store
+  /** Event stream timing (heartbeat, retry, stall); tests shorten it. */
+  sseTiming?: Partial<SseTiming>
+  /** How often expiries are looked for (ms); each is recorded within about this after its instant. */
+  expiryIntervalMs?: number
+  /** Takes an event stream's connection out of the idle timeout (main.ts: Bun's server.timeout). */
+  exemptFromIdleTimeout?: (request: Request) => void
 }
+
+/** Expiries are looked for this often by default: each appears in the feed well within 2 s of its instant. */
+const EXPIRY_INTERVAL_MS = 500
+const EXPIRY_BATCH = 500
 
 /** LRU entry lifetime in MongoDB-only mode when LRU_TTL_MS is unset. */
 const MONGODB_ONLY_LRU_TTL_MS = 1_000
@@ -105,7 +122,15 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   })
   const mode = await openMode(config, { config, lru, clock, logger, metrics, lifecycle, instanceId, store: options.store, flusherBackoffMs: options.flusherBackoffMs })
 
-  const sweeper = new Sweeper(mode.store, { intervalMs: config.SWEEP_INTERVAL_MS, batch: config.SWEEP_BATCH, clock, logger, onSwept: (n) => metrics.sweptTotal.inc(n) })
+  const sweeper = new Sweeper(mode.store, {
+    intervalMs: config.SWEEP_INTERVAL_MS,
+    batch: config.SWEEP_BATCH,
+    clock,
+    logger,
+    onSwept: (n) => metrics.sweptTotal.inc(n),
+    // A record goes only once its expiry is in the change feed.
+    horizon: () => expirer.reportedThrough,
+  })
   lifecycle.onClose('sweeper', () => sweeper.stop())
   const deadlines = config.REQUEST_TIMEOUT_MS > 0 ? new Deadlines(clock, config.REQUEST_TIMEOUT_MS) : undefined
   lifecycle.onClose('background loops', () => {
@@ -117,6 +142,25 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   lifecycle.onClose('actors', async (remainingMs) => {
     if ((await withTimeout(actors.idle(), remainingMs)) === TIMED_OUT) logger.warn({ actors: actors.size }, 'shutdown deadline passed with work in flight')
   })
+  const expirer = new Expirer({
+    due: (nowSec, limit) => mode.feed.due(nowSec, limit),
+    expire: (guid) => service.expire(guid),
+    intervalMs: options.expiryIntervalMs ?? EXPIRY_INTERVAL_MS,
+    batch: EXPIRY_BATCH,
+    clock,
+    logger,
+  })
+  lifecycle.onClose('expiry sweep', () => expirer.stop())
+  const hub = new FeedHub({ log: mode.feed.log, maxStreams: config.MAX_EVENT_STREAMS, retentionMs: config.EVENTS_RETENTION_SECONDS * 1000, clock })
+  await hub.start()
+  lifecycle.onClose('event streams', () => hub.stop())
+  const trimEvents = mode.feed.trim
+  const trimTimer =
+    trimEvents === undefined
+      ? undefined
+      : setInterval(() => trimEvents().catch((error) => logger.warn({ err: error }, 'change feed trim failed; will retry')), Math.min(config.SWEEP_INTERVAL_MS, 60_000))
+  trimTimer?.unref?.()
+  lifecycle.onClose('change feed trim', () => clearInterval(trimTimer))
   const readiness = new Readiness(mode.checks)
   lifecycle.onClose('readiness', () => {
     readiness.draining = true
@@ -135,10 +179,12 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     maxHeaderBytes: config.MAX_HEADER_BYTES,
     clientAddress: config.TRUST_PROXY ? behindProxy(socketAddress) : socketAddress,
     logSample2xx: config.LOG_SAMPLE_2XX,
+    feed: { hub, timing: { ...DEFAULT_SSE_TIMING, ...options.sseTiming }, exemptFromIdleTimeout: options.exemptFromIdleTimeout },
   })
 
   const start = (): void => {
     sweeper.start()
+    expirer.start()
     deadlines?.start()
     metrics.process.start()
   }
@@ -164,6 +210,8 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     deadlines,
     mode: mode.name,
     store: mode.store,
+    feed: { hub, expirer },
+    endStreams: () => hub.stop(),
     start,
     reloadKeys,
     close: (deadlineMs = config.SHUTDOWN_TIMEOUT_MS) => lifecycle.close(deadlineMs),

@@ -22,5 +22,8 @@ export const embeddedMode = (deps: ModeDeps): Mode => {
     health,
   })
   lifecycle.onClose('journal', () => journal.close())
-  return { name: 'embedded', journal, store, sharedWriters: false, checks: [storeCheck(store, health)] }
+  // The change feed's log lives in the same file, written in the same transactions.
+  const log = store.openEventLog({ clock, retentionSeconds: config.EVENTS_RETENTION_SECONDS })
+  const feed = { log, due: (nowSec: number, limit: number) => store.dueExpiries(nowSec, limit), trim: async () => log.trim() }
+  return { name: 'embedded', journal, store, sharedWriters: false, checks: [storeCheck(store, health)], feed }
 }

@@ -1,4 +1,5 @@
 import type { LruTier } from '../../adapters/lru/lru'
+import type { EventLog } from '../../data/feed'
 import type { Journal } from '../../data/journal'
 import type { Store } from '../../data/store'
 import type { CacheTier } from '../../data/tier'
@@ -20,6 +21,16 @@ export interface Mode {
   /** Other instances write the same GUIDs: this instance's LRU may trail them. */
   sharedWriters: boolean
   checks: ReadinessCheck[]
+  /** The change feed's side of the mode: its log, and where expiries come due. */
+  feed: ModeFeed
+}
+
+export interface ModeFeed {
+  log: EventLog
+  /** GUIDs whose record's expire has passed and whose expiry is not recorded yet (Expirer). */
+  due(nowSec: number, limit: number): Promise<string[]>
+  /** Drops events older than EVENTS_RETENTION_SECONDS, where the log does not trim itself on append. */
+  trim?(): Promise<number>
 }
 
 export interface ModeDeps {

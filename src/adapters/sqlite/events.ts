@@ -1,0 +1,134 @@
+import type { Database, Statement } from 'bun:sqlite'
+import type { Change, ChangeType } from '../../domain/change'
+import type { Clock } from '../../domain/clock'
+import { badPosition, type EventLog, type FeedPage, feedGone, type LoggedChange } from '../../data/feed'
+
+type EventRow = { pos: number; type: ChangeType; guid: string; version: number; user: string; expire: number | null }
+
+export interface SqliteEventLogOptions {
+  clock: Clock
+  retentionSeconds: number
+}
+
+/**
+ * The embedded change log: a table in the store's own file, written in the same transaction as
+ * the writes it tells (SqliteStore.applyBatchSync), so an event exists exactly when its write
+ * does. Positions are `<log>.<n>`: `n` the row's AUTOINCREMENT key (ordered, never reused, even
+ * after a trim); `<log>` names this log, so a position from another file (a replaced store) is
+ * gone (410), not misread as one of this log's.
+ */
+export class SqliteEventLog implements EventLog {
+  private readonly logId: string
+  private readonly insert: Statement<unknown, [number, string, string, number, string, number | null]>
+  private readonly after: Statement<EventRow, [number, number]>
+  private readonly newest: Statement<{ pos: number | null }, []>
+  private readonly trimStmt: Statement<unknown, [number]>
+  private readonly newestBefore: Statement<{ pos: number | null }, [number]>
+  private readonly trimmedStmt: Statement<{ v: number }, []>
+  private readonly setTrimmed: Statement<unknown, [number]>
+  private readonly lastRowid: Statement<{ id: number }, []>
+  /** Events written by the transaction under way, delivered once it commits. */
+  private staged: LoggedChange[] = []
+  private readonly followers = new Set<(events: LoggedChange[]) => void>()
+
+  constructor(
+    db: Database,
+    private readonly options: SqliteEventLogOptions,
+  ) {
+    db.exec(`CREATE TABLE IF NOT EXISTS events (
+      pos INTEGER PRIMARY KEY AUTOINCREMENT,
+      at INTEGER NOT NULL,
+      type TEXT NOT NULL,
+      guid TEXT NOT NULL,
+      version INTEGER NOT NULL,
+      user TEXT NOT NULL,
+      expire INTEGER
+    )`)
+    db.exec('CREATE INDEX IF NOT EXISTS events_at ON events (at)')
+    db.exec('CREATE TABLE IF NOT EXISTS feed_meta (k TEXT PRIMARY KEY, v) WITHOUT ROWID')
+    db.query("INSERT OR IGNORE INTO feed_meta (k, v) VALUES ('log', ?1)").run(crypto.randomUUID().slice(0, 8))
+    db.query("INSERT OR IGNORE INTO feed_meta (k, v) VALUES ('trimmed', 0)").run()
+    this.logId = db.query<{ v: string }, []>("SELECT v FROM feed_meta WHERE k = 'log'").get()!.v
+    this.insert = db.query('INSERT INTO events (at, type, guid, version, user, expire) VALUES (?1, ?2, ?3, ?4, ?5, ?6)')
+    this.lastRowid = db.query('SELECT last_insert_rowid() AS id')
+    this.after = db.query('SELECT pos, type, guid, version, user, expire FROM events WHERE pos > ?1 ORDER BY pos LIMIT ?2')
+    this.newest = db.query("SELECT max(seq) AS pos FROM sqlite_sequence WHERE name = 'events'")
+    this.trimStmt = db.query('DELETE FROM events WHERE pos <= ?1')
+    this.newestBefore = db.query('SELECT max(pos) AS pos FROM events WHERE at < ?1')
+    this.trimmedStmt = db.query("SELECT v FROM feed_meta WHERE k = 'trimmed'")
+    this.setTrimmed = db.query("UPDATE feed_meta SET v = max(v, ?1) WHERE k = 'trimmed'")
+  }
+
+  /** Inside the store's transaction: the changes of one applied write. */
+  stage(changes: readonly Change[]): void {
+    const at = this.options.clock.now()
+    for (const c of changes) {
+      this.insert.run(at, c.type, c.guid, c.version, c.user, c.record?.expire ?? null)
+      this.staged.push({ ...c, id: this.position(this.lastRowid.get()!.id) })
+    }
+  }
+
+  /** The transaction committed: its events go to the followers. */
+  committed(): void {
+    if (this.staged.length === 0) return
+    const events = this.staged
+    this.staged = []
+    for (const deliver of this.followers) deliver(events)
+  }
+
+  /** The transaction rolled back: its events never happened. */
+  rolledBack(): void {
+    this.staged = []
+  }
+
+  /** Deletes events older than the retention; returns how many went. Positions below the newest deleted event are gone from then on. */
+  trim(): number {
+    const cutoff = this.options.clock.now() - this.options.retentionSeconds * 1000
+    const newestGone = this.newestBefore.get(cutoff)?.pos ?? null
+    if (newestGone === null) return 0
+    this.setTrimmed.run(newestGone)
+    return this.trimStmt.run(newestGone).changes
+  }
+
+  async head(): Promise<string> {
+    return this.position(this.newest.get()?.pos ?? 0)
+  }
+
+  async first(): Promise<string> {
+    return this.position(this.trimmedStmt.get()!.v)
+  }
+
+  async read(after: string, limit: number): Promise<FeedPage> {
+    const pos = this.parse(after)
+    if (pos === undefined || pos < this.trimmedStmt.get()!.v) throw feedGone(after, this.options.retentionSeconds)
+    const events = this.after.all(pos, limit).map((row) => this.toEvent(row))
+    return { events, next: events.length === 0 ? after : events[events.length - 1]!.id }
+  }
+
+  compare(a: string, b: string): number {
+    return (this.parse(a) ?? -1) - (this.parse(b) ?? -1)
+  }
+
+  follow(_from: string, deliver: (events: LoggedChange[]) => void): { stop(): Promise<void> } {
+    // Every event after the head is written by this process and delivered on commit.
+    this.followers.add(deliver)
+    return { stop: async () => void this.followers.delete(deliver) }
+  }
+
+  private position(pos: number): string {
+    return `${this.logId}.${pos}`
+  }
+
+  /** The row key of one of this log's positions; undefined for another log's; throws for what is not a position. */
+  private parse(position: string): number | undefined {
+    const match = /^([0-9a-f]{8})\.(0|[1-9][0-9]{0,15})$/.exec(position)
+    if (match === null) throw badPosition(position)
+    return match[1] === this.logId ? Number(match[2]) : undefined
+  }
+
+  private toEvent(row: EventRow): LoggedChange {
+    const event: LoggedChange = { id: this.position(row.pos), type: row.type, guid: row.guid, version: row.version, user: row.user }
+    if (row.expire !== null) event.record = { guid: row.guid, user: row.user, expire: row.expire, version: row.version }
+    return event
+  }
+}
