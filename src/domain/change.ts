@@ -1,26 +1,7 @@
 import { type Static, Type } from '@sinclair/typebox'
-import { Guid, GuidRecord, type Stored, type StoredRecord, type Tombstone, toPublic } from './model'
+import { type Change, ChangeType, Guid, GuidRecord, type Stored, type StoredRecord, type Tombstone, toPublic } from './model'
 
-/** What happened to a GUID, as the change feed (GET /events) tells it. */
-export const ChangeType = Type.Union([Type.Literal('created'), Type.Literal('updated'), Type.Literal('deleted'), Type.Literal('expired')], {
-  description: '`created` (also a create over an expired or deleted GUID), `updated`, `deleted`, `expired` (reported once, within seconds after `expire`).',
-})
-export type ChangeType = Static<typeof ChangeType>
-
-/**
- * One change as a write records it, beside the write itself and atomically with it (so the feed
- * never tells a state reads will not see). `user` is kept for the `?user=` filter, also for
- * deleted and expired, whose own state (a tombstone) has none.
- */
-export interface Change {
-  type: ChangeType
-  guid: string
-  /** The version the change produced: the new ETag for created and updated; for deleted and expired, the tombstone's (above every version the record had). */
-  version: number
-  user: string
-  /** The record for created and updated. */
-  record?: StoredRecord
-}
+export type { Change }
 
 /** A change with its place in the feed: what GET /events answers. */
 export const FeedEvent = Type.Object(

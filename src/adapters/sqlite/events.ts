@@ -1,5 +1,5 @@
 import type { Database, Statement } from 'bun:sqlite'
-import type { Change, ChangeType } from '../../domain/change'
+import type { Change, ChangeType } from '../../domain/model'
 import type { Clock } from '../../domain/clock'
 import { badPosition, type EventLog, type FeedPage, feedGone, type LoggedChange } from '../../data/feed'
 
