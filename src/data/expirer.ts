@@ -6,6 +6,8 @@ export interface ExpirerOptions {
   due(nowSec: number, limit: number): Promise<string[]>
   /** Records one GUID's expiry through its actor and compare-and-set (GuidService.expire); false when there was none to record. */
   expire(guid: string): Promise<boolean>
+  /** Told of a listed GUID that had no expiry to record (the list is kept apart from the state, in Redis), so it is not listed again. */
+  dismiss?(guid: string, nowSec: number): Promise<void>
   intervalMs: number
   batch: number
   clock: Clock
@@ -46,7 +48,7 @@ export class Expirer {
     let recorded = 0
     for (let i = 0; i < MAX_BATCHES_PER_ROUND && !this.stopped; i++) {
       const guids = await due(now, batch)
-      const results = await Promise.all(guids.map((guid) => expire(guid)))
+      const results = await Promise.all(guids.map(async (guid) => (await expire(guid)) || void (await this.options.dismiss?.(guid, now)) || false))
       recorded += results.filter(Boolean).length
       if (guids.length < batch) {
         this.reportedThrough = Math.max(this.reportedThrough, now)

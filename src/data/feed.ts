@@ -44,6 +44,8 @@ export interface EventLog {
    * per instance, whatever the number of consumers (FeedHub).
    */
   follow(from: string, deliver: (events: LoggedChange[]) => void): { stop(): Promise<void> }
+  /** Drops events older than EVENTS_RETENTION_SECONDS; returns how many went. Run periodically. */
+  trim(): Promise<number>
 }
 
 /** The consumer's position is older than the retention: it must list again and reconnect. */

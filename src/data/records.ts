@@ -27,6 +27,8 @@ export interface RecordsDeps {
    * copies may trail their acknowledged writes by the invalidation delay (or the LRU lifetime).
    */
   sharedWriters?: boolean
+  /** The store is the journal (it holds every acknowledged write): read its latest state, expired or not (Store.getLatest). */
+  latestFromStore?: boolean
 }
 
 /**
@@ -69,7 +71,8 @@ export class Records {
       if (found.kind === 'absent') return this.fill(guid, depth, null, nowSec)
     }
     const { store } = this.deps
-    return this.fill(guid, depth, await (store.getLatest === undefined ? store.get(guid, nowSec) : store.getLatest(guid)), nowSec)
+    const latest = this.deps.latestFromStore === true ? store.getLatest?.(guid) : undefined
+    return this.fill(guid, depth, await (latest ?? store.get(guid, nowSec)), nowSec)
   }
 
   /** Whether this instance's copy of the GUID is near the end of its lifetime (see LocalTier.refreshDue). */

@@ -137,7 +137,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     deadlines?.stop()
     metrics.process.stop()
   })
-  const records = new Records({ local: lru, shared: mode.shared, journal: mode.journal, store: mode.store, sharedWriters: mode.sharedWriters })
+  const records = new Records({ local: lru, shared: mode.shared, journal: mode.journal, store: mode.store, sharedWriters: mode.sharedWriters, latestFromStore: mode.latestFromStore })
   const service = new GuidService({ actors, records, clock, defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, tombstoneTtlSeconds: config.TOMBSTONE_TTL_SECONDS })
   lifecycle.onClose('actors', async (remainingMs) => {
     if ((await withTimeout(actors.idle(), remainingMs)) === TIMED_OUT) logger.warn({ actors: actors.size }, 'shutdown deadline passed with work in flight')
@@ -145,6 +145,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   const expirer = new Expirer({
     due: (nowSec, limit) => mode.feed.due(nowSec, limit),
     expire: (guid) => service.expire(guid),
+    dismiss: mode.feed.dismiss === undefined ? undefined : (guid, nowSec) => mode.feed.dismiss!(guid, nowSec),
     intervalMs: options.expiryIntervalMs ?? EXPIRY_INTERVAL_MS,
     batch: EXPIRY_BATCH,
     clock,
@@ -154,12 +155,9 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   const hub = new FeedHub({ log: mode.feed.log, maxStreams: config.MAX_EVENT_STREAMS, retentionMs: config.EVENTS_RETENTION_SECONDS * 1000, clock })
   await hub.start()
   lifecycle.onClose('event streams', () => hub.stop())
-  const trimEvents = mode.feed.trim
-  const trimTimer =
-    trimEvents === undefined
-      ? undefined
-      : setInterval(() => trimEvents().catch((error) => logger.warn({ err: error }, 'change feed trim failed; will retry')), Math.min(config.SWEEP_INTERVAL_MS, 60_000))
-  trimTimer?.unref?.()
+  // Events outlive the retention by at most this interval.
+  const trimTimer = setInterval(() => mode.feed.log.trim().catch((error) => logger.warn({ err: error }, 'change feed trim failed; will retry')), Math.min(config.SWEEP_INTERVAL_MS, 60_000))
+  trimTimer.unref?.()
   lifecycle.onClose('change feed trim', () => clearInterval(trimTimer))
   const readiness = new Readiness(mode.checks)
   lifecycle.onClose('readiness', () => {

@@ -4,6 +4,7 @@ import { type RedisClient, redisCall } from './client'
 import type { RedisKeys } from './keys'
 import { encodeInvalidation } from './invalidation'
 import { JOURNAL_WRITE_BATCH, Script } from './scripts'
+import { encodeChanges } from './events'
 import { encodeState } from './state'
 import { keepUntil } from './tier'
 import { type Journal, VersionConflict } from '../../data/journal'
@@ -54,7 +55,7 @@ export class RedisJournal implements Journal {
   /** Sends one batch in one script call and answers each of its callers by its own entry. */
   private send(batch: Pending[]): void {
     const { client, keys, maxLag, timeoutMs, instanceId, retainSeconds, health } = this.options
-    const guidKeys = [keys.journal]
+    const guidKeys = [keys.journal, keys.events, keys.expiries]
     const args = [String(maxLag), keys.invalidations]
     for (const { mutation } of batch) {
       const { next, prevVersion } = mutation
@@ -65,6 +66,8 @@ export class RedisJournal implements Journal {
         String(keepUntil(next, retainSeconds)),
         encodeInvalidation({ guid: next.guid, version: next.version, origin: instanceId }),
         JSON.stringify(next),
+        encodeChanges(mutation.changes),
+        'deleted' in next ? '' : String(next.expire),
       )
     }
     redisCall('journal', timeoutMs, () => this.write.run(client, guidKeys, args)).then(

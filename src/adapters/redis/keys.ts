@@ -16,6 +16,12 @@ export interface RedisKeys {
   readonly deadLetters: string
   /** Pub/sub channel of cross-instance LRU invalidations. */
   readonly invalidations: string
+  /** The change feed: a Stream of every write's changes, appended by the write's own script. */
+  readonly events: string
+  /** The id of the newest event trimmed from `events`: positions before it have lost events (410). */
+  readonly eventsTrimmed: string
+  /** GUIDs by the instant their record expires (a sorted set), kept by the write's script: the expiry sweep's work list. */
+  readonly expiries: string
 }
 
 export const redisKeys = (prefix: string): RedisKeys => ({
@@ -24,6 +30,9 @@ export const redisKeys = (prefix: string): RedisKeys => ({
   group: 'flushers',
   deadLetters: `${prefix}journal:dead`,
   invalidations: `${prefix}invalidate`,
+  events: `${prefix}events`,
+  eventsTrimmed: `${prefix}events:trimmed`,
+  expiries: `${prefix}expiries`,
 })
 
 /** The value cached for "no such GUID" (briefly, PX); it has no version, so it reads as version 0. */

@@ -27,11 +27,15 @@ end
  * for each entry in order, exactly what one write's script did on its own: refuse it when the
  * journal holds max-length entries or more; compare-and-set on the GUID's version; then the
  * new state (kept until EXAT, past its expire: see RedisTier), the journal entry and the
- * invalidation. Entries are independent: one refused or failed does not stop the next, as
+ * invalidation; and for the change feed, the write's changes appended to the events stream
+ * (TRIM_EVENTS trims it) and the GUID's expiry instant in the expiries sorted set
+ * (a tombstone removes it), so the feed tells exactly the writes that took effect, in the order
+ * they took it. Entries are independent: one refused or failed does not stop the next, as
  * separate calls would not (a GUID has at most one write in flight per instance: its actor).
- * KEYS: journal, then each entry's guid key. ARGV: max journal length, invalidation channel,
- * then per entry: prevVersion, encoded state, keep-until (unix s), invalidation message,
- * state JSON (the journal entry).
+ * KEYS: journal, events, expiries, then each entry's guid key. ARGV: max journal length,
+ * invalidation channel, then per entry: prevVersion, encoded state,
+ * keep-until (unix s), invalidation message, state JSON (the journal entry), changes (JSON
+ * lines), expire (unix s; empty for a tombstone).
  * Returns per entry {1, entry id} | {0, current version} (CAS lost) | {-1, journal length}
  * (lag bound) | {-2, error} (Redis refused a command: the entry's own failure).
  */
@@ -39,8 +43,8 @@ export const JOURNAL_WRITE_BATCH = `${CURRENT_VERSION}
 local max = tonumber(ARGV[1])
 local length = redis.call('XLEN', KEYS[1])
 local results = {}
-for i = 2, #KEYS do
-  local a = 3 + (i - 2) * 5
+for i = 4, #KEYS do
+  local a = 3 + (i - 4) * 7
   local key = KEYS[i]
   if length >= max then
     results[#results + 1] = {-1, length}
@@ -56,8 +60,19 @@ for i = 2, #KEYS do
         results[#results + 1] = {-2, id.err}
       else
         length = length + 1
+        local failed = nil
+        for change in string.gmatch(ARGV[a + 5], '[^\\n]+') do
+          local added = redis.pcall('XADD', KEYS[2], '*', 'c', change)
+          if type(added) == 'table' and added.err then failed = added.err end
+        end
+        local guid = string.match(ARGV[a + 4], '"guid":"(%x+)"')
+        local expiry
+        if ARGV[a + 6] == '' then expiry = redis.pcall('ZREM', KEYS[3], guid)
+        else expiry = redis.pcall('ZADD', KEYS[3], ARGV[a + 6], guid) end
+        if type(expiry) == 'table' and expiry.err then failed = expiry.err end
         local published = redis.pcall('PUBLISH', ARGV[2], ARGV[a + 3])
-        if type(published) == 'table' and published.err then results[#results + 1] = {-2, published.err}
+        if type(published) == 'table' and published.err then failed = published.err end
+        if failed then results[#results + 1] = {-2, failed}
         else results[#results + 1] = {1, id} end
       end
     end
@@ -77,6 +92,39 @@ if tonumber(ARGV[2]) > current_version(KEYS[1]) then
   return 1
 end
 return 0
+`
+
+/**
+ * The expiry sweep found nothing to record for a GUID it listed: remove it from the expiry list
+ * unless its listed instant is still due and its state is a record that expired by then (a write
+ * renewed it meanwhile: keep it for the next round).
+ * KEYS: expiries, guid key. ARGV: guid, now (unix s). Returns 1 when removed.
+ */
+export const DISMISS_EXPIRY = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score or tonumber(score) > tonumber(ARGV[2]) then return 0 end
+local cur = redis.call('GET', KEYS[2])
+if cur then
+  local json = string.gsub(cur, '^%d+:', '', 1)
+  local ok, state = pcall(cjson.decode, json)
+  if ok and type(state) == 'table' and not state.deleted and tonumber(state.expire) and tonumber(state.expire) <= tonumber(ARGV[2]) then return 0 end
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
+`
+
+/**
+ * Trims the events stream to the retention: removes the entries older than ARGV[1] (an id,
+ * `<ms>-0`) and remembers the newest removed in KEYS[2], so a position before it is known to
+ * have lost events (410) while the position of that newest removed one is still whole. (Redis
+ * 7.0 does not count trimmed entries in XINFO's max-deleted-entry-id.)
+ * KEYS: events, trimmed-through. Returns how many entries went.
+ */
+export const TRIM_EVENTS = `
+local newest = redis.call('XREVRANGE', KEYS[1], '(' .. ARGV[1], '-', 'COUNT', 1)[1]
+if not newest then return 0 end
+redis.call('SET', KEYS[2], newest[1])
+return redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
 `
 
 export class Script {

@@ -82,7 +82,7 @@ export class SqliteEventLog implements EventLog {
   }
 
   /** Deletes events older than the retention; returns how many went. Positions below the newest deleted event are gone from then on. */
-  trim(): number {
+  async trim(): Promise<number> {
     const cutoff = this.options.clock.now() - this.options.retentionSeconds * 1000
     const newestGone = this.newestBefore.get(cutoff)?.pos ?? null
     if (newestGone === null) return 0

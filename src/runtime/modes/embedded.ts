@@ -24,6 +24,6 @@ export const embeddedMode = (deps: ModeDeps): Mode => {
   lifecycle.onClose('journal', () => journal.close())
   // The change feed's log lives in the same file, written in the same transactions.
   const log = store.openEventLog({ clock, retentionSeconds: config.EVENTS_RETENTION_SECONDS })
-  const feed = { log, due: (nowSec: number, limit: number) => store.dueExpiries(nowSec, limit), trim: async () => log.trim() }
-  return { name: 'embedded', journal, store, sharedWriters: false, checks: [storeCheck(store, health)], feed }
+  const feed = { log, due: (nowSec: number, limit: number) => store.dueExpiries(nowSec, limit) }
+  return { name: 'embedded', journal, store, sharedWriters: false, checks: [storeCheck(store, health)], feed, latestFromStore: true }
 }

@@ -21,6 +21,12 @@ export interface Mode {
   /** Other instances write the same GUIDs: this instance's LRU may trail them. */
   sharedWriters: boolean
   checks: ReadinessCheck[]
+  /**
+   * The store holds every acknowledged write (it is the journal: embedded, MongoDB-only), so a
+   * write may learn an expired state from it (Store.getLatest). Not in Redis modes: the store
+   * trails the journal, and Redis itself keeps expired states as long as writes need them.
+   */
+  latestFromStore?: boolean
   /** The change feed's side of the mode: its log, and where expiries come due. */
   feed: ModeFeed
 }
@@ -29,8 +35,8 @@ export interface ModeFeed {
   log: EventLog
   /** GUIDs whose record's expire has passed and whose expiry is not recorded yet (Expirer). */
   due(nowSec: number, limit: number): Promise<string[]>
-  /** Drops events older than EVENTS_RETENTION_SECONDS, where the log does not trim itself on append. */
-  trim?(): Promise<number>
+  /** A listed GUID had no expiry to record (Expirer's `dismiss`). */
+  dismiss?(guid: string, nowSec: number): Promise<void>
 }
 
 export interface ModeDeps {

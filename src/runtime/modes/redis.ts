@@ -2,6 +2,7 @@ import { reportServerFit } from '../../adapters/mongo/fit'
 import { connectRedis } from '../../adapters/redis/client'
 import { Flusher } from '../../adapters/redis/flusher'
 import { Invalidation } from '../../adapters/redis/invalidation'
+import { RedisEventLog } from '../../adapters/redis/events'
 import { RedisJournal } from '../../adapters/redis/journal'
 import { redisKeys } from '../../adapters/redis/keys'
 import { RedisTier } from '../../adapters/redis/tier'
@@ -25,10 +26,14 @@ export const redisMode = async (deps: ModeDeps & { url: string }): Promise<Mode>
   const keys = redisKeys(config.REDIS_PREFIX)
   const onError = (error: Error) => logger.warn({ err: error }, 'redis connection error')
   const main = await connectRedis({ url: deps.url, onError })
-  const [streamClient, subClient] = await Promise.all([main.duplicate().on('error', onError).connect(), main.duplicate().on('error', onError).connect()])
+  const [streamClient, subClient, feedClient] = await Promise.all([
+    main.duplicate().on('error', onError).connect(),
+    main.duplicate().on('error', onError).connect(),
+    main.duplicate().on('error', onError).connect(),
+  ])
   lifecycle.onClose('redis connections', () =>
     // QUIT waits for Redis to answer; a connection that is down (or reconnecting) is dropped.
-    Promise.all([main, streamClient, subClient].map((c) => (c.isReady ? c.quit().catch(() => c.destroy()) : c.destroy()))),
+    Promise.all([main, streamClient, subClient, feedClient].map((c) => (c.isReady ? c.quit().catch(() => c.destroy()) : c.destroy()))),
   )
 
   const journalState = async () => {
@@ -96,5 +101,12 @@ export const redisMode = async (deps: ModeDeps & { url: string }): Promise<Mode>
   })
   lifecycle.onClose('journal', () => journal.close())
   const shared = new RedisTier({ client: main, keys, negativeTtlMs: config.NEGATIVE_CACHE_MS, timeoutMs: config.REDIS_TIMEOUT_MS, retainSeconds: config.TOMBSTONE_TTL_SECONDS })
-  return { name: 'redis', journal, store, shared, sharedWriters: true, checks }
+  // The change feed: a stream the journal's script appends to; its own connection follows it.
+  const log = new RedisEventLog({ client: main, followClient: feedClient, keys, timeoutMs: config.REDIS_TIMEOUT_MS, retentionSeconds: config.EVENTS_RETENTION_SECONDS, clock, logger })
+  const feed = {
+    log,
+    due: (nowSec: number, limit: number) => log.due(nowSec, limit),
+    dismiss: (guid: string, nowSec: number) => log.dismiss(guid, nowSec),
+  }
+  return { name: 'redis', journal, store, shared, sharedWriters: true, checks, feed }
 }
