@@ -11,6 +11,8 @@ export interface FeedHubOptions {
   /** EVENTS_RETENTION_SECONDS in ms: memory keeps no event longer than the log does, so every instance answers an old position alike (410). */
   retentionMs: number
   clock: Clock
+  /** Told when the log cannot be followed (retried). */
+  onError?: (error: unknown) => void
 }
 
 /** Recent events kept in memory: a consumer this far behind the head reads the log instead. */
@@ -49,10 +51,26 @@ export class FeedHub {
     return this.options.log
   }
 
-  async start(): Promise<void> {
+  /**
+   * Starts following the log from its head. Resolves after the first attempt; while the log
+   * cannot be reached (its backend is down at start) it tries again, backing off, and streams
+   * read the log itself meanwhile.
+   */
+  start(): Promise<void> {
     const { log } = this.options
-    this.base = await log.head()
-    this.follower = log.follow(this.base, (events) => this.deliver(events))
+    const attempt = async (delayMs: number): Promise<void> => {
+      if (this.halted) return
+      try {
+        const head = await log.head()
+        if (this.halted) return
+        this.base = head
+        this.follower = log.follow(head, (events) => this.deliver(events))
+      } catch (error) {
+        this.options.onError?.(error)
+        setTimeout(() => void attempt(Math.min(delayMs * 2, 5_000)), delayMs).unref?.()
+      }
+    }
+    return attempt(100)
   }
 
   /** Whether the instance is shutting down: streams end (their clients resume elsewhere). */
@@ -78,20 +96,27 @@ export class FeedHub {
     this.open--
   }
 
-  /** Events after `cursor` that `filter` takes, up to `limit`: from memory when the tail covers `cursor`, else from the log. */
+  /**
+   * Events after `cursor` that `filter` takes, up to `limit`, for a stream: from memory when the
+   * tail covers `cursor` (it then waits for this instance's follower), else from the log.
+   */
   async read(cursor: string, limit: number, filter: FeedFilter): Promise<FeedPage> {
     this.dropOlderThan(this.options.clock.now() - this.options.retentionMs)
     const from = this.indexAfter(cursor)
-    if (from !== undefined) {
-      const events: LoggedChange[] = []
-      let next = cursor
-      for (let i = from; i < this.tail.length && events.length < limit; i++) {
-        const event = this.tail[i]!
-        next = event.id
-        if (matches(filter, event)) events.push(event)
-      }
-      return { events, next }
+    if (from === undefined) return this.readLog(cursor, limit, filter)
+    const events: LoggedChange[] = []
+    let next = cursor
+    for (let i = from; i < this.tail.length && events.length < limit; i++) {
+      const event = this.tail[i]!
+      next = event.id
+      if (matches(filter, event)) events.push(event)
     }
+    return { events, next }
+  }
+
+  /** The same from the log itself, caught up first: a page answered after a write was acknowledged (by any instance) includes it. */
+  async readLog(cursor: string, limit: number, filter: FeedFilter): Promise<FeedPage> {
+    await this.options.log.catchUp?.()
     let next = cursor
     for (let page = 0; page < MAX_SCANNED_PAGES; page++) {
       const read = await this.options.log.read(next, limit)

@@ -44,6 +44,8 @@ export interface EventLog {
    * per instance, whatever the number of consumers (FeedHub).
    */
   follow(from: string, deliver: (events: LoggedChange[]) => void): { stop(): Promise<void> }
+  /** Makes every acknowledged write's changes readable (MongoDB-only: one sequencer round); a page read runs it first, so it reads its writes. */
+  catchUp?(): Promise<void>
   /** Drops events older than EVENTS_RETENTION_SECONDS; returns how many went. Run periodically. */
   trim(): Promise<number>
 }

@@ -67,7 +67,7 @@ export const eventsRoutes = ({ hub, timing, exemptFromIdleTimeout }: EventsRoute
       // EventSource resends the URL it was opened with and adds Last-Event-ID: the header is the newer position.
       const resume = call.request.headers.get('last-event-id') || query.get('after') || undefined
       if (wantsJson(call.request.headers.get('accept'))) {
-        const page = await hub.read(resume ?? (await hub.log.first()), limit, filter)
+        const page = await hub.readLog(resume ?? (await hub.log.first()), limit, filter)
         return json(200, { items: page.events.map(toFeedEvent), next: page.next }, call, { 'cache-control': 'no-store' })
       }
       hub.acquire()

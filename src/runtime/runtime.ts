@@ -152,7 +152,13 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     logger,
   })
   lifecycle.onClose('expiry sweep', () => expirer.stop())
-  const hub = new FeedHub({ log: mode.feed.log, maxStreams: config.MAX_EVENT_STREAMS, retentionMs: config.EVENTS_RETENTION_SECONDS * 1000, clock })
+  const hub = new FeedHub({
+    log: mode.feed.log,
+    maxStreams: config.MAX_EVENT_STREAMS,
+    retentionMs: config.EVENTS_RETENTION_SECONDS * 1000,
+    clock,
+    onError: (error) => logger.warn({ err: error }, 'change feed: cannot follow the event log yet; retrying'),
+  })
   await hub.start()
   lifecycle.onClose('event streams', () => hub.stop())
   // Events outlive the retention by at most this interval.

@@ -24,5 +24,17 @@ export const mongoMode = async (deps: ModeDeps & { url: string }): Promise<Mode>
     uncertain: (guid) => lru.forget(guid),
   })
   lifecycle.onClose('journal', () => journal.close())
-  return { name: 'mongodb', journal, store: journal.view, sharedWriters: true, checks: [storeCheck(store, health)] }
+  // The change feed: each write's changes ride in its document's outbox; a sequencer gives them positions (adapters/mongo/events.ts).
+  const { MongoEventLog } = await import('../../adapters/mongo/events')
+  const { MongoStore } = await import('../../adapters/mongo/store')
+  if (!(store instanceof MongoStore)) throw new Error('MongoDB-only mode needs the MongoDB store itself')
+  const log = new MongoEventLog({
+    connected: () => store.connected(),
+    clock,
+    retentionSeconds: config.EVENTS_RETENTION_SECONDS,
+    writeConcern: { w: config.MONGODB_WRITE_CONCERN === 'majority' ? 'majority' : Number(config.MONGODB_WRITE_CONCERN), journal: true },
+    logger,
+  })
+  const feed = { log, due: (nowSec: number, limit: number) => log.due(nowSec, limit) }
+  return { name: 'mongodb', journal, store: journal.view, sharedWriters: true, checks: [storeCheck(store, health)], feed, latestFromStore: true }
 }
