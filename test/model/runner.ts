@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { commandArbs } from './commands'
-import { emptyModel, POOL_SIZE } from './model'
+import { FeedConsumer } from './feed'
+import { emptyModel, POOL_SIZE, settle } from './model'
 import type { Backing } from './modes'
 import { DEFAULT_TTL_SECONDS, type Service } from './service'
 import { Transcript } from './transcript'
@@ -90,8 +91,17 @@ export const runModel = async (modeName: string, service: Service, backing: Back
         const transcript = new Transcript(POOL_SIZE)
         if (failedAt === null) runs++
         else shrinkRuns++
+        // The change feed's consumer follows the whole run, through every kill -9 and fault.
+        const feed = new FeedConsumer(() => service.base)
         try {
+          await feed.start()
           await fc.asyncModelRun(() => ({ model, real: { service, transcript, defaultTtlSeconds: DEFAULT_TTL_SECONDS, stats, without: replay.without ?? new Set<string>() } }), cmds)
+          await feed.catchUp()
+          settle(model, Date.now())
+          const disagreement = feed.check(model, Date.now())
+          stats.set('feed events checked', (stats.get('feed events checked') ?? 0) + feed.events.length)
+          stats.set('feed reconnects', (stats.get('feed reconnects') ?? 0) + feed.reconnects)
+          if (disagreement !== null) throw new Error(`the change feed disagrees with the model: ${disagreement}`)
         } catch (error) {
           if (failedAt === null) firstFailure = { error, commands: ranCommands(cmds) }
           failedAt ??= Date.now()
@@ -99,6 +109,7 @@ export const runModel = async (modeName: string, service: Service, backing: Back
           throw error
         } finally {
           commands += ranCommands(cmds).length
+          await feed.stop()
         }
       }
     },
