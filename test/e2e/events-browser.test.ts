@@ -56,7 +56,9 @@ describe.skipIf(!available && !required)('GET /events with EventSource in headle
   }
 
   const received = (page: Page, n: number): Promise<Got> =>
-    page.waitForFunction((count) => ((window as unknown as { got: Got }).got.length >= count ? (window as unknown as { got: Got }).got : false), n, { timeout: 15_000 }).then((h) => h.jsonValue() as Promise<Got>)
+    page
+      .waitForFunction((count) => ((globalThis as unknown as { got: Got }).got.length >= count ? (globalThis as unknown as { got: Got }).got : false), n, { timeout: 15_000 })
+      .then((h) => h.jsonValue() as Promise<Got>)
 
   test('receives each write, and after a kill -9 and restart resumes with Last-Event-ID: nothing missed, nothing twice', async () => {
     if (!available) throw new Error(`CI=true and ${CHROMIUM} is missing: .ci/run installs it with apt-get install chromium`)
@@ -74,7 +76,7 @@ describe.skipIf(!available && !required)('GET /events with EventSource in headle
     await page.evaluate(
       () =>
         new Promise<void>((resolve) => {
-          const w = window as unknown as { got: Got; feed: EventSource }
+          const w = globalThis as unknown as { got: Got; feed: EventSource }
           w.got = []
           w.feed = new EventSource('/events')
           w.feed.onmessage = (e) => w.got.push({ id: e.lastEventId, ...JSON.parse(e.data) })

@@ -4,6 +4,7 @@ import { createTestApp, type TestApp } from '../support/app'
 import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
 import { feedContract, page } from '../support/feed-contract'
 import { expectProblem } from '../support/http'
+import { redisSuites, startRedis, type TestRedis } from '../support/redis'
 import { realTimeClock } from '../support/redis-app'
 
 /**
@@ -11,23 +12,28 @@ import { realTimeClock } from '../support/redis-app'
  * write's changes ride in its document's outbox; every instance's sequencer gives them positions.
  */
 const enabled = ferretdbSuites('MongoDB-only change feed')
+const redisEnabled = enabled && redisSuites('Redis + MongoDB change feed')
 let ferret: TestFerretdb
+let redis: TestRedis | undefined
 const opened: TestApp[] = []
 let n = 0
 
 beforeAll(async () => {
   if (enabled) ferret = await startFerretdb()
+  if (redisEnabled) redis = await startRedis()
 }, FERRETDB_BUILD_TIMEOUT_MS + 60_000)
 afterEach(async () => {
   for (let app = opened.pop(); app !== undefined; app = opened.pop()) await app.close()
 })
 afterAll(async () => {
   await ferret?.dispose()
+  await redis?.stop()
 })
 
-const instances = async () => {
+const instances = async (withRedis = false) => {
   const clock = realTimeClock()
-  const env = { MONGODB_URL: ferret.url, MONGODB_DB: `feed_${process.pid}_${n++}` }
+  const env: Record<string, string> = { MONGODB_URL: ferret.url, MONGODB_DB: `feed_${process.pid}_${n++}` }
+  if (withRedis) Object.assign(env, { REDIS_URL: redis!.url, REDIS_PREFIX: redis!.prefix(), FLUSH_INTERVAL_MS: '20' })
   const a = await createTestApp(env, { clock })
   opened.push(a)
   const b = await createTestApp(env, { clock })
@@ -35,8 +41,12 @@ const instances = async () => {
   return { a, b, db: env.MONGODB_DB }
 }
 
+describe.if(redisEnabled)('change feed, Redis + MongoDB mode, two instances', () => {
+  feedContract(() => instances(true))
+})
+
 describe.if(enabled)('change feed, MongoDB-only mode, two instances', () => {
-  feedContract(instances)
+  feedContract(() => instances())
 
   test('a write leaves its changes in its document until a sequencer takes them; then the outbox is gone', async () => {
     const { a, db } = await instances()
