@@ -11,6 +11,11 @@ export interface FeedHubOptions {
   /** EVENTS_RETENTION_SECONDS in ms: memory keeps no event longer than the log does, so every instance answers an old position alike (410). */
   retentionMs: number
   clock: Clock
+  /**
+   * How long after a delivery the streams wake (ms): the writes of that window reach each stream
+   * as one read and one socket write instead of one per commit (0: at once).
+   */
+  coalesceMs?: number
   /** Told when the log cannot be followed (retried). */
   onError?: (error: unknown) => void
 }
@@ -37,6 +42,7 @@ export class FeedHub {
   private follower: { stop(): Promise<void> } | undefined
   private open = 0
   private halted = false
+  private wakeTimer: ReturnType<typeof setTimeout> | undefined
   private readonly tailMax: number
 
   constructor(private readonly options: FeedHubOptions) {
@@ -80,6 +86,7 @@ export class FeedHub {
 
   async stop(): Promise<void> {
     this.halted = true
+    clearTimeout(this.wakeTimer)
     this.wake.resolve()
     await this.follower?.stop()
     this.follower = undefined
@@ -172,6 +179,19 @@ export class FeedHub {
       this.arrived.push(now)
     }
     if (this.tail.length > this.tailMax) this.drop(this.tail.length - this.tailMax)
+    const delay = this.options.coalesceMs ?? 0
+    if (delay <= 0) {
+      this.wakeStreams()
+      return
+    }
+    if (this.wakeTimer !== undefined) return
+    this.wakeTimer = setTimeout(() => {
+      this.wakeTimer = undefined
+      this.wakeStreams()
+    }, delay)
+  }
+
+  private wakeStreams(): void {
     const { resolve } = this.wake
     this.wake = awaken()
     resolve()

@@ -152,8 +152,10 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     logger,
   })
   lifecycle.onClose('expiry sweep', () => expirer.stop())
+  const sseTiming = { ...DEFAULT_SSE_TIMING, ...options.sseTiming }
   const hub = new FeedHub({
     log: mode.feed.log,
+    coalesceMs: sseTiming.coalesceMs,
     maxStreams: config.MAX_EVENT_STREAMS,
     retentionMs: config.EVENTS_RETENTION_SECONDS * 1000,
     clock,
@@ -183,7 +185,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     maxHeaderBytes: config.MAX_HEADER_BYTES,
     clientAddress: config.TRUST_PROXY ? behindProxy(socketAddress) : socketAddress,
     logSample2xx: config.LOG_SAMPLE_2XX,
-    feed: { hub, timing: { ...DEFAULT_SSE_TIMING, ...options.sseTiming }, exemptFromIdleTimeout: options.exemptFromIdleTimeout },
+    feed: { hub, timing: sseTiming, exemptFromIdleTimeout: options.exemptFromIdleTimeout },
   })
 
   const start = (): void => {
