@@ -34,6 +34,10 @@ export class Expirer {
   private stopped = false
   /** Unix seconds: every record that expired at or before it has its `expired` change. */
   reportedThrough = 0
+  /** Expiries this instance recorded since start. */
+  recorded = 0
+  /** Whether the last round failed (a failure is logged when a streak starts and when it ends, not each round). */
+  private failing = false
 
   constructor(private readonly options: ExpirerOptions) {}
 
@@ -55,6 +59,7 @@ export class Expirer {
         break
       }
     }
+    this.recorded += recorded
     if (recorded > 0) this.options.onExpired?.(recorded)
     return recorded
   }
@@ -70,8 +75,14 @@ export class Expirer {
     this.timer = setTimeout(() => {
       this.running = this.runOnce()
         .then(
-          () => undefined,
-          (error) => this.options.logger.warn({ err: error }, 'expiry sweep failed; will retry'),
+          () => {
+            if (this.failing) this.options.logger.info('expiry sweep works again')
+            this.failing = false
+          },
+          (error) => {
+            if (!this.failing) this.options.logger.warn({ err: error }, 'expiry sweep failed; retrying every round until it works')
+            this.failing = true
+          },
         )
         .finally(() => {
           this.running = null

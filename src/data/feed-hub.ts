@@ -49,6 +49,9 @@ export class FeedHub {
     this.tailMax = options.tailMax ?? DEFAULT_TAIL_MAX
   }
 
+  /** Events the follower has delivered since start. */
+  followed = 0
+
   get streams(): number {
     return this.open
   }
@@ -173,6 +176,7 @@ export class FeedHub {
 
   private deliver(events: LoggedChange[]): void {
     if (events.length === 0) return
+    this.followed += events.length
     const now = this.options.clock.now()
     for (const event of events) {
       this.tail.push(event)

@@ -70,6 +70,15 @@ export const eventsRoutes = ({ hub, timing, exemptFromIdleTimeout }: EventsRoute
         const page = await hub.readLog(resume ?? (await hub.log.first()), limit, filter)
         return json(200, { items: page.events.map(toFeedEvent), next: page.next }, call, { 'cache-control': 'no-store' })
       }
+      const headers = {
+        'content-type': 'text/event-stream; charset=utf-8',
+        'cache-control': 'no-store',
+        'x-accel-buffering': 'no',
+        'x-content-type-options': NOSNIFF,
+        'x-request-id': call.requestId,
+      }
+      // HEAD (answered by this GET route): the stream's headers, no stream held open for it.
+      if (call.request.method === 'HEAD') return new Response(null, { headers })
       hub.acquire()
       let stream: ReadableStream<Uint8Array>
       try {
@@ -82,15 +91,7 @@ export const eventsRoutes = ({ hub, timing, exemptFromIdleTimeout }: EventsRoute
         throw error
       }
       exemptFromIdleTimeout?.(call.request)
-      return new Response(stream, {
-        headers: {
-          'content-type': 'text/event-stream; charset=utf-8',
-          'cache-control': 'no-store',
-          'x-accel-buffering': 'no',
-          'x-content-type-options': NOSNIFF,
-          'x-request-id': call.requestId,
-        },
-      })
+      return new Response(stream, { headers })
     },
   },
 ]

@@ -162,6 +162,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     onError: (error) => logger.warn({ err: error }, 'change feed: cannot follow the event log yet; retrying'),
   })
   await hub.start()
+  metrics.watchFeed({ streams: () => hub.streams, followed: () => hub.followed, expired: () => expirer.recorded })
   lifecycle.onClose('event streams', () => hub.stop())
   // Events outlive the retention by at most this interval.
   const trimTimer = setInterval(() => mode.feed.log.trim().catch((error) => logger.warn({ err: error }, 'change feed trim failed; will retry')), Math.min(config.SWEEP_INTERVAL_MS, 60_000))

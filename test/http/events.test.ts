@@ -215,6 +215,14 @@ describe('GET /events (Server-Sent Events)', () => {
     await sse.cancel()
   })
 
+  test('HEAD: the stream headers, no stream held', async () => {
+    await open({ MAX_EVENT_STREAMS: '1' })
+    const res = await app.req('HEAD', '/events')
+    expect(res.status).toBe(200)
+    expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
+    expect(app.runtime.feed.hub.streams).toBe(0)
+  })
+
   test('a heartbeat comment when idle', async () => {
     await open({}, { heartbeatMs: 20, stallMs: 60_000 })
     const sse = new SseReader(await app.req('GET', '/events'))

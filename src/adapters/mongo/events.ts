@@ -148,6 +148,7 @@ export class MongoEventLog implements EventLog {
     let last = from
     let stopped = false
     let wake: (() => void) | undefined
+    let failing = false
     const loop = (async () => {
       while (!stopped) {
         try {
@@ -158,8 +159,12 @@ export class MongoEventLog implements EventLog {
             last = page.next
             deliver(page.events)
           }
+          if (failing) this.options.logger.info('change feed: sequencing and reading events work again')
+          failing = false
         } catch (error) {
-          if (!stopped) this.options.logger.warn({ err: error }, 'change feed: sequencing or reading events failed; retrying')
+          // Logged when a streak of failures starts, not every 100 ms while MongoDB is down.
+          if (!stopped && !failing) this.options.logger.warn({ err: error }, 'change feed: sequencing or reading events failed; retrying')
+          failing = true
         }
         await new Promise<void>((resolve) => {
           wake = resolve

@@ -104,17 +104,21 @@ export class RedisEventLog implements EventLog {
     let stopped = false
     const loop = (async () => {
       let backoffMs = 50
+      let failing = false
       while (!stopped) {
         try {
           const reply = (await followClient.xRead({ key: keys.events, id: last }, { BLOCK: FOLLOW_BLOCK_MS, COUNT: FOLLOW_COUNT })) as Array<{ messages: StreamEntries }> | null
           backoffMs = 50
+          if (failing) logger.info('change feed follower: reading the events stream works again')
+          failing = false
           const entries = reply?.[0]?.messages ?? []
           if (entries.length === 0) continue
           last = entries[entries.length - 1]!.id
           deliver(entriesToEvents(entries))
         } catch (error) {
           if (stopped) break
-          logger.warn({ err: error }, 'change feed follower: reading the events stream failed; retrying')
+          if (!failing) logger.warn({ err: error }, 'change feed follower: reading the events stream failed; retrying')
+          failing = true
           await new Promise((resolve) => setTimeout(resolve, backoffMs))
           backoffMs = Math.min(backoffMs * 2, 2_000)
         }
