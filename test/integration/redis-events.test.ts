@@ -17,9 +17,20 @@ describe.skipIf(!redis.enabled)('change feed, Redis mode, two instances', () => 
     const res = await app.req('POST', '/guid', { user: 'streamed' })
     const entries = await redis.client.xRange(keys.events, '-', '+')
     expect(entries).toHaveLength(1)
-    const change = JSON.parse(entries![0]!.message.c!)
-    expect(change).toMatchObject({ type: 'created', guid: (await res.json()).guid, user: 'streamed' })
+    const { guid, expire } = await res.json()
+    expect(entries![0]!.message).toEqual({ t: 'created', g: guid, v: res.headers.get('etag')!.replaceAll('"', ''), e: String(expire), u: 'streamed' })
     expect((await page(app)).items[0]!.id).toBe(entries![0]!.id)
+  })
+
+  test('a user with any character (separators, newlines, emoji) comes back as written', async () => {
+    const { app } = await redis.app()
+    const user = 'a|b:c\nd "e" \u{1F600} 7:x|'
+    const res = await app.req('POST', '/guid', { user })
+    expect(res.status).toBe(201)
+    const [event] = (await page(app)).items
+    expect(event?.record?.user).toBe(user)
+    await app.req('DELETE', `/guid/${event!.guid}`)
+    expect((await page(app, `?user=${encodeURIComponent(user)}`)).items.map((e) => e.type)).toEqual(['created', 'deleted'])
   })
 
   test('410 once the stream has been trimmed past a position; a position at or after the trim stays valid', async () => {

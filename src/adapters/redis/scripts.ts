@@ -34,8 +34,9 @@ end
  * separate calls would not (a GUID has at most one write in flight per instance: its actor).
  * KEYS: journal, events, expiries, then each entry's guid key. ARGV: max journal length,
  * invalidation channel, then per entry: prevVersion, encoded state,
- * keep-until (unix s), invalidation message, state JSON (the journal entry), changes (JSON
- * lines), expire (unix s; empty for a tombstone).
+ * keep-until (unix s), invalidation message, state JSON (the journal entry), changes
+ * (encodeChanges: `<bytes>:<type>|<guid>|<version>|<expire>|<user>` each), expire (unix s; empty
+ * for a tombstone).
  * Returns per entry {1, entry id} | {0, current version} (CAS lost) | {-1, journal length}
  * (lag bound) | {-2, error} (Redis refused a command: the entry's own failure).
  */
@@ -61,8 +62,15 @@ for i = 4, #KEYS do
       else
         length = length + 1
         local failed = nil
-        for change in string.gmatch(ARGV[a + 5], '[^\\n]+') do
-          local added = redis.pcall('XADD', KEYS[2], '*', 'c', change)
+        local changes = ARGV[a + 5]
+        local at = 1
+        while at <= #changes do
+          local colon = string.find(changes, ':', at, true)
+          local length = tonumber(string.sub(changes, at, colon - 1))
+          local change = string.sub(changes, colon + 1, colon + length)
+          at = colon + length + 1
+          local t, g, v, e, u = string.match(change, '^(%a+)|(%x+)|(%d+)|(%d*)|(.*)$')
+          local added = redis.pcall('XADD', KEYS[2], '*', 't', t, 'g', g, 'v', v, 'e', e, 'u', u)
           if type(added) == 'table' and added.err then failed = added.err end
         end
         local guid = string.match(ARGV[a + 4], '"guid":"(%x+)"')
