@@ -113,7 +113,9 @@ export class FeedHub {
   async read(cursor: string, limit: number, filter: FeedFilter): Promise<FeedPage> {
     this.dropOlderThan(this.options.clock.now() - this.options.retentionMs)
     const from = this.indexAfter(cursor)
-    if (from === undefined) return this.readLog(cursor, limit, filter)
+    // Older than the tail, or past all this instance has seen (a position from a faster
+    // instance, or one the log never handed out): the log decides.
+    if (from === undefined || (from === this.tail.length && this.options.log.compare(cursor, this.tail.at(-1)?.id ?? this.base!) > 0)) return this.readLog(cursor, limit, filter)
     const events: LoggedChange[] = []
     let next = cursor
     for (let i = from; i < this.tail.length && events.length < limit; i++) {

@@ -104,8 +104,33 @@ describe('GET /events (pages of JSON)', () => {
     // Right after the newest trimmed event nothing is missed: still valid.
     expect((await page(`?after=${second}`)).items.map((e) => e.record)).toEqual([expect.objectContaining({ user: 'c' })])
     await expectProblem(await app.req('GET', '/events?after=0badf00d.1', undefined, { accept: 'application/json' }), 410, 'position-gone')
+    // Past the newest event ever written: a position this feed never handed out (a restored store's).
+    const future = second.replace(/\.\d+$/, '.999')
+    await expectProblem(await app.req('GET', `/events?after=${future}`, undefined, { accept: 'application/json' }), 410, 'position-gone')
+    await expectProblem(await app.req('GET', `/events?after=${future}`), 410, 'position-gone')
     // Without a position, a page starts at the oldest event kept.
     expect((await page()).items).toHaveLength(1)
+  })
+})
+
+describe('a restored backup', () => {
+  test('is another feed: positions handed out before are 410, and new ones follow', async () => {
+    await open()
+    await app.req('POST', '/guid', { user: 'before the backup' })
+    const { items } = await page()
+    const { backupSqlite } = await import('../../src/adapters/sqlite/backup')
+    const copy = `${app.dir}/copy.sqlite`
+    backupSqlite(app.config.SQLITE_PATH, copy)
+    const restored = await createTestApp({ SQLITE_PATH: copy })
+    try {
+      const res = await restored.req('GET', `/events?after=${items[0]!.id}`, undefined, { accept: 'application/json' })
+      await expectProblem(res, 410, 'position-gone')
+      const kept = (await (await restored.req('GET', '/events', undefined, { accept: 'application/json' })).json()) as { items: Array<{ id: string }> }
+      expect(kept.items).toHaveLength(1)
+      expect(kept.items[0]!.id).not.toBe(items[0]!.id)
+    } finally {
+      await restored.close()
+    }
   })
 })
 

@@ -5,6 +5,16 @@ import { badPosition, type EventLog, type FeedPage, feedGone, type LoggedChange 
 
 type EventRow = { pos: number; type: ChangeType; guid: string; version: number; user: string; expire: number | null }
 
+/**
+ * Gives a copy of a store (a backup) a change feed of its own: restored, it has lost the writes
+ * made after the copy, and its positions would be reissued to other events; under a new log id
+ * every position handed out before the restore is `410`, and consumers list again.
+ */
+export const renewFeedIdentity = (db: Database): void => {
+  const hasFeed = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'feed_meta'").get() !== null
+  if (hasFeed) db.query("UPDATE feed_meta SET v = ?1 WHERE k = 'log'").run(crypto.randomUUID().slice(0, 8))
+}
+
 /** Events the trim looks at per step, oldest first. */
 const TRIM_SCAN = 50_000
 
@@ -111,7 +121,8 @@ export class SqliteEventLog implements EventLog {
 
   async read(after: string, limit: number): Promise<FeedPage> {
     const pos = this.parse(after)
-    if (pos === undefined || pos < this.trimmedStmt.get()!.v) throw feedGone(after, this.options.retentionSeconds)
+    // Another log's, trimmed, or past the newest ever written (a position from before a restore).
+    if (pos === undefined || pos < this.trimmedStmt.get()!.v || pos > (this.newest.get()?.pos ?? 0)) throw feedGone(after, this.options.retentionSeconds)
     const events = this.after.all(pos, limit).map((row) => this.toEvent(row))
     return { events, next: events.length === 0 ? after : events[events.length - 1]!.id }
   }
