@@ -17,6 +17,8 @@ export const renewFeedIdentity = (db: Database): void => {
 
 /** Events the trim looks at per step, oldest first. */
 const TRIM_SCAN = 50_000
+/** Events one DELETE of the trim removes at most. */
+const TRIM_STEP = 5_000
 
 export interface SqliteEventLogOptions {
   clock: Clock
@@ -107,8 +109,18 @@ export class SqliteEventLog implements EventLog {
       from = batch.pos
     }
     if (newestGone === null) return 0
+    // Marked first: from now on a position below it is 410, whatever the deletes below have reached.
+    const from = this.trimmedStmt.get()!.v
     this.setTrimmed.run(newestGone)
-    return this.trimStmt.run(newestGone).changes
+    // In steps, yielding between them: one DELETE of a minute's events at a high write rate
+    // would hold the event loop (and every request) for as long as it takes.
+    let deleted = 0
+    for (let through = Math.min(newestGone, from + TRIM_STEP); ; through = Math.min(newestGone, through + TRIM_STEP)) {
+      deleted += this.trimStmt.run(through).changes
+      if (through >= newestGone) break
+      await new Promise((resolve) => setImmediate(resolve))
+    }
+    return deleted
   }
 
   async head(): Promise<string> {
