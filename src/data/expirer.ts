@@ -52,8 +52,15 @@ export class Expirer {
     let recorded = 0
     for (let i = 0; i < MAX_BATCHES_PER_ROUND && !this.stopped; i++) {
       const guids = await due(now, batch)
-      const results = await Promise.all(guids.map(async (guid) => (await expire(guid)) || void (await this.options.dismiss?.(guid, now)) || false))
-      recorded += results.filter(Boolean).length
+      const results = await Promise.allSettled(guids.map(async (guid) => (await expire(guid)) || void (await this.options.dismiss?.(guid, now)) || false))
+      recorded += results.filter((r) => r.status === 'fulfilled' && r.value).length
+      // One GUID that failed (its actor's mailbox full, the store down) is tried again next
+      // round, and until it succeeds `reportedThrough` stays where it is: the store sweep waits.
+      const failed = results.find((r): r is PromiseRejectedResult => r.status === 'rejected')
+      if (failed !== undefined) {
+        this.recorded += recorded
+        throw failed.reason
+      }
       if (guids.length < batch) {
         this.reportedThrough = Math.max(this.reportedThrough, now)
         break
