@@ -6,13 +6,19 @@ import { badPosition, type EventLog, type FeedPage, feedGone, type LoggedChange 
 type EventRow = { pos: number; type: ChangeType; guid: string; version: number; user: string; expire: number | null }
 
 /**
- * Gives a copy of a store (a backup) a change feed of its own: restored, it has lost the writes
- * made after the copy, and its positions would be reissued to other events; under a new log id
- * every position handed out before the restore is `410`, and consumers list again.
+ * Gives a copy of a store (a backup) a change feed of its own. Restored, it has lost the writes
+ * made after the copy, and its positions past the copy's newest event would be reissued to other
+ * events: under a new log id, the old log's positions up to the copy's newest event (`fork`)
+ * still name the same events and stay valid; the old log's later positions are `410`, so a
+ * consumer that saw a lost write lists again instead of missing the reissued positions.
  */
 export const renewFeedIdentity = (db: Database): void => {
   const hasFeed = db.query("SELECT 1 FROM sqlite_master WHERE type = 'table' AND name = 'feed_meta'").get() !== null
-  if (hasFeed) db.query("UPDATE feed_meta SET v = ?1 WHERE k = 'log'").run(crypto.randomUUID().slice(0, 8))
+  if (!hasFeed) return
+  const parent = db.query<{ v: string }, []>("SELECT v FROM feed_meta WHERE k = 'log'").get()?.v
+  const fork = db.query<{ seq: number | null }, []>("SELECT max(seq) AS seq FROM sqlite_sequence WHERE name = 'events'").get()?.seq ?? 0
+  db.query("INSERT OR REPLACE INTO feed_meta (k, v) VALUES ('parent', ?1), ('fork', ?2)").run(parent ?? '', fork)
+  db.query("UPDATE feed_meta SET v = ?1 WHERE k = 'log'").run(crypto.randomUUID().slice(0, 8))
 }
 
 /** Events the trim looks at per step, oldest first. */
@@ -34,6 +40,9 @@ export interface SqliteEventLogOptions {
  */
 export class SqliteEventLog implements EventLog {
   private readonly logId: string
+  /** The log this one was restored from (renewFeedIdentity), whose positions up to `fork` are this log's too. */
+  private readonly parent: string | undefined
+  private readonly fork: number
   private readonly insert: Statement<unknown, [number, string, string, number, string, number | null]>
   private readonly oldestBatch: Statement<{ pos: number | null; newest: number | null }, [number, number, number]>
   private readonly after: Statement<EventRow, [number, number]>
@@ -64,6 +73,8 @@ export class SqliteEventLog implements EventLog {
     db.query("INSERT OR IGNORE INTO feed_meta (k, v) VALUES ('log', ?1)").run(crypto.randomUUID().slice(0, 8))
     db.query("INSERT OR IGNORE INTO feed_meta (k, v) VALUES ('trimmed', 0)").run()
     this.logId = db.query<{ v: string }, []>("SELECT v FROM feed_meta WHERE k = 'log'").get()!.v
+    this.parent = db.query<{ v: string }, []>("SELECT v FROM feed_meta WHERE k = 'parent'").get()?.v
+    this.fork = Number(db.query<{ v: number }, []>("SELECT v FROM feed_meta WHERE k = 'fork'").get()?.v ?? 0)
     this.insert = db.query('INSERT INTO events (at, type, guid, version, user, expire) VALUES (?1, ?2, ?3, ?4, ?5, ?6)')
     this.after = db.query('SELECT pos, type, guid, version, user, expire FROM events WHERE pos > ?1 ORDER BY pos LIMIT ?2')
     this.newest = db.query("SELECT max(seq) AS pos FROM sqlite_sequence WHERE name = 'events'")
@@ -153,11 +164,13 @@ export class SqliteEventLog implements EventLog {
     return `${this.logId}.${pos}`
   }
 
-  /** The row key of one of this log's positions; undefined for another log's; throws for what is not a position. */
+  /** The row key of one of this log's positions (or of its parent's up to the fork); undefined for another log's; throws for what is not a position. */
   private parse(position: string): number | undefined {
     const match = /^([0-9a-f]{8})\.(0|[1-9][0-9]{0,15})$/.exec(position)
     if (match === null) throw badPosition(position)
-    return match[1] === this.logId ? Number(match[2]) : undefined
+    const pos = Number(match[2])
+    if (match[1] === this.logId) return pos
+    return match[1] === this.parent && pos <= this.fork ? pos : undefined
   }
 
   private toEvent(row: EventRow): LoggedChange {
