@@ -37,6 +37,12 @@ export interface EventLog {
    * never hands out, and `gone` for one older than what it keeps (events after it may be gone).
    */
   read(after: string, limit: number): Promise<FeedPage>
+  /**
+   * The same position in this log's current form (embedded: a restored store's parent log's
+   * position becomes its own), so a resumed consumer carries on with positions that stay valid;
+   * unchanged where positions have one form.
+   */
+  normalise?(position: string): string
   /** Orders two valid positions (negative, 0, positive). */
   compare(a: string, b: string): number
   /**

@@ -65,7 +65,8 @@ export const eventsRoutes = ({ hub, timing, exemptFromIdleTimeout }: EventsRoute
       const filter = filterOf(query)
       const limit = limitOf(query)
       // EventSource resends the URL it was opened with and adds Last-Event-ID: the header is the newer position.
-      const resume = call.request.headers.get('last-event-id') || query.get('after') || undefined
+      const given = call.request.headers.get('last-event-id') || query.get('after') || undefined
+      const resume = given === undefined ? undefined : (hub.log.normalise?.(given) ?? given)
       if (wantsJson(call.request.headers.get('accept'))) {
         const page = await hub.readLog(resume ?? (await hub.log.first()), limit, filter)
         return json(200, { items: page.events.map(toFeedEvent), next: page.next }, call, { 'cache-control': 'no-store' })

@@ -132,6 +132,9 @@ describe('a restored backup', () => {
       const next = (await (await ask(kept)).json()) as Page
       expect(next.items.map((e) => e.record)).toEqual([expect.objectContaining({ user: 'after the restore' })])
       expect(next.items[0]!.id).not.toBe(lost)
+      // Resumed, a consumer goes on with this log's own positions (valid after a second restore too).
+      const hello = await new SseReader(await restored.req('GET', '/events', undefined, { 'last-event-id': kept })).next()
+      expect(hello?.id).toBe(`${next.items[0]!.id.split('.')[0]}.${kept.split('.')[1]}`)
       // A consumer that saw the lost write must list again.
       await expectProblem(await ask(lost), 410, 'position-gone')
       await expectProblem(await restored.req('GET', `/events?after=${lost}`), 410, 'position-gone')

@@ -46,7 +46,8 @@ export class FeedConsumer {
     this.reader = new SseReader(res)
     const hello = await this.reader.next(5_000)
     if (hello?.id === undefined) throw new Error('the stream did not start with an id')
-    this.lastId ??= hello.id
+    // The position it resumes after, as the service now writes it (a restored store renames its parent's).
+    this.lastId = hello.id
   }
 
   private async follow(): Promise<void> {

@@ -150,6 +150,11 @@ export class SqliteEventLog implements EventLog {
     return { events, next: events.length === 0 ? after : events[events.length - 1]!.id }
   }
 
+  normalise(position: string): string {
+    const pos = this.parse(position)
+    return pos === undefined ? position : this.position(pos)
+  }
+
   compare(a: string, b: string): number {
     return (this.parse(a) ?? -1) - (this.parse(b) ?? -1)
   }
