@@ -98,28 +98,33 @@ export class FeedConsumer {
     await this.loop
   }
 
-  /** Compares what was received with the model; returns what disagrees, or null. */
-  check(m: Model, nowMs: number): string | null {
-    if (this.duplicate !== undefined) return `the feed delivered ${this.duplicate} twice`
+  /**
+   * Compares what was received with the model at `nowMs`: what disagrees (or null), and until
+   * when an expiry the model saw may still be on its way (0: none is).
+   */
+  check(m: Model, nowMs: number): { problem: string | null; pendingUntil: number } {
+    if (this.duplicate !== undefined) return { problem: `the feed delivered ${this.duplicate} twice`, pendingUntil: 0 }
+    let pendingUntil = 0
     for (const g of m.slots) {
-      const problem = checkGuid(
-        g,
-        this.events.filter((e) => e.guid === g.guid),
-        nowMs,
-      )
-      if (problem !== null)
-        return `GUID ${g.guid}: ${problem}\n  received: ${this.events
-          .filter((e) => e.guid === g.guid)
-          .map((e) => `${e.type} ${e.version}`)
-          .join(', ')}\n  model: earlier ${g.earlier.join(' ')} | current ${g.incarnation.join(' ')} | live ${g.live?.etag ?? 'no'}`
+      const received = this.events.filter((e) => e.guid === g.guid)
+      const verdict = checkGuid(g, received, nowMs, m.storeBackAt ?? 0)
+      if (typeof verdict === 'number') pendingUntil = Math.max(pendingUntil, verdict)
+      else if (verdict !== null) {
+        const seen = received.map((e) => `${e.type} ${e.version}`).join(', ')
+        return {
+          problem: `GUID ${g.guid}: ${verdict}\n  received: ${seen}\n  model: earlier ${g.earlier.join(' ')} | current ${g.incarnation.join(' ')} | live ${g.live?.etag ?? 'no'}`,
+          pendingUntil: 0,
+        }
+      }
     }
-    return null
+    return { problem: null, pendingUntil }
   }
 }
 
 const tagValue = (etag: string): number => Number(etag.replaceAll('"', ''))
 
-const checkGuid = (g: GuidModel, events: Received[], nowMs: number): string | null => {
+/** What disagrees, null when all agrees, or the instant until which an expiry may still be told. */
+const checkGuid = (g: GuidModel, events: Received[], nowMs: number, storeBackAt: number): string | null | number => {
   const writes = events.filter((e) => e.type === 'created' || e.type === 'updated').map((e) => e.version)
   const tags = [...g.earlier, ...g.incarnation].map(tagValue)
   if (writes.join() !== tags.join()) return `the created/updated versions ${writes.join(' ')} are not the acknowledged ETags ${tags.join(' ')}`
@@ -138,7 +143,9 @@ const checkGuid = (g: GuidModel, events: Received[], nowMs: number): string | nu
   if (g.live !== null)
     return prev !== undefined && prev.version === tagValue(g.live.etag) && (prev.type === 'created' || prev.type === 'updated') ? null : `the last event is not the live ${g.live.etag}`
   if (prev === undefined || prev.type === 'deleted' || prev.type === 'expired') return null
-  // The model saw it end: an expiry, which the feed tells within 2 s of its instant.
-  if (prev.record !== undefined && prev.record.expire * 1000 + EXPIRY_TOLD_WITHIN_MS > nowMs) return null
+  // The model saw it end: an expiry, which the feed tells within 2 s of its instant, or of the
+  // store's return when it was down or full then (the expiry is a write).
+  const deadline = prev.record === undefined ? 0 : Math.max(prev.record.expire * 1000, storeBackAt) + EXPIRY_TOLD_WITHIN_MS
+  if (deadline > nowMs) return deadline
   return `its end (expire ${prev.record?.expire}) was not told within ${EXPIRY_TOLD_WITHIN_MS} ms`
 }

@@ -38,6 +38,8 @@ export interface Model {
   storeDown: boolean
   /** /readyz was seen answering 503 during this outage of MongoDB (asked once: it takes seconds then). */
   storeDownOnReadyz: boolean
+  /** When the last fault of the store was lifted (ms): an expiry due during it is told after it (test/model/feed.ts). */
+  storeBackAt?: number
 }
 
 const absent = (guid: string): GuidModel => ({ guid, live: null, incarnation: [], earlier: [] })

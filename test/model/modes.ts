@@ -98,6 +98,7 @@ const diskFaults = (disk: SmallDisk | null, modeName: string): { faults: Fault[]
         run: async (m, service) => {
           await free(service)
           m.diskFull = false
+          m.storeBackAt = Date.now()
         },
       },
     ],
@@ -192,6 +193,7 @@ const mongoStore = async (): Promise<Backing> => {
           await mongo.start()
           await service.waitReady(RECOVERY_TIMEOUT_MS)
           m.storeDown = false
+          m.storeBackAt = Date.now()
         },
       },
     ],

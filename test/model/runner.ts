@@ -98,16 +98,20 @@ export const runModel = async (modeName: string, service: Service, backing: Back
           await fc.asyncModelRun(() => ({ model, real: { service, transcript, defaultTtlSeconds: DEFAULT_TTL_SECONDS, stats, without: replay.without ?? new Set<string>() } }), cmds)
           // A fault still on at the end (the store down, the disk full) is lifted first: the feed
           // is read once the service can read it, and expiries due meanwhile are told after it.
-          const faulted = model.storeDown || model.diskFull
-          await backing.reset(service)
-          const recovered = Date.now()
+          if (model.storeDown || model.diskFull) {
+            await backing.reset(service)
+            model.storeBackAt = Date.now()
+          }
+          // An expiry may still be on its way (told within 3 s of its instant, or of the store's
+          // return): read and check again until none is, or its time has passed (then it fails).
           let disagreement: string | null
           for (;;) {
             await feed.catchUp()
             settle(model, Date.now())
-            disagreement = feed.check(model, faulted ? Math.min(Date.now(), recovered) : Date.now())
-            if (disagreement === null || !faulted || Date.now() - recovered > 3_000) break
-            await Bun.sleep(100)
+            const verdict = feed.check(model, Date.now())
+            disagreement = verdict.problem
+            if (disagreement !== null || verdict.pendingUntil === 0) break
+            await Bun.sleep(Math.min(200, Math.max(10, verdict.pendingUntil - Date.now())))
           }
           stats.set('feed events checked', (stats.get('feed events checked') ?? 0) + feed.events.length)
           stats.set('feed reconnects', (stats.get('feed reconnects') ?? 0) + feed.reconnects)
