@@ -15,11 +15,32 @@ module.exports = {
       to: { path: ['^src/(data|adapters|http|runtime|ops)/', '^src/main\\.ts$'] },
     },
     {
+      name: 'domain-imports-no-package',
+      comment: 'The domain does no I/O: no Node or Bun module (node:fs, bun:sqlite), no driver; of packages only TypeBox, whose schemas are its types.',
+      severity: 'error',
+      from: { path: layer('domain') },
+      to: { dependencyTypesNot: ['local'], pathNot: 'node_modules/@sinclair/typebox/' },
+    },
+    {
       name: 'data-knows-no-adapter',
       comment: 'Records, actors and the Store/CacheTier/Journal interfaces know no adapter, no HTTP and no wiring.',
       severity: 'error',
       from: { path: layer('data') },
       to: { path: ['^src/(adapters|http|runtime)/', '^src/main\\.ts$'] },
+    },
+    {
+      name: 'data-imports-no-package',
+      comment: 'Records, actors and the Store/CacheTier/Journal interfaces are plain TypeScript over the domain: no package, no Node or Bun module (bun:sqlite is an adapter).',
+      severity: 'error',
+      from: { path: layer('data') },
+      to: { dependencyTypesNot: ['local'] },
+    },
+    {
+      name: 'drivers-only-in-adapters',
+      comment: 'The Redis and MongoDB clients and bun:sqlite are imported by adapters alone; the other layers meet them through data/ interfaces.',
+      severity: 'error',
+      from: { path: '^src/', pathNot: layer('adapters') },
+      to: { path: ['node_modules/(mongodb|bson|redis|@redis/[^/]+)/', '^bun:sqlite$'] },
     },
     {
       name: 'adapters-meet-only-through-data',
@@ -55,6 +76,14 @@ module.exports = {
       severity: 'error',
       from: { path: '^src/', pathNot: ['^src/(http|runtime)/', '^src/main\\.ts$'] },
       to: { path: 'node_modules/elysia/' },
+    },
+    {
+      name: 'bench-through-public-factories',
+      comment:
+        'Benchmarks build guidd as main.ts does (createRuntime from loadConfig) and use what every layer may (domain, ops); of the HTTP edge only the pure functions a floor times alone (body, validate, respond). No adapter or data module: a change below the runtime cannot break a benchmark. bench/floor-server.ts is the exception, for what its floors are by definition: one adapter (the SQLite group commit, the Redis journal) or one driver call alone; and so is bench/feed.ts, whose in-process section is the SQLite store commit alone with and without the change feed rows.',
+      severity: 'error',
+      from: { path: '^bench/', pathNot: '^bench/(floor-server|feed)\\.ts$' },
+      to: { path: '^src/', pathNot: ['^src/runtime/(runtime|config)\\.ts$', '^src/(domain|ops)/', '^src/http/(body|validate|respond)\\.ts$'] },
     },
     {
       name: 'no-cycles',

@@ -72,8 +72,13 @@ const journalOf = async (): Promise<Journal | undefined> => {
 
 const requestLogOf = async (): Promise<LogRequest | undefined> => {
   if (floor !== 'get-log') return undefined
-  const [{ openSync }, { BatchedDestination, createLogger }, { requestLog }] = await Promise.all([import('node:fs'), import('../src/ops/logger'), import('../src/ops/request-log')])
-  return requestLog(createLogger('info', new BatchedDestination(openSync(join(process.cwd(), 'floor.log'), 'a'))))
+  const [{ openSync }, { LogSink }, { createLogger }, { requestLog }] = await Promise.all([
+    import('node:fs'),
+    import('../src/ops/log-sink'),
+    import('../src/ops/logger'),
+    import('../src/ops/request-log'),
+  ])
+  return requestLog(createLogger('info', new LogSink({ fd: openSync(join(process.cwd(), 'floor.log'), 'a') })))
 }
 
 const journal = await journalOf()

@@ -4,12 +4,13 @@
  * the differences less. The request carries 4 headers, as curl sends.
  */
 import { openSync } from 'node:fs'
-import { BatchedDestination, createLogger } from '../src/ops/logger'
+import { LogSink } from '../src/ops/log-sink'
+import { createLogger } from '../src/ops/logger'
 import { createTestApp, type TestApp } from '../test/support/app'
 
 const KEY = 'k-0123456789abcdef0123456789abcdef'
 const N = Number(Bun.env.BENCH_REQUESTS ?? 100_000)
-const devNull = () => createLogger('info', new BatchedDestination(openSync('/dev/null', 'w')))
+const devNull = () => createLogger('info', new LogSink({ fd: openSync('/dev/null', 'w') }))
 
 const variants: Array<[string, TestApp]> = [
   ['defaults (no key, no limit)', await createTestApp({})],

@@ -12,7 +12,8 @@
  *   npm run --silent bench:log > /dev/null
  */
 import { openSync } from 'node:fs'
-import { BatchedDestination, createLogger, flushLogger, type Logger } from '../src/ops/logger'
+import { LogSink } from '../src/ops/log-sink'
+import { createLogger, flushLogger, type Logger } from '../src/ops/logger'
 import { type LogRequest, requestLog } from '../src/ops/request-log'
 import { createTestApp, type TestApp } from '../test/support/app'
 
@@ -39,7 +40,7 @@ const lineCost = async (): Promise<string> => {
       for (let j = 0; j < TURN; j++) log('5156df71-9b68-1a2b', 'GET', '/guid/:guid', 200, 0.000123, 74, '192.0.2.7')
       await turn()
     }
-    flushLogger(owner)
+    await flushLogger(owner, 10_000)
     return ((performance.now() - started) * 1e6) / N
   }
   for (const v of variants) await run(v) // warm-up
@@ -53,7 +54,7 @@ const lineCost = async (): Promise<string> => {
 }
 
 const getCost = async (): Promise<string> => {
-  const devNull = (level: string) => ({ logger: createLogger(level, new BatchedDestination(openSync('/dev/null', 'w'))), clientAddress: () => '192.0.2.7' })
+  const devNull = (level: string) => ({ logger: createLogger(level, new LogSink({ fd: openSync('/dev/null', 'w') })), clientAddress: () => '192.0.2.7' })
   const variants: Array<[string, TestApp]> = [
     ['log off (LOG_LEVEL=warn)', await createTestApp({}, devNull('warn'))],
     ['log on (LOG_LEVEL=info)', await createTestApp({}, devNull('info'))],

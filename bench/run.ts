@@ -24,6 +24,8 @@
  * - million        LRU_MAX_ENTRIES=1000000: creates until a million GUIDs are cached, the write rate
  *                  at the first and the millionth, RSS and heap per cached GUID, the worst latency
  * - start          dist/guidd (built if missing) from exec to the first 200 on /healthz
+ * - rate           latency at a constant offered rate (bench/rate.ts, `npm run bench:rate`): vegeta
+ *                  at 25/50/75% of the saturated rate, p50/p99/p99.9/max, beside the bare server
  *
  * On 2+ cores the service is pinned to CPU 0 and wrk (with Redis, FerretDB and this process) to
  * CPU 1 (taskset), as figures are otherwise noise.
@@ -44,6 +46,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { redisAvailable, startRedis } from '../test/support/redis'
 import { freePort } from '../test/support/children'
+import { benchRate, rateMarkdown } from './rate'
 import { writeResults } from './results'
 import { type BenchProcess, firstHealthy, metricOf, scrape, startBench } from './service'
 import { ensureWrk, luaPatchPool, luaPost, runWrk, type WrkResult } from './wrk'
@@ -53,7 +56,7 @@ const seconds = Number(Bun.env.BENCH_SECONDS ?? (quick ? 3 : 10))
 const connections = Number(Bun.env.BENCH_CONNECTIONS ?? 50)
 const poolSize = Number(Bun.env.BENCH_POOL ?? (quick ? 2_000 : 10_000))
 const million = Number(Bun.env.BENCH_MILLION ?? (quick ? 200_000 : 1_000_000))
-const ALL = ['get', 'floors', 'components', 'embedded', 'embedded-warn', 'redis', 'redis-warn', 'mongo', 'redis-mongo', 'million', 'start']
+const ALL = ['get', 'floors', 'components', 'embedded', 'embedded-warn', 'redis', 'redis-warn', 'mongo', 'redis-mongo', 'million', 'start', 'rate']
 const only = (Bun.env.BENCH_ONLY ?? (quick ? ALL.filter((s) => !s.includes('mongo')).join(',') : ALL.join(','))).split(',')
 const pin = Bun.env.BENCH_PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-V']).error === undefined
 const root = join(import.meta.dir, '..')
@@ -434,6 +437,14 @@ try {
   const bareAfter = await bareRun('bare-after')
   if (has('million')) await benchMillion()
   if (has('start')) await benchStart()
+  if (has('rate')) {
+    try {
+      tables.push(`\n${rateMarkdown(await benchRate({ serviceRoot, ...(quick ? { seconds: 3, satSeconds: 2, longSeconds: 0 } : {}) }))}`)
+    } catch (error) {
+      // vegeta is built with Go on first use: without Go the other sections still report.
+      notes.push(`rate: not run (${(error as Error).message})`)
+    }
+  }
 
   const bareRps = (bareBefore.rps + bareAfter.rps) / 2
   const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a')

@@ -2,10 +2,8 @@ import type { Server } from 'bun'
 import { Deadline, TIMED_OUT, withTimeout } from './domain/clock'
 import { backupStore } from './runtime/backup'
 import { type Config, ConfigError, loadConfig } from './runtime/config'
-import { problemResponse } from './http/respond'
-import { newRequestId } from './http/request-id'
 import { helpText } from './runtime/help'
-import { createLogger, flushLogger } from './ops/logger'
+import { createLogger, flushLogger, flushLoggerSync } from './ops/logger'
 import { createRuntime, type Runtime } from './runtime/runtime'
 import { VERSION } from './runtime/version'
 
@@ -61,11 +59,26 @@ try {
 }
 
 const logger = createLogger(config.LOG_LEVEL)
-// Log lines are written once per event-loop turn: whatever is still held goes out on any exit.
-process.on('exit', () => flushLogger(logger))
+// Every planned exit below waits for the log first (flushLogger); this catches any other one,
+// writing what is gathered when that can be done in order.
+process.on('exit', () => flushLoggerSync(logger))
 // Start and stop are logged at info even when LOG_LEVEL is quieter (but not when silent):
 // operators and supervisors look for them.
 const lifecycle = config.LOG_LEVEL === 'silent' ? logger : logger.child({}, { level: 'info' })
+
+/** How long a fatal error waits for its last lines to be written (a stuck log reader must not hold a dying process). */
+const FATAL_FLUSH_MS = 2_000
+
+/** The error is the log's last line, written before the process ends with 1. */
+const fatal = async (error: unknown): Promise<never> => {
+  lifecycle.fatal({ err: error }, 'guidd stopped by a fatal error')
+  // LOG_LEVEL=silent logs nothing, but a process that dies says why somewhere.
+  if (config.LOG_LEVEL === 'silent') console.error('guidd stopped by a fatal error:', error)
+  await flushLogger(logger, FATAL_FLUSH_MS)
+  process.exit(1)
+}
+process.on('uncaughtException', (error) => void fatal(error))
+process.on('unhandledRejection', (error) => void fatal(error))
 
 // The socket's view of the client, for the rate limit and the request log; set once listening.
 let server: Server<unknown> | undefined
@@ -78,30 +91,18 @@ try {
     exemptFromIdleTimeout: (request) => server?.timeout(request, 0),
   })
 } catch (error) {
-  if (!(error instanceof ConfigError)) throw error
-  console.error(`guidd: ${error.message}`)
+  if (!(error instanceof ConfigError)) await fatal(error)
+  console.error(`guidd: ${(error as ConfigError).message}`)
+  await flushLogger(logger, FATAL_FLUSH_MS)
   process.exit(2)
 }
 
-runtime.app.elysia.listen({
-  port: config.PORT,
-  hostname: config.HOST,
-  // No limit of Bun's own: over it Bun answers a bare 413 (no problem, no request id) before the
-  // service runs. The service never buffers more than 16 KiB of a body (readJsonBody checks the
-  // Content-Length first and stops a chunked body at the limit), and Bun does not buffer a body
-  // nobody reads (measured: 200 MB bodies to every route, the server's RSS flat), so every
-  // oversized body gets the service's own 413 problem (test/http/openapi.test.ts).
-  maxRequestBodySize: Number.MAX_SAFE_INTEGER,
-  // A connection silent this long (a stalled client, a slow-loris) is closed: it cannot pin the server.
-  idleTimeout: config.IDLE_TIMEOUT_SECONDS,
-  // What escapes Elysia itself: the same opaque problem as any 500, with an id to quote.
-  error: (error: Error) => {
-    const requestId = newRequestId()
-    logger.error({ err: error, requestId }, 'unhandled server error')
-    return problemResponse(error, undefined, { requestId, bytes: 0 })
-  },
-})
-server = runtime.app.elysia.server!
+try {
+  server = runtime.app.listen({ port: config.PORT, hostname: config.HOST, idleTimeoutSeconds: config.IDLE_TIMEOUT_SECONDS })
+} catch (error) {
+  // A port in use, an address not on this host: nothing to serve with.
+  server = await fatal(error) // never returns: the process ends there
+}
 runtime.start()
 lifecycle.info({ port: server.port, host: config.HOST, mode: runtime.mode, store: runtime.store.name }, 'guidd listening')
 if (runtime.keys === undefined) {
@@ -140,8 +141,11 @@ const shutdown = async (signal: string): Promise<void> => {
     await live.stop(true)
   }
   await runtime.close(deadline.remainingMs)
+  // The last lines reach the log before the process ends, unless its reader stays stuck past the
+  // deadline; `stopped` is the last of them (after the count of any lines dropped meanwhile).
+  await flushLogger(logger, Math.max(deadline.remainingMs, 250))
   lifecycle.info('stopped')
-  flushLogger(logger)
+  await flushLogger(logger, Math.max(deadline.remainingMs, 250))
   process.exit(0)
 }
 process.on('SIGTERM', () => void shutdown('SIGTERM'))

@@ -1,6 +1,6 @@
 import type { CacheTier, LocalTier } from './tier'
 import type { Mutation, Stored } from '../domain/model'
-import type { Journal } from './journal'
+import { type Journal, VersionConflict } from './journal'
 import type { Store } from './store'
 
 /**
@@ -82,7 +82,15 @@ export class Records {
 
   /** Journals the mutation (durable when this resolves), then updates the local tier. */
   async commit(mutation: Mutation, nowSec: number): Promise<void> {
-    await this.deps.journal.append(mutation)
+    try {
+      await this.deps.journal.append(mutation)
+    } catch (error) {
+      // A failure other than a lost compare-and-set may have written the shared tier all the
+      // same (a timeout, replicas that did not confirm in time): this instance's copy may now
+      // trail what other instances read, so reads go below until it is filled again.
+      if (!(error instanceof VersionConflict)) this.deps.local?.forget(mutation.next.guid)
+      throw error
+    }
     this.deps.local?.set(mutation.next, nowSec)
   }
 

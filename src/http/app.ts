@@ -1,7 +1,9 @@
+import type { Server } from 'bun'
 import { Elysia } from 'elysia'
 import type { ApiKeys } from './api-keys'
 import { AppError, isKnownError } from './problems'
 import type { GuidService } from '../data/guid-service'
+import type { RateLimit } from '../data/rate-limit'
 import type { ClientAddress } from './client-address'
 import type { Cors } from './cors'
 import type { Deadlines } from './deadlines'
@@ -12,9 +14,8 @@ import { type EventsRouteOptions, eventsRoutes } from './events-routes'
 import { guidRoutes } from './guid-routes'
 import { observer } from './observe'
 import { opsRoutes } from './ops-routes'
-import type { RateLimiter } from './rate-limit'
 import { empty, problemResponse, type Reply } from './respond'
-import { requestIdOf } from './request-id'
+import { newRequestId, requestIdOf } from './request-id'
 import { pathOf } from './path'
 import { labelOf, RouteTable } from './routes'
 import type { Logger } from '../ops/logger'
@@ -27,13 +28,14 @@ export interface AppDeps {
   metrics: Metrics
   readiness: Readiness
   logger: Logger
-  version?: string
+  /** The package's version, for the OpenAPI document. */
+  version: string
   /** Bearer keys; undefined when none is configured (the API is open). */
   keys?: ApiKeys
   /** true: /metrics and /docs need a key too. */
   authOpsEndpoints?: boolean
   /** Per-client rate limit for /guid routes; undefined = none. */
-  limiter?: RateLimiter
+  limiter?: RateLimit
   /** Per-request deadline; undefined = none. */
   deadlines?: Deadlines
   /** CORS; undefined = off. */
@@ -49,16 +51,21 @@ export interface AppDeps {
 }
 
 export interface App {
-  /** Answers one request in-process: what tests call. */
-  handle(request: Request): Promise<Response>
-  /** The Elysia instance; main.ts listens with it. */
-  readonly elysia: Elysia<any, any, any, any, any, any, any>
-  /** The handlers Bun.serve's router calls, by path and method (what `npm run bench:floors` times). */
-  readonly routes: NativeRoutes
+  /**
+   * Answers one request: the function the listening server calls for every request (Elysia's
+   * compiled fetch), so an in-process test runs exactly what production runs.
+   */
+  handle(request: Request): Response | Promise<Response>
+  /** Starts serving on a socket (main.ts); the server's own failures are answered here too. */
+  listen(options: ListenOptions): Server<unknown>
 }
 
-/** A path's handlers by method, as Bun.serve's `routes` takes them. */
-export type NativeRoutes = Record<string, Record<string, (request: Request & { params?: Record<string, string> }) => Response | Promise<Response>>>
+export interface ListenOptions {
+  port: number
+  hostname: string
+  /** A connection silent this long (a stalled client, a slow-loris) is closed. */
+  idleTimeoutSeconds: number
+}
 
 /**
  * Builds the HTTP app; no I/O of its own. Route handlers are wrapped by `observe` (request
@@ -80,7 +87,7 @@ export const createApp = (deps: AppDeps): App => {
   const opsPolicy = { auth: deps.authOpsEndpoints === true, limit: false }
   const document = () =>
     openApiDocument(table, {
-      version: deps.version ?? '0.1.0',
+      version: deps.version,
       authRequired: keys !== undefined,
       rateLimited: deps.limiter !== undefined,
       cors: cors !== undefined,
@@ -95,16 +102,13 @@ export const createApp = (deps: AppDeps): App => {
   ])
 
   /**
-   * The routes as Bun.serve's own router serves them: each path and method straight to its
-   * observed handler. Elysia (listen) maps its routes to Bun's router too, but wraps each in
-   * its context (an object, a `set` with a headers object, its response mapping) that these
-   * handlers never read; Elysia merges these over its own, so the server skips that layer,
-   * ~1 us a request (bench/run.ts, CPU us/req). Requests no route takes (unknown paths, other
-   * methods, the docs' wildcard) still reach Elysia and onError; app.handle (the tests) runs
-   * the same observed handlers through Elysia.
+   * One dispatch for every request: Elysia's compiled fetch (its router, then the observed
+   * handler). `systemRouter: false` keeps Elysia's listen from also handing each route to Bun's
+   * router through a second, per-route entry, so the socket and `handle` (the tests) run the
+   * same function. `standardHostname: false`: Elysia otherwise looks for the path from the 12th
+   * character of the URL, assuming a host of 4 characters or more (`Host: x` would be misrouted).
    */
-  const native: NativeRoutes = {}
-  const elysia: Elysia<any, any, any, any, any, any, any> = new Elysia({ name: 'guidd', serve: { routes: native } }).onError(({ code, error, request }) => {
+  const elysia = new Elysia({ name: 'guidd', systemRouter: false, handler: { standardHostname: false } }).onError(({ code, error, request }) => {
     const path = pathOf(request.url)
     const reply: Reply = { requestId: requestIdOf(request), bytes: 0 }
     const route = table.routeOf(path)
@@ -128,12 +132,38 @@ export const createApp = (deps: AppDeps): App => {
     metrics.observeRequest(request.method, route, response.status, 0)
     return observe.unrouted(request, reply, response, route)
   })
-  // (Elysia's route() types a handler by the schema it would validate; guidd validates itself.)
   for (const route of table.routes) {
     const handler = observe(route.method, labelOf(route), route.handle, route.policy)
-    elysia.route(route.method, route.path, handler as never)
-    if (!route.path.endsWith('*')) (native[route.path] ??= {})[route.method] = (request) => handler({ request, params: request.params })
+    // Bound, so Elysia reads no source text: it calls a handler async when its text matches
+    // `return f(` or `=> f(` (compose.js isAsync), and the observed handler's does, which
+    // wrapped every request, a hot GET's too, in an async function and an await (~0.6 us more
+    // per hot GET in-process). Sync, Elysia maps the Response, or the Promise the handler
+    // returns (which never rejects: observe answers every error).
+    elysia.route(route.method, route.path, handler.bind(undefined))
   }
 
-  return { handle: (request) => elysia.handle(request), elysia, routes: native }
+  const listen = (options: ListenOptions): Server<unknown> => {
+    elysia.listen({
+      port: options.port,
+      hostname: options.hostname,
+      // No limit of Bun's own: over it Bun answers a bare 413 (no problem, no request id) before the
+      // service runs. The service never buffers more than 16 KiB of a body (readJsonBody checks the
+      // Content-Length first and stops a chunked body at the limit), and Bun does not buffer a body
+      // nobody reads (measured: 200 MB bodies to every route, the server's RSS flat), so every
+      // oversized body gets the service's own 413 problem (test/http/openapi.test.ts).
+      maxRequestBodySize: Number.MAX_SAFE_INTEGER,
+      idleTimeout: options.idleTimeoutSeconds,
+      error: serverError,
+    })
+    return elysia.server!
+  }
+  /** What escapes Elysia itself: the same opaque problem as any 500, with an id to quote. */
+  const serverError = (error: Error): Response => {
+    const requestId = newRequestId()
+    logger.error({ err: error, requestId }, 'unhandled server error')
+    return problemResponse(error, undefined, { requestId, bytes: 0 })
+  }
+
+  // The server calls Elysia's fetch as it stands after listen's compile: read it per request.
+  return { handle: (request) => elysia.fetch(request), listen }
 }

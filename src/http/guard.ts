@@ -1,7 +1,7 @@
 import { type ApiKeys, NO_CREDENTIALS, WRONG_KEY } from './api-keys'
 import type { GuardMetrics } from '../ops/guard-metrics'
 import { headerBytes } from './headers'
-import type { RateLimiter } from './rate-limit'
+import type { RateLimit } from '../data/rate-limit'
 import { problem, type Reply } from './respond'
 import { pathOf } from './path'
 
@@ -15,7 +15,7 @@ export interface GuardOptions {
   /** Undefined when no key is configured: every route is open. */
   keys: ApiKeys | undefined
   /** Undefined when RATE_LIMIT_PER_SECOND is 0. */
-  limiter: RateLimiter | undefined
+  limiter: RateLimit | undefined
   /** 0: only Bun's own limit. */
   maxHeaderBytes: number
   metrics: GuardMetrics
@@ -44,7 +44,11 @@ export class Guard {
     return policy.limit && this.options.limiter !== undefined
   }
 
-  check(request: Request, policy: RoutePolicy, reply: Reply, client: string | undefined): Response | undefined {
+  /**
+   * The refusal, or undefined to let the request through; a promise only when the rate limit's
+   * buckets are shared (in Redis), so a local check stays synchronous.
+   */
+  check(request: Request, policy: RoutePolicy, reply: Reply, client: string | undefined): Response | undefined | Promise<Response | undefined> {
     const { keys, limiter, maxHeaderBytes, metrics } = this.options
     if (maxHeaderBytes > 0 && headerBytes(request.headers) > maxHeaderBytes) {
       metrics.headersTooLarge++
@@ -53,18 +57,29 @@ export class Guard {
     const key = policy.auth && keys !== undefined ? keys.verify(request.headers.get('authorization')) : NO_CREDENTIALS
     if (policy.limit && limiter !== undefined) {
       const waitMs = limiter.take(key >= 0 ? keys!.idOf(key) : `ip:${client ?? 'unknown'}`)
-      if (waitMs > 0) {
-        metrics.rateLimited++
-        const seconds = String(Math.max(1, Math.ceil(waitMs / 1000)))
-        return problem('rate-limited', `Too many requests from this client; retry in ${seconds} s.`, pathOf(request.url), reply, {
-          'retry-after': seconds,
-          'ratelimit-limit': String(limiter.burst),
-          'ratelimit-remaining': '0',
-          'ratelimit-reset': seconds,
-          'ratelimit-policy': limiter.policy,
-        })
-      }
+      if (waitMs instanceof Promise) return waitMs.then((ms) => this.afterLimit(ms, limiter, key, request, policy, reply))
+      return this.afterLimit(waitMs, limiter, key, request, policy, reply)
     }
+    return this.authorize(key, request, policy, reply)
+  }
+
+  private afterLimit(waitMs: number, limiter: RateLimit, key: number, request: Request, policy: RoutePolicy, reply: Reply): Response | undefined {
+    if (waitMs > 0) {
+      this.options.metrics.rateLimited++
+      const seconds = String(Math.max(1, Math.ceil(waitMs / 1000)))
+      return problem('rate-limited', `Too many requests from this client; retry in ${seconds} s.`, pathOf(request.url), reply, {
+        'retry-after': seconds,
+        'ratelimit-limit': String(limiter.burst),
+        'ratelimit-remaining': '0',
+        'ratelimit-reset': seconds,
+        'ratelimit-policy': limiter.policy,
+      })
+    }
+    return this.authorize(key, request, policy, reply)
+  }
+
+  private authorize(key: number, request: Request, policy: RoutePolicy, reply: Reply): Response | undefined {
+    const { keys, metrics } = this.options
     if (key < 0 && policy.auth && keys !== undefined) {
       if (key === WRONG_KEY) {
         metrics.authInvalid++

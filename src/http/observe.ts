@@ -89,20 +89,7 @@ export const observer = ({ metrics, guard, deadlines, cors, log, clientAddress, 
         )
       })
 
-    return ({ request, params }: { request: Request; params?: Record<string, string> }): Response | Promise<Response> => {
-      const call: Observed = {
-        request,
-        params: params ?? {},
-        requestId: requestIdOf(request),
-        route,
-        bytes: 0,
-        started: performance.now(),
-        client: needsClient ? clientAddress(request) : undefined,
-      }
-      if (guarded) {
-        const refused = guard.check(request, policy, call, call.client)
-        if (refused !== undefined) return finish(call, refused)
-      }
+    const run = (call: Observed): Response | Promise<Response> => {
       try {
         const result = handler(call)
         if (!(result instanceof Promise)) return finish(call, result)
@@ -115,6 +102,24 @@ export const observer = ({ metrics, guard, deadlines, cors, log, clientAddress, 
       } catch (error) {
         return fail(call, error)
       }
+    }
+
+    return ({ request, params }: { request: Request; params?: Record<string, string> }): Response | Promise<Response> => {
+      const call: Observed = {
+        request,
+        params: params ?? {},
+        requestId: requestIdOf(request),
+        route,
+        bytes: 0,
+        started: performance.now(),
+        client: needsClient ? clientAddress(request) : undefined,
+      }
+      if (guarded) {
+        const refused = guard.check(request, policy, call, call.client)
+        if (refused instanceof Promise) return refused.then((r) => (r === undefined ? run(call) : finish(call, r)))
+        if (refused !== undefined) return finish(call, refused)
+      }
+      return run(call)
     }
   }
 

@@ -1,5 +1,6 @@
 import { LRUCache } from 'lru-cache'
 import type { Clock } from '../domain/clock'
+import { type RateLimit, ratePolicy } from '../data/rate-limit'
 
 interface Bucket {
   tokens: number
@@ -22,7 +23,7 @@ export interface RateLimitOptions {
  * in an LRU bounded by client count, so a crowd of addresses cannot grow memory without
  * bound; time comes from the injected clock, so tests advance it instead of waiting.
  */
-export class RateLimiter {
+export class RateLimiter implements RateLimit {
   private readonly buckets: LRUCache<string, Bucket>
   private readonly perMs: number
   readonly burst: number
@@ -34,7 +35,7 @@ export class RateLimiter {
     this.buckets = new LRUCache({ max: options.maxClients })
     this.perMs = options.perSecond / 1000
     this.burst = options.burst
-    this.policy = `${options.burst};w=${Math.max(1, Math.ceil(options.burst / options.perSecond))}`
+    this.policy = ratePolicy(options.burst, options.perSecond)
   }
 
   /** Clients currently remembered. */

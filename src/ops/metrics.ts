@@ -13,6 +13,8 @@ export interface MetricSources {
   apiKeys?: () => number
   /** Clients with a rate-limit bucket (0 when the limit is off). */
   rateLimitClients?: () => number
+  /** Log lines dropped because the log's reader did not keep up (0 when it never dropped). */
+  logLinesDropped?: () => number
   /** REQUEST_TIMEOUT_MS: the latency buckets reach it (10 s when 0 or unset). */
   requestTimeoutMs?: number
 }
@@ -64,6 +66,8 @@ export class Metrics {
     registerCollector(this.registry, 'guidd_lru_entries', 'Entries (records, tombstones, negative entries, version floors) in the in-memory LRU.', 'gauge', () => one(sources.lruSize()))
     registerCollector(this.registry, 'guidd_lru_hits_total', 'LRU lookups answered from memory.', 'counter', () => one(sources.lruStats().hits))
     registerCollector(this.registry, 'guidd_lru_misses_total', 'LRU lookups that went to a lower tier.', 'counter', () => one(sources.lruStats().misses))
+    const logLinesDropped = sources.logLinesDropped ?? (() => 0)
+    registerCollector(this.registry, 'guidd_log_lines_dropped_total', 'Log lines dropped because stdout was not read fast enough (request lines first).', 'counter', () => one(logLinesDropped()))
     registerCollector(this.registry, 'guidd_actors_in_flight', 'Per-GUID actors with work in flight.', 'gauge', () => one(sources.actorsInFlight()))
   }
 

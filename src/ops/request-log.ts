@@ -28,7 +28,8 @@ const jsonString = (text: string): string => (PLAIN.test(text) ? `"${text}"` : J
  * with the request id, method, route pattern (never the raw path), status, duration, body
  * bytes and client address. It is the one line per request, so it is built here as one
  * template string, without pino's intermediate object and per-key serialisation, and handed
- * to the logger's own destination (one write per event-loop turn). Undefined when info is
+ * to the logger's own destination as a request line (one write per event-loop turn; dropped,
+ * counted, while the sink does not keep up). Undefined when info is
  * not logged, so the request path skips it with one check.
  *
  * With `sample2xx` < 1 only that share of 2xx lines is written, each carrying `"sample":<rate>`
@@ -37,6 +38,8 @@ const jsonString = (text: string): string => (PLAIN.test(text) ? `"${text}"` : J
 export const requestLog = (logger: Logger, options: RequestLogOptions = {}): LogRequest | undefined => {
   if (!logger.isLevelEnabled('info')) return undefined
   const destination = destinationOf(logger)
+  // Request lines are the ones a sink that does not keep up may drop (LogSink.writeRequest).
+  const write = destination.writeRequest === undefined ? (line: string) => void destination.write(line) : (line: string) => destination.writeRequest!(line)
   const head = `{"level":${logger.levels.values.info},"time":`
   const bindings = bindingsJsonOf(logger)
   const rate = Math.min(1, Math.max(0, options.sample2xx ?? 1))
@@ -55,7 +58,7 @@ export const requestLog = (logger: Logger, options: RequestLogOptions = {}): Log
   const sampled = rate < 1
   return (requestId, method, route, status, seconds, bytes, client) => {
     if (sampled && status >= 200 && status < 300 && random() >= rate) return
-    destination.write(
+    write(
       `${head}${Date.now()}${bindings},"requestId":${jsonString(requestId)},"method":${quote(method)},"route":${quote(route)},"status":${status},"durationMs":${Math.round(seconds * 1e6) / 1e3},"bytes":${bytes},"client":${client === undefined ? '"unknown"' : jsonString(client)}${sampled && status >= 200 && status < 300 ? tail : ',"msg":"request"}\n'}`,
     )
   }

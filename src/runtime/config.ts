@@ -19,7 +19,34 @@ export const Config = Type.Object(
     PORT: Int({ minimum: 0, maximum: 65535, default: 8888, description: 'TCP port to listen on (0 = any free port).' }),
     HOST: Type.String({ minLength: 1, default: '0.0.0.0', description: 'Address to bind.' }),
     REDIS_URL: Type.Optional(Type.String({ pattern: '^rediss?://', description: 'Redis for the shared cache and the write-behind journal; unset = embedded default.' })),
-    REDIS_PREFIX: Type.String({ minLength: 1, default: 'guidd:', description: 'Prefix of every Redis key and channel guidd uses.' }),
+    REDIS_CLUSTER_NODES: Type.Optional(
+      Type.String({
+        pattern: '^\\s*[^\\s,:]+:[0-9]{1,5}\\s*(,\\s*[^\\s,:]+:[0-9]{1,5}\\s*)*$',
+        errorMessage: 'comma-separated host:port seed nodes of a Redis Cluster',
+        description: 'Seed nodes (`host:port,...`) of a Redis Cluster to use instead of one Redis (exclusive with REDIS_URL); see docs/cluster.md.',
+      }),
+    ),
+    JOURNAL_PARTITIONS: Int({
+      minimum: 1,
+      maximum: 16_384,
+      default: 64,
+      description: "Redis Cluster: partitions of the journal; a GUID's keys and its partition's journal share one hash slot. Changing it needs the procedure in docs/cluster.md.",
+    }),
+    REDIS_WAIT_REPLICAS: Int({
+      minimum: 0,
+      maximum: 16,
+      default: 0,
+      description:
+        "Replicas that must have each write before it is acknowledged (Redis WAIT); not reached within REDIS_WAIT_TIMEOUT_MS means 503. 0 = don't wait (a failover may lose the last acknowledged writes).",
+    }),
+    REDIS_WAIT_TIMEOUT_MS: Int({ minimum: 1, default: 1_000, description: 'Longest a write waits for REDIS_WAIT_REPLICAS replicas.' }),
+    REDIS_PREFIX: Type.String({
+      minLength: 1,
+      pattern: '^[^{}]+$',
+      errorMessage: 'a non-empty string without { or }',
+      default: 'guidd:',
+      description: 'Prefix of every Redis key and channel guidd uses.',
+    }),
     REDIS_TIMEOUT_MS: Int({ minimum: 1, default: 2_000, description: 'Longest a Redis call may take before the request gets 503.' }),
     MONGODB_URL: Type.Optional(
       Type.String({
@@ -176,6 +203,9 @@ export const loadConfig = (env: Record<string, string | undefined>): Config => {
     // A secret's value is never echoed: the message ends up in logs and terminals.
     const shown = schema?.secret ? '(hidden)' : JSON.stringify(raw[key])
     problems.set(key, `${key}=${shown}: must be ${schema ? describe(schema) : 'known'}`)
+  }
+  if (raw.REDIS_URL !== undefined && raw.REDIS_CLUSTER_NODES !== undefined) {
+    problems.set('REDIS_CLUSTER_NODES', 'REDIS_URL and REDIS_CLUSTER_NODES are both set: give one (REDIS_URL for one Redis, REDIS_CLUSTER_NODES for a Redis Cluster)')
   }
   if (problems.size > 0) throw new ConfigError([...problems.values()])
   return value as Config

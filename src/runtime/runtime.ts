@@ -3,6 +3,7 @@ import { LruTier } from '../adapters/lru/lru'
 import { ActorRegistry } from '../data/actors'
 import { GuidService } from '../data/guid-service'
 import { Records } from '../data/records'
+import type { Journal } from '../data/journal'
 import type { Store } from '../data/store'
 import { Expirer } from '../data/expirer'
 import { FeedHub } from '../data/feed-hub'
@@ -14,15 +15,17 @@ import { behindProxy, type ClientAddress } from '../http/client-address'
 import { Cors } from '../http/cors'
 import { Deadlines } from '../http/deadlines'
 import { RateLimiter } from '../http/rate-limit'
+import type { RateLimit } from '../data/rate-limit'
 import { DEFAULT_SSE_TIMING, type SseTiming } from '../http/sse'
-import type { Logger } from '../ops/logger'
+import { droppedLinesOf, type Logger } from '../ops/logger'
 import { Metrics } from '../ops/metrics'
 import { Readiness } from '../ops/readiness'
 import type { Config } from './config'
 import { authRequired, loadKeys } from './key-source'
 import { Lifecycle } from './lifecycle'
-import { embeddedMode } from './modes/embedded'
-import type { Mode, ModeDeps } from './modes/mode'
+import { chooseMode, openMode } from './modes/choose'
+import type { Mode, ModeFeed } from './modes/mode'
+import { VERSION } from './version'
 
 export interface Runtime {
   app: App
@@ -37,8 +40,10 @@ export interface Runtime {
   mode: Mode['name']
   /** Where reads end below the tiers (tests read it to check what is durable). */
   store: Store
-  /** The change feed: its per-instance hub and the expiry sweep (tests drive them). */
-  feed: { hub: FeedHub; expirer: Expirer }
+  /** Where a mutation becomes durable before its reply (the bench times its commits). */
+  journal: Journal
+  /** The change feed: its per-instance hub and the expiry sweep (tests drive them); undefined where the mode has none (Redis Cluster, for now). */
+  feed: { hub: FeedHub; expirer: Expirer } | undefined
   /** Ends every open event stream (shutdown: before waiting for requests in flight, which streams never finish). */
   endStreams(): Promise<void>
   /** Starts the background loops: the sweep, the request deadlines, the event-loop sampler. */
@@ -77,25 +82,51 @@ export interface RuntimeOptions {
 const EXPIRY_INTERVAL_MS = 500
 const EXPIRY_BATCH = 500
 
-/** LRU entry lifetime in MongoDB-only mode when LRU_TTL_MS is unset. */
-const MONGODB_ONLY_LRU_TTL_MS = 1_000
-
-/** The mode the configuration names (see each factory); only its own clients are loaded. */
-const openMode = async (config: Config, deps: ModeDeps): Promise<Mode> => {
-  if (config.REDIS_URL !== undefined) return (await import('./modes/redis')).redisMode({ ...deps, url: config.REDIS_URL })
-  if (config.MONGODB_URL !== undefined) return (await import('./modes/mongo')).mongoMode({ ...deps, url: config.MONGODB_URL })
-  return embeddedMode(deps)
+/**
+ * The change feed's parts over a mode's feed: the expiry sweep (each expiry recorded through the
+ * GUID's actor, GuidService.expire), the hub that follows the log for this instance's streams,
+ * and the trim of events past the retention. Each registers its close step.
+ */
+const openFeed = async (
+  feed: ModeFeed,
+  service: GuidService,
+  deps: { config: Config; options: RuntimeOptions; clock: Clock; logger: Logger; metrics: Metrics; lifecycle: Lifecycle },
+): Promise<{ hub: FeedHub; expirer: Expirer; timing: SseTiming }> => {
+  const { config, options, clock, logger, metrics, lifecycle } = deps
+  const expirer = new Expirer({
+    due: (nowSec, limit) => feed.due(nowSec, limit),
+    expire: (guid) => service.expire(guid),
+    dismiss: feed.dismiss === undefined ? undefined : (guid, nowSec) => feed.dismiss!(guid, nowSec),
+    intervalMs: options.expiryIntervalMs ?? EXPIRY_INTERVAL_MS,
+    batch: EXPIRY_BATCH,
+    clock,
+    logger,
+  })
+  lifecycle.onClose('expiry sweep', () => expirer.stop())
+  const timing = { ...DEFAULT_SSE_TIMING, ...options.sseTiming }
+  const hub = new FeedHub({
+    log: feed.log,
+    coalesceMs: timing.coalesceMs,
+    maxStreams: config.MAX_EVENT_STREAMS,
+    retentionMs: config.EVENTS_RETENTION_SECONDS * 1000,
+    clock,
+    onError: (error) => logger.warn({ err: error }, 'change feed: cannot follow the event log yet; retrying'),
+  })
+  await hub.start()
+  metrics.watchFeed({ streams: () => hub.streams, followed: () => hub.followed, expired: () => expirer.recorded })
+  lifecycle.onClose('event streams', () => hub.stop())
+  // Events outlive the retention by at most this interval.
+  const trimTimer = setInterval(() => feed.log.trim().catch((error) => logger.warn({ err: error }, 'change feed trim failed; will retry')), Math.min(config.SWEEP_INTERVAL_MS, 60_000))
+  trimTimer.unref?.()
+  lifecycle.onClose('change feed trim', () => clearInterval(trimTimer))
+  return { hub, expirer, timing }
 }
 
 /**
  * Wires the service from a validated Config: the composition root shared by main.ts and
  * the tests. Opens the store and Redis connections, but no listening socket. Every resource
- * registers its close step with one Lifecycle where it is opened.
- *
- * - no REDIS_URL: embedded default, LRU + SQLite (journal and store in one, group commit);
- * - REDIS_URL: LRU + Redis tier + Redis journal, flushed to MongoDB (MONGODB_URL) or SQLite;
- * - MONGODB_URL alone: LRU (entries with a short lifetime) + MongoDB, the journal and the
- *   store at once (each write a compare-and-set written through before the reply).
+ * registers its close step with one Lifecycle where it is opened. The mode (and so the
+ * store, the journal and the LRU's lifetime) is chosen by modes/choose.ts.
  */
 export const createRuntime = async (config: Config, options: RuntimeOptions): Promise<Runtime> => {
   const clock = options.clock ?? systemClock
@@ -106,21 +137,25 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   // the service does not start open by accident.
   const apiKeys = authRequired(config) ? new ApiKeys(loadKeys(config, options.readText)) : undefined
   const actors = new ActorRegistry({ mailboxMax: config.ACTOR_MAILBOX_MAX })
-  const limiter =
+  const localLimit =
     config.RATE_LIMIT_PER_SECOND > 0 ? new RateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST, maxClients: config.RATE_LIMIT_CLIENTS, clock }) : undefined
-  // No invalidation reaches an instance in MongoDB-only mode: a short lifetime bounds how long
-  // its LRU serves a GUID another instance has changed.
-  const mongoOnly = config.REDIS_URL === undefined && config.MONGODB_URL !== undefined
-  const lru = new LruTier({ maxEntries: config.LRU_MAX_ENTRIES, negativeTtlMs: config.NEGATIVE_CACHE_MS, ttlMs: config.LRU_TTL_MS ?? (mongoOnly ? MONGODB_ONLY_LRU_TTL_MS : 0), clock })
+  let limiter: RateLimit | undefined = localLimit
+  const choice = chooseMode(config)
+  const lru = new LruTier({ maxEntries: config.LRU_MAX_ENTRIES, negativeTtlMs: config.NEGATIVE_CACHE_MS, ttlMs: choice.options.lruTtlMs, clock })
   const metrics = new Metrics({
     lruSize: () => lru.size,
     lruStats: () => lru.stats,
     actorsInFlight: () => actors.size,
     apiKeys: () => apiKeys?.size ?? 0,
     rateLimitClients: () => limiter?.size ?? 0,
+    logLinesDropped: () => droppedLinesOf(logger),
     requestTimeoutMs: config.REQUEST_TIMEOUT_MS,
   })
-  const mode = await openMode(config, { config, lru, clock, logger, metrics, lifecycle, instanceId, store: options.store, flusherBackoffMs: options.flusherBackoffMs })
+  const mode = await openMode(choice, { lru, clock, logger, metrics, lifecycle, instanceId, store: options.store, flusherBackoffMs: options.flusherBackoffMs })
+  // With Redis, one bucket per client for every instance; embedded and MongoDB-only keep local buckets.
+  if (localLimit !== undefined && mode.sharedRateLimit !== undefined) {
+    limiter = mode.sharedRateLimit(localLimit, { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST })
+  }
 
   const sweeper = new Sweeper(mode.store, {
     intervalMs: config.SWEEP_INTERVAL_MS,
@@ -129,7 +164,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     logger,
     onSwept: (n) => metrics.sweptTotal.inc(n),
     // A record goes only once its expiry is in the change feed.
-    horizon: () => expirer.reportedThrough,
+    horizon: () => feedParts?.expirer.reportedThrough ?? Number.MAX_SAFE_INTEGER,
   })
   lifecycle.onClose('sweeper', () => sweeper.stop())
   const deadlines = config.REQUEST_TIMEOUT_MS > 0 ? new Deadlines(clock, config.REQUEST_TIMEOUT_MS) : undefined
@@ -142,32 +177,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   lifecycle.onClose('actors', async (remainingMs) => {
     if ((await withTimeout(actors.idle(), remainingMs)) === TIMED_OUT) logger.warn({ actors: actors.size }, 'shutdown deadline passed with work in flight')
   })
-  const expirer = new Expirer({
-    due: (nowSec, limit) => mode.feed.due(nowSec, limit),
-    expire: (guid) => service.expire(guid),
-    dismiss: mode.feed.dismiss === undefined ? undefined : (guid, nowSec) => mode.feed.dismiss!(guid, nowSec),
-    intervalMs: options.expiryIntervalMs ?? EXPIRY_INTERVAL_MS,
-    batch: EXPIRY_BATCH,
-    clock,
-    logger,
-  })
-  lifecycle.onClose('expiry sweep', () => expirer.stop())
-  const sseTiming = { ...DEFAULT_SSE_TIMING, ...options.sseTiming }
-  const hub = new FeedHub({
-    log: mode.feed.log,
-    coalesceMs: sseTiming.coalesceMs,
-    maxStreams: config.MAX_EVENT_STREAMS,
-    retentionMs: config.EVENTS_RETENTION_SECONDS * 1000,
-    clock,
-    onError: (error) => logger.warn({ err: error }, 'change feed: cannot follow the event log yet; retrying'),
-  })
-  await hub.start()
-  metrics.watchFeed({ streams: () => hub.streams, followed: () => hub.followed, expired: () => expirer.recorded })
-  lifecycle.onClose('event streams', () => hub.stop())
-  // Events outlive the retention by at most this interval.
-  const trimTimer = setInterval(() => mode.feed.log.trim().catch((error) => logger.warn({ err: error }, 'change feed trim failed; will retry')), Math.min(config.SWEEP_INTERVAL_MS, 60_000))
-  trimTimer.unref?.()
-  lifecycle.onClose('change feed trim', () => clearInterval(trimTimer))
+  const feedParts = mode.feed === undefined ? undefined : await openFeed(mode.feed, service, { config, options, clock, logger, metrics, lifecycle })
   const readiness = new Readiness(mode.checks)
   lifecycle.onClose('readiness', () => {
     readiness.draining = true
@@ -178,6 +188,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     metrics,
     readiness,
     logger,
+    version: VERSION,
     keys: apiKeys,
     authOpsEndpoints: config.AUTH_OPS_ENDPOINTS,
     limiter,
@@ -186,12 +197,12 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     maxHeaderBytes: config.MAX_HEADER_BYTES,
     clientAddress: config.TRUST_PROXY ? behindProxy(socketAddress) : socketAddress,
     logSample2xx: config.LOG_SAMPLE_2XX,
-    feed: { hub, timing: sseTiming, exemptFromIdleTimeout: options.exemptFromIdleTimeout },
+    feed: feedParts === undefined ? undefined : { hub: feedParts.hub, timing: feedParts.timing, exemptFromIdleTimeout: options.exemptFromIdleTimeout },
   })
 
   const start = (): void => {
     sweeper.start()
-    expirer.start()
+    feedParts?.expirer.start()
     deadlines?.start()
     metrics.process.start()
   }
@@ -217,8 +228,9 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     deadlines,
     mode: mode.name,
     store: mode.store,
-    feed: { hub, expirer },
-    endStreams: () => hub.stop(),
+    journal: mode.journal,
+    feed: feedParts,
+    endStreams: async () => feedParts?.hub.stop(),
     start,
     reloadKeys,
     close: (deadlineMs = config.SHUTDOWN_TIMEOUT_MS) => lifecycle.close(deadlineMs),

@@ -33,7 +33,7 @@ describe('the generated client', () => {
   }, 360_000)
 
   test('create, read, 304, 412, patch, delete, 404 through openapi-fetch', async () => {
-    const client = createClient<paths>({ baseUrl: 'http://localhost', fetch: (request) => app.runtime.app.handle(request) })
+    const client = createClient<paths>({ baseUrl: 'http://localhost', fetch: async (request) => app.runtime.app.handle(request) })
 
     const created = await client.POST('/guid', { body: { user: 'Cylance, Inc.', expire: '2100-01-01T00:00:00Z' } })
     expect(created.response.status).toBe(201)

@@ -3,9 +3,9 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type Conformance, servedConformance } from '../support/openapi-conformance'
-import { pidExists, runToExit, type Started, startProcess, waitForHttp } from '../support/process'
+import { pidExists, runToExit } from '../support/process'
 import { isFirstVersion, versionOf } from '../support/versions'
-import { GUIDD_CMD } from '../support/guidd-process'
+import { GUIDD_CMD, type Guidd, startGuidd } from '../support/guidd-process'
 
 /**
  * The whole API over real HTTP against `bun run src/main.ts` on a free port and a temp
@@ -16,7 +16,7 @@ const root = join(import.meta.dir, '..', '..')
 const DAY = 86_400
 
 let dir: string
-let server: Started
+let server: Guidd
 let base: string
 /** Every answer this suite receives is held to the OpenAPI document the server serves. */
 let contract: Conformance
@@ -57,14 +57,8 @@ const nowSeconds = () => Math.floor(Date.now() / 1000)
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'guidd-e2e-api-'))
-  server = await startProcess({
-    cmd: GUIDD_CMD,
-    cwd: root,
-    name: 'guidd',
-    env: { SQLITE_PATH: join(dir, 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1' },
-  })
-  base = `http://127.0.0.1:${server.port}`
-  await waitForHttp(`${base}/healthz`, server)
+  server = await startGuidd({ env: { SQLITE_PATH: join(dir, 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1' } })
+  base = server.base
   contract = await servedConformance(base)
 })
 

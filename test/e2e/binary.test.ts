@@ -3,7 +3,8 @@ import { existsSync, mkdirSync, mkdtempSync, readdirSync, rmSync } from 'node:fs
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { buildCommand } from '../support/binary'
-import { pidExists, runToExit, type Started, startProcess, waitForHttp } from '../support/process'
+import { type Guidd, startGuidd } from '../support/guidd-process'
+import { pidExists, runToExit } from '../support/process'
 import { isFirstVersion, versionOf } from '../support/versions'
 
 /**
@@ -14,7 +15,7 @@ import { isFirstVersion, versionOf } from '../support/versions'
 
 const root = join(import.meta.dir, '..', '..')
 const dir = mkdtempSync(join(tmpdir(), 'guidd-e2e-binary-'))
-let server: Started | undefined
+let server: Guidd | undefined
 
 afterAll(async () => {
   await server?.stop(2_000)
@@ -31,9 +32,8 @@ test('the compiled binary serves the API from an empty directory and answers its
   mkdirSync(cwd)
   expect(readdirSync(cwd)).toEqual([])
   const env = { SQLITE_PATH: join(cwd, 'data', 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1' }
-  server = await startProcess({ cmd: [binary], cwd, env, name: 'guidd binary' })
-  const base = `http://127.0.0.1:${server.port}`
-  await waitForHttp(`${base}/healthz`, server)
+  server = await startGuidd({ cmd: [binary], cwd, env, name: 'guidd binary' })
+  const base = server.base
 
   const before = Math.floor(Date.now() / 1000)
   const created = await fetch(`${base}/guid`, {

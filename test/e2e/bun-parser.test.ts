@@ -3,9 +3,8 @@ import { mkdtempSync, rmSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Started, startProcess, waitForHttp } from '../support/process'
 import { generateGuid } from '../../src/domain/normalise'
-import { GUIDD_CMD } from '../support/guidd-process'
+import { type Guidd, startGuidd } from '../support/guidd-process'
 
 /**
  * What Bun's HTTP/1.1 parser answers before any of guidd's code runs, pinned byte for byte
@@ -15,12 +14,11 @@ import { GUIDD_CMD } from '../support/guidd-process'
  * Measured on Bun 1.4.5.
  */
 
-const root = join(import.meta.dir, '..', '..')
 /** Longest wait for one exchange: every pinned case ends (close or full answers) well before. */
 const READ_BOUND_MS = 2_000
 
 let dir: string
-let server: Started
+let server: Guidd
 let base: string
 
 interface Parsed {
@@ -104,14 +102,8 @@ const expectGuidd = (res: Parsed | undefined, status: string) => {
 
 beforeAll(async () => {
   dir = mkdtempSync(join(tmpdir(), 'guidd-e2e-bun-parser-'))
-  server = await startProcess({
-    cmd: GUIDD_CMD,
-    cwd: root,
-    name: 'guidd',
-    env: { SQLITE_PATH: join(dir, 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1' },
-  })
-  base = `http://127.0.0.1:${server.port}`
-  await waitForHttp(`${base}/healthz`, server)
+  server = await startGuidd({ env: { SQLITE_PATH: join(dir, 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1' } })
+  base = server.base
 })
 
 afterAll(async () => {

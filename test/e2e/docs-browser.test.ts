@@ -3,8 +3,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { BrowserContext } from 'playwright-core'
-import { type Started, startProcess, waitForHttp } from '../support/process'
-import { GUIDD_CMD } from '../support/guidd-process'
+import { type Guidd, startGuidd } from '../support/guidd-process'
 
 /**
  * /docs in a real browser: Debian's Chromium, headless, driven by playwright-core (which never
@@ -15,7 +14,6 @@ import { GUIDD_CMD } from '../support/guidd-process'
 
 const CHROMIUM = '/usr/bin/chromium'
 const ARGS = ['--headless', '--no-sandbox', '--disable-gpu', '--disable-quic', '--no-first-run', '--disable-background-networking', '--disable-component-update', '--disable-sync']
-const root = join(import.meta.dir, '..', '..')
 const available = existsSync(CHROMIUM)
 const required = process.env.CI === 'true'
 
@@ -23,19 +21,13 @@ if (!available && !required) console.log(`SKIPPED: docs browser test: ${CHROMIUM
 
 describe.skipIf(!available && !required)('/docs in headless Chromium', () => {
   let dir: string
-  let server: Started | undefined
+  let server: Guidd | undefined
   let context: BrowserContext | undefined
   let passed = false
 
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'guidd-e2e-browser-'))
-    server = await startProcess({
-      cmd: GUIDD_CMD,
-      cwd: root,
-      name: 'guidd',
-      env: { SQLITE_PATH: join(dir, 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1' },
-    })
-    await waitForHttp(`http://127.0.0.1:${server.port}/healthz`, server)
+    server = await startGuidd({ env: { SQLITE_PATH: join(dir, 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1' } })
   })
 
   afterAll(async () => {

@@ -44,7 +44,7 @@ describe('GET /events over a real socket', () => {
 
   test('a consumer that stops reading is disconnected once the socket is full and it takes nothing for the stall time; nothing piles up in the server', async () => {
     const app: TestApp = await createTestApp({ MAX_EVENT_STREAMS: '2' }, { sseTiming: { heartbeatMs: 60_000, stallMs: 300 } })
-    const server = app.runtime.app.elysia.listen({ port: 0, hostname: '127.0.0.1' }).server!
+    const server = app.runtime.app.listen({ port: 0, hostname: '127.0.0.1', idleTimeoutSeconds: 10 })
     cleanup.push(async () => {
       await server.stop(true)
       await app.close()
@@ -55,17 +55,17 @@ describe('GET /events over a real socket', () => {
     socket.pause()
     cleanup.push(async () => void socket.destroy())
     const until = Date.now() + 5_000
-    while (app.runtime.feed.hub.streams === 0 && Date.now() < until) await Bun.sleep(5)
-    expect(app.runtime.feed.hub.streams).toBe(1)
+    while (app.runtime.feed!.hub.streams === 0 && Date.now() < until) await Bun.sleep(5)
+    expect(app.runtime.feed!.hub.streams).toBe(1)
     // ~600 bytes an event: some 30 MB, far more than the socket buffers take.
     const user = 'u'.repeat(256)
-    for (let round = 0; round < 50 && app.runtime.feed.hub.streams > 0; round++) {
+    for (let round = 0; round < 50 && app.runtime.feed!.hub.streams > 0; round++) {
       await Promise.all(Array.from({ length: 1_000 }, () => app.req('POST', '/guid', { user })))
       await Bun.sleep(20)
     }
     const deadline = Date.now() + 5_000
-    while (app.runtime.feed.hub.streams > 0 && Date.now() < deadline) await Bun.sleep(10)
-    expect(app.runtime.feed.hub.streams).toBe(0)
+    while (app.runtime.feed!.hub.streams > 0 && Date.now() < deadline) await Bun.sleep(10)
+    expect(app.runtime.feed!.hub.streams).toBe(0)
     expect(process.memoryUsage().rss).toBeLessThan(2 ** 30)
   }, 60_000)
 })

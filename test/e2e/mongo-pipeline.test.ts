@@ -1,5 +1,6 @@
 import { describe, expect, test } from 'bun:test'
 import { join } from 'node:path'
+import { eventually } from '../support/eventually'
 import { startGuidd, urlOf } from '../support/guidd-process'
 import { type Answered, docMismatch, metricValue, readDocs, waitJournalDrained } from '../support/mongo-docs'
 import type { Started } from '../support/process'
@@ -165,13 +166,9 @@ describe.skipIf(!suite.enabled)('Redis + MongoDB (FerretDB)', () => {
     const load = Promise.all(Array.from({ length: WORKERS }, (_, w) => worker(w)))
     // A failure says what the service logged last: the flusher's warnings tell where it stood.
     const failed = (what: string) => new Error(`${what} (after ${acks} acknowledged writes): ${failures.join('; ')}\nthe service's last output:\n${server.output().slice(-4_000)}`)
-    const until = async (done: () => boolean, timeoutMs: number, what: string) => {
-      const deadline = Date.now() + timeoutMs
-      while (!done()) {
-        if (Date.now() > deadline || failures.length > 0) throw failed(what)
-        await Bun.sleep(10)
-      }
-    }
+    // Gives up at the first failed request, and either way says what the service logged.
+    const until = (done: () => boolean, timeoutMs: number, what: string) =>
+      eventually(what, done, { timeoutMs, abort: () => (failures.length > 0 ? failed(what) : undefined) }).catch(() => Promise.reject(failed(what)))
     try {
       await until(() => acks >= 300, 20_000, 'the load did not get going')
       const failuresBefore = await metricValue(base, 'guidd_journal_flush_failures_total')

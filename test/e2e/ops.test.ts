@@ -3,20 +3,19 @@ import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { connect } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Started, startProcess, waitForHttp } from '../support/process'
-import { GUIDD_CMD } from '../support/guidd-process'
+import { type Guidd, startGuidd } from '../support/guidd-process'
+import { eventually } from '../support/eventually'
 
 /**
  * The operational side against the real process: key file reload on SIGHUP, the log lines
  * on stdout, the start-up warning, Bun's own header limit and the idle timeout at the socket.
  */
 
-const root = join(import.meta.dir, '..', '..')
 const dir = mkdtempSync(join(tmpdir(), 'guidd-e2e-ops-'))
 const KEY_1 = 'k1-0123456789abcdef0123456789abcdef'
 const KEY_2 = 'k2-fedcba9876543210fedcba9876543210'
 
-let server: Started | undefined
+let server: Guidd | undefined
 afterEach(async () => {
   await server?.stop(5_000)
   server = undefined
@@ -24,22 +23,11 @@ afterEach(async () => {
 afterAll(() => rmSync(dir, { recursive: true, force: true }))
 
 const start = async (name: string, env: Record<string, string>) => {
-  server = await startProcess({ cmd: GUIDD_CMD, cwd: root, name: 'guidd', env: { SQLITE_PATH: join(dir, `${name}.sqlite`), HOST: '127.0.0.1', ...env } })
-  const base = `http://127.0.0.1:${server.port}`
-  await waitForHttp(`${base}/healthz`, server)
-  return { base, started: server }
+  server = await startGuidd({ env: { SQLITE_PATH: join(dir, `${name}.sqlite`), HOST: '127.0.0.1', ...env } })
+  return { base: server.base, started: server }
 }
 
 const get = (url: string, headers: Record<string, string> = {}) => fetch(url, { headers, signal: AbortSignal.timeout(5_000) })
-
-/** Polls `check` until it holds, bounded: for effects of a signal, which arrive asynchronously. */
-const eventually = async (check: () => Promise<boolean>, what: string, timeoutMs = 5_000) => {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms`)
-    await Bun.sleep(20)
-  }
-}
 
 const jsonLines = (output: string) =>
   output
@@ -58,14 +46,14 @@ describe('API_KEYS_FILE and SIGHUP', () => {
 
     writeFileSync(file, `${KEY_2}\n`)
     process.kill(pid, 'SIGHUP')
-    await eventually(async () => (await get(`${base}/guid/0123456789ABCDEF0123456789ABCDEF`, { authorization: `Bearer ${KEY_2}` })).status === 404, 'the new key accepted')
+    await eventually('the new key accepted', async () => (await get(`${base}/guid/0123456789ABCDEF0123456789ABCDEF`, { authorization: `Bearer ${KEY_2}` })).status === 404)
     expect((await get(`${base}/guid/0123456789ABCDEF0123456789ABCDEF`, { authorization: `Bearer ${KEY_1}` })).status).toBe(401)
     expect(started.proc.pid).toBe(pid)
 
     // A broken file on the next SIGHUP leaves the keys in force.
     writeFileSync(file, 'not a key\n')
     process.kill(pid, 'SIGHUP')
-    await eventually(async () => started.output().includes('API keys not reloaded'), 'the failed reload logged')
+    await eventually('the failed reload logged', () => started.output().includes('API keys not reloaded'))
     expect((await get(`${base}/guid/0123456789ABCDEF0123456789ABCDEF`, { authorization: `Bearer ${KEY_2}` })).status).toBe(404)
 
     await started.stop(5_000)

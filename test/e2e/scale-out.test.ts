@@ -2,10 +2,10 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Started, startProcess, waitForHttp } from '../support/process'
+import type { Started } from '../support/process'
 import { redisSuites, startRedis, type TestRedis } from '../support/redis'
 import { isFirstVersion } from '../support/versions'
-import { GUIDD_CMD } from '../support/guidd-process'
+import { startGuidd } from '../support/guidd-process'
 
 /**
  * SPEC §5 scale-out, over real HTTP: three server processes on one Redis (one key prefix),
@@ -19,8 +19,6 @@ import { GUIDD_CMD } from '../support/guidd-process'
  * instance shares and which holds every acknowledged write (its keys expire with the
  * records, days from now), and (d) checks the journal drains, not what the files hold.
  */
-
-const root = join(import.meta.dir, '..', '..')
 
 /** Rounds of the invalidation-delay measurement (one write, two remote readers each). */
 const ROUNDS = 200
@@ -45,10 +43,10 @@ beforeAll(async () => {
   const prefix = redis.prefix()
   const started = await Promise.all(
     ['A', 'B', 'C'].map((name) =>
-      startProcess({
-        cmd: GUIDD_CMD,
-        cwd: root,
+      startGuidd({
         name: `guidd ${name}`,
+        started: servers,
+        ready: '/readyz',
         env: {
           REDIS_URL: redis.url,
           REDIS_PREFIX: prefix,
@@ -63,9 +61,7 @@ beforeAll(async () => {
       }),
     ),
   )
-  servers.push(...started)
-  bases.push(...started.map((s) => `http://127.0.0.1:${s.port}`))
-  await Promise.all(started.map((s) => waitForHttp(`http://127.0.0.1:${s.port}/readyz`, s)))
+  bases.push(...started.map((s) => s.base))
 }, 30_000)
 
 afterAll(async () => {

@@ -2,11 +2,11 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { runToExit, type Started, startProcess, waitForHttp } from '../support/process'
+import { runToExit, type Started } from '../support/process'
 import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
 import { redisSuites, startRedis, type TestRedis } from '../support/redis'
 import { fuzzSuites, schemathesis } from './schemathesis-env'
-import { GUIDD_CMD } from '../support/guidd-process'
+import { startGuidd } from '../support/guidd-process'
 
 /**
  * Schemathesis fuzzes the running service from the document it serves (/docs/json): examples,
@@ -21,7 +21,6 @@ import { GUIDD_CMD } from '../support/guidd-process'
  * (every run prints its seed).
  */
 
-const root = join(import.meta.dir, '..', '..')
 const SOAK = process.env.GUIDD_SOAK === '1'
 const EXAMPLES = SOAK ? 300 : 10
 /** A soak run keeps fuzzing each mode this long (Schemathesis repeats its fuzzing and stateful phases until it is spent). */
@@ -116,15 +115,8 @@ const expectClean = (run: FuzzRun) => {
 
 const serve = async (env: Record<string, string>): Promise<{ server: Started; base: string; data: string }> => {
   const data = mkdtempSync(join(tmpdir(), 'guidd-fuzz-data-'))
-  const server = await startProcess({
-    cmd: GUIDD_CMD,
-    cwd: root,
-    name: 'guidd',
-    env: { SQLITE_PATH: join(data, 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env },
-  })
-  const base = `http://127.0.0.1:${server.port}`
-  await waitForHttp(`${base}/healthz`, server)
-  return { server, base, data }
+  const server = await startGuidd({ env: { SQLITE_PATH: join(data, 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1', ...env } })
+  return { server, base: server.base, data }
 }
 
 describe.skipIf(!enabled)('Schemathesis against the embedded mode', () => {

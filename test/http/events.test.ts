@@ -96,9 +96,9 @@ describe('GET /events (pages of JSON)', () => {
     app.clock.advance(61_000)
     await app.req('POST', '/guid', { user: 'c' })
     const second = (await page(`?after=${first}`)).items[0]!.id
-    await app.runtime.feed.hub.log.read(second, 1)
+    await app.runtime.feed!.hub.log.read(second, 1)
     // Trim: the first two events are older than 60 s.
-    expect(await app.runtime.feed.hub.log.trim()).toBe(2)
+    expect(await app.runtime.feed!.hub.log.trim()).toBe(2)
     await expectProblem(await app.req('GET', `/events?after=${start}`, undefined, { accept: 'application/json' }), 410, 'position-gone')
     await expectProblem(await app.req('GET', `/events?after=${first}`), 410, 'position-gone')
     // Right after the newest trimmed event nothing is missed: still valid.
@@ -149,10 +149,10 @@ describe('expired', () => {
     await open()
     await app.req('POST', '/guid', { guid: GUID, user: 'u', expire: T0_SECONDS + 2 })
     await app.req('PATCH', `/guid/${GUID}`, { user: 'v' })
-    expect(await app.runtime.feed.expirer.runOnce()).toBe(0)
+    expect(await app.runtime.feed!.expirer.runOnce()).toBe(0)
     app.clock.advance(2_000)
-    expect(await app.runtime.feed.expirer.runOnce()).toBe(1)
-    expect(await app.runtime.feed.expirer.runOnce()).toBe(0)
+    expect(await app.runtime.feed!.expirer.runOnce()).toBe(1)
+    expect(await app.runtime.feed!.expirer.runOnce()).toBe(0)
     const { items } = await page()
     expect(items.map((e) => e.type)).toEqual(['created', 'updated', 'expired'])
     expect(items[2]).toEqual({ id: items[2]!.id, type: 'expired', guid: GUID, version: items[1]!.version + 1 })
@@ -167,7 +167,7 @@ describe('expired', () => {
     app.clock.advance(1_000)
     const again = await app.req('POST', `/guid/${GUID}`, { user: 'w' })
     expect(again.status).toBe(201)
-    expect(await app.runtime.feed.expirer.runOnce()).toBe(0)
+    expect(await app.runtime.feed!.expirer.runOnce()).toBe(0)
     const { items } = await page()
     expect(items.map((e) => e.type)).toEqual(['created', 'expired', 'created'])
     expect(items[1]!.version).toBeLessThan(etagValue(again))
@@ -182,7 +182,7 @@ describe('expired', () => {
     await expectProblem(await app.req('GET', `/guid/${GUID}`), 404, 'not-found')
     app.runtime.lru.clear()
     expect((await app.req('POST', '/guid', { guid: GUID, user: 'w' })).status).toBe(201)
-    expect(await app.runtime.feed.expirer.runOnce()).toBe(0)
+    expect(await app.runtime.feed!.expirer.runOnce()).toBe(0)
     expect((await page()).items.map((e) => e.type)).toEqual(['created', 'expired', 'created'])
   })
 
@@ -194,11 +194,11 @@ describe('expired', () => {
     // No expiry sweep yet: the record stays in the store (the feed has not told its expiry).
     const { Sweeper } = await import('../../src/data/sweeper')
     const { createLogger } = await import('../../src/ops/logger')
-    const sweeper = new Sweeper(app.runtime.store, { intervalMs: 1_000, batch: 100, clock: app.clock, logger: createLogger('silent'), horizon: () => app.runtime.feed.expirer.reportedThrough })
+    const sweeper = new Sweeper(app.runtime.store, { intervalMs: 1_000, batch: 100, clock: app.clock, logger: createLogger('silent'), horizon: () => app.runtime.feed!.expirer.reportedThrough })
     expect(await sweeper.sweepOnce()).toBe(0)
-    expect(app.runtime.feed.expirer.reportedThrough).toBe(0)
-    expect(await app.runtime.feed.expirer.runOnce()).toBe(1)
-    expect(app.runtime.feed.expirer.reportedThrough).toBe(T0_SECONDS + 5)
+    expect(app.runtime.feed!.expirer.reportedThrough).toBe(0)
+    expect(await app.runtime.feed!.expirer.runOnce()).toBe(1)
+    expect(app.runtime.feed!.expirer.reportedThrough).toBe(T0_SECONDS + 5)
     expect((await page()).items.map((e) => e.type)).toEqual(['created', 'expired'])
   })
 })
@@ -220,9 +220,9 @@ describe('GET /events (Server-Sent Events)', () => {
     const [a, b] = await sse.events(2)
     expect(a).toMatchObject({ type: 'created', guid: GUID, version: etagValue(created), record: { guid: GUID, user: 'u' } })
     expect(b).toMatchObject({ type: 'deleted', guid: GUID })
-    expect(app.runtime.feed.hub.streams).toBe(1)
+    expect(app.runtime.feed!.hub.streams).toBe(1)
     await sse.cancel()
-    expect(app.runtime.feed.hub.streams).toBe(0)
+    expect(app.runtime.feed!.hub.streams).toBe(0)
   })
 
   test('Last-Event-ID resumes right after it (over ?after=), with nothing missed or repeated', async () => {
@@ -255,7 +255,7 @@ describe('GET /events (Server-Sent Events)', () => {
     const res = await app.req('HEAD', '/events')
     expect(res.status).toBe(200)
     expect(res.headers.get('content-type')).toBe('text/event-stream; charset=utf-8')
-    expect(app.runtime.feed.hub.streams).toBe(0)
+    expect(app.runtime.feed!.hub.streams).toBe(0)
   })
 
   test('a heartbeat comment when idle', async () => {
@@ -283,10 +283,10 @@ describe('GET /events (Server-Sent Events)', () => {
   test('a consumer that takes nothing is disconnected and its slot freed', async () => {
     await open({ MAX_EVENT_STREAMS: '1' }, { heartbeatMs: 60_000, stallMs: 20 })
     const res = await app.req('GET', '/events')
-    expect(app.runtime.feed.hub.streams).toBe(1)
+    expect(app.runtime.feed!.hub.streams).toBe(1)
     const until = Date.now() + 2_000
-    while (app.runtime.feed.hub.streams > 0 && Date.now() < until) await Bun.sleep(5)
-    expect(app.runtime.feed.hub.streams).toBe(0)
+    while (app.runtime.feed!.hub.streams > 0 && Date.now() < until) await Bun.sleep(5)
+    expect(app.runtime.feed!.hub.streams).toBe(0)
     // It resumes from its last id on reconnecting: the stream itself ended in an error.
     await expect(res.text()).rejects.toThrow()
   })

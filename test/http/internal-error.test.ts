@@ -1,3 +1,4 @@
+import { VERSION } from '../../src/runtime/version'
 import { describe, expect, test } from 'bun:test'
 import { ActorRegistry } from '../../src/data/actors'
 import { createApp } from '../../src/http/app'
@@ -27,7 +28,7 @@ const buildApp = () => {
   const records = new Records({ journal: brokenJournal, store: brokenStore })
   const service = new GuidService({ actors, records, clock: new ManualClock(T0), defaultTtlSeconds: 60, tombstoneTtlSeconds: 60 })
   const metrics = new Metrics({ lruSize: () => 0, lruStats: () => ({ hits: 0, misses: 0 }), actorsInFlight: () => actors.size })
-  const app = createApp({ service, metrics, readiness: new Readiness([]), logger })
+  const app = createApp({ service, metrics, readiness: new Readiness([]), logger, version: VERSION })
   const req = (method: string, path: string, body?: unknown) =>
     app.handle(new Request(`http://localhost${path}`, body === undefined ? { method } : { method, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }))
   return { req, logged, actors }

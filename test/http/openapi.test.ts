@@ -12,8 +12,7 @@ import { validate } from '../../src/http/validate'
 import { createTestApp, T0_SECONDS, type TestApp } from '../support/app'
 import { openApiConformance } from '../support/openapi-conformance'
 import { redoclyLint, swaggerParserErrors } from '../support/openapi-lint'
-import { type Started, startProcess, waitForHttp } from '../support/process'
-import { GUIDD_CMD } from '../support/guidd-process'
+import { type Guidd, startGuidd } from '../support/guidd-process'
 
 type Json = Record<string, any>
 
@@ -49,19 +48,13 @@ const statuses = (doc: Json, path: string, method: string): string[] => Object.k
 
 describe('the served document (a real server)', () => {
   let dir: string
-  let server: Started
+  let server: Guidd
   let base: string
   let doc: Json
   beforeAll(async () => {
     dir = mkdtempSync(join(tmpdir(), 'guidd-openapi-'))
-    server = await startProcess({
-      cmd: GUIDD_CMD,
-      cwd: root,
-      name: 'guidd',
-      env: { SQLITE_PATH: join(dir, 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1' },
-    })
-    base = `http://127.0.0.1:${server.port}`
-    await waitForHttp(`${base}/healthz`, server)
+    server = await startGuidd({ env: { SQLITE_PATH: join(dir, 'guidd.sqlite'), LOG_LEVEL: 'warn', HOST: '127.0.0.1' } })
+    base = server.base
     doc = (await (await fetch(`${base}/docs/json`)).json()) as Json
   })
   afterAll(async () => {
@@ -444,5 +437,16 @@ describe('/docs offline', () => {
     expect(zipped.headers.get('content-encoding')).toBe('gzip')
     const bytes = new Uint8Array(await zipped.arrayBuffer())
     expect(bytes.byteLength).toBeLessThan(Buffer.byteLength(text) / 2)
+  })
+})
+
+describe('the document info', () => {
+  test("its version is the package's", async () => {
+    const pkg = (await Bun.file(join(root, 'package.json')).json()) as { version: string }
+    expect((await documentOf()).info.version).toBe(pkg.version)
+  })
+
+  test('it names no license while the project has none (Swagger UI would link a dead spdx.org page)', async () => {
+    expect((await documentOf(EVERYTHING)).info).not.toHaveProperty('license')
   })
 })

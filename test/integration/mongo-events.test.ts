@@ -50,7 +50,7 @@ describe.if(enabled)('change feed, MongoDB-only mode, two instances', () => {
 
   test('a write leaves its changes in its document until a sequencer takes them; then the outbox is gone', async () => {
     const { a, db } = await instances()
-    await a.runtime.feed.hub.stop()
+    await a.runtime.feed!.hub.stop()
     const res = await a.req('POST', '/guid', { user: 'boxed' })
     const { guid } = await res.json()
     const client = new MongoClient(ferret.url)
@@ -70,7 +70,7 @@ describe.if(enabled)('change feed, MongoDB-only mode, two instances', () => {
     const { items } = await page(b)
     expect(items).toHaveLength(3)
     a.clock.advance(a.config.EVENTS_RETENTION_SECONDS * 1000 + 1)
-    expect(await a.runtime.feed.hub.log.trim()).toBe(3)
+    expect(await a.runtime.feed!.hub.log.trim()).toBe(3)
     await expectProblem(await a.req('GET', `/events?after=${items[0]!.id}`, undefined, { accept: 'application/json' }), 410, 'position-gone')
     expect((await page(a, `?after=${items[2]!.id}`)).items).toEqual([])
   })

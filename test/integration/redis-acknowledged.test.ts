@@ -3,7 +3,8 @@ import { redisKeys } from '../../src/adapters/redis/keys'
 import { RedisJournal } from '../../src/adapters/redis/journal'
 import type { Stored } from '../../src/domain/model'
 import { expectProblem } from '../support/http'
-import { eventually, redisAppSuite } from '../support/redis-app'
+import { eventually } from '../support/eventually'
+import { redisAppSuite } from '../support/redis-app'
 
 /**
  * Issue 7 in Redis mode. Hole 1: an acknowledged PATCH that shortened `expire` came back as

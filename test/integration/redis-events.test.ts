@@ -39,7 +39,7 @@ describe.skipIf(!redis.enabled)('change feed, Redis mode, two instances', () => 
     const ids = (await page(writer.app)).items.map((e) => e.id)
     // Once the first two outlive EVENTS_RETENTION_SECONDS, the trim removes them.
     writer.app.clock.set(Number(ids[2]!.split('-')[0]) + writer.app.config.EVENTS_RETENTION_SECONDS * 1000)
-    expect(await writer.app.runtime.feed.hub.log.trim()).toBe(2)
+    expect(await writer.app.runtime.feed!.hub.log.trim()).toBe(2)
     // An instance started since holds none of them in memory: it answers from the stream.
     const { app } = await redis.app({ like: writer })
     await expectProblem(await app.req('GET', `/events?after=${ids[0]}`, undefined, { accept: 'application/json' }), 410, 'position-gone')

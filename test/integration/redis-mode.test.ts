@@ -4,7 +4,8 @@ import { SqliteStore } from '../../src/adapters/sqlite/store'
 import { createTestApp, type TestApp } from '../support/app'
 import { etagAt, expectProblem, versionAt, versionOf } from '../support/http'
 import { startRedis } from '../support/redis'
-import { eventually, type RedisApp, realTimeClock, redisAppSuite } from '../support/redis-app'
+import { eventually } from '../support/eventually'
+import { type RedisApp, realTimeClock, redisAppSuite } from '../support/redis-app'
 
 const redis = redisAppSuite('Redis mode integration')
 

@@ -1,6 +1,7 @@
 import { join } from 'node:path'
 import { startFerretdb } from '../support/ferretdb'
 import { startRedis } from '../support/redis'
+import { startCluster } from '../support/redis-cluster'
 
 /**
  * What the two instances of a run share, started for that run alone: the settings each
@@ -15,8 +16,11 @@ import { startRedis } from '../support/redis'
  *   run, the journal and the store of both instances. No fault of its own: with a kill -9 of
  *   FerretDB too (restarted after 600 ms), 3 of 3 runs passed but the two runs took 21-63 s,
  *   over the CI budget; the model-based tests kill MongoDB instead.
+ * - `redis-cluster`: a Redis Cluster (3 masters, a replica each) with REDIS_WAIT_REPLICAS=1,
+ *   each instance flushing to a SQLite file of its own line. Fault: kill -9 of a master; the
+ *   cluster fails it over to its replica, and it is started again to rejoin as the replica.
  */
-export type BackendKind = 'redis' | 'mongodb-only'
+export type BackendKind = 'redis' | 'redis-cluster' | 'mongodb-only'
 
 export interface Backend {
   /** Named in the run's summary: "Redis", "MongoDB". */
@@ -54,6 +58,32 @@ const redisBackend = async (): Promise<Backend> => {
   }
 }
 
+const redisClusterBackend = async (): Promise<Backend> => {
+  const cluster = await startCluster({ masters: 3, replicas: 1 })
+  const prefix = cluster.prefix()
+  return {
+    name: 'Redis Cluster master',
+    env: (line, dir) => ({
+      REDIS_CLUSTER_NODES: cluster.seeds,
+      REDIS_PREFIX: prefix,
+      REDIS_WAIT_REPLICAS: '1',
+      SQLITE_PATH: join(dir, `${line}.sqlite`),
+      FLUSH_INTERVAL_MS: '20',
+      JOURNAL_CLAIM_IDLE_MS: '500',
+      MONGODB_URL: '',
+      REDIS_URL: '',
+    }),
+    crash: async () => {
+      const victim = (await cluster.roles()).masters[0]!
+      await cluster.kill9(victim)
+      await cluster.waitHealthy(30_000, 0)
+      await cluster.restart(victim)
+      await cluster.waitHealthy(30_000, 1)
+    },
+    stop: () => cluster.stop(),
+  }
+}
+
 const mongoOnlyBackend = async (): Promise<Backend> => {
   const ferret = await startFerretdb()
   const db = `guidd_linearizability_${process.pid}_${Date.now().toString(36)}`
@@ -64,4 +94,4 @@ const mongoOnlyBackend = async (): Promise<Backend> => {
   }
 }
 
-export const startBackend = (kind: BackendKind): Promise<Backend> => (kind === 'redis' ? redisBackend() : mongoOnlyBackend())
+export const startBackend = (kind: BackendKind): Promise<Backend> => (kind === 'redis' ? redisBackend() : kind === 'redis-cluster' ? redisClusterBackend() : mongoOnlyBackend())

@@ -1,13 +1,13 @@
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Finished, type Started, startProcess, waitForHttp } from '../support/process'
+import type { Finished, Started } from '../support/process'
 import { type BackendKind, startBackend } from './backends'
 import { runChecker } from './checker'
 import { historyJson, monotonicClock, type RecordedOp } from './history'
 import { Pool, type Routing } from './routing'
 import { perform, requestFor, spreadGuids, startLoad } from './workload'
-import { GUIDD_CMD } from '../support/guidd-process'
+import { startGuidd } from '../support/guidd-process'
 
 /**
  * One run of the linearizability check: what the instances share, of the run's own
@@ -72,7 +72,6 @@ export interface RunResult {
   completedAfterFaults: number
 }
 
-const root = join(import.meta.dir, '..', '..')
 const LINES = ['A', 'B'] as const
 
 export const runScenario = async (run: RunConfig): Promise<RunResult> => {
@@ -87,10 +86,10 @@ export const runScenario = async (run: RunConfig): Promise<RunResult> => {
     const pool = new Pool(LINES, run.routing)
     const startInstance = async (l: (typeof lines)[number]): Promise<void> => {
       const name = l.generation === 1 ? l.line : `${l.line}${l.generation}`
-      const s = await startProcess({
-        cmd: GUIDD_CMD,
-        cwd: root,
+      const s = await startGuidd({
         name: `guidd ${name}`,
+        started: servers,
+        ready: '/readyz',
         env: {
           ...backend.env(l.line, dir),
           LOG_LEVEL: 'warn',
@@ -101,10 +100,8 @@ export const runScenario = async (run: RunConfig): Promise<RunResult> => {
           ...extraEnv,
         },
       })
-      servers.push(s)
-      await waitForHttp(`http://127.0.0.1:${s.port}/readyz`, s)
       l.started = s
-      pool.add({ line: l.line, name, base: `http://127.0.0.1:${s.port}` })
+      pool.add({ line: l.line, name, base: s.base })
     }
     await Promise.all(lines.map(startInstance))
 
@@ -159,6 +156,8 @@ export const runScenario = async (run: RunConfig): Promise<RunResult> => {
 
     await load.done
     // 3. After the load and a pause: every GUID read on every instance, one at a time, checked.
+    // Time itself is the subject: the pause is the bound in time the mode gives for a read on
+    // another instance to catch up (LRU_TTL_MS, the invalidation delay), and no event marks it.
     await Bun.sleep(run.settleMs)
     const finalClient = 1_000_000
     for (const guid of guids) {

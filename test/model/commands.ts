@@ -69,6 +69,8 @@ const alignBefore = async (ms: number): Promise<void> => {
   const now = Date.now()
   let target = Math.ceil(now / 1000) * 1000 - ms
   if (target < now + 5) target += 1000
+  // Time itself is the subject: the request must reach the real server's clock just before a
+  // second boundary, and that clock cannot be injected into a process under test.
   await sleep(target - now)
 }
 
@@ -223,6 +225,8 @@ export class WaitCommand implements Cmd {
   async run(m: Model, r: Real): Promise<void> {
     const t0 = Date.now()
     const boundary = nextBoundaryMs(m, t0)
+    // Time itself is the subject: an expiry is crossed on the real server's clock (a process
+    // under test, whose clock cannot be injected); no event marks the moment it passes.
     if (boundary !== null) await sleep(Math.min(boundary - t0 + 20, MAX_WAIT_MS))
     count(r, 'wait')
     r.transcript.waited(t0, Date.now())

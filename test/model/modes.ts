@@ -4,6 +4,7 @@ import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites } from '../support/ferretdb'
 import { GUIDD_CMD } from '../support/guidd-process'
 import { runToExit } from '../support/process'
 import { redisSuites, startRedis } from '../support/redis'
+import { startCluster } from '../support/redis-cluster'
 import { mountSmallDisk, type SmallDisk } from './disk'
 import type { Model } from './model'
 import { startModelMongo } from './mongo-server'
@@ -251,6 +252,46 @@ const withRedis = (name: string, store: 'sqlite' | 'mongodb'): Mode => ({
 })
 
 /**
+ * A Redis Cluster of the mode's own (3 masters, a replica each) with REDIS_WAIT_REPLICAS=1,
+ * SQLite behind it, and the fault "kill -9 of a master": the cluster fails it over to its
+ * replica, the old master comes back as that replica, and the model demands every
+ * acknowledged write back (WAIT 1 put each on a replica before its 2xx).
+ */
+const withRedisCluster = (name: string): Mode => ({
+  name,
+  available: () => redisSuites(`model-based tests (${name})`),
+  startTimeoutMs: 90_000,
+  // A failover takes ~10 s of the budget (node timeout, election, the old master's rejoin).
+  ciRunMs: CI_RUN_MS_MONGODB,
+  start: async (dir) => {
+    const cluster = await startCluster({ masters: 3, replicas: 1 })
+    const durable = sqliteStore(name, dir)
+    const masterCrash: Fault = {
+      name: 'redis-master-kill-9',
+      howTo: 'kill -9 a cluster master; wait for its replica to take over, then start it again (it rejoins as the replica)',
+      canRun: () => true,
+      run: async (_m, service) => {
+        const victim = (await cluster.roles()).masters[0]!
+        await cluster.kill9(victim)
+        await cluster.waitHealthy(30_000, 0)
+        await cluster.restart(victim)
+        await cluster.waitHealthy(30_000, 1)
+        await service.waitReady(RECOVERY_TIMEOUT_MS)
+      },
+    }
+    return {
+      env: { REDIS_CLUSTER_NODES: cluster.seeds, REDIS_PREFIX: 'model:', REDIS_WAIT_REPLICAS: '1', ...durable.env, JOURNAL_CLAIM_IDLE_MS: '200' },
+      faults: [...durable.faults, masterCrash],
+      reset: durable.reset,
+      stop: async () => {
+        await cluster.stop()
+        await durable.stop()
+      },
+    }
+  },
+})
+
+/**
  * MongoDB alone (MONGODB_URL, no REDIS_URL): each write a compare-and-set written through
  * (FerretDB: with claims). One instance, so the LRU's entry lifetime (LRU_TTL_MS) never
  * shows: an instance's own writes are visible to it at once.
@@ -269,5 +310,6 @@ export const MODES: Mode[] = [
   embedded('embedded-window50', { COMMIT_WINDOW_MS: '50' }),
   withRedis('redis-sqlite', 'sqlite'),
   withRedis('redis-mongodb', 'mongodb'),
+  withRedisCluster('redis-cluster-sqlite'),
   mongoOnly('mongodb-only'),
 ]

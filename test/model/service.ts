@@ -1,14 +1,11 @@
-import { join } from 'node:path'
-import { type Started, startProcess } from '../support/process'
-import { GUIDD_CMD } from '../support/guidd-process'
+import type { Started } from '../support/process'
+import { startGuidd } from '../support/guidd-process'
 
 /**
  * The real service under test: `bun run src/main.ts` on a free port, restartable on the
  * same data (kill -9, then start again with the same environment). One per mode, shared by
  * every run of that mode; each run uses GUIDs of its own, so runs do not see each other.
  */
-
-const root = join(import.meta.dir, '..', '..')
 
 /** The default lifetime the model assumes for a create without `expire` (README: 30 days). */
 export const DEFAULT_TTL_SECONDS = 2_592_000
@@ -51,9 +48,8 @@ export class Service {
       SWEEP_INTERVAL_MS: '1000',
       ...this.env,
     }
-    const started = await startProcess({ cmd: GUIDD_CMD, cwd: root, env, name: `guidd (${this.name})` })
-    this.all.push(started)
-    this.current = started
+    // Its own wait for /readyz: the same one follows a fault, and its failure tells the last answer.
+    this.current = await startGuidd({ env, name: `guidd (${this.name})`, started: this.all, ready: null })
     await this.waitReady()
   }
 

@@ -2,8 +2,7 @@ import { afterAll, describe, expect, test } from 'bun:test'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { hostname, tmpdir } from 'node:os'
 import { join } from 'node:path'
-import { type Started, startProcess, waitForHttp } from '../support/process'
-import { GUIDD_CMD } from '../support/guidd-process'
+import { type Guidd, startGuidd } from '../support/guidd-process'
 
 /**
  * The log as tools read it: the real process's stdout, piped through pino-pretty (the
@@ -14,7 +13,7 @@ const root = join(import.meta.dir, '..', '..')
 const dir = mkdtempSync(join(tmpdir(), 'guidd-log-format-'))
 const PINO_PRETTY = join(root, 'node_modules', '.bin', 'pino-pretty')
 
-let server: Started | undefined
+let server: Guidd | undefined
 afterAll(async () => {
   await server?.stop(5_000)
   rmSync(dir, { recursive: true, force: true })
@@ -40,15 +39,9 @@ describe("the log in pino's standard shape", () => {
 
   test('a run of the service: start, requests, a refusal, stop', async () => {
     started = Date.now()
-    server = await startProcess({
-      cmd: GUIDD_CMD,
-      cwd: root,
-      name: 'guidd',
-      env: { SQLITE_PATH: join(dir, 'guidd.sqlite'), HOST: '127.0.0.1', LOG_LEVEL: 'info' },
-    })
+    server = await startGuidd({ env: { SQLITE_PATH: join(dir, 'guidd.sqlite'), HOST: '127.0.0.1', LOG_LEVEL: 'info' } })
     pid = server.proc.pid
-    const base = `http://127.0.0.1:${server.port}`
-    await waitForHttp(`${base}/healthz`, server)
+    const base = server.base
     expect((await fetch(`${base}/guid/0123456789ABCDEF0123456789ABCDEF`, { signal: AbortSignal.timeout(5_000) })).status).toBe(404)
     expect(await server.stop(5_000)).toBe(0)
     stdout = server.output()

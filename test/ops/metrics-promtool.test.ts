@@ -2,6 +2,7 @@ import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { spawnSync } from 'node:child_process'
 import { latencyBuckets } from '../../src/ops/http-metrics'
 import { createTestApp, type TestApp } from '../support/app'
+import { eventually } from '../support/eventually'
 import { GUID } from '../support/http'
 
 /**
@@ -25,6 +26,8 @@ const lint = (text: string) => {
 }
 
 const KEY = 'k-0123456789abcdef'
+/** How many event-loop samples a scrape reports. */
+const lagCount = (text: string): number => Number(/^guidd_event_loop_lag_seconds_count (\S+)$/m.exec(text)?.[1] ?? 0)
 let app: TestApp
 let scrape = ''
 beforeAll(async () => {
@@ -37,9 +40,11 @@ beforeAll(async () => {
   await app.req('GET', `/guid/${GUID}`) // 401
   await app.req('GET', '/nowhere')
   await app.req('GET', '/healthz')
-  // The event-loop sampler ticks every 20 ms on the real clock: let it take a few samples.
-  await Bun.sleep(70)
-  scrape = await (await app.req('GET', '/metrics')).text()
+  // The event-loop sampler ticks on the real clock (every 20 ms): wait until it took samples.
+  await eventually('the event-loop sampler has samples', async () => {
+    scrape = await (await app.req('GET', '/metrics')).text()
+    return lagCount(scrape) >= 2
+  })
 })
 afterAll(() => app.close())
 
@@ -79,8 +84,12 @@ describe('/metrics', () => {
     const read = (text: string) => ['sum', 'count'].map((part) => Number(new RegExp(`^guidd_event_loop_lag_seconds_${part} (\\S+)$`, 'm').exec(text)?.[1]))
     const [sum1, count1] = read(scrape)
     expect(count1).toBeGreaterThan(0)
-    await Bun.sleep(50)
-    const [sum2, count2] = read(await (await app.req('GET', '/metrics')).text())
+    let later = scrape
+    await eventually('the sampler took another sample', async () => {
+      later = await (await app.req('GET', '/metrics')).text()
+      return lagCount(later) > count1!
+    })
+    const [sum2, count2] = read(later)
     expect(count2).toBeGreaterThan(count1!)
     expect(sum2).toBeGreaterThanOrEqual(sum1!)
   })

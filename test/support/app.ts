@@ -39,12 +39,13 @@ export const createTestApp = async (env: Record<string, string> = {}, options: T
     rmSync(dir, { recursive: true, force: true })
     throw error
   }
-  const req = (method: string, path: string, body?: unknown, headers: Record<string, string> = {}) => {
+  const req = async (method: string, path: string, body?: unknown, headers: Record<string, string> = {}): Promise<Response> => {
     const init: RequestInit = { method, headers: { ...headers } }
     if (body !== undefined) {
       init.body = typeof body === 'string' ? body : JSON.stringify(body)
       init.headers = { 'content-type': 'application/json', ...headers }
     }
+    // The function the listening server calls for every request (createApp's handle).
     return runtime.app.handle(new Request(`http://localhost${path}`, init))
   }
   const close = async () => {

@@ -79,9 +79,9 @@ export const feedContract = (open: () => Promise<FeedInstances>): void => {
     if (b.clock !== a.clock) b.clock.advance(1_000)
     const again = await b.req('POST', `/guid/${g2}`, { user: 'z2' })
     expect(again.status).toBe(201)
-    const counts = await Promise.all([a.runtime.feed.expirer.runOnce(), b.runtime.feed.expirer.runOnce(), a.runtime.feed.expirer.runOnce()])
+    const counts = await Promise.all([a.runtime.feed!.expirer.runOnce(), b.runtime.feed!.expirer.runOnce(), a.runtime.feed!.expirer.runOnce()])
     expect(counts.reduce((x, y) => x + y, 0)).toBe(1)
-    expect(await b.runtime.feed.expirer.runOnce()).toBe(0)
+    expect(await b.runtime.feed!.expirer.runOnce()).toBe(0)
     const one = (await page(b, `?guid=${g1}&after=${start.next}`)).items
     expect(one.map((e) => e.type)).toEqual(['created', 'updated', 'expired'])
     expect(one[2]!.version).toBe(one[1]!.version + 1)

@@ -20,15 +20,17 @@ interface RedoclyReport {
 }
 
 /**
- * `redocly lint` with its built-in recommended ruleset (no configuration file: the defaults
- * are the point), on a copy of `doc` in a temp dir. Telemetry and the update check are off:
- * tests reach no host but this one.
+ * `redocly lint` with its built-in recommended ruleset (the defaults are the point), on a copy
+ * of `doc` in a temp dir, less one rule: info-license, since the project has no license and
+ * the document names none (Swagger UI would link a dead spdx.org page). Telemetry and the
+ * update check are off: tests reach no host but this one.
  */
 export const redoclyLint = async (doc: object): Promise<LintResult> => {
   const dir = mkdtempSync(join(tmpdir(), 'guidd-redocly-'))
   try {
     const file = join(dir, 'openapi.json')
     writeFileSync(file, JSON.stringify(doc, null, 2))
+    writeFileSync(join(dir, 'redocly.yaml'), 'extends:\n  - recommended\nrules:\n  info-license: off\n')
     const result = await runToExit({
       cmd: [join(root, 'node_modules', '.bin', 'redocly'), 'lint', file, '--format=json'],
       cwd: dir,

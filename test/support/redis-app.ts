@@ -53,15 +53,6 @@ export interface RedisAppSuite {
 /** A ManualClock at the current real second: Redis expires keys by its own (real) clock, so the service's starts at real time. */
 export const realTimeClock = (): ManualClock => new ManualClock(Math.floor(Date.now() / 1000) * 1000)
 
-/** Polls `check` until it holds, bounded: the flusher and the invalidations run on their own schedule. */
-export const eventually = async (what: string, check: () => Promise<boolean>, timeoutMs = 5_000): Promise<void> => {
-  const deadline = Date.now() + timeoutMs
-  while (!(await check())) {
-    if (Date.now() > deadline) throw new Error(`not within ${timeoutMs} ms: ${what}`)
-    await Bun.sleep(10)
-  }
-}
-
 export const redisAppSuite = (name: string): RedisAppSuite => {
   const enabled = redisSuites(name)
   let server: TestRedis | undefined

@@ -2,8 +2,8 @@ import { Deadline } from '../../domain/clock'
 import { checkStored, type Mutation, type Stored } from '../../domain/model'
 import { coalesce } from '../../data/coalesce'
 import type { Logger } from '../../ops/logger'
-import type { RedisClient } from './client'
-import type { RedisKeys } from './keys'
+import type { RedisConnection } from './client'
+import type { JournalKeys } from './keys'
 import type { Store } from '../../data/store'
 
 /** Dead letters kept (approximately: MAXLEN ~): an operator reads them with XRANGE. */
@@ -11,8 +11,9 @@ const DEAD_LETTERS_KEPT = 100_000
 
 export interface FlusherOptions {
   /** Its own connection: a blocking XREADGROUP stalls every other command on a shared one. */
-  client: RedisClient
-  keys: RedisKeys
+  client: RedisConnection
+  /** The journal it reads (one partition's on a cluster). */
+  keys: JournalKeys
   store: Store
   /** This instance's consumer name in the group. */
   consumer: string
@@ -90,12 +91,17 @@ export class Flusher {
   constructor(private readonly o: FlusherOptions) {}
 
   async start(): Promise<void> {
+    await this.prepare()
+    this.loop = this.run()
+  }
+
+  /** Creates the consumer group (and the stream) when they are not there yet. */
+  async prepare(): Promise<void> {
     try {
       await this.o.client.xGroupCreate(this.o.keys.journal, this.o.keys.group, '0', { MKSTREAM: true })
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('BUSYGROUP')) throw error
     }
-    this.loop = this.run()
   }
 
   /**
@@ -113,6 +119,11 @@ export class Flusher {
       })
       if (done <= 0) break
     }
+  }
+
+  /** After a failed step: read this consumer's own pending entries again first (they were not acknowledged). */
+  rewind(): void {
+    this.readPending = true
   }
 
   /** One round: claim orphans when due, read a batch, flush it. Returns the entries handled. */
@@ -167,7 +178,7 @@ export class Flusher {
         this.backoffMs = 0
       } catch (error) {
         this.o.events?.storeFailed?.()
-        this.readPending = true
+        this.rewind()
         const min = this.o.backoffMinMs ?? 100
         this.backoffMs = Math.min(this.backoffMs === 0 ? min : this.backoffMs * 2, this.o.backoffMaxMs ?? 5_000)
         this.o.logger.warn({ err: error, retryInMs: this.backoffMs }, 'flush failed; the entries stay in the journal')

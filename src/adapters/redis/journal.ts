@@ -1,20 +1,28 @@
 import { overloaded, unavailable } from '../../domain/errors'
 import type { Mutation } from '../../domain/model'
-import { type RedisClient, redisCall } from './client'
+import { type RedisConnection, redisCall } from './client'
 import type { RedisKeys } from './keys'
 import { encodeInvalidation } from './invalidation'
-import { JOURNAL_WRITE_BATCH, Script } from './scripts'
 import { encodeChanges } from './events'
+import { JOURNAL_WRITE_BATCH, JOURNAL_WRITE_BATCH_SHARDED, Script } from './scripts'
 import { encodeState } from './state'
 import { keepUntil } from './tier'
 import { type Journal, VersionConflict } from '../../data/journal'
 import { type Pending, TurnBatch } from '../../data/turn-batch'
 
 export interface RedisJournalOptions {
-  client: RedisClient
+  client: RedisConnection
   keys: RedisKeys
-  /** Journal length past which mutations are refused with 503. */
+  /** Journal length past which mutations are refused with 503 (split evenly over the partitions). */
   maxLag: number
+  /** Redis Cluster: invalidations go out on sharded pub/sub (SPUBLISH), in the partition's slot. */
+  sharded?: boolean
+  /**
+   * REDIS_WAIT_REPLICAS: after a partition's script, wait until this many replicas have it
+   * (`waitFor(firstKey)` sends WAIT on the connection that ran the script) before answering;
+   * fewer within the timeout means 503, never an acknowledgement.
+   */
+  replicas?: { count: number; waitFor(firstKey: string): Promise<number> }
   timeoutMs: number
   /** This instance, so its own invalidations can be told from others'. */
   instanceId: string
@@ -39,10 +47,15 @@ const BATCH_MAX = 256
  * per write. Each caller is answered only after Redis has answered the call holding its write.
  */
 export class RedisJournal implements Journal {
-  private readonly write = new Script(JOURNAL_WRITE_BATCH)
+  private readonly write: Script
   private readonly batches = new TurnBatch({ max: BATCH_MAX, windowMs: 0, send: (batch) => this.send(batch) })
+  /** Each partition's share of the lag bound. */
+  private readonly maxLagPerPartition: number
 
-  constructor(private readonly options: RedisJournalOptions) {}
+  constructor(private readonly options: RedisJournalOptions) {
+    this.write = new Script(options.sharded ? JOURNAL_WRITE_BATCH_SHARDED : JOURNAL_WRITE_BATCH)
+    this.maxLagPerPartition = Math.max(1, Math.ceil(options.maxLag / options.keys.partitions))
+  }
 
   append(mutation: Mutation): Promise<void> {
     return this.batches.add(mutation)
@@ -52,11 +65,27 @@ export class RedisJournal implements Journal {
     this.batches.close()
   }
 
-  /** Sends one batch in one script call and answers each of its callers by its own entry. */
+  /** Sends one batch: one script call per partition it touches (one on a single Redis). */
   private send(batch: Pending[]): void {
-    const { client, keys, maxLag, timeoutMs, instanceId, retainSeconds, health } = this.options
-    const guidKeys = [keys.journal, keys.events, keys.expiries]
-    const args = [String(maxLag), keys.invalidations]
+    const { keys } = this.options
+    if (keys.partitions === 1) return void this.sendPartition(0, batch)
+    const byPartition = new Map<number, Pending[]>()
+    for (const p of batch) {
+      const partition = keys.partitionOf(p.mutation.next.guid)
+      const list = byPartition.get(partition)
+      if (list === undefined) byPartition.set(partition, [p])
+      else list.push(p)
+    }
+    for (const [partition, pending] of byPartition) void this.sendPartition(partition, pending)
+  }
+
+  /** One partition's writes in one script call (one slot); answers each caller by its own entry. */
+  private async sendPartition(partition: number, batch: Pending[]): Promise<void> {
+    const { client, keys, timeoutMs, instanceId, retainSeconds, health, replicas } = this.options
+    const maxLag = this.maxLagPerPartition
+    const journalKeys = keys.partition(partition)
+    const guidKeys = [journalKeys.journal, journalKeys.events, journalKeys.expiries]
+    const args = [String(maxLag), journalKeys.invalidations]
     for (const { mutation } of batch) {
       const { next, prevVersion } = mutation
       guidKeys.push(keys.guid(next.guid))
@@ -70,27 +99,39 @@ export class RedisJournal implements Journal {
         'deleted' in next ? '' : String(next.expire),
       )
     }
-    redisCall('journal', timeoutMs, () => this.write.run(client, guidKeys, args)).then(
-      (reply) => {
-        const replies = reply as Array<[number, string | number]>
-        let failed: unknown
-        batch.forEach((p, i) => {
-          const [status, detail] = replies[i] ?? [-2, 'no reply for this entry']
-          if (status === 1) p.resolve()
-          else if (status === 0) p.reject(new VersionConflict(p.mutation.next.guid, p.mutation.prevVersion, Number(detail)))
-          else if (status === -1) p.reject(overloaded(`The write-behind journal holds ${detail} unflushed mutations (limit ${maxLag}); retry shortly.`))
-          else {
-            failed = new Error(String(detail))
-            p.reject(unavailable('Redis is unavailable (journal); retry shortly.', failed))
-          }
-        })
-        if (failed === undefined) health?.succeeded()
-        else health?.failed(failed)
-      },
-      (error: unknown) => {
-        health?.failed(error)
-        for (const p of batch) p.reject(error)
-      },
-    )
+    let replies: Array<[number, string | number]>
+    try {
+      replies = (await redisCall('journal', timeoutMs, () => this.write.run(client, guidKeys, args))) as Array<[number, string | number]>
+    } catch (error) {
+      health?.failed(error)
+      for (const p of batch) p.reject(error)
+      return
+    }
+    // Written on the master: with REDIS_WAIT_REPLICAS, acknowledged only once enough replicas have it too.
+    let unreplicated: unknown
+    if (replicas !== undefined && replicas.count > 0 && replies.some((r) => r[0] === 1)) {
+      try {
+        const acked = await redisCall('replication', timeoutMs, () => replicas.waitFor(journalKeys.journal))
+        if (acked < replicas.count)
+          unreplicated = unavailable(`Only ${acked} of ${replicas.count} Redis replicas confirmed the write in time; it may or may not be kept: read the GUID before retrying.`)
+      } catch (error) {
+        unreplicated = error
+      }
+    }
+    let failed: unknown
+    batch.forEach((p, i) => {
+      const [status, detail] = replies[i] ?? [-2, 'no reply for this entry']
+      if (status === 1) {
+        if (unreplicated === undefined) p.resolve()
+        else p.reject(unreplicated)
+      } else if (status === 0) p.reject(new VersionConflict(p.mutation.next.guid, p.mutation.prevVersion, Number(detail)))
+      else if (status === -1) p.reject(overloaded(`The write-behind journal holds ${detail} unflushed mutations (limit ${maxLag}${keys.partitions > 1 ? ' in this partition' : ''}); retry shortly.`))
+      else {
+        failed = new Error(String(detail))
+        p.reject(unavailable('Redis is unavailable (journal); retry shortly.', failed))
+      }
+    })
+    if (failed === undefined) health?.succeeded()
+    else health?.failed(failed)
   }
 }

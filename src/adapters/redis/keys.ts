@@ -2,19 +2,20 @@
  * Where guidd keeps things in Redis, all under one prefix (REDIS_PREFIX), so several
  * deployments or test runs can share a server.
  *
- * A GUID's key and the journal are written by one script, so on Redis Cluster they would
- * have to share a hash slot; this layout targets a single primary (with replicas/Sentinel).
+ * A GUID's key and its journal are written by one script, so on Redis Cluster they must share
+ * a hash slot: there the journal is partitioned (JOURNAL_PARTITIONS), a GUID belongs to the
+ * partition its hash picks, and every key of a partition carries the partition's hash tag
+ * `{<prefix><p>}` (docs/cluster.md). One Redis has a single partition with the original
+ * key names, unchanged.
  */
-export interface RedisKeys {
-  /** A GUID's current state: record or tombstone JSON (EXAT = its expire), or the absent marker. */
-  guid(guid: string): string
+export interface JournalKeys {
   /** The write-behind journal (a Stream). */
   readonly journal: string
   /** The journal's consumer group: every instance's flusher reads through it. */
   readonly group: string
   /** Entries that failed repeatedly for a reason of their own. */
   readonly deadLetters: string
-  /** Pub/sub channel of cross-instance LRU invalidations. */
+  /** Pub/sub channel of cross-instance LRU invalidations (sharded pub/sub on a cluster). */
   readonly invalidations: string
   /** The change feed: a Stream of every write's changes, appended by the write's own script. */
   readonly events: string
@@ -24,16 +25,68 @@ export interface RedisKeys {
   readonly expiries: string
 }
 
-export const redisKeys = (prefix: string): RedisKeys => ({
-  guid: (guid) => `${prefix}g:${guid}`,
-  journal: `${prefix}journal`,
-  group: 'flushers',
-  deadLetters: `${prefix}journal:dead`,
-  invalidations: `${prefix}invalidate`,
-  events: `${prefix}events`,
-  eventsTrimmed: `${prefix}events:trimmed`,
-  expiries: `${prefix}expiries`,
-})
+export interface RedisKeys extends JournalKeys {
+  /** A GUID's current state: record or tombstone JSON (EXAT = its expire), or the absent marker. */
+  guid(guid: string): string
+  /** Partitions of the journal: 1 on one Redis. */
+  readonly partitions: number
+  /** The partition a GUID's writes are journaled in. */
+  partitionOf(guid: string): number
+  /** A partition's journal keys (partition 0's are the top-level ones). */
+  partition(p: number): JournalKeys
+  /** Written by the readiness probe to learn whether Redis still accepts writes (expires in a minute). */
+  readonly writeProbe: string
+}
+
+export const redisKeys = (prefix: string): RedisKeys => {
+  const only: JournalKeys = {
+    journal: `${prefix}journal`,
+    group: 'flushers',
+    deadLetters: `${prefix}journal:dead`,
+    invalidations: `${prefix}invalidate`,
+    events: `${prefix}events`,
+    eventsTrimmed: `${prefix}events:trimmed`,
+    expiries: `${prefix}expiries`,
+  }
+  return { ...only, guid: (guid) => `${prefix}g:${guid}`, partitions: 1, partitionOf: () => 0, partition: () => only, writeProbe: `${prefix}write-probe` }
+}
+
+/**
+ * FNV-1a (32 bits) of the canonical GUID: spreads even chosen GUIDs (a client may name its
+ * own) over the partitions, and is the same in every instance and version.
+ */
+export const partitionOf = (guid: string, partitions: number): number => {
+  let hash = 0x811c9dc5
+  for (let i = 0; i < guid.length; i++) {
+    hash ^= guid.charCodeAt(i)
+    hash = Math.imul(hash, 0x01000193)
+  }
+  return (hash >>> 0) % partitions
+}
+
+/** The keys on a Redis Cluster: per partition, the hash tag `{<prefix><p>}` first. */
+export const clusterKeys = (prefix: string, partitions: number): RedisKeys => {
+  const parts: JournalKeys[] = Array.from({ length: partitions }, (_, p) => {
+    const tag = `{${prefix}${p}}`
+    return {
+      journal: `${tag}journal`,
+      group: 'flushers',
+      deadLetters: `${tag}journal:dead`,
+      invalidations: `${tag}invalidate`,
+      events: `${tag}events`,
+      eventsTrimmed: `${tag}events:trimmed`,
+      expiries: `${tag}expiries`,
+    }
+  })
+  return {
+    ...parts[0]!,
+    guid: (guid) => `{${prefix}${partitionOf(guid, partitions)}}g:${guid}`,
+    partitions,
+    partitionOf: (guid) => partitionOf(guid, partitions),
+    partition: (p) => parts[p]!,
+    writeProbe: `${prefix}write-probe`,
+  }
+}
 
 /** The value cached for "no such GUID" (briefly, PX); it has no version, so it reads as version 0. */
 export const ABSENT_MARKER = '{"absent":1}'

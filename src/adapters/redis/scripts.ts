@@ -1,8 +1,9 @@
-import type { RedisClient } from './client'
+import { createHash } from 'node:crypto'
 
 /**
- * Lua scripts, loaded once and called by SHA (re-sent on NOSCRIPT, e.g. after a Redis
- * restart). Each runs atomically on the server.
+ * Lua scripts, called by SHA and sent whole (EVAL, which caches them) on NOSCRIPT: a Redis
+ * restart, a failover, or, on a cluster, the first call that reaches a node. Each runs
+ * atomically on the server; on a cluster every key of one call must hash to one slot.
  */
 
 /**
@@ -66,9 +67,9 @@ for i = 4, #KEYS do
         local at = 1
         while at <= #changes do
           local colon = string.find(changes, ':', at, true)
-          local length = tonumber(string.sub(changes, at, colon - 1))
-          local change = string.sub(changes, colon + 1, colon + length)
-          at = colon + length + 1
+          local size = tonumber(string.sub(changes, at, colon - 1))
+          local change = string.sub(changes, colon + 1, colon + size)
+          at = colon + size + 1
           local t, g, v, e, u = string.match(change, '^(%a+)|(%x+)|(%d+)|(%d*)|(.*)$')
           local added = redis.pcall('XADD', KEYS[2], '*', 't', t, 'g', g, 'v', v, 'e', e, 'u', u)
           if type(added) == 'table' and added.err then failed = added.err end
@@ -88,6 +89,13 @@ for i = 4, #KEYS do
 end
 return results
 `
+
+/**
+ * The same on a Redis Cluster: the invalidation goes out with SPUBLISH on the partition's
+ * channel, which shares the partition's hash tag (a script may only touch its own slot).
+ */
+export const JOURNAL_WRITE_BATCH_SHARDED = JOURNAL_WRITE_BATCH.replace("redis.pcall('PUBLISH'", "redis.pcall('SPUBLISH'")
+if (JOURNAL_WRITE_BATCH_SHARDED === JOURNAL_WRITE_BATCH) throw new Error('the journal script publishes no invalidation to shard')
 
 /**
  * A read-path fill: store the state only if it is newer than what Redis holds, so a fill
@@ -135,18 +143,24 @@ redis.call('SET', KEYS[2], newest[1])
 return redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
 `
 
-export class Script {
-  private sha: string | null = null
-  constructor(private readonly source: string) {}
+/** What a script call needs of a connection: one server's client, or a cluster's (routed by the first key). */
+export interface ScriptClient {
+  evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>
+  eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>
+}
 
-  async run(client: RedisClient, keys: string[], args: string[]): Promise<unknown> {
-    if (this.sha === null) this.sha = await client.scriptLoad(this.source)
+export class Script {
+  readonly sha: string
+  constructor(private readonly source: string) {
+    this.sha = createHash('sha1').update(source).digest('hex')
+  }
+
+  async run(client: ScriptClient, keys: string[], args: string[]): Promise<unknown> {
     try {
       return await client.evalSha(this.sha, { keys, arguments: args })
     } catch (error) {
       if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error
-      this.sha = await client.scriptLoad(this.source)
-      return client.evalSha(this.sha, { keys, arguments: args })
+      return client.eval(this.source, { keys, arguments: args })
     }
   }
 }

@@ -1,12 +1,12 @@
 import type { Stored } from '../../domain/model'
-import { type RedisClient, redisCall } from './client'
+import { type RedisConnection, redisCall } from './client'
 import { ABSENT_MARKER, type RedisKeys } from './keys'
 import { FILL_IF_NEWER, Script } from './scripts'
 import { decodeState, encodeState } from './state'
 import { ABSENT, type CacheTier, type Lookup, MISS } from '../../data/tier'
 
 export interface RedisTierOptions {
-  client: RedisClient
+  client: RedisConnection
   keys: RedisKeys
   /** How long (ms) an "absent" answer is remembered. 0 disables negative caching. */
   negativeTtlMs: number

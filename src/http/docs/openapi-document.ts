@@ -151,11 +151,12 @@ export const openApiDocument = (table: RouteTable, options: DocumentOptions): ob
   const components = usedComponents(items, { schemas: schemaComponents(), responses: allResponses, headers: headers(), parameters: parameters() })
   return {
     openapi: '3.1.0',
+    // No `license`: the project has none, and Swagger UI links a license identifier to spdx.org,
+    // where LicenseRef-UNLICENSED is a dead page.
     info: {
       title: 'guidd',
       version: options.version,
       description: DESCRIPTION,
-      license: { name: 'UNLICENSED: private, no licence is granted', identifier: 'LicenseRef-UNLICENSED' },
     },
     servers: [{ url: '/', description: 'This service: the document is served by the API it describes.' }],
     security: options.authRequired ? [{ bearerAuth: [] }] : [],

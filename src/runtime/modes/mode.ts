@@ -1,13 +1,13 @@
 import type { LruTier } from '../../adapters/lru/lru'
 import type { EventLog } from '../../data/feed'
 import type { Journal } from '../../data/journal'
+import type { RateLimit } from '../../data/rate-limit'
 import type { Store } from '../../data/store'
 import type { CacheTier } from '../../data/tier'
 import type { Clock } from '../../domain/clock'
 import type { Logger } from '../../ops/logger'
 import type { Metrics } from '../../ops/metrics'
 import type { ReadinessCheck } from '../../ops/readiness'
-import type { Config } from '../config'
 import type { Lifecycle } from '../lifecycle'
 
 /** What a mode adds below the actors: where writes become durable and where reads end. */
@@ -22,13 +22,18 @@ export interface Mode {
   sharedWriters: boolean
   checks: ReadinessCheck[]
   /**
+   * The per-client rate limit shared by every instance (buckets in Redis), built around this
+   * instance's local buckets, which decide while the shared ones cannot; absent: local only.
+   */
+  sharedRateLimit?: (local: RateLimit, rate: { perSecond: number; burst: number }) => RateLimit
+  /**
    * The store holds every acknowledged write (it is the journal: embedded, MongoDB-only), so a
    * write may learn an expired state from it (Store.getLatest). Not in Redis modes: the store
    * trails the journal, and Redis itself keeps expired states as long as writes need them.
    */
   latestFromStore?: boolean
-  /** The change feed's side of the mode: its log, and where expiries come due. */
-  feed: ModeFeed
+  /** The change feed's side of the mode: its log, and where expiries come due (absent: no feed, Redis Cluster for now). */
+  feed?: ModeFeed
 }
 
 export interface ModeFeed {
@@ -39,8 +44,8 @@ export interface ModeFeed {
   dismiss?(guid: string, nowSec: number): Promise<void>
 }
 
+/** What every mode's factory is given besides its own options: the parts the runtime made first. */
 export interface ModeDeps {
-  config: Config
   lru: LruTier
   clock: Clock
   logger: Logger

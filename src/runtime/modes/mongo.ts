@@ -1,24 +1,48 @@
 import { reportServerFit } from '../../adapters/mongo/fit'
-import { MongoJournal } from '../../adapters/mongo/journal'
 import { WriteHealth } from '../../ops/write-health'
+import type { Config } from '../config'
 import type { Mode, ModeDeps } from './mode'
-import { openMongoStore } from './open-store'
+import { type MongoStoreOptions, mongoStoreOptions, openMongoStore } from './open-store'
 import { storeCheck } from './store-check'
+
+/**
+ * LRU entry lifetime in this mode when LRU_TTL_MS is unset: no invalidation reaches an
+ * instance, so a short lifetime bounds how long its LRU serves a GUID another instance changed.
+ */
+const LRU_TTL_MS = 1_000
+
+export interface MongoModeOptions {
+  store: MongoStoreOptions
+  /** The `w` of each write's write concern ('majority' or a number of members), always journaled. */
+  writeConcern: 'majority' | number
+  lruTtlMs: number
+  /** EVENTS_RETENTION_SECONDS: how long the change feed keeps events. */
+  eventsRetentionSeconds: number
+}
+
+export const mongoOptions = (config: Config, url: string): MongoModeOptions => ({
+  store: mongoStoreOptions(config, url),
+  writeConcern: config.MONGODB_WRITE_CONCERN === 'majority' ? 'majority' : Number(config.MONGODB_WRITE_CONCERN),
+  lruTtlMs: config.LRU_TTL_MS ?? LRU_TTL_MS,
+  eventsRetentionSeconds: config.EVENTS_RETENTION_SECONDS,
+})
 
 /**
  * MongoDB-only mode (MONGODB_URL without REDIS_URL): MongoDB is journal and store at once,
  * each write a compare-and-set written through before the reply; no flusher. Reads and the
  * sweeper use the journal's view of the store (outages as 503, claims swept).
  */
-export const mongoMode = async (deps: ModeDeps & { url: string }): Promise<Mode> => {
-  const { config, lru, clock, logger, lifecycle } = deps
-  const store = deps.store ?? (await openMongoStore({ ...config, MONGODB_URL: deps.url }, logger))
+export const mongoMode = async (options: MongoModeOptions, deps: ModeDeps): Promise<Mode> => {
+  const { lru, clock, logger, lifecycle } = deps
+  // The driver is loaded only in the modes that use it.
+  const { MongoJournal } = await import('../../adapters/mongo/journal')
+  const store = deps.store ?? (await openMongoStore(options.store, logger))
   lifecycle.onClose('store', () => store.close())
   reportServerFit(store, deps.metrics.registry, logger)
   // Writes that fail for a fault of MongoDB make it "not ready" until a write (or the probe's) succeeds again.
   const health = new WriteHealth(store.name, logger, () => journal.probeWrite(), clock)
   const journal = MongoJournal.over(store, {
-    w: config.MONGODB_WRITE_CONCERN === 'majority' ? 'majority' : Number(config.MONGODB_WRITE_CONCERN),
+    w: options.writeConcern,
     clock,
     health,
     uncertain: (guid) => lru.forget(guid),
@@ -31,8 +55,8 @@ export const mongoMode = async (deps: ModeDeps & { url: string }): Promise<Mode>
   const log = new MongoEventLog({
     connected: () => store.connected(),
     clock,
-    retentionSeconds: config.EVENTS_RETENTION_SECONDS,
-    writeConcern: { w: config.MONGODB_WRITE_CONCERN === 'majority' ? 'majority' : Number(config.MONGODB_WRITE_CONCERN), journal: true },
+    retentionSeconds: options.eventsRetentionSeconds,
+    writeConcern: { w: options.writeConcern, journal: true },
     logger,
   })
   const feed = { log, due: (nowSec: number, limit: number) => log.due(nowSec, limit) }

@@ -1,31 +1,84 @@
 import { reportServerFit } from '../../adapters/mongo/fit'
-import { connectRedis } from '../../adapters/redis/client'
-import { Flusher } from '../../adapters/redis/flusher'
-import { Invalidation } from '../../adapters/redis/invalidation'
-import { RedisEventLog } from '../../adapters/redis/events'
-import { RedisJournal } from '../../adapters/redis/journal'
-import { redisKeys } from '../../adapters/redis/keys'
-import { RedisTier } from '../../adapters/redis/tier'
+import type { RateLimit } from '../../data/rate-limit'
 import type { ReadinessCheck } from '../../ops/readiness'
 import { WriteHealth } from '../../ops/write-health'
+import type { Config } from '../config'
 import type { Mode, ModeDeps } from './mode'
-import { openDurableStore } from './open-store'
+import { mongoStoreOptions, openStore, type StoreOptions, sqliteOptions } from './open-store'
 import { storeCheck } from './store-check'
+
+export interface RedisModeOptions {
+  url: string
+  /** Prefix of every key and channel. */
+  prefix: string
+  /** The flusher's store: MongoDB with MONGODB_URL, else SQLite. */
+  store: StoreOptions
+  timeoutMs: number
+  negativeCacheMs: number
+  retainSeconds: number
+  journalMaxLag: number
+  flushBatchMax: number
+  flushIntervalMs: number
+  claimIdleMs: number
+  maxAttempts: number
+  /** LRU entry lifetime; 0 = until evicted (invalidations reach every instance). */
+  lruTtlMs: number
+  /** REDIS_WAIT_REPLICAS (0: no WAIT) and REDIS_WAIT_TIMEOUT_MS. */
+  waitReplicas: number
+  waitTimeoutMs: number
+  /** EVENTS_RETENTION_SECONDS: how long the change feed keeps events. */
+  eventsRetentionSeconds: number
+}
+
+export const redisOptions = (config: Config, url: string): RedisModeOptions => ({
+  url,
+  prefix: config.REDIS_PREFIX,
+  store: config.MONGODB_URL === undefined ? sqliteOptions(config) : mongoStoreOptions(config, config.MONGODB_URL),
+  timeoutMs: config.REDIS_TIMEOUT_MS,
+  negativeCacheMs: config.NEGATIVE_CACHE_MS,
+  retainSeconds: config.TOMBSTONE_TTL_SECONDS,
+  journalMaxLag: config.JOURNAL_MAX_LAG,
+  flushBatchMax: config.FLUSH_BATCH_MAX,
+  flushIntervalMs: config.FLUSH_INTERVAL_MS,
+  claimIdleMs: config.JOURNAL_CLAIM_IDLE_MS,
+  maxAttempts: config.JOURNAL_MAX_ATTEMPTS,
+  lruTtlMs: config.LRU_TTL_MS ?? 0,
+  waitReplicas: config.REDIS_WAIT_REPLICAS,
+  waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
+  eventsRetentionSeconds: config.EVENTS_RETENTION_SECONDS,
+})
+
+/** The Redis client and the parts over it, loaded only in this mode. */
+const loadAdapters = async () => {
+  const [client, events, flusher, invalidation, journal, keys, probes, rateLimit, tier] = await Promise.all([
+    import('../../adapters/redis/client'),
+    import('../../adapters/redis/events'),
+    import('../../adapters/redis/flusher'),
+    import('../../adapters/redis/invalidation'),
+    import('../../adapters/redis/journal'),
+    import('../../adapters/redis/keys'),
+    import('../../adapters/redis/probes'),
+    import('../../adapters/redis/rate-limit'),
+    import('../../adapters/redis/tier'),
+  ])
+  return { ...client, ...events, ...flusher, ...invalidation, ...journal, ...keys, ...probes, ...rateLimit, ...tier }
+}
 
 /**
  * Redis mode (REDIS_URL): Redis is the shared tier and the write-behind journal; the flusher
  * moves journal entries to the durable store (MongoDB with MONGODB_URL, else SQLite). Three
  * connections: commands; the flusher's blocking reads; the invalidation subscription.
  */
-export const redisMode = async (deps: ModeDeps & { url: string }): Promise<Mode> => {
-  const { config, lru, clock, logger, metrics, lifecycle, instanceId } = deps
-  const store = deps.store ?? (await openDurableStore(config, logger))
+export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Promise<Mode> => {
+  const { lru, clock, logger, metrics, lifecycle, instanceId } = deps
+  const { connectRedis, Flusher, Invalidation, RedisEventLog, RedisJournal, RedisRateLimit, redisKeys, redisProbes, RedisTier } = await loadAdapters()
+  const store = deps.store ?? (await openStore(options.store, logger))
   lifecycle.onClose('store', () => store.close())
   reportServerFit(store, metrics.registry, logger)
 
-  const keys = redisKeys(config.REDIS_PREFIX)
+  const keys = redisKeys(options.prefix)
   const onError = (error: Error) => logger.warn({ err: error }, 'redis connection error')
-  const main = await connectRedis({ url: deps.url, onError })
+  const main = await connectRedis({ url: options.url, onError })
   const [streamClient, subClient, feedClient] = await Promise.all([
     main.duplicate().on('error', onError).connect(),
     main.duplicate().on('error', onError).connect(),
@@ -36,29 +89,25 @@ export const redisMode = async (deps: ModeDeps & { url: string }): Promise<Mode>
     Promise.all([main, streamClient, subClient, feedClient].map((c) => (c.isReady ? c.quit().catch(() => c.destroy()) : c.destroy()))),
   )
 
-  const journalState = async () => {
-    const [length, first] = await Promise.all([main.xLen(keys.journal), main.xRange(keys.journal, '-', '+', { COUNT: 1 })])
-    const oldest = first?.[0] ? Number(first[0].id.split('-')[0]) : null
-    return { length, oldestAgeSeconds: oldest === null ? 0 : Math.max(0, (clock.now() - oldest) / 1000) }
-  }
-  metrics.watchJournal(journalState)
+  const probes = redisProbes(main, keys, clock)
+  metrics.watchJournal(probes.journalState)
   // Redis can answer PING and still refuse writes (MISCONF after a failed AOF/RDB write, a
   // full disk, OOM): the journal's own writes tell, and a probe write ends the incident.
-  const journalHealth = new WriteHealth('redis', logger, async () => void (await main.set(`${config.REDIS_PREFIX}write-probe`, String(clock.now()), { PX: 60_000 })), clock)
+  const journalHealth = new WriteHealth('redis', logger, probes.probeWrite, clock)
   const checks: ReadinessCheck[] = [
     storeCheck(store),
     {
       name: 'redis',
       check: async () => {
         await journalHealth.check()
-        await main.ping()
+        await probes.ping()
       },
     },
     {
       name: 'journal',
       check: async () => {
-        const { length } = await journalState()
-        if (length >= config.JOURNAL_MAX_LAG) throw new Error(`journal holds ${length} unflushed mutations (limit ${config.JOURNAL_MAX_LAG})`)
+        const { length } = await probes.journalState()
+        if (length >= options.journalMaxLag) throw new Error(`journal holds ${length} unflushed mutations (limit ${options.journalMaxLag})`)
       },
     },
   ]
@@ -68,10 +117,10 @@ export const redisMode = async (deps: ModeDeps & { url: string }): Promise<Mode>
     keys,
     store,
     consumer: instanceId,
-    batchMax: config.FLUSH_BATCH_MAX,
-    blockMs: config.FLUSH_INTERVAL_MS,
-    claimIdleMs: config.JOURNAL_CLAIM_IDLE_MS,
-    maxAttempts: config.JOURNAL_MAX_ATTEMPTS,
+    batchMax: options.flushBatchMax,
+    blockMs: options.flushIntervalMs,
+    claimIdleMs: options.claimIdleMs,
+    maxAttempts: options.maxAttempts,
     logger,
     backoffMinMs: deps.flusherBackoffMs?.min,
     backoffMaxMs: deps.flusherBackoffMs?.max,
@@ -93,20 +142,32 @@ export const redisMode = async (deps: ModeDeps & { url: string }): Promise<Mode>
   const journal = new RedisJournal({
     client: main,
     keys,
-    maxLag: config.JOURNAL_MAX_LAG,
-    timeoutMs: config.REDIS_TIMEOUT_MS,
+    maxLag: options.journalMaxLag,
+    timeoutMs: options.timeoutMs,
     instanceId,
-    retainSeconds: config.TOMBSTONE_TTL_SECONDS,
+    retainSeconds: options.retainSeconds,
     health: journalHealth,
+    // REDIS_WAIT_REPLICAS with a replicated Redis: each acknowledgement waits for the replicas.
+    replicas: { count: options.waitReplicas, waitFor: () => main.sendCommand<number>(['WAIT', String(options.waitReplicas), String(options.waitTimeoutMs)]) },
   })
   lifecycle.onClose('journal', () => journal.close())
-  const shared = new RedisTier({ client: main, keys, negativeTtlMs: config.NEGATIVE_CACHE_MS, timeoutMs: config.REDIS_TIMEOUT_MS, retainSeconds: config.TOMBSTONE_TTL_SECONDS })
+  const shared = new RedisTier({ client: main, keys, negativeTtlMs: options.negativeCacheMs, timeoutMs: options.timeoutMs, retainSeconds: options.retainSeconds })
+  const sharedRateLimit = (local: RateLimit, rate: { perSecond: number; burst: number }) =>
+    new RedisRateLimit({
+      client: main,
+      prefix: options.prefix,
+      ...rate,
+      timeoutMs: options.timeoutMs,
+      fallback: local,
+      onFallback: (failing, error) =>
+        failing ? logger.warn({ err: error }, "rate limit: Redis does not answer; this instance's own buckets decide until it does") : logger.info('rate limit: shared buckets in Redis decide again'),
+    })
   // The change feed: a stream the journal's script appends to; its own connection follows it.
-  const log = new RedisEventLog({ client: main, followClient: feedClient, keys, timeoutMs: config.REDIS_TIMEOUT_MS, retentionSeconds: config.EVENTS_RETENTION_SECONDS, clock, logger })
+  const log = new RedisEventLog({ client: main, followClient: feedClient, keys, timeoutMs: options.timeoutMs, retentionSeconds: options.eventsRetentionSeconds, clock, logger })
   const feed = {
     log,
     due: (nowSec: number, limit: number) => log.due(nowSec, limit),
     dismiss: (guid: string, nowSec: number) => log.dismiss(guid, nowSec),
   }
-  return { name: 'redis', journal, store, shared, sharedWriters: true, checks, feed }
+  return { name: 'redis', journal, store, shared, sharedWriters: true, checks, sharedRateLimit, feed }
 }

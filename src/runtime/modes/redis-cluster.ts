@@ -1,0 +1,141 @@
+import { reportServerFit } from '../../adapters/mongo/fit'
+import type { RateLimit } from '../../data/rate-limit'
+import type { ReadinessCheck } from '../../ops/readiness'
+import { WriteHealth } from '../../ops/write-health'
+import type { Config } from '../config'
+import type { Mode, ModeDeps } from './mode'
+import { type RedisModeOptions, redisOptions } from './redis'
+import { openStore } from './open-store'
+import { storeCheck } from './store-check'
+
+export interface RedisClusterModeOptions extends Omit<RedisModeOptions, 'url'> {
+  /** `host:port` seed nodes (REDIS_CLUSTER_NODES). */
+  seeds: string[]
+  /** JOURNAL_PARTITIONS. */
+  partitions: number
+}
+
+export const redisClusterOptions = (config: Config, nodes: string): RedisClusterModeOptions => {
+  const { url: _url, ...options } = redisOptions(config, '')
+  return { ...options, seeds: nodes.split(',').map((s) => s.trim()), partitions: config.JOURNAL_PARTITIONS }
+}
+
+/** The cluster client and the parts over it, loaded only in this mode. */
+const loadAdapters = async () => {
+  const [client, keys, journal, partitionCount, partitionedFlusher, probes, rateLimit, shardedInvalidation, tier] = await Promise.all([
+    import('../../adapters/redis/client'),
+    import('../../adapters/redis/keys'),
+    import('../../adapters/redis/journal'),
+    import('../../adapters/redis/partition-count'),
+    import('../../adapters/redis/partitioned-flusher'),
+    import('../../adapters/redis/probes'),
+    import('../../adapters/redis/rate-limit'),
+    import('../../adapters/redis/sharded-invalidation'),
+    import('../../adapters/redis/tier'),
+  ])
+  return { ...client, ...keys, ...journal, ...partitionCount, ...partitionedFlusher, ...probes, ...rateLimit, ...shardedInvalidation, ...tier }
+}
+
+/**
+ * Redis Cluster mode (REDIS_CLUSTER_NODES): Redis mode on a cluster (docs/cluster.md). The
+ * journal is partitioned (JOURNAL_PARTITIONS); a GUID's key and its partition's stream share
+ * the partition's hash tag, so each write's compare-and-set and journal append stay one
+ * script on one slot. Two cluster clients: commands (including the flusher's non-blocking
+ * reads, partition by partition), and the sharded invalidation subscriptions.
+ */
+export const redisClusterMode = async (options: RedisClusterModeOptions, deps: ModeDeps): Promise<Mode> => {
+  const { lru, clock, logger, metrics, lifecycle, instanceId } = deps
+  const { checkPartitions, clusterKeys, clusterProbes, connectCluster, PartitionedFlusher, RedisJournal, RedisRateLimit, RedisTier, ShardedInvalidation } = await loadAdapters()
+  const store = deps.store ?? (await openStore(options.store, logger))
+  lifecycle.onClose('store', () => store.close())
+  reportServerFit(store, metrics.registry, logger)
+
+  const keys = clusterKeys(options.prefix, options.partitions)
+  const onError = (error: Error) => logger.warn({ err: error }, 'redis cluster connection error')
+  const main = await connectCluster({ seeds: options.seeds, onError })
+  try {
+    await checkPartitions(main, options.prefix, keys.partitions)
+  } catch (error) {
+    main.destroy()
+    throw error
+  }
+  const subscriber = main.duplicate({ minimizeConnections: true })
+  subscriber.on('error', onError)
+  await subscriber.connect()
+  lifecycle.onClose('redis connections', () => Promise.all([main, subscriber].map((c) => c.close().catch(() => c.destroy()))))
+
+  const probes = clusterProbes(main, keys, clock)
+  metrics.watchJournal(probes.journalState)
+  const journalHealth = new WriteHealth('redis', logger, probes.probeWrite, clock)
+  const checks: ReadinessCheck[] = [
+    storeCheck(store),
+    {
+      name: 'redis',
+      check: async () => {
+        await journalHealth.check()
+        await probes.ping()
+      },
+    },
+    {
+      name: 'journal',
+      check: async () => {
+        const { length } = await probes.journalState()
+        if (length >= options.journalMaxLag) throw new Error(`journal holds ${length} unflushed mutations (limit ${options.journalMaxLag})`)
+      },
+    },
+  ]
+
+  const flusher = new PartitionedFlusher({
+    client: main,
+    keys,
+    store,
+    consumer: instanceId,
+    batchMax: options.flushBatchMax,
+    blockMs: options.flushIntervalMs,
+    claimIdleMs: options.claimIdleMs,
+    maxAttempts: options.maxAttempts,
+    logger,
+    backoffMinMs: deps.flusherBackoffMs?.min,
+    backoffMaxMs: deps.flusherBackoffMs?.max,
+    events: {
+      flushed: (n, seconds) => {
+        metrics.flushedTotal.inc(n)
+        metrics.observeCommit(n, seconds)
+      },
+      deadLettered: (n) => metrics.deadLettersTotal.inc(n),
+      storeFailed: () => metrics.flushFailuresTotal.inc(),
+    },
+  })
+  await new ShardedInvalidation({ cluster: subscriber, keys, instanceId, local: lru, logger, onInvalidation: () => metrics.invalidationsTotal.inc() }).start()
+  await flusher.start()
+  lifecycle.onClose('flusher', (remainingMs) => flusher.stop(remainingMs))
+
+  const journal = new RedisJournal({
+    client: main,
+    keys,
+    sharded: true,
+    maxLag: options.journalMaxLag,
+    timeoutMs: options.timeoutMs,
+    instanceId,
+    retainSeconds: options.retainSeconds,
+    health: journalHealth,
+    // WAIT goes to the master of the partition's slot, on the connection that ran the script.
+    replicas: {
+      count: options.waitReplicas,
+      waitFor: (firstKey) => main.sendCommand<number>(firstKey, false, ['WAIT', String(options.waitReplicas), String(options.waitTimeoutMs)]),
+    },
+  })
+  lifecycle.onClose('journal', () => journal.close())
+  const shared = new RedisTier({ client: main, keys, negativeTtlMs: options.negativeCacheMs, timeoutMs: options.timeoutMs, retainSeconds: options.retainSeconds })
+  const sharedRateLimit = (local: RateLimit, rate: { perSecond: number; burst: number }) =>
+    new RedisRateLimit({
+      client: main,
+      prefix: options.prefix,
+      ...rate,
+      timeoutMs: options.timeoutMs,
+      fallback: local,
+      onFallback: (failing, error) =>
+        failing ? logger.warn({ err: error }, "rate limit: Redis does not answer; this instance's own buckets decide until it does") : logger.info('rate limit: shared buckets in Redis decide again'),
+    })
+  return { name: 'redis', journal, store, shared, sharedWriters: true, checks, sharedRateLimit }
+}
