@@ -73,6 +73,8 @@ export interface MongoEventLogOptions {
 
 /** Documents with changes the sequencer takes per round. */
 const SEQUENCE_BATCH = 256
+/** Most sequencer rounds a page read runs to make every acknowledged write readable. */
+const CATCH_UP_ROUNDS = 20
 const DEFAULT_POLL_MS = 100
 
 /**
@@ -138,8 +140,12 @@ export class MongoEventLog implements EventLog {
     return parsePosition(a) - parsePosition(b)
   }
 
+  /**
+   * Sequencer rounds until no outbox holds a change: one round may stop early (another instance's
+   * sequencer took the position it wanted), and a page must still read every acknowledged write.
+   */
   async catchUp(): Promise<void> {
-    await this.sequence()
+    for (let round = 0; round < CATCH_UP_ROUNDS; round++) if ((await this.sequence()).done) return
   }
 
   /** Polls for events after `from`, and runs this instance's sequencer: no change streams on FerretDB, and one loop does both. */
@@ -205,15 +211,16 @@ export class MongoEventLog implements EventLog {
    * next position (one insert at a time, each after the last is acknowledged), then the outbox
    * cleared where the document is still the version read. Returns how many events it added.
    */
-  async sequence(): Promise<number> {
+  async sequence(): Promise<{ added: number; done: boolean }> {
     await this.ready()
     const { writeConcern, clock } = this.options
     const { docs } = this
     const pending = await docs.find({ out: { $exists: true } }, { projection: { _id: 1, version: 1, out: 1 }, limit: SEQUENCE_BATCH }).toArray()
-    if (pending.length === 0) return 0
+    if (pending.length === 0) return { added: 0, done: true }
     const newest = await this.events.find({}, { sort: { _id: -1 }, limit: 1, projection: { _id: 1 } }).toArray()
     let next = Math.max(newest[0]?._id ?? 0, await this.trimmedThrough()) + 1
     let added = 0
+    let complete = true
     for (const doc of pending) {
       for (const change of doc.out ?? []) {
         const event: EventDoc = { _id: next, g: doc._id, v: change.v, t: change.t, u: change.u, at: new Date(clock.now()) }
@@ -226,12 +233,14 @@ export class MongoEventLog implements EventLog {
           if (!isDuplicate(error)) throw error
           // Either this change is already sequenced (skip it) or another sequencer took the position (stop: the next round reads the new maximum).
           const taken = await this.events.findOne({ g: doc._id, v: change.v }, { projection: { _id: 1 } })
-          if (taken === null) return added
+          if (taken === null) return { added, done: false }
         }
       }
-      await docs.updateOne({ _id: doc._id, version: doc.version }, { $unset: { out: '' } }, { writeConcern })
+      const cleared = await docs.updateOne({ _id: doc._id, version: doc.version }, { $unset: { out: '' } }, { writeConcern })
+      // Not cleared: a newer write added changes since the read; another round takes them.
+      if (cleared.matchedCount === 0) complete = false
     }
-    return added
+    return { added, done: complete && pending.length < SEQUENCE_BATCH }
   }
 
   private async trimmedThrough(): Promise<number> {
