@@ -26,6 +26,8 @@
  * - start          dist/guidd (built if missing) from exec to the first 200 on /healthz
  * - rate           latency at a constant offered rate (bench/rate.ts, `npm run bench:rate`): vegeta
  *                  at 25/50/75% of the saturated rate, p50/p99/p99.9/max, beside the bare server
+ * - listing        GET /guid?user= pages of 100 of a user holding 100k of 1M GUIDs, embedded
+ *                  (bench/listing.ts, `npm run bench:listing`; 20k of 200k when quick)
  *
  * On 2+ cores the service is pinned to CPU 0 and wrk (with Redis, FerretDB and this process) to
  * CPU 1 (taskset), as figures are otherwise noise.
@@ -46,6 +48,7 @@ import { availableParallelism, loadavg, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { redisAvailable, startRedis } from '../test/support/redis'
 import { freePort } from '../test/support/children'
+import { benchListing, listingTable } from './listing'
 import { benchRate, rateMarkdown } from './rate'
 import { writeResults } from './results'
 import { type BenchProcess, firstHealthy, metricOf, scrape, startBench } from './service'
@@ -56,7 +59,7 @@ const seconds = Number(Bun.env.BENCH_SECONDS ?? (quick ? 3 : 10))
 const connections = Number(Bun.env.BENCH_CONNECTIONS ?? 50)
 const poolSize = Number(Bun.env.BENCH_POOL ?? (quick ? 2_000 : 10_000))
 const million = Number(Bun.env.BENCH_MILLION ?? (quick ? 200_000 : 1_000_000))
-const ALL = ['get', 'floors', 'components', 'embedded', 'embedded-warn', 'redis', 'redis-warn', 'mongo', 'redis-mongo', 'million', 'start', 'rate']
+const ALL = ['get', 'floors', 'components', 'embedded', 'embedded-warn', 'redis', 'redis-warn', 'mongo', 'redis-mongo', 'million', 'start', 'rate', 'listing']
 const only = (Bun.env.BENCH_ONLY ?? (quick ? ALL.filter((s) => !s.includes('mongo')).join(',') : ALL.join(','))).split(',')
 const pin = Bun.env.BENCH_PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-V']).error === undefined
 const root = join(import.meta.dir, '..')
@@ -445,6 +448,7 @@ try {
       notes.push(`rate: not run (${(error as Error).message})`)
     }
   }
+  if (has('listing')) tables.push(listingTable(await benchListing({ total: quick ? 200_000 : 1_000_000, heavy: quick ? 20_000 : 100_000, requests: quick ? 500 : 2_000, pin })))
 
   const bareRps = (bareBefore.rps + bareAfter.rps) / 2
   const fmt = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a')

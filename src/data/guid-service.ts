@@ -1,6 +1,7 @@
 import type { ActorRegistry } from './actors'
 import { type Clock, nowSeconds } from '../domain/clock'
-import { type Decision, decideCreate, decidePatch, decideRemove, decideUpsert, notFound, type Preconditions, stateOf, type WriteResult } from '../domain/decisions'
+import { type Decision, decideCreate, decidePatch, decideRemove, decideResumedCreate, decideUpsert, notFound, type Preconditions, type State, stateOf, type WriteResult } from '../domain/decisions'
+import type { KeyedWrite } from './idempotency'
 import { invalid, overloaded, ServiceError } from '../domain/errors'
 import type { Records } from './records'
 import { VersionConflict } from './journal'
@@ -70,30 +71,33 @@ export class GuidService {
     this.deps.actors.runShared(guid, () => this.deps.records.load(guid, now, 1)).then(done, done)
   }
 
-  create(body: CreateBody): Promise<StoredRecord> {
+  /** `keyed`: under an Idempotency-Key (data/idempotency.ts), here and in every write below. */
+  create(body: CreateBody, keyed?: KeyedWrite): Promise<StoredRecord> {
     const given = body.guid
-    const guid = given === undefined ? generateGuid() : normaliseGuid(given, '/guid')
+    const guid = given === undefined ? (keyed?.guid ?? generateGuid()) : normaliseGuid(given, '/guid')
     const expire = this.expireOf(body.expire)
+    const input = { guid, user: body.user, expire }
+    const decide = keyed?.resumed === true ? decideResumedCreate : decideCreate
     // 122 random bits cannot name an existing GUID (p ~ 2^-122 per pair): no lookup for those.
-    return this.transact(guid, given === undefined, (state, now) => decideCreate(state, now, { guid, user: body.user, expire }, this.deps))
+    return this.transact(guid, given === undefined && keyed?.resumed !== true, (state, now) => decide(state, now, input, this.deps), keyed)
   }
 
-  upsert(rawGuid: string, body: UpsertBody, pre: Preconditions): Promise<WriteResult> {
+  upsert(rawGuid: string, body: UpsertBody, pre: Preconditions, keyed?: KeyedWrite): Promise<WriteResult> {
     const guid = this.pathGuid(rawGuid, body.guid)
     const expire = this.expireOf(body.expire)
-    return this.transact(guid, false, (state, now) => decideUpsert(state, now, { guid, user: body.user, expire, pre }, this.deps))
+    return this.transact(guid, false, (state, now) => decideUpsert(state, now, { guid, user: body.user, expire, pre }, this.deps), keyed)
   }
 
-  patch(rawGuid: string, body: PatchBody, pre: Preconditions): Promise<StoredRecord> {
+  patch(rawGuid: string, body: PatchBody, pre: Preconditions, keyed?: KeyedWrite): Promise<StoredRecord> {
     const guid = this.pathGuid(rawGuid, body.guid)
     if (body.user === undefined && body.expire === undefined) throw invalid('', 'PATCH needs at least one of user and expire')
     const expire = this.expireOf(body.expire)
-    return this.transact(guid, false, (state) => decidePatch(state, { guid, user: body.user, expire, pre }))
+    return this.transact(guid, false, (state) => decidePatch(state, { guid, user: body.user, expire, pre }), keyed)
   }
 
-  remove(rawGuid: string, pre: Preconditions): Promise<void> {
+  remove(rawGuid: string, pre: Preconditions, keyed?: KeyedWrite): Promise<void> {
     const guid = normaliseGuid(rawGuid)
-    return this.transact(guid, false, (state, now) => decideRemove(state, now, { guid, pre }, this.deps))
+    return this.transact(guid, false, (state, now) => decideRemove(state, now, { guid, pre }, this.deps), keyed)
   }
 
   /**
@@ -120,7 +124,7 @@ export class GuidService {
    * generated), so there is nothing to load. On a lost compare-and-set, forget this
    * instance's copy, reload and decide again.
    */
-  private transact<T>(guid: string, fresh: boolean, decide: (state: ReturnType<typeof stateOf>, now: number, stored: Stored | null) => Decision<T>): Promise<T> {
+  private transact<T>(guid: string, fresh: boolean, decide: (state: State, now: number, stored: Stored | null) => Decision<T>, keyed?: KeyedWrite): Promise<T> {
     const attempt = async (): Promise<T> => {
       let verified = !this.deps.records.localMayTrail
       for (let round = 0; ; round++) {
@@ -142,7 +146,13 @@ export class GuidService {
         const { next, result } = decision
         if (next === undefined) return result
         try {
-          await this.deps.records.commit({ next, prevVersion: state.version, changes: changesOf(stored, next, now) }, now)
+          // The key's answer goes with the write, in the journal's one atomic step, where it can;
+          // elsewhere what the write makes and answers is recorded first (KeyedWrite.intend).
+          const keep = keyed?.keepWithWrite ? { id: keyed.id, fingerprint: keyed.fingerprint, answer: keyed.answer(result), expire: keyed.expire } : undefined
+          if (keyed?.intend !== undefined) await keyed.intend({ guid: next.guid, version: next.version, answer: keyed.answer(result) })
+          const changes = changesOf(stored, next, now)
+          await this.deps.records.commit(keep === undefined ? { next, prevVersion: state.version, changes } : { next, prevVersion: state.version, changes, keep }, now)
+          if (keep !== undefined) keyed!.committed = true
           return result
         } catch (error) {
           if (!(error instanceof VersionConflict)) throw error

@@ -1,4 +1,5 @@
 import type { Mutation, Stored } from '../domain/model'
+import type { UserIndex } from './user-index'
 
 /** How one mutation of a batch fared in the durable store. */
 export type ApplyOutcome =
@@ -18,7 +19,7 @@ export type ApplyOutcome =
  * whether or not either has expired. Expiry only hides a state from reads; it never lets an
  * older version come back (versions never repeat across delete or expiry, see GuidService).
  */
-export interface Store {
+export interface Store extends UserIndex {
   readonly name: string
   /** The unexpired record or tombstone, or null. Never an expired one, whatever the store's own TTL lag. */
   get(guid: string, nowSec: number): Promise<Stored | null>

@@ -56,6 +56,14 @@ export const decideCreate = (state: State, now: number, input: { guid: string; u
   return { next: record, result: record }
 }
 
+/**
+ * POST /guid retried under an Idempotency-Key whose first request died between its create and
+ * keeping its answer (MongoDB-only): the create may have landed, and then its record (the
+ * key's fixed GUID, with this user) is the answer, not a 409.
+ */
+export const decideResumedCreate = (state: State, now: number, input: { guid: string; user: string; expire?: number }, lifetimes: Lifetimes): Decision<StoredRecord> =>
+  state.live !== null && state.live.user === input.user ? { result: state.live } : decideCreate(state, now, input, lifetimes)
+
 /** POST /guid/{guid}: create (user required) or update; an update changing nothing writes nothing. */
 export const decideUpsert = (state: State, now: number, input: { guid: string; user?: string; expire?: number; pre: Preconditions }, lifetimes: Lifetimes): Decision<WriteResult> => {
   const { live, version } = state

@@ -161,6 +161,8 @@ export interface Mutation {
   prevVersion: number
   /** What the change feed records with this write, atomically with it ; none for writes the feed does not tell. */
   changes?: Change[]
+  /** An Idempotency-Key answer to keep with the write, where the journal can (data/idempotency.ts). */
+  keep?: { id: string; fingerprint: string; answer: string; expire: number }
 }
 
 export const toPublic = (r: StoredRecord): GuidRecord => ({ guid: r.guid, user: r.user, expire: r.expire })

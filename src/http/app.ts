@@ -4,6 +4,9 @@ import type { ApiKeys } from './api-keys'
 import { AppError, isKnownError } from './problems'
 import type { GuidService } from '../data/guid-service'
 import type { RateLimit } from '../data/rate-limit'
+import type { ListingService } from '../data/listing-service'
+import type { IdempotencyStore } from '../data/idempotency'
+import type { Clock } from '../domain/clock'
 import type { ClientAddress } from './client-address'
 import type { Cors } from './cors'
 import type { Deadlines } from './deadlines'
@@ -12,6 +15,7 @@ import { docsRoutes } from './docs-routes'
 import { Guard } from './guard'
 import { type EventsRouteOptions, eventsRoutes } from './events-routes'
 import { guidRoutes } from './guid-routes'
+import { listRoute } from './list-route'
 import { observer } from './observe'
 import { opsRoutes } from './ops-routes'
 import { empty, problemResponse, type Reply } from './respond'
@@ -25,6 +29,10 @@ import { requestLog } from '../ops/request-log'
 
 export interface AppDeps {
   service: GuidService
+  /** GET /guid?user=: one user's GUIDs, page by page. */
+  listing: ListingService
+  /** Where Idempotency-Key answers are kept, and for how long. */
+  idempotency: { store: IdempotencyStore; ttlSeconds: number; clock: Clock }
   metrics: Metrics
   readiness: Readiness
   logger: Logger
@@ -95,7 +103,8 @@ export const createApp = (deps: AppDeps): App => {
       timeoutMs: deps.deadlines?.timeoutMs ?? 0,
     })
   const table = new RouteTable([
-    ...guidRoutes(deps.service),
+    listRoute(deps.listing),
+    ...guidRoutes(deps.service, { ...deps.idempotency, keys, replayed: () => metrics.idempotentReplaysTotal.inc() }),
     ...(deps.feed === undefined ? [] : eventsRoutes(deps.feed)),
     ...opsRoutes(deps.readiness, metrics, opsPolicy),
     ...docsRoutes(opsPolicy, document),

@@ -60,6 +60,39 @@ const readChunked = async (request: Request): Promise<unknown> => {
 }
 
 /**
+ * The request's body as bytes, at most MAX_BODY_BYTES (413 past them), whatever its type: what
+ * an Idempotency-Key's fingerprint is taken of, before the route reads it (jsonOfBytes).
+ */
+export const readBodyBytes = async (request: Request): Promise<Uint8Array> => {
+  if (request.body === null) return new Uint8Array(0)
+  const declared = request.headers.get('content-length')
+  if (declared !== null) {
+    if (Number(declared) > MAX_BODY_BYTES) throw tooLarge()
+    return new Uint8Array(await request.arrayBuffer())
+  }
+  const reader = request.body.getReader()
+  const chunks: Uint8Array[] = []
+  let size = 0
+  for (;;) {
+    const { done, value } = await reader.read()
+    if (done) break
+    size += value.byteLength
+    if (size > MAX_BODY_BYTES) {
+      void reader.cancel()
+      throw tooLarge()
+    }
+    chunks.push(value)
+  }
+  return Buffer.concat(chunks)
+}
+
+/** The JSON body of bytes already read (readBodyBytes), with readJsonBody's checks: 415, 400. */
+export const jsonOfBytes = async (request: Request, bytes: Uint8Array): Promise<unknown> => {
+  if (!isJson(request.headers.get('content-type'))) throw new AppError('unsupported-media-type', 'Send the body as JSON with Content-Type: application/json.')
+  return parseJsonBytes(bytes)
+}
+
+/**
  * The request's JSON body: 415 unless it is JSON, 413 when too large, 400 when malformed.
  * With a Content-Length (the usual case) the length is checked before any byte is read.
  */

@@ -1,6 +1,6 @@
 /** What a browser script may send and read across origins: the API's own request and response headers. */
-const ALLOW_HEADERS = 'Authorization, Content-Type, If-Match, If-None-Match, X-Request-Id'
-const EXPOSE_HEADERS = 'ETag, Location, Retry-After, X-Request-Id, WWW-Authenticate, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy'
+const ALLOW_HEADERS = 'Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-Id'
+const EXPOSE_HEADERS = 'ETag, Location, Link, Idempotent-Replayed, Retry-After, X-Request-Id, WWW-Authenticate, RateLimit-Limit, RateLimit-Remaining, RateLimit-Reset, RateLimit-Policy'
 const MAX_AGE = '600'
 
 /**

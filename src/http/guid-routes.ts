@@ -1,9 +1,9 @@
 import { etagOf, noneMatchFails } from '../domain/etag'
-import { CreateBody, PatchBody, type StoredRecord, UpsertBody } from '../domain/model'
+import { CreateBody, PatchBody, type StoredRecord, toPublic, UpsertBody } from '../domain/model'
 import type { GuidService } from '../data/guid-service'
-import type { Preconditions } from '../domain/decisions'
-import { readJsonBody } from './body'
+import type { Preconditions, WriteResult } from '../domain/decisions'
 import type { RoutePolicy } from './guard'
+import { type IdempotencyDeps, idempotent, type KeptAnswer } from './idempotency'
 import type { Call } from './observe'
 import { docs } from './openapi'
 import { empty, recordResponse } from './respond'
@@ -30,17 +30,25 @@ const answerGet = (call: Call, record: StoredRecord): Response => {
   return recordResponse(200, record, call, REVALIDATE)
 }
 
-/** The /guid routes: thin: take plain values out of the request, call the service. */
-export const guidRoutes = (service: GuidService): Route[] => [
+/** A write's record answer as an Idempotency-Key keeps it: what recordResponse sends. */
+const kept = (status: number, record: StoredRecord, location?: string): KeptAnswer =>
+  location === undefined ? { status, body: JSON.stringify(toPublic(record)), etag: etagOf(record.version) } : { status, body: JSON.stringify(toPublic(record)), etag: etagOf(record.version), location }
+
+const upserted = ({ record, created }: WriteResult): [number, string | undefined] => (created ? [201, `/guid/${record.guid}`] : [200, undefined])
+
+/** The /guid routes: thin: take plain values out of the request, call the service. Writes take an Idempotency-Key. */
+export const guidRoutes = (service: GuidService, idempotency: IdempotencyDeps): Route[] => [
   {
     method: 'POST',
     path: '/guid',
     policy: GUARDED,
     operation: docs.create(CreateBody),
-    handle: async (call) => {
-      const record = await service.create(validate(CreateBody, await readJsonBody(call.request)))
-      return recordResponse(201, record, call, NO_STORE, `/guid/${record.guid}`)
-    },
+    handle: idempotent(idempotency, {
+      generates: true,
+      run: async (_call, body, keyed) => service.create(validate(CreateBody, await body()), keyed),
+      render: (record) => kept(201, record, `/guid/${record.guid}`),
+      respond: (call, record) => recordResponse(201, record, call, NO_STORE, `/guid/${record.guid}`),
+    }),
   },
   {
     method: 'GET',
@@ -57,30 +65,38 @@ export const guidRoutes = (service: GuidService): Route[] => [
     path: '/guid/:guid',
     policy: GUARDED,
     operation: docs.upsert(UpsertBody),
-    handle: async (call) => {
-      const body = validate(UpsertBody, await readJsonBody(call.request))
-      const { record, created } = await service.upsert(call.params.guid ?? '', body, preconditions(call.request.headers))
-      return recordResponse(created ? 201 : 200, record, call, NO_STORE, created ? `/guid/${record.guid}` : undefined)
-    },
+    handle: idempotent(idempotency, {
+      run: async (call, body, keyed) => service.upsert(call.params.guid ?? '', validate(UpsertBody, await body()), preconditions(call.request.headers), keyed),
+      render: (result) => {
+        const [status, location] = upserted(result)
+        return kept(status, result.record, location)
+      },
+      respond: (call, result) => {
+        const [status, location] = upserted(result)
+        return recordResponse(status, result.record, call, NO_STORE, location)
+      },
+    }),
   },
   {
     method: 'PATCH',
     path: '/guid/:guid',
     policy: GUARDED,
     operation: docs.patch(PatchBody),
-    handle: async (call) => {
-      const body = validate(PatchBody, await readJsonBody(call.request))
-      return recordResponse(200, await service.patch(call.params.guid ?? '', body, preconditions(call.request.headers)), call, NO_STORE)
-    },
+    handle: idempotent(idempotency, {
+      run: async (call, body, keyed) => service.patch(call.params.guid ?? '', validate(PatchBody, await body()), preconditions(call.request.headers), keyed),
+      render: (record) => kept(200, record),
+      respond: (call, record) => recordResponse(200, record, call, NO_STORE),
+    }),
   },
   {
     method: 'DELETE',
     path: '/guid/:guid',
     policy: GUARDED,
     operation: docs.remove,
-    handle: async (call) => {
-      await service.remove(call.params.guid ?? '', preconditions(call.request.headers))
-      return empty(204, call, { 'cache-control': NO_STORE })
-    },
+    handle: idempotent(idempotency, {
+      run: (call, _body, keyed) => service.remove(call.params.guid ?? '', preconditions(call.request.headers), keyed),
+      render: () => ({ status: 204, body: null }),
+      respond: (call) => empty(204, call, { 'cache-control': NO_STORE }),
+    }),
   },
 ]

@@ -38,6 +38,7 @@ const op = (detail: object): DocumentDecoration => detail as DocumentDecoration
 const GUID = parameterRef('Guid')
 const IF_MATCH = parameterRef('IfMatch')
 const IF_NONE_MATCH = parameterRef('IfNoneMatch')
+const IDEMPOTENCY_KEY = parameterRef('IdempotencyKey')
 
 export const docs = {
   create: (schema: TSchema) =>
@@ -46,12 +47,22 @@ export const docs = {
       summary: 'Create a GUID (generated when none is given)',
       description: 'Creates a GUID with its `user` and `expire` (default: 30 days from now). 409 when the GUID exists and has not expired.',
       operationId: 'createGuid',
+      parameters: [IDEMPOTENCY_KEY],
       requestBody: requestBody(schema, {
         generated: ['A generated GUID, expiring in 30 days', { user: 'Cylance, Inc.' }],
         given: ['A given GUID (any accepted form), expiring at an RFC 3339 instant', { guid: EXAMPLE_GUID, user: 'Cylance, Inc.', expire: '2100-01-01T00:00:00Z' }],
       }),
-      responses: refs({ 201: 'Created', 400: 'BadRequest', 409: 'Conflict', 413: 'PayloadTooLarge', 415: 'UnsupportedMediaType', 503: 'Unavailable' }),
+      responses: refs({ 201: 'Created', 400: 'BadRequest', 409: 'Conflict', 413: 'PayloadTooLarge', 415: 'UnsupportedMediaType', 422: 'KeyReused', 503: 'Unavailable' }),
     }),
+  list: op({
+    tags: ['guid'],
+    summary: "List a user's GUIDs",
+    description:
+      'One page of the user\'s live GUIDs in ascending GUID order, each as GET answers it (without its ETag: GET or HEAD a GUID for it). Keyset pages: pass `next` back as `cursor` (or follow `Link: rel="next"`) until `next` is null; a GUID that exists unchanged through the walk appears exactly once. Reflects every write acknowledged before the request, in every mode.',
+    operationId: 'listGuids',
+    parameters: [parameterRef('ListUser'), parameterRef('Limit'), parameterRef('Cursor')],
+    responses: refs({ 200: 'Page', 400: 'BadQuery', 503: 'Unavailable' }),
+  }),
   get: op({
     tags: ['guid'],
     summary: 'Read a GUID',
@@ -67,12 +78,22 @@ export const docs = {
       description:
         "Creates the GUID of the path (201; `user` is then required) or updates it (200). If-Match makes it update-only at that ETag; If-None-Match: * makes it create-only. A `guid` in the body must name the path's GUID.",
       operationId: 'upsertGuid',
-      parameters: [GUID, IF_MATCH, IF_NONE_MATCH],
+      parameters: [GUID, IF_MATCH, IF_NONE_MATCH, IDEMPOTENCY_KEY],
       requestBody: requestBody(schema, {
         create: ['Create (or update) with an expiry as a digit string', { user: 'Cylance, Inc.', expire: String(EXAMPLE_EXPIRE) }],
         update: ['Update the expiry only', { expire: EXAMPLE_EXPIRE }],
       }),
-      responses: refs({ 200: 'Updated', 201: 'Created', 400: 'BadRequest', 412: 'PreconditionFailed', 413: 'PayloadTooLarge', 415: 'UnsupportedMediaType', 503: 'Unavailable' }),
+      responses: refs({
+        200: 'Updated',
+        201: 'Created',
+        400: 'BadRequest',
+        409: 'InFlight',
+        412: 'PreconditionFailed',
+        413: 'PayloadTooLarge',
+        415: 'UnsupportedMediaType',
+        422: 'KeyReused',
+        503: 'Unavailable',
+      }),
     }),
   patch: (schema: TSchema) =>
     op({
@@ -80,20 +101,30 @@ export const docs = {
       summary: 'Update a GUID',
       description: 'Changes `user`, `expire` or both (at least one). With If-Match, only at that ETag.',
       operationId: 'patchGuid',
-      parameters: [GUID, IF_MATCH],
+      parameters: [GUID, IF_MATCH, IDEMPOTENCY_KEY],
       requestBody: requestBody(schema, {
         user: ['Change the user', { user: 'Someone Else' }],
         expire: ['Change the expiry (an RFC 3339 instant with an offset)', { expire: '2100-06-30T12:00:00+02:00' }],
       }),
-      responses: refs({ 200: 'Updated', 400: 'BadRequest', 404: 'NotFound', 412: 'PreconditionFailed', 413: 'PayloadTooLarge', 415: 'UnsupportedMediaType', 503: 'Unavailable' }),
+      responses: refs({
+        200: 'Updated',
+        400: 'BadRequest',
+        404: 'NotFound',
+        409: 'InFlight',
+        412: 'PreconditionFailed',
+        413: 'PayloadTooLarge',
+        415: 'UnsupportedMediaType',
+        422: 'KeyReused',
+        503: 'Unavailable',
+      }),
     }),
   remove: op({
     tags: ['guid'],
     summary: 'Delete a GUID',
     description: 'Deletes the GUID; with If-Match, only at that ETag. Its versions go on rising: a later create of the same GUID never reuses an ETag.',
     operationId: 'deleteGuid',
-    parameters: [GUID, IF_MATCH],
-    responses: refs({ 204: 'Deleted', 400: 'InvalidGuid', 404: 'NotFound', 412: 'PreconditionFailed', 503: 'Unavailable' }),
+    parameters: [GUID, IF_MATCH, IDEMPOTENCY_KEY],
+    responses: refs({ 204: 'Deleted', 400: 'BadRequest', 404: 'NotFound', 409: 'InFlight', 412: 'PreconditionFailed', 422: 'KeyReused', 503: 'Unavailable' }),
   }),
   events: op({
     tags: ['events'],

@@ -39,6 +39,7 @@ export class Metrics {
   readonly deadLettersTotal: Counter
   readonly flushFailuresTotal: Counter
   readonly invalidationsTotal: Counter
+  readonly idempotentReplaysTotal: Counter
 
   constructor(sources: MetricSources) {
     const registers = [this.registry]
@@ -62,6 +63,11 @@ export class Metrics {
     this.deadLettersTotal = new Counter({ name: 'guidd_journal_dead_letters_total', help: 'Journal entries moved to the dead-letter stream.', registers })
     this.flushFailuresTotal = new Counter({ name: 'guidd_journal_flush_failures_total', help: 'Flush rounds that failed (store or Redis unavailable) and were retried with backoff.', registers })
     this.invalidationsTotal = new Counter({ name: 'guidd_lru_invalidations_total', help: 'LRU entries dropped because another instance changed the GUID.', registers })
+    this.idempotentReplaysTotal = new Counter({
+      name: 'guidd_idempotent_replays_total',
+      help: 'Writes answered from the answer kept under their Idempotency-Key (Idempotent-Replayed: true) instead of running again.',
+      registers,
+    })
     // Values other parts keep, read at scrape time: nothing on the request path touches them.
     registerCollector(this.registry, 'guidd_lru_entries', 'Entries (records, tombstones, negative entries, version floors) in the in-memory LRU.', 'gauge', () => one(sources.lruSize()))
     registerCollector(this.registry, 'guidd_lru_hits_total', 'LRU lookups answered from memory.', 'counter', () => one(sources.lruStats().hits))

@@ -101,6 +101,18 @@ export const Config = Type.Object(
       description: 'How long the change feed (GET /events) keeps events; a consumer resuming from an older position gets 410 and lists again.',
     }),
     MAX_EVENT_STREAMS: Int({ minimum: 1, default: 1_000, description: 'Most change feed streams one instance serves at once (503 with Retry-After beyond).' }),
+    LIST_FLUSH_WAIT_MS: Int({
+      minimum: 1,
+      maximum: 60_000,
+      default: 2_000,
+      description: 'Redis modes: longest a listing (GET /guid?user=) waits for the flusher to store the writes journalled before it arrived, so it reflects them; past it, 503 unavailable.',
+    }),
+    IDEMPOTENCY_TTL_SECONDS: Int({
+      minimum: 1,
+      maximum: 2_592_000,
+      default: 86_400,
+      description: 'How long the answer to a write sent with an `Idempotency-Key` is kept and replayed to a retry with the same key.',
+    }),
     SWEEP_INTERVAL_MS: Int({ minimum: 1, default: 60_000, description: 'How often expired records are deleted from the store.' }),
     SWEEP_BATCH: Int({ minimum: 1, default: 1_000, description: 'Most expired records deleted per sweep step.' }),
     ACTOR_MAILBOX_MAX: Int({ minimum: 1, default: 1_000, description: 'Requests that may wait on one GUID before 503.' }),

@@ -2,6 +2,7 @@ import { hostname } from 'node:os'
 import { LruTier } from '../adapters/lru/lru'
 import { ActorRegistry } from '../data/actors'
 import { GuidService } from '../data/guid-service'
+import { ListingService } from '../data/listing-service'
 import { Records } from '../data/records'
 import type { Journal } from '../data/journal'
 import type { Store } from '../data/store'
@@ -174,6 +175,7 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   })
   const records = new Records({ local: lru, shared: mode.shared, journal: mode.journal, store: mode.store, sharedWriters: mode.sharedWriters, latestFromStore: mode.latestFromStore })
   const service = new GuidService({ actors, records, clock, defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, tombstoneTtlSeconds: config.TOMBSTONE_TTL_SECONDS })
+  const listing = new ListingService({ index: mode.store, barrier: mode.barrier, clock })
   lifecycle.onClose('actors', async (remainingMs) => {
     if ((await withTimeout(actors.idle(), remainingMs)) === TIMED_OUT) logger.warn({ actors: actors.size }, 'shutdown deadline passed with work in flight')
   })
@@ -185,6 +187,8 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
   const socketAddress = options.clientAddress ?? (() => undefined)
   const app = createApp({
     service,
+    listing,
+    idempotency: { store: mode.idempotency, ttlSeconds: config.IDEMPOTENCY_TTL_SECONDS, clock },
     metrics,
     readiness,
     logger,

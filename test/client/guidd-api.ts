@@ -11,7 +11,11 @@ export interface paths {
       path?: never
       cookie?: never
     }
-    get?: never
+    /**
+     * List a user's GUIDs
+     * @description One page of the user's live GUIDs in ascending GUID order, each as GET answers it (without its ETag: GET or HEAD a GUID for it). Keyset pages: pass `next` back as `cursor` (or follow `Link: rel="next"`) until `next` is null; a GUID that exists unchanged through the walk appears exactly once. Reflects every write acknowledged before the request, in every mode.
+     */
+    get: operations['listGuids']
     put?: never
     /**
      * Create a GUID (generated when none is given)
@@ -20,7 +24,11 @@ export interface paths {
     post: operations['createGuid']
     delete?: never
     options?: never
-    head?: never
+    /**
+     * List a user's GUIDs (headers only)
+     * @description One page of the user's live GUIDs in ascending GUID order, each as GET answers it (without its ETag: GET or HEAD a GUID for it). Keyset pages: pass `next` back as `cursor` (or follow `Link: rel="next"`) until `next` is null; a GUID that exists unchanged through the walk appears exactly once. Reflects every write acknowledged before the request, in every mode. HEAD answers what GET would, without the body.
+     */
+    head: operations['headListGuids']
     patch?: never
     trace?: never
   }
@@ -307,6 +315,12 @@ export interface components {
       /** @description The position to pass as `after` for the next page (the same as `after` when nothing new was found). */
       next: string
     }
+    /** @description A page of one user's live GUIDs, in ascending GUID order, each as GET answers its body (the version is not in it: GET or HEAD a GUID for its ETag). */
+    GuidPage: {
+      items: components['schemas']['GuidRecord'][]
+      /** @description The cursor of the next page (also in `Link: rel="next"`), or null on the last page. */
+      next: string | null
+    }
   }
   responses: {
     /** @description The record. */
@@ -327,11 +341,12 @@ export interface components {
         'application/json': components['schemas']['GuidRecord']
       }
     }
-    /** @description Created. */
+    /** @description Created (or, with `Idempotent-Replayed: true`, the answer kept under the Idempotency-Key). */
     Created: {
       headers: {
         ETag: components['headers']['ETag']
         Location: components['headers']['Location']
+        'Idempotent-Replayed': components['headers']['Idempotent-Replayed']
         'X-Request-Id': components['headers']['X-Request-Id']
         [name: string]: unknown
       }
@@ -346,10 +361,11 @@ export interface components {
         'application/json': components['schemas']['GuidRecord']
       }
     }
-    /** @description Updated. */
+    /** @description Updated (or, with `Idempotent-Replayed: true`, the answer kept under the Idempotency-Key). */
     Updated: {
       headers: {
         ETag: components['headers']['ETag']
+        'Idempotent-Replayed': components['headers']['Idempotent-Replayed']
         'X-Request-Id': components['headers']['X-Request-Id']
         [name: string]: unknown
       }
@@ -362,6 +378,44 @@ export interface components {
          *     }
          */
         'application/json': components['schemas']['GuidRecord']
+      }
+    }
+    /** @description A page of the user's GUIDs; `Link: rel="next"` names the next page when there is one. */
+    Page: {
+      headers: {
+        Link: components['headers']['Link']
+        'X-Request-Id': components['headers']['X-Request-Id']
+        [name: string]: unknown
+      }
+      content: {
+        /**
+         * @example {
+         *       "items": [
+         *         {
+         *           "guid": "9094E4C980C74043A4B586B420E69DDF",
+         *           "user": "Cylance, Inc.",
+         *           "expire": 4102444800
+         *         }
+         *       ],
+         *       "next": "AcRzkkLrHdY7kJTkyYDHQEOktYa0IOad3w"
+         *     }
+         */
+        'application/json': components['schemas']['GuidPage']
+      }
+    }
+    /** @description A query parameter is invalid (`errors` names it): `user` missing or too long, `limit` out of 1..1000, a malformed cursor or one from another user's listing, an unknown parameter. `urn:guidd:problem:validation`: The request is invalid. */
+    BadQuery: {
+      headers: {
+        'X-Request-Id': components['headers']['X-Request-Id']
+        [name: string]: unknown
+      }
+      content: {
+        'application/problem+json': components['schemas']['Problem'] & {
+          /** @enum {string} */
+          type?: 'urn:guidd:problem:validation'
+          /** @constant */
+          status?: 400
+        }
       }
     }
     /** @description Not modified: the If-None-Match ETag is current. No body. */
@@ -373,10 +427,11 @@ export interface components {
       }
       content?: never
     }
-    /** @description Deleted. No body. */
+    /** @description Deleted. No body. With `Idempotent-Replayed: true`: the answer kept under the Idempotency-Key. */
     Deleted: {
       headers: {
         'X-Request-Id': components['headers']['X-Request-Id']
+        'Idempotent-Replayed': components['headers']['Idempotent-Replayed']
         [name: string]: unknown
       }
       content?: never
@@ -426,8 +481,44 @@ export interface components {
         }
       }
     }
-    /** @description The GUID exists and has not expired. `urn:guidd:problem:guid-exists`: The GUID already exists. */
+    /** @description The GUID exists and has not expired; or the first request under this Idempotency-Key still runs (with Retry-After). `urn:guidd:problem:guid-exists`: The GUID already exists. `urn:guidd:problem:idempotency-key-in-flight`: A request with this Idempotency-Key is in progress. */
     Conflict: {
+      headers: {
+        'X-Request-Id': components['headers']['X-Request-Id']
+        /**
+         * @description Seconds to wait before retrying (idempotency-key-in-flight only).
+         * @example 1
+         */
+        'Retry-After'?: string
+        [name: string]: unknown
+      }
+      content: {
+        'application/problem+json': components['schemas']['Problem'] & {
+          /** @enum {string} */
+          type?: 'urn:guidd:problem:guid-exists' | 'urn:guidd:problem:idempotency-key-in-flight'
+          /** @constant */
+          status?: 409
+        }
+      }
+    }
+    /** @description The first request under this Idempotency-Key still runs: retry after Retry-After for its answer. `urn:guidd:problem:idempotency-key-in-flight`: A request with this Idempotency-Key is in progress. */
+    InFlight: {
+      headers: {
+        'X-Request-Id': components['headers']['X-Request-Id']
+        'Retry-After': components['headers']['Retry-After']
+        [name: string]: unknown
+      }
+      content: {
+        'application/problem+json': components['schemas']['Problem'] & {
+          /** @enum {string} */
+          type?: 'urn:guidd:problem:idempotency-key-in-flight'
+          /** @constant */
+          status?: 409
+        }
+      }
+    }
+    /** @description The Idempotency-Key was used for another request (method, path, If-Match, If-None-Match or body): send a new key. `urn:guidd:problem:idempotency-key-reused`: The Idempotency-Key was used for another request. */
+    KeyReused: {
       headers: {
         'X-Request-Id': components['headers']['X-Request-Id']
         [name: string]: unknown
@@ -435,9 +526,9 @@ export interface components {
       content: {
         'application/problem+json': components['schemas']['Problem'] & {
           /** @enum {string} */
-          type?: 'urn:guidd:problem:guid-exists'
+          type?: 'urn:guidd:problem:idempotency-key-reused'
           /** @constant */
-          status?: 409
+          status?: 422
         }
       }
     }
@@ -680,6 +771,26 @@ export interface components {
   }
   parameters: {
     /**
+     * @description Makes the write safe to retry (draft-ietf-httpapi-idempotency-key-header): a structured-field string of 1 to 255 printable ASCII characters, in double quotes (`\"` and `\\` escape). The first request runs; its answer (status, body, ETag, Location) is kept for IDEMPOTENCY_TTL_SECONDS and replayed with `Idempotent-Replayed: true` to the same request sent again under the key (same method, path, If-Match, If-None-Match and body; member order and spacing aside); another request under the key is 422; while the first runs, 409 with Retry-After. 5xx answers are not kept. Scoped by the caller's API key.
+     * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+     */
+    IdempotencyKey: string
+    /**
+     * @description Whose GUIDs to list: the `user` exactly as stored, 1 to 256 characters.
+     * @example Cylance, Inc.
+     */
+    ListUser: string
+    /**
+     * @description Most GUIDs in the page: 1 to 1000 in plain digits, default 100.
+     * @example 100
+     */
+    Limit: string
+    /**
+     * @description Where the page starts: the previous page's `next`, unchanged. Bound to its user: another user's cursor, or a malformed one, is 400.
+     * @example AcRzkkLrHdY7kJTkyYDHQEOktYa0IOad3w
+     */
+    Cursor: string
+    /**
      * @description The GUID: 32 hex digits or hyphenated 8-4-4-4-12, any letter case, the hyphenated form optionally in braces (`%7B...%7D` in a URL). Answers always carry the canonical form.
      * @example 9094E4C980C74043A4B586B420E69DDF
      */
@@ -717,15 +828,63 @@ export interface components {
      * @example 1
      */
     'Retry-After': string
+    /**
+     * @description Present (`true`) when this answer is the one kept under the request's Idempotency-Key, replayed: the request did not run again.
+     * @example true
+     */
+    'Idempotent-Replayed': string
+    /**
+     * @description The next page of the listing: `</guid?user=...&limit=...&cursor=...>; rel="next"`. Absent on the last page.
+     * @example </guid?user=Cylance%2C%20Inc.&limit=100&cursor=AcRzkkLrHdY7kJTkyYDHQEOktYa0IOad3w>; rel="next"
+     */
+    Link: string
   }
   pathItems: never
 }
 export type $defs = Record<string, never>
 export interface operations {
+  listGuids: {
+    parameters: {
+      query: {
+        /**
+         * @description Whose GUIDs to list: the `user` exactly as stored, 1 to 256 characters.
+         * @example Cylance, Inc.
+         */
+        user: components['parameters']['ListUser']
+        /**
+         * @description Most GUIDs in the page: 1 to 1000 in plain digits, default 100.
+         * @example 100
+         */
+        limit?: components['parameters']['Limit']
+        /**
+         * @description Where the page starts: the previous page's `next`, unchanged. Bound to its user: another user's cursor, or a malformed one, is 400.
+         * @example AcRzkkLrHdY7kJTkyYDHQEOktYa0IOad3w
+         */
+        cursor?: components['parameters']['Cursor']
+      }
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      200: components['responses']['Page']
+      400: components['responses']['BadQuery']
+      431: components['responses']['HeaderTooLarge']
+      500: components['responses']['Internal']
+      503: components['responses']['Unavailable']
+    }
+  }
   createGuid: {
     parameters: {
       query?: never
-      header?: never
+      header?: {
+        /**
+         * @description Makes the write safe to retry (draft-ietf-httpapi-idempotency-key-header): a structured-field string of 1 to 255 printable ASCII characters, in double quotes (`\"` and `\\` escape). The first request runs; its answer (status, body, ETag, Location) is kept for IDEMPOTENCY_TTL_SECONDS and replayed with `Idempotent-Replayed: true` to the same request sent again under the key (same method, path, If-Match, If-None-Match and body; member order and spacing aside); another request under the key is 422; while the first runs, 409 with Retry-After. 5xx answers are not kept. Scoped by the caller's API key.
+         * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+         */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey']
+      }
       path?: never
       cookie?: never
     }
@@ -740,9 +899,78 @@ export interface operations {
       409: components['responses']['Conflict']
       413: components['responses']['PayloadTooLarge']
       415: components['responses']['UnsupportedMediaType']
+      422: components['responses']['KeyReused']
       431: components['responses']['HeaderTooLarge']
       500: components['responses']['Internal']
       503: components['responses']['Unavailable']
+    }
+  }
+  headListGuids: {
+    parameters: {
+      query: {
+        /**
+         * @description Whose GUIDs to list: the `user` exactly as stored, 1 to 256 characters.
+         * @example Cylance, Inc.
+         */
+        user: components['parameters']['ListUser']
+        /**
+         * @description Most GUIDs in the page: 1 to 1000 in plain digits, default 100.
+         * @example 100
+         */
+        limit?: components['parameters']['Limit']
+        /**
+         * @description Where the page starts: the previous page's `next`, unchanged. Bound to its user: another user's cursor, or a malformed one, is 400.
+         * @example AcRzkkLrHdY7kJTkyYDHQEOktYa0IOad3w
+         */
+        cursor?: components['parameters']['Cursor']
+      }
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description A page of the user's GUIDs; `Link: rel="next"` names the next page when there is one. */
+      200: {
+        headers: {
+          Link: components['headers']['Link']
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description A query parameter is invalid (`errors` names it): `user` missing or too long, `limit` out of 1..1000, a malformed cursor or one from another user's listing, an unknown parameter. `urn:guidd:problem:validation`: The request is invalid. */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description Request headers over 16 KiB in all are refused by Bun's HTTP parser before the service runs: a 431 with no body and no X-Request-Id, and the connection is closed. (MAX_HEADER_BYTES is 0: the service sets no lower limit of its own.) */
+      431: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description A fault of the service; it logged the cause under the request id. `urn:guidd:problem:internal`: Internal server error. */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description Retry after Retry-After seconds. `urn:guidd:problem:overloaded`: The service is overloaded. `urn:guidd:problem:unavailable`: A backing service is unavailable. `urn:guidd:problem:timeout`: The request took too long. */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          'Retry-After': components['headers']['Retry-After']
+          [name: string]: unknown
+        }
+        content?: never
+      }
     }
   }
   getGuid: {
@@ -789,6 +1017,11 @@ export interface operations {
          * @example "1764633600000001"
          */
         'If-None-Match'?: components['parameters']['IfNoneMatch']
+        /**
+         * @description Makes the write safe to retry (draft-ietf-httpapi-idempotency-key-header): a structured-field string of 1 to 255 printable ASCII characters, in double quotes (`\"` and `\\` escape). The first request runs; its answer (status, body, ETag, Location) is kept for IDEMPOTENCY_TTL_SECONDS and replayed with `Idempotent-Replayed: true` to the same request sent again under the key (same method, path, If-Match, If-None-Match and body; member order and spacing aside); another request under the key is 422; while the first runs, 409 with Retry-After. 5xx answers are not kept. Scoped by the caller's API key.
+         * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+         */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey']
       }
       path: {
         /**
@@ -808,9 +1041,11 @@ export interface operations {
       200: components['responses']['Updated']
       201: components['responses']['Created']
       400: components['responses']['BadRequest']
+      409: components['responses']['InFlight']
       412: components['responses']['PreconditionFailed']
       413: components['responses']['PayloadTooLarge']
       415: components['responses']['UnsupportedMediaType']
+      422: components['responses']['KeyReused']
       431: components['responses']['HeaderTooLarge']
       500: components['responses']['Internal']
       503: components['responses']['Unavailable']
@@ -825,6 +1060,11 @@ export interface operations {
          * @example "1764633600000001"
          */
         'If-Match'?: components['parameters']['IfMatch']
+        /**
+         * @description Makes the write safe to retry (draft-ietf-httpapi-idempotency-key-header): a structured-field string of 1 to 255 printable ASCII characters, in double quotes (`\"` and `\\` escape). The first request runs; its answer (status, body, ETag, Location) is kept for IDEMPOTENCY_TTL_SECONDS and replayed with `Idempotent-Replayed: true` to the same request sent again under the key (same method, path, If-Match, If-None-Match and body; member order and spacing aside); another request under the key is 422; while the first runs, 409 with Retry-After. 5xx answers are not kept. Scoped by the caller's API key.
+         * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+         */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey']
       }
       path: {
         /**
@@ -838,9 +1078,11 @@ export interface operations {
     requestBody?: never
     responses: {
       204: components['responses']['Deleted']
-      400: components['responses']['InvalidGuid']
+      400: components['responses']['BadRequest']
       404: components['responses']['NotFound']
+      409: components['responses']['InFlight']
       412: components['responses']['PreconditionFailed']
+      422: components['responses']['KeyReused']
       431: components['responses']['HeaderTooLarge']
       500: components['responses']['Internal']
       503: components['responses']['Unavailable']
@@ -936,6 +1178,11 @@ export interface operations {
          * @example "1764633600000001"
          */
         'If-Match'?: components['parameters']['IfMatch']
+        /**
+         * @description Makes the write safe to retry (draft-ietf-httpapi-idempotency-key-header): a structured-field string of 1 to 255 printable ASCII characters, in double quotes (`\"` and `\\` escape). The first request runs; its answer (status, body, ETag, Location) is kept for IDEMPOTENCY_TTL_SECONDS and replayed with `Idempotent-Replayed: true` to the same request sent again under the key (same method, path, If-Match, If-None-Match and body; member order and spacing aside); another request under the key is 422; while the first runs, 409 with Retry-After. 5xx answers are not kept. Scoped by the caller's API key.
+         * @example "8e03978e-40d5-43e8-bc93-6894a57f9324"
+         */
+        'Idempotency-Key'?: components['parameters']['IdempotencyKey']
       }
       path: {
         /**
@@ -955,9 +1202,11 @@ export interface operations {
       200: components['responses']['Updated']
       400: components['responses']['BadRequest']
       404: components['responses']['NotFound']
+      409: components['responses']['InFlight']
       412: components['responses']['PreconditionFailed']
       413: components['responses']['PayloadTooLarge']
       415: components['responses']['UnsupportedMediaType']
+      422: components['responses']['KeyReused']
       431: components['responses']['HeaderTooLarge']
       500: components['responses']['Internal']
       503: components['responses']['Unavailable']

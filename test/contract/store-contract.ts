@@ -124,6 +124,33 @@ export const storeContract = (name: string, open: () => Promise<OpenedStore>) =>
       for (let i = 0; i < 3; i++) expect(await store.get(guidNo(200 + i), NOW)).not.toBeNull()
     })
 
+    test("listUser: one user's live records in GUID order after a GUID, at most `limit`; no tombstone, no expired, no other user", async () => {
+      const mine = [7, 3, 12, 9, 1].map((n) => record(guidNo(n), 1, NOW + 10, 'me'))
+      await store.applyBatch([
+        ...mine.map(putOf),
+        putOf(record(guidNo(4), 1, NOW + 10, 'someone else')),
+        putOf(record(guidNo(5), 1, NOW - 1, 'me')),
+        putOf(record(guidNo(6), 1, NOW + 10, 'me')),
+        deleteOf(guidNo(6), 2, NOW + 10),
+        putOf(record(guidNo(8), 1, NOW + 10, 'Me')),
+      ])
+      const sorted = [...mine].sort((a, b) => (a.guid < b.guid ? -1 : 1))
+      expect(await store.listUser('me', undefined, 100, NOW)).toEqual(sorted)
+      expect(await store.listUser('me', undefined, 2, NOW)).toEqual(sorted.slice(0, 2))
+      expect(await store.listUser('me', guidNo(3), 2, NOW)).toEqual(sorted.slice(2, 4))
+      expect(await store.listUser('me', guidNo(12), 2, NOW)).toEqual([])
+      expect(await store.listUser('nobody', undefined, 10, NOW)).toEqual([])
+      // Expired from its expire second on.
+      expect(await store.listUser('me', undefined, 100, NOW + 10)).toEqual([])
+    })
+
+    test('listUser: hex digits sort before letters, as the canonical GUIDs do', async () => {
+      const guids = ['A0000000000000000000000000000000', '90000000000000000000000000000000', 'F0000000000000000000000000000001', '0000000000000000000000000000000A']
+      await store.applyBatch(guids.map((g) => putOf(record(g, 1, NOW + 10, 'hex'))))
+      expect((await store.listUser('hex', undefined, 10, NOW)).map((r) => r.guid)).toEqual([...guids].sort())
+      expect((await store.listUser('hex', '90000000000000000000000000000000', 10, NOW)).map((r) => r.guid)).toEqual(['A0000000000000000000000000000000', 'F0000000000000000000000000000001'])
+    })
+
     test('ping answers while open', async () => {
       await store.ping()
     })

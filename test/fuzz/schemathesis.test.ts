@@ -76,11 +76,11 @@ const fuzz = async (name: string, base: string, extra: { checks?: string[]; args
     [...CHECKS, ...(extra.checks ?? [])].join(','),
     '--max-examples',
     String(EXAMPLES),
-    // One worker: with two, Hypothesis describes a filter's lambda by parsing Schemathesis's
-    // 240 KB source with ast.parse in both threads at once, which CPython 3.11 can fail with
-    // "SystemError: AST constructor recursion depth mismatch" (seen on GET /events, whose query
-    // parameters are the API's only ones and take that path, in 2 of 4 modes in one run). A
-    // mode's run takes seconds either way.
+    // One worker: with two, the Python here (3.11.7) fails now and then in ast.parse run by both
+    // threads at once ("SystemError: AST constructor recursion depth mismatch"), which Hypothesis
+    // does the first time it describes a filter; the query parameters of GET /guid reach that
+    // at the start of the coverage phase, beside the path parameter of /guid/{guid} (2 runs in 3
+    // under load). A fault of the fuzzer's interpreter: the traceback is all Python.
     '--workers',
     '1',
     '--request-timeout',

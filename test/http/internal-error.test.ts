@@ -1,9 +1,13 @@
 import { VERSION } from '../../src/runtime/version'
 import { describe, expect, test } from 'bun:test'
+import { Database } from 'bun:sqlite'
+import { SqliteIdempotency } from '../../src/adapters/sqlite/idempotency'
+import { KeptAnswers } from '../../src/adapters/sqlite/kept-answers'
 import { ActorRegistry } from '../../src/data/actors'
 import { createApp } from '../../src/http/app'
 import { ManualClock } from '../../src/domain/clock'
 import { GuidService } from '../../src/data/guid-service'
+import { ListingService } from '../../src/data/listing-service'
 import { createLogger } from '../../src/ops/logger'
 import { Metrics } from '../../src/ops/metrics'
 import { Readiness } from '../../src/ops/readiness'
@@ -18,7 +22,15 @@ const secret = () => {
 }
 
 /** A store and a journal that fail every call with a driver-like message. */
-const brokenStore: Store = { name: 'broken', get: async () => secret(), applyBatch: async () => secret(), sweepExpired: async () => secret(), ping: async () => secret(), close: async () => {} }
+const brokenStore: Store = {
+  name: 'broken',
+  get: async () => secret(),
+  listUser: async () => secret(),
+  applyBatch: async () => secret(),
+  sweepExpired: async () => secret(),
+  ping: async () => secret(),
+  close: async () => {},
+}
 const brokenJournal: Journal = { append: async () => secret(), close: async () => {} }
 
 const buildApp = () => {
@@ -28,7 +40,9 @@ const buildApp = () => {
   const records = new Records({ journal: brokenJournal, store: brokenStore })
   const service = new GuidService({ actors, records, clock: new ManualClock(T0), defaultTtlSeconds: 60, tombstoneTtlSeconds: 60 })
   const metrics = new Metrics({ lruSize: () => 0, lruStats: () => ({ hits: 0, misses: 0 }), actorsInFlight: () => actors.size })
-  const app = createApp({ service, metrics, readiness: new Readiness([]), logger, version: VERSION })
+  const listing = new ListingService({ index: brokenStore, clock: new ManualClock(T0) })
+  const idempotency = { store: new SqliteIdempotency(new KeptAnswers(new Database(':memory:')), new ManualClock(T0)), ttlSeconds: 60, clock: new ManualClock(T0) }
+  const app = createApp({ service, listing, idempotency, metrics, readiness: new Readiness([]), logger, version: VERSION })
   const req = (method: string, path: string, body?: unknown) =>
     app.handle(new Request(`http://localhost${path}`, body === undefined ? { method } : { method, body: JSON.stringify(body), headers: { 'content-type': 'application/json' } }))
   return { req, logged, actors }
@@ -40,6 +54,7 @@ describe('an unexpected failure', () => {
     ['a failing journal append', 'POST', '/guid', { user: 'u' }],
     ['a failing store read before an update', 'PATCH', `/guid/${GUID}`, { user: 'u' }],
     ['a failing store read before a delete', 'DELETE', `/guid/${GUID}`, undefined],
+    ['a failing listing', 'GET', '/guid?user=u', undefined],
   ])('%s is an opaque 500 that leaks nothing', async (_name, method, path, body) => {
     const { req } = buildApp()
     const res = await req(method, path, body)

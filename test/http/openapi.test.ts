@@ -4,10 +4,11 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import Ajv2020 from 'ajv/dist/2020'
 import fc from 'fast-check'
+import { parseIdempotencyKey } from '../../src/domain/idempotency'
 import { parseExpire } from '../../src/domain/expire'
 import { CreateBody } from '../../src/domain/model'
 import { canonicalGuid } from '../../src/domain/normalise'
-import { EXPIRE_STRING_PATTERN, GUID_INPUT_PATTERN } from '../../src/http/docs/schemas'
+import { EXPIRE_STRING_PATTERN, GUID_INPUT_PATTERN, IDEMPOTENCY_KEY_PATTERN } from '../../src/http/docs/schemas'
 import { validate } from '../../src/http/validate'
 import { createTestApp, T0_SECONDS, type TestApp } from '../support/app'
 import { openApiConformance } from '../support/openapi-conformance'
@@ -174,12 +175,14 @@ describe('the document in every configuration', () => {
    * route may, and the 503 of REQUEST_TIMEOUT_MS (10 s by default) on every guarded route.
    */
   const base: Array<[string, string, string[]]> = [
-    ['/guid', 'post', ['201', '400', '409', '413', '415', '431', '500', '503']],
+    ['/guid', 'get', ['200', '400', '431', '500', '503']],
+    ['/guid', 'head', ['200', '400', '431', '500', '503']],
+    ['/guid', 'post', ['201', '400', '409', '413', '415', '422', '431', '500', '503']],
     ['/guid/{guid}', 'get', ['200', '304', '400', '404', '431', '500', '503']],
     ['/guid/{guid}', 'head', ['200', '304', '400', '404', '431', '500', '503']],
-    ['/guid/{guid}', 'post', ['200', '201', '400', '412', '413', '415', '431', '500', '503']],
-    ['/guid/{guid}', 'patch', ['200', '400', '404', '412', '413', '415', '431', '500', '503']],
-    ['/guid/{guid}', 'delete', ['204', '400', '404', '412', '431', '500', '503']],
+    ['/guid/{guid}', 'post', ['200', '201', '400', '409', '412', '413', '415', '422', '431', '500', '503']],
+    ['/guid/{guid}', 'patch', ['200', '400', '404', '409', '412', '413', '415', '422', '431', '500', '503']],
+    ['/guid/{guid}', 'delete', ['204', '400', '404', '409', '412', '422', '431', '500', '503']],
     ['/healthz', 'get', ['200', '431', '500', '503']],
     ['/healthz', 'head', ['200', '431', '500', '503']],
     ['/readyz', 'get', ['200', '431', '500', '503']],
@@ -243,7 +246,7 @@ describe('the document in every configuration', () => {
     for (const name of ['ETag', 'Location', 'X-Request-Id']) expect(resolve(plain, created.headers[name]).required).toBe(true)
     expect(resolve(plain, resolve(plain, plain.paths['/guid/{guid}'].get.responses['304']).headers.ETag).required).toBe(true)
     expect(plain.paths['/guid'].description).toContain('405')
-    expect(plain.paths['/guid'].description).toContain('Allow: POST`')
+    expect(plain.paths['/guid'].description).toContain('Allow: GET, HEAD, POST`')
     expect(plain.paths['/guid/{guid}'].description).toContain('Allow: GET, HEAD, POST, PATCH, DELETE`')
   })
 
@@ -264,6 +267,28 @@ describe('the schemas refuse what the server refuses', () => {
     fc.array(fc.oneof(hex, fc.constantFrom('-', '{', '}')), { maxLength: 40 }).map((cs) => cs.join('')),
     fc.uuid().chain((u) => fc.constantFrom(u, u.replaceAll('-', ''), `{${u}}`, `{${u}`, `${u}}`, `{${u.replaceAll('-', '')}}`, u.toUpperCase(), ` ${u}`)),
   )
+
+  test('the Idempotency-Key pattern accepts exactly what parseIdempotencyKey accepts', () => {
+    const keyRegex = new RegExp(IDEMPOTENCY_KEY_PATTERN)
+    const parses = (s: string) => {
+      try {
+        parseIdempotencyKey(s)
+        return true
+      } catch {
+        return false
+      }
+    }
+    const chars = fc.oneof(fc.constantFrom('"', '\\', 'a', ' ', '~', 'é', '\t', ';', '='), fc.string({ maxLength: 3 }))
+    const keyish = fc.oneof(
+      fc.array(chars, { maxLength: 12 }).map((cs) => cs.join('')),
+      fc.array(chars, { maxLength: 12 }).map((cs) => `"${cs.join('')}"`),
+      fc.integer({ min: 250, max: 260 }).map((n) => `"${'k'.repeat(n)}"`),
+    )
+    fc.assert(
+      fc.property(keyish, (s) => keyRegex.test(s) === parses(s)),
+      { numRuns: 5_000 },
+    )
+  })
 
   test('the GUID pattern accepts exactly what canonicalGuid accepts', () => {
     fc.assert(

@@ -12,7 +12,6 @@ describe('wrong method on a known path', () => {
   test.each([
     ['PUT', '/guid'],
     ['DELETE', '/guid'],
-    ['GET', '/guid'],
     ['PATCH', '/guid'],
     ['PUT', `/guid/${GUID}`],
   ])('%s %s is 405 with Allow', async (method, path) => {
@@ -25,8 +24,8 @@ describe('wrong method on a known path', () => {
     expect(body.detail).toContain(method)
   })
 
-  test('Allow on /guid is POST', async () => {
-    expect((await app.req('PUT', '/guid')).headers.get('allow')).toBe('POST')
+  test('Allow on /guid is GET, HEAD (the listing) and POST', async () => {
+    expect((await app.req('PUT', '/guid')).headers.get('allow')).toBe('GET, HEAD, POST')
   })
 
   test('Allow on /guid/{guid} names every method the route serves', async () => {

@@ -109,6 +109,9 @@ describe('CORS', () => {
       const res = await cors.req('GET', `/guid/${GUID}`, undefined, { origin: 'https://app.example' })
       expect(res.headers.get('access-control-allow-origin')).toBe('https://app.example')
       expect(res.headers.get('access-control-expose-headers')).toContain('ETag')
+      // A listing's next page, and whether a write's answer was replayed under its Idempotency-Key.
+      expect(res.headers.get('access-control-expose-headers')).toContain('Link')
+      expect(res.headers.get('access-control-expose-headers')).toContain('Idempotent-Replayed')
       expect(res.headers.get('vary')).toContain('Origin')
     })
 
@@ -124,6 +127,7 @@ describe('CORS', () => {
       expect(res.headers.get('access-control-allow-methods')).toContain('PATCH')
       expect(res.headers.get('access-control-allow-headers')).toContain('Authorization')
       expect(res.headers.get('access-control-allow-headers')).toContain('If-Match')
+      expect(res.headers.get('access-control-allow-headers')).toContain('Idempotency-Key')
       expect(res.headers.get('x-request-id')).toBeTruthy()
     })
 

@@ -8,6 +8,8 @@ import type { Service } from './service'
 import { resolveTag, TAG_CHOICES, type TagChoice } from './tags'
 import { nowSeconds, sleep } from './timing'
 import type { Transcript } from './transcript'
+import { freshKey, isKept, RetryCommand } from './keyed'
+import { ListCommand } from './listing'
 import { type Req, send, summary } from './wire'
 
 /**
@@ -56,6 +58,8 @@ export interface RequestSpec {
   ifNoneMatch?: TagChoice
   /** Runs only while the model holds a live record for the slot (an update aimed at one). */
   liveOnly?: boolean
+  /** Sent with a fresh Idempotency-Key; a kept answer is remembered for RetryCommand. */
+  keyed?: boolean
 }
 
 const describeExpire = (e: ExpireSpec): string => (e.far ? '<past 9999-12-31>' : `<now${e.offset >= 0 ? '+' : ''}${e.offset}s as ${e.format}${e.alignMs ? `, ${e.alignMs} ms before a second` : ''}>`)
@@ -102,6 +106,8 @@ export class RequestCommand implements Cmd {
     const ifNoneMatch = s.ifNoneMatch === undefined ? undefined : resolveTag(s.ifNoneMatch, history)
     if (ifMatch !== undefined) headers['if-match'] = ifMatch
     if (ifNoneMatch !== undefined) headers['if-none-match'] = ifNoneMatch
+    const key = s.keyed && s.op !== 'get' ? freshKey() : undefined
+    if (key !== undefined) headers['idempotency-key'] = `"${key}"`
     const expire = s.expire === undefined ? undefined : sentExpire(s.expire)
     const other = ((s.slot ?? 0) + 1) % POOL_SIZE
     const bodyGuid: BodyGuid | undefined =
@@ -127,12 +133,20 @@ export class RequestCommand implements Cmd {
     }
     const ctx = { g, t0: res.t0, t1: res.t1, diskFull: m.diskFull, storeDown: m.storeDown, defaultTtlSeconds: r.defaultTtlSeconds, allowRepeatedEtags: r.without.has('repeated-etags') }
     const outcomes = expectations(intent, ctx)
+    // Under a key even a refusal answers 503 when the key's store cannot take it: on a full disk
+    // (its answer must be written to be kept), with MongoDB down (the key is claimed there first).
+    if (key !== undefined && (m.diskFull || m.storeDown) && !outcomes.some((o) => o.kind === 'problem' && o.status === 503 && o.type.endsWith(':unavailable'))) {
+      const first = outcomes[0]
+      const why = m.diskFull ? 'the disk is full: the answer cannot be kept under the key' : 'MongoDB is down: the key cannot be claimed'
+      outcomes.push({ kind: 'problem', status: 503, type: 'urn:guidd:problem:unavailable', why, gone: first?.kind === 'problem' ? first.gone : false })
+    }
     const verdict = judge(outcomes, res, ctx, s.slot === null ? null : g.guid, (guid) => (adopt ? adoptInto(m, guid) : { guid, live: null, incarnation: [], earlier: [] }))
     const generated = s.slot === null && adopt && verdict.ok && verdict.outcome.kind === 'record' ? String(res.json.guid) : null
     r.transcript.http(req, shellPath, res.t0, summary(res), outcomes.map(describeOutcome), res.etag, generated)
     if (!verdict.ok) throw new ModelFailure(`${this}\n -> ${summary(res)}\n${verdict.message}`)
     verdict.apply()
-    count(r, `${req.method}${s.op === 'create' ? (s.slot === null ? ' /guid (generated)' : ' /guid') : ''} ${res.status}`)
+    count(r, `${key === undefined ? '' : 'keyed '}${req.method}${s.op === 'create' ? (s.slot === null ? ' /guid (generated)' : ' /guid') : ''} ${res.status}`)
+    if (key !== undefined && isKept(res.status)) m.keyed.push({ key, req, shellPath, answer: res })
     if (s.expire?.alignMs !== undefined && res.status < 300) count(r, `acknowledged writes of an expire ${s.expire.alignMs} ms ahead`)
     // A store that cannot write (or cannot be reached) says so on /readyz too, while it lasts:
     // after each 503 on a full disk, once per outage of MongoDB (each /readyz then takes ~2 s).
@@ -149,6 +163,7 @@ export class RequestCommand implements Cmd {
     const path = s.op === 'create' || slot === null ? '"$B/guid"' : `"$B/guid/${s.form === 'canonical' ? slot : `${slot} as ${s.form}`}"`
     const parts = ['curl -si']
     if (s.op !== 'get') parts.push(`-X ${methodOf(s.op)}`)
+    if (s.keyed && s.op !== 'get') parts.push(`-H 'idempotency-key: "<fresh key>"'`)
     if (s.ifMatch !== undefined) parts.push(`-H 'if-match: <${s.ifMatch} ETag>'`)
     if (s.ifNoneMatch !== undefined) parts.push(`-H 'if-none-match: <${s.ifNoneMatch} ETag>'`)
     if (hasBody(s.op)) {
@@ -371,6 +386,21 @@ export const commandArbs = (faults: readonly Fault[], without: Without): fc.Arbi
     ...times(without.has('short-expires') ? 0 : 1, request('upsert', { expire: boundaryExpire, liveOnly: fc.constant(true), ifMatch: tagArb(2) })),
     ...times(1, request('delete', { ifMatch: tagArb(1), ifNoneMatch: tagArb(6) })),
     ...times(4, request('get', { ifNoneMatch: tagArb(1) })),
+    // The same writes under an Idempotency-Key, and their retries (same request: the replay; another: 422).
+    request('create', { user: userArb, expire: maybe(expireArb, 1), keyed: fc.constant(true) }),
+    request('create', { slot: fc.constant(null), user: userArb, expire: maybe(expireArb, 1), keyed: fc.constant(true) }),
+    request('patch', { fields: patchFields, ifMatch: tagArb(2), keyed: fc.constant(true) }),
+    request('upsert', { user: maybe(userArb), expire: maybe(updateExpireArb), ifMatch: tagArb(2), keyed: fc.constant(true) }),
+    request('delete', { ifMatch: tagArb(1), keyed: fc.constant(true) }),
+    ...times(
+      3,
+      fc.tuple(fc.nat(), fc.boolean()).map(([pick, same]) => new RetryCommand(pick, same)),
+    ),
+    // Listings of a pool GUID's user (or of a user with none), in pages of a few or one page.
+    ...times(
+      3,
+      fc.tuple(fc.integer({ min: 0, max: POOL_SIZE - 1 }), fc.constantFrom(1, 2, 5, 1000)).map(([slot, limit]) => new ListCommand(slot, limit)),
+    ),
     ...times(without.has('short-expires') ? 0 : 3, fc.constant(new WaitCommand())),
     fc.tuple(fc.integer({ min: 5, max: 30 }), fc.string({ minLength: 1, maxLength: 8 })).map(([n, user]) => new BurstCommand(n, user)),
     ...(without.has('restart') ? [] : [fc.constant(new RestartCommand())]),

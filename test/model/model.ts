@@ -1,6 +1,7 @@
 import { freshGuid } from './guid-forms'
 import type { TagHistory } from './tags'
 import { SLACK_MS } from './timing'
+import type { Observed, Req } from './wire'
 
 /**
  * The reference model of the service: per GUID, absent or live {user, expire, etag}, and
@@ -40,12 +41,22 @@ export interface Model {
   storeDownOnReadyz: boolean
   /** When the last fault of the store was lifted (ms): an expiry due during it is told after it (test/model/feed.ts). */
   storeBackAt?: number
+  /** Requests sent with an Idempotency-Key whose answer is kept: a retry must get it replayed (test/model/keyed.ts). */
+  keyed: KeyedSent[]
+}
+
+/** A keyed request exactly as sent, and the answer the service must replay for it. */
+export interface KeyedSent {
+  key: string
+  req: Req
+  shellPath: string
+  answer: Observed
 }
 
 const absent = (guid: string): GuidModel => ({ guid, live: null, incarnation: [], earlier: [] })
 
 /** A fresh pool: GUIDs nobody has used, so the model starts from "all absent" on a long-lived server. */
-export const emptyModel = (): Model => ({ slots: Array.from({ length: POOL_SIZE }, () => absent(freshGuid())), diskFull: false, storeDown: false, storeDownOnReadyz: false })
+export const emptyModel = (): Model => ({ slots: Array.from({ length: POOL_SIZE }, () => absent(freshGuid())), diskFull: false, storeDown: false, storeDownOnReadyz: false, keyed: [] })
 
 /** Points the generated slot at a GUID the server just generated (its earlier occupant is forgotten). */
 export const adoptGenerated = (m: Model, guid: string): GuidModel => {

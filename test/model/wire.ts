@@ -15,6 +15,10 @@ export interface Observed {
   location: string | null
   contentType: string | null
   retryAfter: string | null
+  /** `Idempotent-Replayed`: the answer kept under the request's Idempotency-Key. */
+  replayed: string | null
+  /** `Link` (a listing's next page). */
+  link: string | null
   text: string
   /** The body parsed as JSON, when it is JSON. */
   json: any
@@ -48,6 +52,8 @@ export const send = async (base: string, req: Req): Promise<Observed> => {
     location: res.headers.get('location'),
     contentType: res.headers.get('content-type'),
     retryAfter: res.headers.get('retry-after'),
+    replayed: res.headers.get('idempotent-replayed'),
+    link: res.headers.get('link'),
     text,
     json,
     t0,

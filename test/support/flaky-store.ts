@@ -1,4 +1,4 @@
-import type { Mutation, Stored } from '../../src/domain/model'
+import type { Mutation, Stored, StoredRecord } from '../../src/domain/model'
 import type { ApplyOutcome, Store } from '../../src/data/store'
 
 /**
@@ -8,6 +8,8 @@ import type { ApplyOutcome, Store } from '../../src/data/store'
 export class FlakyStore implements Store {
   readonly name: string
   down = false
+  /** Only writes fail (reads answer): the flusher falls behind the journal while listings still read. */
+  writesDown = false
   readonly reject = new Set<string>()
   batches = 0
 
@@ -24,8 +26,14 @@ export class FlakyStore implements Store {
     return this.inner.get(guid, nowSec)
   }
 
+  async listUser(user: string, after: string | undefined, limit: number, nowSec: number): Promise<StoredRecord[]> {
+    this.check()
+    return this.inner.listUser(user, after, limit, nowSec)
+  }
+
   async applyBatch(mutations: readonly Mutation[]): Promise<ApplyOutcome[]> {
     this.check()
+    if (this.writesDown) throw new Error('store refuses writes (test)')
     this.batches++
     const accepted = mutations.filter((m) => !this.reject.has(m.next.guid))
     const outcomes = await this.inner.applyBatch(accepted)

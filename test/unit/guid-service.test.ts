@@ -18,7 +18,15 @@ const untouchable = (): { service: GuidService; actors: ActorRegistry; touched: 
     touched.push(what)
     throw new Error(`${what} was reached`)
   }
-  const store: Store = { name: 'untouchable', get: fail('store.get'), applyBatch: fail('store.applyBatch'), sweepExpired: fail('sweep'), ping: fail('ping'), close: async () => {} }
+  const store: Store = {
+    name: 'untouchable',
+    get: fail('store.get'),
+    listUser: fail('store.listUser'),
+    applyBatch: fail('store.applyBatch'),
+    sweepExpired: fail('sweep'),
+    ping: fail('ping'),
+    close: async () => {},
+  }
   const journal: Journal = { append: fail('journal.append'), close: async () => {} }
   const actors = new ActorRegistry({ mailboxMax: 10 })
   const records = new Records({ journal, store })

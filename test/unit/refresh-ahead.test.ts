@@ -36,6 +36,7 @@ const harness = () => {
         reads.push({ release: () => resolve(seen), fail: reject })
       })
     },
+    listUser: async () => [],
     applyBatch: async () => [],
     sweepExpired: async () => 0,
     ping: async () => {},

@@ -175,6 +175,7 @@ const storeView = (store: Store, sweepClaims: (nowSec: number, limit: number) =>
   name: store.name,
   get: (guid, nowSec) => store.get(guid, nowSec),
   getLatest: store.getLatest === undefined ? undefined : (guid) => store.getLatest!(guid),
+  listUser: (user, after, limit, nowSec) => store.listUser(user, after, limit, nowSec),
   applyBatch: (mutations) => store.applyBatch(mutations),
   sweepExpired: async (nowSec, limit) => {
     const swept = await store.sweepExpired(nowSec, limit)

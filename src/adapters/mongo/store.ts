@@ -1,7 +1,7 @@
 import { type AnyBulkWriteOperation, type Collection, type Db, MongoClient, type MongoClientOptions, MongoServerError } from 'mongodb'
 import { withTimeout } from '../../domain/clock'
 import { unavailable } from '../../domain/errors'
-import { checkStored, type Mutation, type Stored } from '../../domain/model'
+import { checkStored, type Mutation, type Stored, type StoredRecord } from '../../domain/model'
 import { MonitorWatch } from './monitor-watch'
 import {
   BulkAccountingError,
@@ -219,6 +219,10 @@ export class MongoStore implements Store {
         if (!isIndexConflict(error)) throw error
       })
     }
+    // The listing's keyset index (GET /guid?user=): a user's GUIDs in `_id` order.
+    await this.docs.createIndex({ user: 1, _id: 1 }, { name: 'user_id' }).catch((error: unknown) => {
+      if (!isIndexConflict(error)) throw error
+    })
     // What is there, not what was asked for: an earlier run may have left the other kind.
     const indexes = await this.docs.indexes()
     const ttlIndex = indexes.some((index) => index.key?.expireAt === 1 && typeof index.expireAfterSeconds === 'number')
@@ -267,6 +271,27 @@ export class MongoStore implements Store {
     const stored = fromDoc(doc)
     if (!checkStored.Check(stored)) throw new Error(`mongodb: document ${guid} does not match the record schema`)
     return stored
+  }
+
+  /**
+   * A user's live records after `after`, by `_id`. A tombstone has no `user`, so the filter
+   * on it leaves tombstones out; expired documents are filtered as every read filters them.
+   */
+  async listUser(user: string, after: string | undefined, limit: number, nowSec: number): Promise<StoredRecord[]> {
+    let docs: GuidDoc[]
+    try {
+      await this.ready()
+      const filter = after === undefined ? { user, expireAt: { $gt: toDate(nowSec) } } : { user, _id: { $gt: after }, expireAt: { $gt: toDate(nowSec) } }
+      docs = await this.docs.find(filter, { sort: { _id: 1 }, limit }).toArray()
+    } catch (error) {
+      if (classifyWriteError(error) !== 'retryable') throw error
+      throw unavailable('MongoDB cannot be read right now; retry shortly.', error)
+    }
+    return docs.map((doc) => {
+      const stored = fromDoc(doc)
+      if (!checkStored.Check(stored) || 'deleted' in stored) throw new Error(`mongodb: document ${doc._id} does not match the record schema`)
+      return stored
+    })
   }
 
   /**

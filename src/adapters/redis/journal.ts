@@ -2,6 +2,7 @@ import { overloaded, unavailable } from '../../domain/errors'
 import type { Mutation } from '../../domain/model'
 import { type RedisConnection, redisCall } from './client'
 import type { RedisKeys } from './keys'
+import { encodeKept } from './idempotency'
 import { encodeInvalidation } from './invalidation'
 import { encodeChanges } from './events'
 import { JOURNAL_WRITE_BATCH, JOURNAL_WRITE_BATCH_SHARDED, Script } from './scripts'
@@ -86,6 +87,10 @@ export class RedisJournal implements Journal {
     const journalKeys = keys.partition(partition)
     const guidKeys = [journalKeys.journal, journalKeys.events, journalKeys.expiries]
     const args = [String(maxLag), journalKeys.invalidations]
+    const keeps: string[] = []
+    batch.forEach(({ mutation: { keep } }, i) => {
+      if (keep !== undefined) keeps.push(String(i + 1), keys.idempotency(keep.id), encodeKept(keep), String(keep.expire))
+    })
     for (const { mutation } of batch) {
       const { next, prevVersion } = mutation
       guidKeys.push(keys.guid(next.guid))
@@ -99,6 +104,7 @@ export class RedisJournal implements Journal {
         'deleted' in next ? '' : String(next.expire),
       )
     }
+    args.push(...keeps)
     let replies: Array<[number, string | number]>
     try {
       replies = (await redisCall('journal', timeoutMs, () => this.write.run(client, guidKeys, args))) as Array<[number, string | number]>

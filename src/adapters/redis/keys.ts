@@ -36,6 +36,13 @@ export interface RedisKeys extends JournalKeys {
   partition(p: number): JournalKeys
   /** Written by the readiness probe to learn whether Redis still accepts writes (expires in a minute). */
   readonly writeProbe: string
+  /**
+   * An Idempotency-Key's claim, then its kept answer (`id`: the caller's scope and the key).
+   * The answer is written by the journal's script with the write it answers, so on Redis
+   * Cluster (issue 20) the answer's key must share that GUID's hash tag: the claim (found by
+   * the key alone) would then name the GUID and the answer live under the GUID's tag.
+   */
+  idempotency(id: string): string
 }
 
 export const redisKeys = (prefix: string): RedisKeys => {
@@ -48,7 +55,7 @@ export const redisKeys = (prefix: string): RedisKeys => {
     eventsTrimmed: `${prefix}events:trimmed`,
     expiries: `${prefix}expiries`,
   }
-  return { ...only, guid: (guid) => `${prefix}g:${guid}`, partitions: 1, partitionOf: () => 0, partition: () => only, writeProbe: `${prefix}write-probe` }
+  return { ...only, guid: (guid) => `${prefix}g:${guid}`, partitions: 1, partitionOf: () => 0, partition: () => only, writeProbe: `${prefix}write-probe`, idempotency: (id) => `${prefix}idem:${id}` }
 }
 
 /**
@@ -85,6 +92,8 @@ export const clusterKeys = (prefix: string, partitions: number): RedisKeys => {
     partitionOf: (guid) => partitionOf(guid, partitions),
     partition: (p) => parts[p]!,
     writeProbe: `${prefix}write-probe`,
+    // Not on a GUID's slot: keys there are claimed and kept apart from the write (docs/cluster.md).
+    idempotency: (id) => `${prefix}idem:${id}`,
   }
 }
 

@@ -38,6 +38,9 @@ end
  * keep-until (unix s), invalidation message, state JSON (the journal entry), changes
  * (encodeChanges: `<bytes>:<type>|<guid>|<version>|<expire>|<user>` each), expire (unix s; empty
  * for a tombstone).
+ * After every entry's seven: per entry whose Idempotency-Key answer goes with it, four more:
+ * its entry number (1-based), the answer's key, the answer, keep-until (unix s); the answer
+ * is written only when the entry's write is.
  * Returns per entry {1, entry id} | {0, current version} (CAS lost) | {-1, journal length}
  * (lag bound) | {-2, error} (Redis refused a command: the entry's own failure).
  */
@@ -45,6 +48,8 @@ export const JOURNAL_WRITE_BATCH = `${CURRENT_VERSION}
 local max = tonumber(ARGV[1])
 local length = redis.call('XLEN', KEYS[1])
 local results = {}
+local keeps = {}
+for j = 3 + (#KEYS - 3) * 7, #ARGV, 4 do keeps[tonumber(ARGV[j])] = j end
 for i = 4, #KEYS do
   local a = 3 + (i - 4) * 7
   local key = KEYS[i]
@@ -81,6 +86,11 @@ for i = 4, #KEYS do
         if type(expiry) == 'table' and expiry.err then failed = expiry.err end
         local published = redis.pcall('PUBLISH', ARGV[2], ARGV[a + 3])
         if type(published) == 'table' and published.err then failed = published.err end
+        local k = keeps[i - 3]
+        if k and not failed then
+          local kept = redis.pcall('SET', ARGV[k + 1], ARGV[k + 2], 'EXAT', ARGV[k + 3])
+          if type(kept) == 'table' and kept.err then failed = kept.err end
+        end
         if failed then results[#results + 1] = {-2, failed}
         else results[#results + 1] = {1, id} end
       end
@@ -148,6 +158,24 @@ export interface ScriptClient {
   evalSha(sha: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>
   eval(script: string, options: { keys: string[]; arguments: string[] }): Promise<unknown>
 }
+
+/**
+ * Claims an Idempotency-Key: answers what holds it (a claim or a kept answer), or, when
+ * nothing does, sets the caller's claim for its lease and answers nil.
+ * KEYS: the key's Redis key. ARGV: the claim value, lease (ms).
+ */
+export const IDEMPOTENCY_CLAIM = `
+local cur = redis.call('GET', KEYS[1])
+if cur then return cur end
+redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
+return false
+`
+
+/** Deletes KEYS[1] only while it still holds ARGV[1] (the caller's own claim). */
+export const DELETE_IF_EQUAL = `
+if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) end
+return 0
+`
 
 export class Script {
   readonly sha: string

@@ -1,9 +1,10 @@
 import { Database, type Statement } from 'bun:sqlite'
 import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
-import { checkStored, type Mutation, type Stored } from '../../domain/model'
+import { checkStored, type Mutation, type Stored, type StoredRecord } from '../../domain/model'
 import { Checkpointer } from './checkpointer'
 import { SqliteEventLog, type SqliteEventLogOptions } from './events'
+import { KeptAnswers } from './kept-answers'
 import type { ApplyOutcome, Store } from '../../data/store'
 
 export interface SqliteStoreOptions {
@@ -64,18 +65,24 @@ const keyOf = (guid: string): Buffer => {
   return key
 }
 
+/** Sorts before every GUID's key. */
+const NO_KEY = Buffer.alloc(0)
+
 /**
  * `bun:sqlite` in WAL mode. One table, unique on the canonical GUID, an index on
- * `expire` for the sweep; a tombstone is a row whose `user` is NULL. Calls are synchronous underneath, so a
+ * `expire` for the sweep and one on `(user, guid)` for the listing; a tombstone is a row whose `user` is NULL. Calls are synchronous underneath, so a
  * batch is one transaction that no other statement interleaves with.
  */
 export class SqliteStore implements Store {
   readonly name = 'sqlite'
   readonly checkpointer: Checkpointer | undefined
+  /** Idempotency-Key answers, kept in the write's own transaction. */
+  readonly kept: KeptAnswers
   private checkpointFailed = false
   private readonly db: Database
   private readonly selectOne: Statement<Row, [Buffer, number]>
   private readonly selectLatest: Statement<Row, [Buffer]>
+  private readonly selectUser: Statement<Row & { guid: Uint8Array }, [string, Buffer, number, number]>
   private readonly upsert: Statement<unknown, [Buffer, string | null, number, number]>
   private readonly sweep: Statement<unknown, [number, number]>
   private readonly probe: Statement<unknown, [number]>
@@ -119,8 +126,13 @@ export class SqliteStore implements Store {
       version INTEGER NOT NULL
     )`)
     this.db.exec('CREATE INDEX IF NOT EXISTS guids_expire ON guids (expire)')
+    // The listing's keyset index (GET /guid?user=): a user's GUIDs in order. Partial: a
+    // tombstone (user NULL) is never listed. A file from before it gets it at the first open.
+    this.db.exec('CREATE INDEX IF NOT EXISTS guids_user ON guids (user, guid) WHERE user IS NOT NULL')
     this.selectOne = this.db.query('SELECT user, expire, version FROM guids WHERE guid = ?1 AND expire > ?2')
     this.selectLatest = this.db.query('SELECT user, expire, version FROM guids WHERE guid = ?1')
+    // The 16-byte keys sort as the canonical hex does (digits before A-F); X'' sorts first.
+    this.selectUser = this.db.query('SELECT guid, user, expire, version FROM guids WHERE user = ?1 AND guid > ?2 AND expire > ?3 ORDER BY guid LIMIT ?4')
     // Version guard: a put lands when it is newer than what is stored, expired or not (an
     // expired newer state hides the GUID; skipping it would bring the older one back).
     this.upsert = this.db.query(`INSERT INTO guids (guid, user, expire, version) VALUES (?1, ?2, ?3, ?4)
@@ -129,11 +141,13 @@ export class SqliteStore implements Store {
     this.db.exec('CREATE TABLE IF NOT EXISTS write_probe (id INTEGER PRIMARY KEY, at INTEGER NOT NULL)')
     this.probe = this.db.query('INSERT OR REPLACE INTO write_probe (id, at) VALUES (1, ?1)')
     this.sweep = this.db.query('DELETE FROM guids WHERE id IN (SELECT id FROM guids WHERE expire <= ?1 LIMIT ?2)')
+    this.kept = new KeptAnswers(this.db)
     this.applyTx = this.db.transaction((mutations: readonly Mutation[]) =>
-      mutations.map(({ next, changes }): ApplyOutcome => {
+      mutations.map(({ next, changes, keep }): ApplyOutcome => {
         const user = 'deleted' in next ? null : next.user
         // run() and its change count, not RETURNING: no row to build (+22% upserts/s, measured).
         if (this.upsert.run(keyOf(next.guid), user, next.expire, next.version).changes === 0) return 'stale'
+        if (keep !== undefined) this.kept.put(keep)
         if (this.events !== undefined && changes !== undefined) this.events.stage(changes)
         return 'applied'
       }),
@@ -156,6 +170,15 @@ export class SqliteStore implements Store {
     const stored = fromRow(guid, row)
     if (!checkStored.Check(stored)) throw new Error(`sqlite: row for ${guid} does not match the record schema`)
     return stored
+  }
+
+  async listUser(user: string, after: string | undefined, limit: number, nowSec: number): Promise<StoredRecord[]> {
+    return this.selectUser.all(user, after === undefined ? NO_KEY : keyOf(after), nowSec, limit).map((row) => {
+      const guid = Buffer.from(row.guid).toString('hex').toUpperCase()
+      const stored = fromRow(guid, row)
+      if (!checkStored.Check(stored) || 'deleted' in stored) throw new Error(`sqlite: row for ${guid} does not match the record schema`)
+      return stored
+    })
   }
 
   /** Synchronous batch: one transaction, committed (WAL) when this returns. */
@@ -190,7 +213,9 @@ export class SqliteStore implements Store {
     return this.applyBatchSync(mutations)
   }
 
+  /** Expired records and tombstones (counted), and expired Idempotency-Key answers. */
   async sweepExpired(nowSec: number, limit: number): Promise<number> {
+    this.kept.sweep(nowSec, limit)
     return this.sweep.run(nowSec, limit).changes
   }
 

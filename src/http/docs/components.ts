@@ -1,6 +1,7 @@
+import { LIMIT_PATTERN } from '../../domain/listing'
 import { catalogue, type ErrorCode, PROBLEM_TYPE_BASE } from '../problems'
 import { MAX_BODY_BYTES } from '../body'
-import { ETAG_PATTERN, GUID_INPUT_PATTERN, REQUEST_ID_PATTERN } from './schemas'
+import { ETAG_PATTERN, GUID_INPUT_PATTERN, IDEMPOTENCY_KEY_PATTERN, REQUEST_ID_PATTERN } from './schemas'
 
 /**
  * components.headers, .parameters and .responses of the OpenAPI document: every answer the
@@ -16,6 +17,8 @@ export const EXAMPLE_EXPIRE = 4102444800
 const EXAMPLE_REQUEST_ID = '5156df71-9b68-3'
 /** What a record answer looks like: a version as the service now makes them (seconds * 1e6 + n). */
 const EXAMPLE_ETAG = '"1764633600000001"'
+/** A listing cursor (src/http/list-query.ts encodeCursor) after EXAMPLE_GUID for 'Cylance, Inc.'. */
+const EXAMPLE_CURSOR = 'AcRzkkLrHdY7kJTkyYDHQEOktYa0IOad3w'
 
 export const headerRef = (name: string): Json => ({ $ref: `#/components/headers/${name}` })
 export const responseRef = (name: string): Json => ({ $ref: `#/components/responses/${name}` })
@@ -40,6 +43,13 @@ export const headers = (): Record<string, Json> => ({
   'Retry-After': text('Seconds to wait before retrying.', '^[0-9]+$', '1'),
   Allow: text('The methods the path allows, comma-separated.', undefined, 'GET, HEAD, POST, PATCH, DELETE'),
   'WWW-Authenticate': text('The bearer challenge: `Bearer realm="guidd"`, plus `error="invalid_token"` when a key was sent that matches none.', undefined, 'Bearer realm="guidd"'),
+  'Idempotent-Replayed': text("Present (`true`) when this answer is the one kept under the request's Idempotency-Key, replayed: the request did not run again.", '^true$', 'true', false),
+  Link: text(
+    'The next page of the listing: `</guid?user=...&limit=...&cursor=...>; rel="next"`. Absent on the last page.',
+    '^<[^>]+>; rel="next"$',
+    `</guid?user=Cylance%2C%20Inc.&limit=100&cursor=${EXAMPLE_CURSOR}>; rel="next"`,
+    false,
+  ),
   'RateLimit-Limit': text('The bucket size: requests a client may make at once.', '^[0-9]+$', '100'),
   'RateLimit-Remaining': text('Requests left now: 0.', '^[0-9]+$', '0'),
   'RateLimit-Reset': text('Seconds until a request is allowed again.', '^[0-9]+$', '1'),
@@ -47,6 +57,40 @@ export const headers = (): Record<string, Json> => ({
 })
 
 export const parameters = (): Record<string, Json> => ({
+  IdempotencyKey: {
+    in: 'header',
+    name: 'Idempotency-Key',
+    required: false,
+    description:
+      'Makes the write safe to retry (draft-ietf-httpapi-idempotency-key-header): a structured-field string of 1 to 255 printable ASCII characters, in double quotes (`\\"` and `\\\\` escape). The first request runs; its answer (status, body, ETag, Location) is kept for IDEMPOTENCY_TTL_SECONDS and replayed with `Idempotent-Replayed: true` to the same request sent again under the key (same method, path, If-Match, If-None-Match and body; member order and spacing aside); another request under the key is 422; while the first runs, 409 with Retry-After. 5xx answers are not kept. Scoped by the caller\'s API key.',
+    schema: { type: 'string', pattern: IDEMPOTENCY_KEY_PATTERN },
+    example: '"8e03978e-40d5-43e8-bc93-6894a57f9324"',
+  },
+  ListUser: {
+    in: 'query',
+    name: 'user',
+    required: true,
+    description: 'Whose GUIDs to list: the `user` exactly as stored, 1 to 256 characters.',
+    schema: { type: 'string', minLength: 1, maxLength: 256 },
+    example: 'Cylance, Inc.',
+  },
+  Limit: {
+    in: 'query',
+    name: 'limit',
+    required: false,
+    description: 'Most GUIDs in the page: 1 to 1000 in plain digits, default 100.',
+    // A string with a pattern, not an integer: the service takes exactly these digits (no `+5`, no `005`).
+    schema: { type: 'string', pattern: LIMIT_PATTERN, default: '100' },
+    example: '100',
+  },
+  Cursor: {
+    in: 'query',
+    name: 'cursor',
+    required: false,
+    description: "Where the page starts: the previous page's `next`, unchanged. Bound to its user: another user's cursor, or a malformed one, is 400.",
+    schema: { type: 'string', pattern: '^[A-Za-z0-9_-]{1,64}$' },
+    example: EXAMPLE_CURSOR,
+  },
   Guid: {
     in: 'path',
     name: 'guid',
@@ -104,6 +148,17 @@ const problem = (description: string, examples: readonly Example[], extraHeaders
   }
 }
 
+const IN_FLIGHT: Example = ['idempotency-key-in-flight', 'The first request with this Idempotency-Key is still running; retry shortly for its answer.']
+
+/** A problem response whose Retry-After only some of its types carry. */
+const withOptionalRetryAfter = (response: Json): Json => ({
+  ...response,
+  headers: {
+    ...(response.headers as Json),
+    'Retry-After': { ...(headers()['Retry-After'] as Json), required: false, description: 'Seconds to wait before retrying (idempotency-key-in-flight only).' },
+  },
+})
+
 const GUID_MESSAGE = 'guid must be 32 hexadecimal digits or the hyphenated 8-4-4-4-12 form, optionally in braces'
 
 const record = (description: string, extra: readonly string[] = []): Json => ({
@@ -139,10 +194,27 @@ export const responses = (options: ResponseOptions): Record<string, Json> => {
       : { description: `${bunLimit} (MAX_HEADER_BYTES is 0: the service sets no lower limit of its own.)` }
   return {
     Record: record('The record.'),
-    Created: record('Created.', ['Location']),
-    Updated: record('Updated.'),
+    Created: record('Created (or, with `Idempotent-Replayed: true`, the answer kept under the Idempotency-Key).', ['Location', 'Idempotent-Replayed']),
+    Updated: record('Updated (or, with `Idempotent-Replayed: true`, the answer kept under the Idempotency-Key).', ['Idempotent-Replayed']),
+    Page: {
+      description: 'A page of the user\'s GUIDs; `Link: rel="next"` names the next page when there is one.',
+      headers: { Link: headerRef('Link'), 'X-Request-Id': headerRef('X-Request-Id') },
+      content: {
+        'application/json': {
+          schema: schemaRef('GuidPage'),
+          example: { items: [{ guid: EXAMPLE_GUID, user: 'Cylance, Inc.', expire: EXAMPLE_EXPIRE }], next: EXAMPLE_CURSOR },
+        },
+      },
+    },
+    BadQuery: problem(
+      "A query parameter is invalid (`errors` names it): `user` missing or too long, `limit` out of 1..1000, a malformed cursor or one from another user's listing, an unknown parameter.",
+      [['validation', 'cursor belongs to another listing: it was given for another user', [{ path: 'cursor', message: 'cursor belongs to another listing: it was given for another user' }]]],
+    ),
     NotModified: { description: 'Not modified: the If-None-Match ETag is current. No body.', headers: { ETag: headerRef('ETag'), 'X-Request-Id': headerRef('X-Request-Id') } },
-    Deleted: { description: 'Deleted. No body.', headers: { 'X-Request-Id': headerRef('X-Request-Id') } },
+    Deleted: {
+      description: 'Deleted. No body. With `Idempotent-Replayed: true`: the answer kept under the Idempotency-Key.',
+      headers: { 'X-Request-Id': headerRef('X-Request-Id'), 'Idempotent-Replayed': headerRef('Idempotent-Replayed') },
+    },
     BadRequest: problem('The request is invalid: a field (`errors` lists each, by JSON Pointer), the GUID, or the JSON itself.', [
       ['validation', "unknown field 'owner'", [{ path: '/owner', message: "unknown field 'owner'" }]],
       ['invalid-guid', GUID_MESSAGE, [{ path: '/guid', message: GUID_MESSAGE }]],
@@ -152,7 +224,16 @@ export const responses = (options: ResponseOptions): Record<string, Json> => {
     Unauthorized: problem('No valid bearer key.', [['unauthorized', 'Send a key: Authorization: Bearer <key>.']], ['WWW-Authenticate']),
     NotFound: problem('The GUID does not exist or has expired.', [['not-found', `GUID ${EXAMPLE_GUID} does not exist or has expired.`]]),
     MethodNotAllowed: problem('The path exists, the method does not: `Allow` lists those it has.', [['method-not-allowed', 'OPTIONS is not allowed on /guid; use POST.']], ['Allow']),
-    Conflict: problem('The GUID exists and has not expired.', [['guid-exists', `GUID ${EXAMPLE_GUID} already exists; update it with PATCH or POST /guid/${EXAMPLE_GUID}.`]]),
+    Conflict: withOptionalRetryAfter(
+      problem('The GUID exists and has not expired; or the first request under this Idempotency-Key still runs (with Retry-After).', [
+        ['guid-exists', `GUID ${EXAMPLE_GUID} already exists; update it with PATCH or POST /guid/${EXAMPLE_GUID}.`],
+        [IN_FLIGHT[0], IN_FLIGHT[1]],
+      ]),
+    ),
+    InFlight: problem('The first request under this Idempotency-Key still runs: retry after Retry-After for its answer.', [IN_FLIGHT], ['Retry-After']),
+    KeyReused: problem('The Idempotency-Key was used for another request (method, path, If-Match, If-None-Match or body): send a new key.', [
+      ['idempotency-key-reused', 'This Idempotency-Key was used for another request (method, path, preconditions or body); send a new key for a new request.'],
+    ]),
     PreconditionFailed: problem('If-Match does not match the current ETag (on POST /guid/{guid}, also when the GUID does not exist), or If-None-Match: * met an existing GUID.', [
       ['precondition-failed', `If-Match does not match the current ETag ${EXAMPLE_ETAG}.`],
     ]),
@@ -225,7 +306,7 @@ export const responses = (options: ResponseOptions): Record<string, Json> => {
         'X-Request-Id': headerRef('X-Request-Id'),
         'Access-Control-Allow-Origin': text('The allowed origin, or `*`.', undefined, '*', false),
         'Access-Control-Allow-Methods': text('The methods the path allows.', undefined, 'POST', false),
-        'Access-Control-Allow-Headers': text('The request headers the API reads.', undefined, 'Authorization, Content-Type, If-Match, If-None-Match, X-Request-Id', false),
+        'Access-Control-Allow-Headers': text('The request headers the API reads.', undefined, 'Authorization, Content-Type, If-Match, If-None-Match, Idempotency-Key, X-Request-Id', false),
         'Access-Control-Max-Age': text('Seconds a browser may keep this answer.', '^[0-9]+$', '600', false),
       },
     },

@@ -24,6 +24,9 @@ export const EXPIRE_STRING_PATTERN = '^(?:[0-9]{1,12}|[0-9]{4}-[0-9]{2}-[0-9]{2}
 /** What every response's X-Request-Id and every problem's requestId look like. */
 export const REQUEST_ID_PATTERN = '^[A-Za-z0-9._:-]{1,128}$'
 
+/** An Idempotency-Key the service takes (domain/idempotency.ts parseIdempotencyKey): an sf-string of 1 to 255 characters. */
+export const IDEMPOTENCY_KEY_PATTERN = '^"(?:[\\x20\\x21\\x23-\\x5b\\x5d-\\x7e]|\\\\["\\\\]){1,255}"$'
+
 /** A strong ETag: the record's version in quotes. */
 export const ETAG_PATTERN = '^"[0-9]+"$'
 
@@ -118,6 +121,18 @@ const NotReady = Type.Object(
 
 const ref = (name: string): Json => ({ $ref: `#/components/schemas/${name}` })
 
+/** GET /guid?user=: one page of a user's GUIDs (src/http/list-route.ts). */
+const guidPage = (): Json => ({
+  type: 'object',
+  description: "A page of one user's live GUIDs, in ascending GUID order, each as GET answers its body (the version is not in it: GET or HEAD a GUID for its ETag).",
+  properties: {
+    items: { type: 'array', items: ref('GuidRecord'), maxItems: 1000 },
+    next: { anyOf: [{ type: 'string', pattern: '^[A-Za-z0-9_-]+$' }, { type: 'null' }], description: 'The cursor of the next page (also in `Link: rel="next"`), or null on the last page.' },
+  },
+  required: ['items', 'next'],
+  additionalProperties: false,
+})
+
 const withoutUndefined = (o: Json): Json => JSON.parse(JSON.stringify(o))
 
 /** components.schemas: the model's schemas (leaves referenced by $ref), the problem and the probes' answers. */
@@ -150,5 +165,6 @@ export const schemaComponents = (): Record<string, Json> => {
       next: { type: 'string', description: 'The position to pass as `after` for the next page (the same as `after` when nothing new was found).' },
     },
   }
+  out.GuidPage = guidPage()
   return out
 }

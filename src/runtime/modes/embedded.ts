@@ -1,4 +1,5 @@
 import { GroupCommitJournal } from '../../adapters/sqlite/group-commit'
+import { SqliteIdempotency } from '../../adapters/sqlite/idempotency'
 import { SqliteStore } from '../../adapters/sqlite/store'
 import { WriteHealth } from '../../ops/write-health'
 import type { Config } from '../config'
@@ -43,8 +44,9 @@ export const embeddedMode = (options: EmbeddedOptions, deps: ModeDeps): Mode => 
     health,
   })
   lifecycle.onClose('journal', () => journal.close())
+  const idempotency = new SqliteIdempotency(store.kept, clock, health)
   // The change feed's log lives in the same file, written in the same transactions.
   const log = store.openEventLog({ clock, retentionSeconds: options.eventsRetentionSeconds })
   const feed = { log, due: (nowSec: number, limit: number) => store.dueExpiries(nowSec, limit) }
-  return { name: 'embedded', journal, store, sharedWriters: false, checks: [storeCheck(store, health)], feed, latestFromStore: true }
+  return { name: 'embedded', journal, store, idempotency, sharedWriters: false, checks: [storeCheck(store, health)], feed, latestFromStore: true }
 }

@@ -3,6 +3,8 @@ import type { EventLog } from '../../data/feed'
 import type { Journal } from '../../data/journal'
 import type { RateLimit } from '../../data/rate-limit'
 import type { Store } from '../../data/store'
+import type { ReadBarrier } from '../../data/user-index'
+import type { IdempotencyStore } from '../../data/idempotency'
 import type { CacheTier } from '../../data/tier'
 import type { Clock } from '../../domain/clock'
 import type { Logger } from '../../ops/logger'
@@ -18,6 +20,10 @@ export interface Mode {
   store: Store
   /** The tier every instance shares (Redis), when there is one. */
   shared?: CacheTier
+  /** Where Idempotency-Key answers and claims are kept. */
+  idempotency: IdempotencyStore
+  /** What a listing waits for before it reads the store (Redis modes: the flusher). */
+  barrier?: ReadBarrier
   /** Other instances write the same GUIDs: this instance's LRU may trail them. */
   sharedWriters: boolean
   checks: ReadinessCheck[]

@@ -1,7 +1,9 @@
 import { reportServerFit } from '../../adapters/mongo/fit'
 import { WriteHealth } from '../../ops/write-health'
 import type { Config } from '../config'
+import type { MongoStore } from '../../adapters/mongo/store'
 import type { Mode, ModeDeps } from './mode'
+import { idempotencyLeaseMs } from './idempotency-lease'
 import { type MongoStoreOptions, mongoStoreOptions, openMongoStore } from './open-store'
 import { storeCheck } from './store-check'
 
@@ -18,6 +20,10 @@ export interface MongoModeOptions {
   lruTtlMs: number
   /** EVENTS_RETENTION_SECONDS: how long the change feed keeps events. */
   eventsRetentionSeconds: number
+  /** How long an Idempotency-Key claim holds without an answer (idempotency-lease.ts). */
+  idempotencyLeaseMs: number
+  /** IDEMPOTENCY_TTL_SECONDS: how long a key's document lives. */
+  idempotencyTtlSeconds: number
 }
 
 export const mongoOptions = (config: Config, url: string): MongoModeOptions => ({
@@ -25,6 +31,8 @@ export const mongoOptions = (config: Config, url: string): MongoModeOptions => (
   writeConcern: config.MONGODB_WRITE_CONCERN === 'majority' ? 'majority' : Number(config.MONGODB_WRITE_CONCERN),
   lruTtlMs: config.LRU_TTL_MS ?? LRU_TTL_MS,
   eventsRetentionSeconds: config.EVENTS_RETENTION_SECONDS,
+  idempotencyLeaseMs: idempotencyLeaseMs(config),
+  idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
 })
 
 /**
@@ -35,7 +43,7 @@ export const mongoOptions = (config: Config, url: string): MongoModeOptions => (
 export const mongoMode = async (options: MongoModeOptions, deps: ModeDeps): Promise<Mode> => {
   const { lru, clock, logger, lifecycle } = deps
   // The driver is loaded only in the modes that use it.
-  const { MongoJournal } = await import('../../adapters/mongo/journal')
+  const [{ MongoJournal }, { MongoIdempotency }] = await Promise.all([import('../../adapters/mongo/journal'), import('../../adapters/mongo/idempotency')])
   const store = deps.store ?? (await openMongoStore(options.store, logger))
   lifecycle.onClose('store', () => store.close())
   reportServerFit(store, deps.metrics.registry, logger)
@@ -48,17 +56,32 @@ export const mongoMode = async (options: MongoModeOptions, deps: ModeDeps): Prom
     uncertain: (guid) => lru.forget(guid),
   })
   lifecycle.onClose('journal', () => journal.close())
+  // MongoJournal.over has checked that the store is the MongoDB store itself.
+  const idempotency = new MongoIdempotency(store as MongoStore, {
+    clock,
+    writeConcern: { w: options.writeConcern, journal: true },
+    leaseMs: options.idempotencyLeaseMs,
+    ttlSeconds: options.idempotencyTtlSeconds,
+  })
+  const view = journal.view
+  // The sweep also deletes expired Idempotency-Key documents.
+  const swept = {
+    ...view,
+    sweepExpired: async (nowSec: number, limit: number) => {
+      const n = await view.sweepExpired(nowSec, limit)
+      await idempotency.sweep(nowSec, limit)
+      return n
+    },
+  }
   // The change feed: each write's changes ride in its document's outbox; a sequencer gives them positions (adapters/mongo/events.ts).
   const { MongoEventLog } = await import('../../adapters/mongo/events')
-  const { MongoStore } = await import('../../adapters/mongo/store')
-  if (!(store instanceof MongoStore)) throw new Error('MongoDB-only mode needs the MongoDB store itself')
   const log = new MongoEventLog({
-    connected: () => store.connected(),
+    connected: () => (store as MongoStore).connected(),
     clock,
     retentionSeconds: options.eventsRetentionSeconds,
     writeConcern: { w: options.writeConcern, journal: true },
     logger,
   })
   const feed = { log, due: (nowSec: number, limit: number) => log.due(nowSec, limit) }
-  return { name: 'mongodb', journal, store: journal.view, sharedWriters: true, checks: [storeCheck(store, health)], feed, latestFromStore: true }
+  return { name: 'mongodb', journal, store: swept, idempotency, sharedWriters: true, checks: [storeCheck(store, health)], feed, latestFromStore: true }
 }

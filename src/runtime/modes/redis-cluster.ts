@@ -22,8 +22,10 @@ export const redisClusterOptions = (config: Config, nodes: string): RedisCluster
 
 /** The cluster client and the parts over it, loaded only in this mode. */
 const loadAdapters = async () => {
-  const [client, keys, journal, partitionCount, partitionedFlusher, probes, rateLimit, shardedInvalidation, tier] = await Promise.all([
+  const [barrier, client, idempotency, keys, journal, partitionCount, partitionedFlusher, probes, rateLimit, shardedInvalidation, tier] = await Promise.all([
+    import('../../adapters/redis/barrier'),
     import('../../adapters/redis/client'),
+    import('../../adapters/redis/idempotency'),
     import('../../adapters/redis/keys'),
     import('../../adapters/redis/journal'),
     import('../../adapters/redis/partition-count'),
@@ -33,7 +35,7 @@ const loadAdapters = async () => {
     import('../../adapters/redis/sharded-invalidation'),
     import('../../adapters/redis/tier'),
   ])
-  return { ...client, ...keys, ...journal, ...partitionCount, ...partitionedFlusher, ...probes, ...rateLimit, ...shardedInvalidation, ...tier }
+  return { ...barrier, ...client, ...idempotency, ...keys, ...journal, ...partitionCount, ...partitionedFlusher, ...probes, ...rateLimit, ...shardedInvalidation, ...tier }
 }
 
 /**
@@ -45,7 +47,8 @@ const loadAdapters = async () => {
  */
 export const redisClusterMode = async (options: RedisClusterModeOptions, deps: ModeDeps): Promise<Mode> => {
   const { lru, clock, logger, metrics, lifecycle, instanceId } = deps
-  const { checkPartitions, clusterKeys, clusterProbes, connectCluster, PartitionedFlusher, RedisJournal, RedisRateLimit, RedisTier, ShardedInvalidation } = await loadAdapters()
+  const { checkPartitions, clusterKeys, clusterProbes, connectCluster, JournalBarrier, PartitionedFlusher, RedisIdempotency, RedisJournal, RedisRateLimit, RedisTier, ShardedInvalidation } =
+    await loadAdapters()
   const store = deps.store ?? (await openStore(options.store, logger))
   lifecycle.onClose('store', () => store.close())
   reportServerFit(store, metrics.registry, logger)
@@ -137,5 +140,10 @@ export const redisClusterMode = async (options: RedisClusterModeOptions, deps: M
       onFallback: (failing, error) =>
         failing ? logger.warn({ err: error }, "rate limit: Redis does not answer; this instance's own buckets decide until it does") : logger.info('rate limit: shared buckets in Redis decide again'),
     })
-  return { name: 'redis', journal, store, shared, sharedWriters: true, checks, sharedRateLimit }
+  // A listing waits for every partition's flusher to have stored what it held at arrival.
+  const barrier = new JournalBarrier({ client: main, keys, waitMs: options.listFlushWaitMs, timeoutMs: options.timeoutMs })
+  // Idempotency-Key on the cluster: the answer is kept right after the write, not by the write's
+  // script, which runs on the GUID's slot (docs/listing-and-idempotency.md, docs/cluster.md).
+  const idempotency = new RedisIdempotency({ client: main, keys, timeoutMs: options.timeoutMs, leaseMs: options.idempotencyLeaseMs, keptWithWrite: false, health: journalHealth })
+  return { name: 'redis', journal, store, shared, barrier, idempotency, sharedWriters: true, checks, sharedRateLimit }
 }

@@ -4,6 +4,7 @@ import type { ReadinessCheck } from '../../ops/readiness'
 import { WriteHealth } from '../../ops/write-health'
 import type { Config } from '../config'
 import type { Mode, ModeDeps } from './mode'
+import { idempotencyLeaseMs } from './idempotency-lease'
 import { mongoStoreOptions, openStore, type StoreOptions, sqliteOptions } from './open-store'
 import { storeCheck } from './store-check'
 
@@ -28,6 +29,10 @@ export interface RedisModeOptions {
   waitTimeoutMs: number
   /** EVENTS_RETENTION_SECONDS: how long the change feed keeps events. */
   eventsRetentionSeconds: number
+  /** Longest a listing waits for the flusher (LIST_FLUSH_WAIT_MS). */
+  listFlushWaitMs: number
+  /** How long an Idempotency-Key claim holds without an answer (idempotency-lease.ts). */
+  idempotencyLeaseMs: number
 }
 
 export const redisOptions = (config: Config, url: string): RedisModeOptions => ({
@@ -46,14 +51,18 @@ export const redisOptions = (config: Config, url: string): RedisModeOptions => (
   waitReplicas: config.REDIS_WAIT_REPLICAS,
   waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
   eventsRetentionSeconds: config.EVENTS_RETENTION_SECONDS,
+  listFlushWaitMs: config.LIST_FLUSH_WAIT_MS,
+  idempotencyLeaseMs: idempotencyLeaseMs(config),
 })
 
 /** The Redis client and the parts over it, loaded only in this mode. */
 const loadAdapters = async () => {
-  const [client, events, flusher, invalidation, journal, keys, probes, rateLimit, tier] = await Promise.all([
+  const [barrier, client, events, flusher, idempotency, invalidation, journal, keys, probes, rateLimit, tier] = await Promise.all([
+    import('../../adapters/redis/barrier'),
     import('../../adapters/redis/client'),
     import('../../adapters/redis/events'),
     import('../../adapters/redis/flusher'),
+    import('../../adapters/redis/idempotency'),
     import('../../adapters/redis/invalidation'),
     import('../../adapters/redis/journal'),
     import('../../adapters/redis/keys'),
@@ -61,7 +70,7 @@ const loadAdapters = async () => {
     import('../../adapters/redis/rate-limit'),
     import('../../adapters/redis/tier'),
   ])
-  return { ...client, ...events, ...flusher, ...invalidation, ...journal, ...keys, ...probes, ...rateLimit, ...tier }
+  return { ...barrier, ...client, ...events, ...flusher, ...idempotency, ...invalidation, ...journal, ...keys, ...probes, ...rateLimit, ...tier }
 }
 
 /**
@@ -71,7 +80,7 @@ const loadAdapters = async () => {
  */
 export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Promise<Mode> => {
   const { lru, clock, logger, metrics, lifecycle, instanceId } = deps
-  const { connectRedis, Flusher, Invalidation, RedisEventLog, RedisJournal, RedisRateLimit, redisKeys, redisProbes, RedisTier } = await loadAdapters()
+  const { connectRedis, Flusher, Invalidation, JournalBarrier, RedisEventLog, RedisIdempotency, RedisJournal, RedisRateLimit, redisKeys, redisProbes, RedisTier } = await loadAdapters()
   const store = deps.store ?? (await openStore(options.store, logger))
   lifecycle.onClose('store', () => store.close())
   reportServerFit(store, metrics.registry, logger)
@@ -162,6 +171,8 @@ export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Prom
       onFallback: (failing, error) =>
         failing ? logger.warn({ err: error }, "rate limit: Redis does not answer; this instance's own buckets decide until it does") : logger.info('rate limit: shared buckets in Redis decide again'),
     })
+  const barrier = new JournalBarrier({ client: main, keys, waitMs: options.listFlushWaitMs, timeoutMs: options.timeoutMs })
+  const idempotency = new RedisIdempotency({ client: main, keys, timeoutMs: options.timeoutMs, leaseMs: options.idempotencyLeaseMs, health: journalHealth })
   // The change feed: a stream the journal's script appends to; its own connection follows it.
   const log = new RedisEventLog({ client: main, followClient: feedClient, keys, timeoutMs: options.timeoutMs, retentionSeconds: options.eventsRetentionSeconds, clock, logger })
   const feed = {
@@ -169,5 +180,5 @@ export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Prom
     due: (nowSec: number, limit: number) => log.due(nowSec, limit),
     dismiss: (guid: string, nowSec: number) => log.dismiss(guid, nowSec),
   }
-  return { name: 'redis', journal, store, shared, sharedWriters: true, checks, sharedRateLimit, feed }
+  return { name: 'redis', journal, store, shared, barrier, idempotency, sharedWriters: true, checks, sharedRateLimit, feed }
 }

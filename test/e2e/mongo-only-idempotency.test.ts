@@ -1,0 +1,158 @@
+import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
+import { MongoClient } from 'mongodb'
+import { ManualClock } from '../../src/domain/clock'
+import { fingerprintOf } from '../../src/http/fingerprint'
+import { createTestApp, type TestApp } from '../support/app'
+import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
+import { expectProblem } from '../support/http'
+import { expectReplay } from '../support/idempotency-contract'
+import { freshUser, listPage } from '../support/listing-contract'
+
+/**
+ * MongoDB-only mode keeps a keyed write's answer after the write (no transaction holds both),
+ * so what a kill -9 between them leaves is a claim with no answer. These tests leave exactly
+ * that in MongoDB, as a request that died would, and retry with the key on an injected clock:
+ * the claim holds (409) until its lease ends, then the retry takes it over with the claim's
+ * GUID and makes exactly one GUID, whether or not the dead request's create had landed.
+ */
+
+const enabled = ferretdbSuites('MongoDB-only Idempotency-Key takeover')
+let ferret: TestFerretdb
+let app: TestApp
+let raw: MongoClient
+const DB = `guidd_idem_${process.pid}`
+/** REQUEST_TIMEOUT_MS 1000: the lease is 2 s. */
+const LEASE_MS = 2_000
+
+beforeAll(async () => {
+  if (!enabled) return
+  ferret = await startFerretdb()
+  raw = await new MongoClient(ferret.url).connect()
+  app = await createTestApp({ MONGODB_URL: ferret.url, MONGODB_DB: DB, REQUEST_TIMEOUT_MS: '1000' }, { clock: new ManualClock(Date.now()) })
+}, FERRETDB_BUILD_TIMEOUT_MS + 60_000)
+
+afterAll(async () => {
+  if (!enabled) return
+  await app?.close()
+  await raw?.close()
+  await ferret?.dispose()
+})
+
+const guidOf = () => crypto.randomUUID().replaceAll('-', '').toUpperCase()
+
+/** Leaves in MongoDB the claim of a request under `key` whose request died (by default `POST /guid {user}` with the GUID it fixed). */
+const deadClaim = async (
+  key: string,
+  user: string,
+  guid: string,
+  request: { method: string; path: string; body: object } = { method: 'POST', path: '/guid', body: { user } },
+  extra: object = {},
+): Promise<void> => {
+  const fingerprint = fingerprintOf({ method: request.method, path: request.path, ifMatch: null, ifNoneMatch: null, body: new TextEncoder().encode(JSON.stringify(request.body)) })
+  const now = app.clock.now()
+  await raw
+    .db(DB)
+    .collection<Record<string, unknown> & { _id: string }>('idempotency')
+    .insertOne({ _id: `-:${key}`, fingerprint, state: 'in-flight', token: 'dead', guid, leaseUntil: new Date(now + LEASE_MS), expireAt: new Date(now + 86_400_000), ...extra })
+}
+
+const retry = (key: string, user: string) => app.req('POST', '/guid', { user }, { 'idempotency-key': `"${key}"` })
+
+describe.if(enabled)('MongoDB-only: a keyed create killed between its write and its answer', () => {
+  test('the claim holds until its lease ends; the retry then answers the create that landed: one GUID', async () => {
+    const key = `landed-${Date.now()}`
+    const user = freshUser()
+    const guid = guidOf()
+    await deadClaim(key, user, guid)
+    // The dead request's create, which landed.
+    expect((await app.req('POST', '/guid', { guid, user })).status).toBe(201)
+    const held = await retry(key, user)
+    expect(held.headers.get('retry-after')).toBe('1')
+    await expectProblem(held, 409, 'idempotency-key-in-flight')
+    app.clock.advance(LEASE_MS + 1)
+    const answered = await retry(key, user)
+    expect(answered.status).toBe(201)
+    expect(answered.headers.get('location')).toBe(`/guid/${guid}`)
+    expect(((await answered.clone().json()) as { guid: string }).guid).toBe(guid)
+    await expectReplay(answered, await retry(key, user))
+    expect((await listPage(app.req, user)).items.map((i) => i.guid)).toEqual([guid])
+  })
+
+  test('a claim whose request died before its write: the retry creates the GUID the claim fixed', async () => {
+    const key = `unwritten-${Date.now()}`
+    const user = freshUser()
+    const guid = guidOf()
+    await deadClaim(key, user, guid)
+    app.clock.advance(LEASE_MS + 1)
+    const answered = await retry(key, user)
+    expect(answered.status).toBe(201)
+    expect(answered.headers.get('location')).toBe(`/guid/${guid}`)
+    await expectReplay(answered, await retry(key, user))
+    expect((await listPage(app.req, user)).items.map((i) => i.guid)).toEqual([guid])
+  })
+
+  test("another request under a dead claim's key is still 422", async () => {
+    const key = `other-${Date.now()}`
+    const user = freshUser()
+    await deadClaim(key, user, guidOf())
+    app.clock.advance(LEASE_MS + 1)
+    await expectProblem(await retry(key, `${user} (another body)`), 422, 'idempotency-key-reused')
+    expect((await listPage(app.req, `${user} (another body)`)).items).toEqual([])
+  })
+})
+
+describe.if(enabled)('MongoDB-only: a keyed PATCH killed after it recorded its intent', () => {
+  const patchBody = { user: 'patched' }
+
+  test('its write landed: the retry after the lease replays the answer the intent recorded, and nothing is written again', async () => {
+    const key = `intent-landed-${Date.now()}`
+    const created = await app.req('POST', '/guid', { user: freshUser() })
+    const { guid, expire } = (await created.json()) as { guid: string; expire: number }
+    // The dead request's PATCH, which landed.
+    const patched = await app.req('PATCH', `/guid/${guid}`, patchBody)
+    expect(patched.status).toBe(200)
+    const etag = patched.headers.get('etag')!
+    const version = Number(JSON.parse(etag))
+    const answer = JSON.stringify({ status: 200, body: JSON.stringify({ guid, user: 'patched', expire }), etag })
+    await deadClaim(key, '', guid, { method: 'PATCH', path: `/guid/${guid}`, body: patchBody }, { intent: { guid, version, answer } })
+    app.clock.advance(LEASE_MS + 1)
+    const retried = await app.req('PATCH', `/guid/${guid}`, patchBody, { 'idempotency-key': `"${key}"` })
+    expect(retried.status).toBe(200)
+    expect(retried.headers.get('idempotent-replayed')).toBe('true')
+    expect(retried.headers.get('etag')).toBe(etag)
+    expect(await retried.json()).toEqual({ guid, user: 'patched', expire })
+    // Still the landed version: a write conditional on it succeeds.
+    expect((await app.req('PATCH', `/guid/${guid}`, { user: 'after' }, { 'if-match': etag })).status).toBe(200)
+  })
+
+  test('its write did not land: the retry runs it', async () => {
+    const key = `intent-unwritten-${Date.now()}`
+    const created = await app.req('POST', '/guid', { user: freshUser() })
+    const { guid, expire } = (await created.json()) as { guid: string; expire: number }
+    const version = Number(JSON.parse(created.headers.get('etag')!)) + 1
+    const answer = JSON.stringify({ status: 200, body: JSON.stringify({ guid, user: 'patched', expire }), etag: `"${version}"` })
+    await deadClaim(key, '', guid, { method: 'PATCH', path: `/guid/${guid}`, body: patchBody }, { intent: { guid, version, answer } })
+    app.clock.advance(LEASE_MS + 1)
+    const retried = await app.req('PATCH', `/guid/${guid}`, patchBody, { 'idempotency-key': `"${key}"` })
+    expect(retried.status).toBe(200)
+    expect(retried.headers.get('idempotent-replayed')).toBeNull()
+    expect(retried.headers.get('etag')).toBe(`"${version}"`)
+    await expectReplay(retried, await app.req('PATCH', `/guid/${guid}`, patchBody, { 'idempotency-key': `"${key}"` }))
+  })
+
+  test('once answered, the claim holds the answer and no longer its intent', async () => {
+    const created = await app.req('POST', '/guid', { user: freshUser() })
+    const { guid } = (await created.json()) as { guid: string }
+    const key = `intent-recorded-${Date.now()}`
+    const answered = await app.req('PATCH', `/guid/${guid}`, patchBody, { 'idempotency-key': `"${key}"` })
+    expect(answered.status).toBe(200)
+    // Answered: the claim is done, its intent gone, its answer the one given.
+    const doc = await raw
+      .db(DB)
+      .collection<Record<string, unknown> & { _id: string }>('idempotency')
+      .findOne({ _id: `-:${key}` })
+    expect(doc).toMatchObject({ state: 'done' })
+    expect(doc?.intent).toBeUndefined()
+    expect(JSON.parse(String(doc?.answer))).toMatchObject({ status: 200, etag: answered.headers.get('etag') })
+  })
+})
