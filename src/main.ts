@@ -84,7 +84,12 @@ process.on('unhandledRejection', (error) => void fatal(error))
 let server: Server<unknown> | undefined
 let runtime: Runtime
 try {
-  runtime = await createRuntime(config, { logger, clientAddress: (request) => server?.requestIP(request)?.address })
+  runtime = await createRuntime(config, {
+    logger,
+    clientAddress: (request) => server?.requestIP(request)?.address,
+    // An event stream is silent between heartbeats by design: IDLE_TIMEOUT_SECONDS is for stalled requests.
+    exemptFromIdleTimeout: (request) => server?.timeout(request, 0),
+  })
 } catch (error) {
   if (!(error instanceof ConfigError)) await fatal(error)
   console.error(`guidd: ${(error as ConfigError).message}`)
@@ -127,6 +132,8 @@ const shutdown = async (signal: string): Promise<void> => {
   runtime.readiness.draining = true
   const live = server!
   const deadline = new Deadline(config.SHUTDOWN_TIMEOUT_MS)
+  // Event streams never finish on their own: end them, so stop(false) waits only for real requests.
+  await runtime.endStreams()
   // Stop accepting and let in-flight requests finish (a body still arriving has not reached
   // an actor yet, so the journal must stay open until the server is done), within the deadline.
   if ((await withTimeout(live.stop(false), deadline.remainingMs)) === TIMED_OUT) {

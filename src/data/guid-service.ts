@@ -6,7 +6,8 @@ import { invalid, overloaded, ServiceError } from '../domain/errors'
 import type { Records } from './records'
 import { VersionConflict } from './journal'
 import { parseExpire } from '../domain/expire'
-import { type CreateBody, isLive, type PatchBody, type StoredRecord, type UpsertBody } from '../domain/model'
+import { changesOf, expiryTombstone } from '../domain/change'
+import { type CreateBody, isLive, type PatchBody, type Stored, type StoredRecord, type UpsertBody } from '../domain/model'
 import { generateGuid, normaliseGuid } from '../domain/normalise'
 
 export interface GuidServiceDeps {
@@ -99,6 +100,20 @@ export class GuidService {
     return this.transact(guid, false, (state, now) => decideRemove(state, now, { guid, pre }, this.deps), keyed)
   }
 
+  /**
+   * Records the expiry of a GUID whose expire has passed (the expiry sweep, data/expirer.ts):
+   * a tombstone and its `expired` change, through the same actor and compare-and-set as any
+   * write, so the change is ordered among the GUID's others and recorded once across
+   * instances (a write that got there first recorded it itself: domain/change.ts). True when
+   * this call recorded it.
+   */
+  expire(guid: string): Promise<boolean> {
+    return this.transact(guid, false, (_state, now, stored) => {
+      const next = expiryTombstone(stored, now, this.deps.tombstoneTtlSeconds)
+      return next === undefined ? { result: false } : { next, result: true }
+    })
+  }
+
   /** `expire` as Unix seconds, validated before the actor is entered or anything is loaded. */
   private expireOf(raw: CreateBody['expire']): number | undefined {
     return raw === undefined ? undefined : parseExpire(raw, nowSeconds(this.deps.clock))
@@ -109,15 +124,16 @@ export class GuidService {
    * generated), so there is nothing to load. On a lost compare-and-set, forget this
    * instance's copy, reload and decide again.
    */
-  private transact<T>(guid: string, fresh: boolean, decide: (state: State, now: number) => Decision<T>, keyed?: KeyedWrite): Promise<T> {
+  private transact<T>(guid: string, fresh: boolean, decide: (state: State, now: number, stored: Stored | null) => Decision<T>, keyed?: KeyedWrite): Promise<T> {
     const attempt = async (): Promise<T> => {
       let verified = !this.deps.records.localMayTrail
       for (let round = 0; ; round++) {
         const now = nowSeconds(this.deps.clock)
-        const state = fresh && round === 0 ? stateOf(null, now) : stateOf(await this.deps.records.load(guid, now), now)
+        const stored = fresh && round === 0 ? null : await this.deps.records.load(guid, now)
+        const state = stateOf(stored, now)
         let decision: Decision<T>
         try {
-          decision = decide(state, now)
+          decision = decide(state, now, stored)
         } catch (error) {
           // A refusal (404, 409, 412) is not checked by the journal's compare-and-set, so it
           // must not rest on a copy that may trail another instance's write: decide it again
@@ -134,7 +150,8 @@ export class GuidService {
           // elsewhere what the write makes and answers is recorded first (KeyedWrite.intend).
           const keep = keyed?.keepWithWrite ? { id: keyed.id, fingerprint: keyed.fingerprint, answer: keyed.answer(result), expire: keyed.expire } : undefined
           if (keyed?.intend !== undefined) await keyed.intend({ guid: next.guid, version: next.version, answer: keyed.answer(result) })
-          await this.deps.records.commit(keep === undefined ? { next, prevVersion: state.version } : { next, prevVersion: state.version, keep }, now)
+          const changes = changesOf(stored, next, now)
+          await this.deps.records.commit(keep === undefined ? { next, prevVersion: state.version, changes } : { next, prevVersion: state.version, changes, keep }, now)
           if (keep !== undefined) keyed!.committed = true
           return result
         } catch (error) {

@@ -27,6 +27,8 @@ export interface RecordsDeps {
    * copies may trail their acknowledged writes by the invalidation delay (or the LRU lifetime).
    */
   sharedWriters?: boolean
+  /** The store is the journal (it holds every acknowledged write): read its latest state, expired or not (Store.getLatest). */
+  latestFromStore?: boolean
 }
 
 /**
@@ -68,7 +70,9 @@ export class Records {
       if (found.kind === 'hit') return this.fill(guid, depth, found.stored, nowSec)
       if (found.kind === 'absent') return this.fill(guid, depth, null, nowSec)
     }
-    return this.fill(guid, depth, await this.deps.store.get(guid, nowSec), nowSec)
+    const { store } = this.deps
+    const latest = this.deps.latestFromStore === true ? store.getLatest?.(guid) : undefined
+    return this.fill(guid, depth, await (latest ?? store.get(guid, nowSec)), nowSec)
   }
 
   /** Whether this instance's copy of the GUID is near the end of its lifetime (see LocalTier.refreshDue). */

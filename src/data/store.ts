@@ -24,6 +24,12 @@ export interface Store extends UserIndex {
   /** The unexpired record or tombstone, or null. Never an expired one, whatever the store's own TTL lag. */
   get(guid: string, nowSec: number): Promise<Stored | null>
   /**
+   * The latest state, expired or not (optional; the data path prefers it to `get`): a write over
+   * a record whose expire has passed must know it to record that expiry in the change feed
+   * (domain/change.ts), and the expiry sweep must see what it replaces.
+   */
+  getLatest?(guid: string): Promise<Stored | null>
+  /**
    * Apply a batch; outcomes in input order. Throws when the batch as a whole could not be
    * applied (store unreachable): the caller retries it, which the version guard makes safe.
    */

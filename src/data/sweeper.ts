@@ -8,6 +8,11 @@ export interface SweeperOptions {
   clock: Clock
   logger: Logger
   onSwept?: (count: number) => void
+  /**
+   * Unix seconds up to which expired records may go (the expiry sweep's progress, data/expirer.ts):
+   * a record whose expiry the change feed has not told yet is kept. Unset: up to now.
+   */
+  horizon?: () => number
 }
 
 /** Most batches one sweep runs before it yields to the next interval. */
@@ -36,7 +41,8 @@ export class Sweeper {
   async sweepOnce(): Promise<number> {
     let total = 0
     for (let i = 0; i < MAX_BATCHES_PER_SWEEP && !this.stopped; i++) {
-      const deleted = await this.store.sweepExpired(nowSeconds(this.options.clock), this.options.batch)
+      const now = nowSeconds(this.options.clock)
+      const deleted = await this.store.sweepExpired(Math.min(now, this.options.horizon?.() ?? now), this.options.batch)
       total += deleted
       if (deleted < this.options.batch) break
       await new Promise((resolve) => setImmediate(resolve))

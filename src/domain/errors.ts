@@ -21,6 +21,8 @@ export type ServiceErrorKind =
   | 'guid-exists'
   /** If-Match / If-None-Match does not hold. */
   | 'precondition-failed'
+  /** A change feed position older than the feed keeps: list again, then follow from the head. */
+  | 'position-gone'
   /** Too much work queued (one GUID's mailbox, the write-behind journal): retry later. */
   | 'overloaded'
   /** A backing service cannot answer or cannot write, or the service is shutting down: retry later. */

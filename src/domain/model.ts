@@ -129,6 +129,28 @@ export const INCARNATION_SPAN = 1_000_000
 
 export const firstVersion = (nowSec: number, knownVersion: number): number => Math.max(knownVersion + 1, nowSec * INCARNATION_SPAN + 1)
 
+// The change feed (GET /events): what a write records beside itself; domain/change.ts derives it.
+/** What happened to a GUID, as the change feed (GET /events) tells it. */
+export const ChangeType = Type.Union([Type.Literal('created'), Type.Literal('updated'), Type.Literal('deleted'), Type.Literal('expired')], {
+  description: '`created` (also a create over an expired or deleted GUID), `updated`, `deleted`, `expired` (reported once, within seconds after `expire`).',
+})
+export type ChangeType = Static<typeof ChangeType>
+
+/**
+ * One change as a write records it, beside the write itself and atomically with it (so the feed
+ * never tells a state reads will not see). `user` is kept for the `?user=` filter, also for
+ * deleted and expired, whose own state (a tombstone) has none.
+ */
+export interface Change {
+  type: ChangeType
+  guid: string
+  /** The version the change produced: the new ETag for created and updated; for deleted and expired, the tombstone's (above every version the record had). */
+  version: number
+  user: string
+  /** The record for created and updated. */
+  record?: StoredRecord
+}
+
 /**
  * A change to one GUID, as the journal and the durable stores see it: the state it leaves
  * (a record, or a tombstone for a delete) and the version it was computed from (0: none),
@@ -137,6 +159,8 @@ export const firstVersion = (nowSec: number, knownVersion: number): number => Ma
 export interface Mutation {
   next: Stored
   prevVersion: number
+  /** What the change feed records with this write, atomically with it ; none for writes the feed does not tell. */
+  changes?: Change[]
   /** An Idempotency-Key answer to keep with the write, where the journal can (data/idempotency.ts). */
   keep?: { id: string; fingerprint: string; answer: string; expire: number }
 }

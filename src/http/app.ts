@@ -13,6 +13,7 @@ import type { Deadlines } from './deadlines'
 import { openApiDocument } from './docs/openapi-document'
 import { docsRoutes } from './docs-routes'
 import { Guard } from './guard'
+import { type EventsRouteOptions, eventsRoutes } from './events-routes'
 import { guidRoutes } from './guid-routes'
 import { listRoute } from './list-route'
 import { observer } from './observe'
@@ -53,6 +54,8 @@ export interface AppDeps {
   clientAddress?: ClientAddress
   /** Share of 2xx request log lines written (LOG_SAMPLE_2XX); 1 or undefined = every line. */
   logSample2xx?: number
+  /** The change feed (GET /events); absent: no such route. */
+  feed?: EventsRouteOptions
 }
 
 export interface App {
@@ -102,6 +105,7 @@ export const createApp = (deps: AppDeps): App => {
   const table = new RouteTable([
     listRoute(deps.listing),
     ...guidRoutes(deps.service, { ...deps.idempotency, keys, replayed: () => metrics.idempotentReplaysTotal.inc() }),
+    ...(deps.feed === undefined ? [] : eventsRoutes(deps.feed)),
     ...opsRoutes(deps.readiness, metrics, opsPolicy),
     ...docsRoutes(opsPolicy, document),
   ])

@@ -19,6 +19,7 @@ export const catalogue = {
   'guid-exists': { status: 409, title: 'The GUID already exists' },
   'idempotency-key-in-flight': { status: 409, title: 'A request with this Idempotency-Key is in progress' },
   'precondition-failed': { status: 412, title: 'The precondition failed' },
+  'position-gone': { status: 410, title: 'The feed position is no longer kept' },
   'payload-too-large': { status: 413, title: 'The body is too large' },
   'unsupported-media-type': { status: 415, title: 'The body must be application/json' },
   'idempotency-key-reused': { status: 422, title: 'The Idempotency-Key was used for another request' },

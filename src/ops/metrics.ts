@@ -95,6 +95,13 @@ export class Metrics {
     registerCollector(this.registry, 'guidd_journal_oldest_age_seconds', 'Age of the oldest unflushed journal entry (0 when empty).', 'gauge', async () => one((await state()).oldestAgeSeconds))
   }
 
+  /** The change feed's figures (GET /events), read at scrape time. */
+  watchFeed(feed: { streams(): number; followed(): number; expired(): number }): void {
+    registerCollector(this.registry, 'guidd_event_streams', 'Change feed streams (GET /events) this instance serves now.', 'gauge', () => one(feed.streams()))
+    registerCollector(this.registry, 'guidd_events_followed_total', "Change feed events this instance's follower received from the event log.", 'counter', () => one(feed.followed()))
+    registerCollector(this.registry, 'guidd_expiries_recorded_total', 'Expiries this instance recorded in the change feed (the expiry sweep).', 'counter', () => one(feed.expired()))
+  }
+
   /** One answered request outside the route handlers' own stats (errors before routing, docs). */
   observeRequest(method: string, route: string, status: number, seconds: number): void {
     this.http.forRoute(method, route).observe(status, seconds)

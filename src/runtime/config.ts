@@ -95,6 +95,12 @@ export const Config = Type.Object(
     JOURNAL_MAX_LAG: Int({ minimum: 1, default: 100_000, description: 'Write-behind: unflushed mutations past which writes get 503.' }),
     JOURNAL_CLAIM_IDLE_MS: Int({ minimum: 1, default: 30_000, description: 'Write-behind: journal entries pending this long on another instance are claimed.' }),
     JOURNAL_MAX_ATTEMPTS: Int({ minimum: 1, default: 5, description: 'Write-behind: store rejections of one entry before it is dead-lettered.' }),
+    EVENTS_RETENTION_SECONDS: Int({
+      minimum: 1,
+      default: 86_400,
+      description: 'How long the change feed (GET /events) keeps events; a consumer resuming from an older position gets 410 and lists again.',
+    }),
+    MAX_EVENT_STREAMS: Int({ minimum: 1, default: 1_000, description: 'Most change feed streams one instance serves at once (503 with Retry-After beyond).' }),
     LIST_FLUSH_WAIT_MS: Int({
       minimum: 1,
       maximum: 60_000,

@@ -6,6 +6,8 @@ import { ListingService } from '../data/listing-service'
 import { Records } from '../data/records'
 import type { Journal } from '../data/journal'
 import type { Store } from '../data/store'
+import { Expirer } from '../data/expirer'
+import { FeedHub } from '../data/feed-hub'
 import { Sweeper } from '../data/sweeper'
 import { type Clock, systemClock, TIMED_OUT, withTimeout } from '../domain/clock'
 import { ApiKeys } from '../http/api-keys'
@@ -15,6 +17,7 @@ import { Cors } from '../http/cors'
 import { Deadlines } from '../http/deadlines'
 import { RateLimiter } from '../http/rate-limit'
 import type { RateLimit } from '../data/rate-limit'
+import { DEFAULT_SSE_TIMING, type SseTiming } from '../http/sse'
 import { droppedLinesOf, type Logger } from '../ops/logger'
 import { Metrics } from '../ops/metrics'
 import { Readiness } from '../ops/readiness'
@@ -22,7 +25,7 @@ import type { Config } from './config'
 import { authRequired, loadKeys } from './key-source'
 import { Lifecycle } from './lifecycle'
 import { chooseMode, openMode } from './modes/choose'
-import type { Mode } from './modes/mode'
+import type { Mode, ModeFeed } from './modes/mode'
 import { VERSION } from './version'
 
 export interface Runtime {
@@ -40,6 +43,10 @@ export interface Runtime {
   store: Store
   /** Where a mutation becomes durable before its reply (the bench times its commits). */
   journal: Journal
+  /** The change feed: its per-instance hub and the expiry sweep (tests drive them); undefined where the mode has none (Redis Cluster, for now). */
+  feed: { hub: FeedHub; expirer: Expirer } | undefined
+  /** Ends every open event stream (shutdown: before waiting for requests in flight, which streams never finish). */
+  endStreams(): Promise<void>
   /** Starts the background loops: the sweep, the request deadlines, the event-loop sampler. */
   start(): void
   /**
@@ -64,6 +71,56 @@ export interface RuntimeOptions {
   flusherBackoffMs?: { min: number; max: number }
   /** A store to use instead of the configured one (tests wrap one to make it fail). */
   store?: Store
+  /** Event stream timing (heartbeat, retry, stall); tests shorten it. */
+  sseTiming?: Partial<SseTiming>
+  /** How often expiries are looked for (ms); each is recorded within about this after its instant. */
+  expiryIntervalMs?: number
+  /** Takes an event stream's connection out of the idle timeout (main.ts: Bun's server.timeout). */
+  exemptFromIdleTimeout?: (request: Request) => void
+}
+
+/** Expiries are looked for this often by default: each appears in the feed well within 2 s of its instant. */
+const EXPIRY_INTERVAL_MS = 500
+const EXPIRY_BATCH = 500
+
+/**
+ * The change feed's parts over a mode's feed: the expiry sweep (each expiry recorded through the
+ * GUID's actor, GuidService.expire), the hub that follows the log for this instance's streams,
+ * and the trim of events past the retention. Each registers its close step.
+ */
+const openFeed = async (
+  feed: ModeFeed,
+  service: GuidService,
+  deps: { config: Config; options: RuntimeOptions; clock: Clock; logger: Logger; metrics: Metrics; lifecycle: Lifecycle },
+): Promise<{ hub: FeedHub; expirer: Expirer; timing: SseTiming }> => {
+  const { config, options, clock, logger, metrics, lifecycle } = deps
+  const expirer = new Expirer({
+    due: (nowSec, limit) => feed.due(nowSec, limit),
+    expire: (guid) => service.expire(guid),
+    dismiss: feed.dismiss === undefined ? undefined : (guid, nowSec) => feed.dismiss!(guid, nowSec),
+    intervalMs: options.expiryIntervalMs ?? EXPIRY_INTERVAL_MS,
+    batch: EXPIRY_BATCH,
+    clock,
+    logger,
+  })
+  lifecycle.onClose('expiry sweep', () => expirer.stop())
+  const timing = { ...DEFAULT_SSE_TIMING, ...options.sseTiming }
+  const hub = new FeedHub({
+    log: feed.log,
+    coalesceMs: timing.coalesceMs,
+    maxStreams: config.MAX_EVENT_STREAMS,
+    retentionMs: config.EVENTS_RETENTION_SECONDS * 1000,
+    clock,
+    onError: (error) => logger.warn({ err: error }, 'change feed: cannot follow the event log yet; retrying'),
+  })
+  await hub.start()
+  metrics.watchFeed({ streams: () => hub.streams, followed: () => hub.followed, expired: () => expirer.recorded })
+  lifecycle.onClose('event streams', () => hub.stop())
+  // Events outlive the retention by at most this interval.
+  const trimTimer = setInterval(() => feed.log.trim().catch((error) => logger.warn({ err: error }, 'change feed trim failed; will retry')), Math.min(config.SWEEP_INTERVAL_MS, 60_000))
+  trimTimer.unref?.()
+  lifecycle.onClose('change feed trim', () => clearInterval(trimTimer))
+  return { hub, expirer, timing }
 }
 
 /**
@@ -101,19 +158,28 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     limiter = mode.sharedRateLimit(localLimit, { perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST })
   }
 
-  const sweeper = new Sweeper(mode.store, { intervalMs: config.SWEEP_INTERVAL_MS, batch: config.SWEEP_BATCH, clock, logger, onSwept: (n) => metrics.sweptTotal.inc(n) })
+  const sweeper = new Sweeper(mode.store, {
+    intervalMs: config.SWEEP_INTERVAL_MS,
+    batch: config.SWEEP_BATCH,
+    clock,
+    logger,
+    onSwept: (n) => metrics.sweptTotal.inc(n),
+    // A record goes only once its expiry is in the change feed.
+    horizon: () => feedParts?.expirer.reportedThrough ?? Number.MAX_SAFE_INTEGER,
+  })
   lifecycle.onClose('sweeper', () => sweeper.stop())
   const deadlines = config.REQUEST_TIMEOUT_MS > 0 ? new Deadlines(clock, config.REQUEST_TIMEOUT_MS) : undefined
   lifecycle.onClose('background loops', () => {
     deadlines?.stop()
     metrics.process.stop()
   })
-  const records = new Records({ local: lru, shared: mode.shared, journal: mode.journal, store: mode.store, sharedWriters: mode.sharedWriters })
+  const records = new Records({ local: lru, shared: mode.shared, journal: mode.journal, store: mode.store, sharedWriters: mode.sharedWriters, latestFromStore: mode.latestFromStore })
   const service = new GuidService({ actors, records, clock, defaultTtlSeconds: config.DEFAULT_TTL_SECONDS, tombstoneTtlSeconds: config.TOMBSTONE_TTL_SECONDS })
   const listing = new ListingService({ index: mode.store, barrier: mode.barrier, clock })
   lifecycle.onClose('actors', async (remainingMs) => {
     if ((await withTimeout(actors.idle(), remainingMs)) === TIMED_OUT) logger.warn({ actors: actors.size }, 'shutdown deadline passed with work in flight')
   })
+  const feedParts = mode.feed === undefined ? undefined : await openFeed(mode.feed, service, { config, options, clock, logger, metrics, lifecycle })
   const readiness = new Readiness(mode.checks)
   lifecycle.onClose('readiness', () => {
     readiness.draining = true
@@ -135,10 +201,12 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     maxHeaderBytes: config.MAX_HEADER_BYTES,
     clientAddress: config.TRUST_PROXY ? behindProxy(socketAddress) : socketAddress,
     logSample2xx: config.LOG_SAMPLE_2XX,
+    feed: feedParts === undefined ? undefined : { hub: feedParts.hub, timing: feedParts.timing, exemptFromIdleTimeout: options.exemptFromIdleTimeout },
   })
 
   const start = (): void => {
     sweeper.start()
+    feedParts?.expirer.start()
     deadlines?.start()
     metrics.process.start()
   }
@@ -165,6 +233,8 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     mode: mode.name,
     store: mode.store,
     journal: mode.journal,
+    feed: feedParts,
+    endStreams: async () => feedParts?.hub.stop(),
     start,
     reloadKeys,
     close: (deadlineMs = config.SHUTDOWN_TIMEOUT_MS) => lifecycle.close(deadlineMs),

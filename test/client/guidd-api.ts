@@ -68,6 +68,42 @@ export interface paths {
     patch: operations['patchGuid']
     trace?: never
   }
+  '/events': {
+    parameters: {
+      query?: never
+      header?: never
+      path?: never
+      cookie?: never
+    }
+    /**
+     * Follow every change: Server-Sent Events, or pages of JSON
+     * @description The change feed: `created`, `updated`, `deleted` and `expired` (recorded once, within seconds after `expire`), in the order they happened; per GUID in version order; each only once its write is durable.
+     *
+     *     **Stream** (`Accept: text/event-stream`, what EventSource sends; the default): every event is a `message` whose `id:` is its opaque position and whose `data:` is the JSON of the `FeedEvent` below without `id`. The stream starts with `retry:` and an `id:` alone (the position it starts after), sends a `: heartbeat` comment every 15 s when idle, and resumes right after `Last-Event-ID` (or `?after=`): no event missed, none repeated. Without a position it starts at the head (new changes only). A consumer that takes nothing for 30 s while events wait is disconnected; it resumes from its last id.
+     *
+     *     **Pages** (`Accept: application/json`): `{items, next}`, at most `limit` events after `after` (without `after`: from the oldest event kept); pass `next` as the next `after`. `next` moves past events a filter skipped.
+     *
+     *     A position older than EVENTS_RETENTION_SECONDS is 410: list the GUIDs again, then follow from the head. Each instance serves at most MAX_EVENT_STREAMS streams (503 beyond).
+     */
+    get: operations['events']
+    put?: never
+    post?: never
+    delete?: never
+    options?: never
+    /**
+     * Follow every change: Server-Sent Events, or pages of JSON (headers only)
+     * @description The change feed: `created`, `updated`, `deleted` and `expired` (recorded once, within seconds after `expire`), in the order they happened; per GUID in version order; each only once its write is durable.
+     *
+     *     **Stream** (`Accept: text/event-stream`, what EventSource sends; the default): every event is a `message` whose `id:` is its opaque position and whose `data:` is the JSON of the `FeedEvent` below without `id`. The stream starts with `retry:` and an `id:` alone (the position it starts after), sends a `: heartbeat` comment every 15 s when idle, and resumes right after `Last-Event-ID` (or `?after=`): no event missed, none repeated. Without a position it starts at the head (new changes only). A consumer that takes nothing for 30 s while events wait is disconnected; it resumes from its last id.
+     *
+     *     **Pages** (`Accept: application/json`): `{items, next}`, at most `limit` events after `after` (without `after`: from the oldest event kept); pass `next` as the next `after`. `next` moves past events a filter skipped.
+     *
+     *     A position older than EVENTS_RETENTION_SECONDS is 410: list the GUIDs again, then follow from the head. Each instance serves at most MAX_EVENT_STREAMS streams (503 beyond). HEAD answers what GET would, without the body.
+     */
+    head: operations['headEvents']
+    patch?: never
+    trace?: never
+  }
   '/healthz': {
     parameters: {
       query?: never
@@ -219,6 +255,17 @@ export interface components {
           user?: components['schemas']['User']
           expire: components['schemas']['ExpireInput']
         }
+    FeedEvent: {
+      /** @description The opaque, ordered position of this event: resume after it with Last-Event-ID or ?after=. */
+      id: string
+      /** @description `created` (also a create over an expired or deleted GUID), `updated`, `deleted`, `expired` (reported once, within seconds after `expire`). */
+      type: 'created' | 'updated' | 'deleted' | 'expired'
+      guid: components['schemas']['Guid']
+      /** @description The version the change produced: the ETag's value for created and updated. */
+      version: number
+      /** @description The record, for created and updated. */
+      record?: components['schemas']['GuidRecord']
+    }
     /** @description RFC 9457 problem details. */
     Problem: {
       /** @description Stable URN naming the kind of error: `urn:guidd:problem:<code>`. */
@@ -262,6 +309,11 @@ export interface components {
       checks: {
         [key: string]: string
       }
+    }
+    FeedPage: {
+      items: components['schemas']['FeedEvent'][]
+      /** @description The position to pass as `after` for the next page (the same as `after` when nothing new was found). */
+      next: string
     }
     /** @description A page of one user's live GUIDs, in ascending GUID order, each as GET answers its body (the version is not in it: GET or HEAD a GUID for its ETag). */
     GuidPage: {
@@ -531,6 +583,74 @@ export interface components {
         [name: string]: unknown
       }
       content?: never
+    }
+    /** @description A query parameter is invalid (`errors` names it), or unknown. `urn:guidd:problem:validation`: The request is invalid. `urn:guidd:problem:invalid-guid`: The GUID is malformed. */
+    InvalidQuery: {
+      headers: {
+        'X-Request-Id': components['headers']['X-Request-Id']
+        [name: string]: unknown
+      }
+      content: {
+        'application/problem+json': components['schemas']['Problem'] & {
+          /** @enum {string} */
+          type?: 'urn:guidd:problem:validation' | 'urn:guidd:problem:invalid-guid'
+          /** @constant */
+          status?: 400
+        }
+      }
+    }
+    /** @description The position is older than the feed keeps (EVENTS_RETENTION_SECONDS), or from another feed: list the GUIDs again, then follow from the head. `urn:guidd:problem:position-gone`: The feed position is no longer kept. */
+    Gone: {
+      headers: {
+        'X-Request-Id': components['headers']['X-Request-Id']
+        [name: string]: unknown
+      }
+      content: {
+        'application/problem+json': components['schemas']['Problem'] & {
+          /** @enum {string} */
+          type?: 'urn:guidd:problem:position-gone'
+          /** @constant */
+          status?: 410
+        }
+      }
+    }
+    /** @description The feed: a stream of Server-Sent Events, or (Accept: application/json) one page. */
+    Events: {
+      headers: {
+        'X-Request-Id': components['headers']['X-Request-Id']
+        [name: string]: unknown
+      }
+      content: {
+        /**
+         * @example retry: 1000
+         *     id: 1a2b3c4d.41
+         *
+         *     id: 1a2b3c4d.42
+         *     data: {"type":"created","guid":"9094E4C980C74043A4B586B420E69DDF","version":1764633600000001,"record":{"guid":"9094E4C980C74043A4B586B420E69DDF","user":"Cylance, Inc.","expire":4102444800}}
+         *
+         *     : heartbeat
+         */
+        'text/event-stream': string
+        /**
+         * @example {
+         *       "items": [
+         *         {
+         *           "id": "1a2b3c4d.42",
+         *           "type": "created",
+         *           "guid": "9094E4C980C74043A4B586B420E69DDF",
+         *           "version": 1764633600000001,
+         *           "record": {
+         *             "guid": "9094E4C980C74043A4B586B420E69DDF",
+         *             "user": "Cylance, Inc.",
+         *             "expire": 4102444800
+         *           }
+         *         }
+         *       ],
+         *       "next": "1a2b3c4d.42"
+         *     }
+         */
+        'application/json': components['schemas']['FeedPage']
+      }
     }
     /** @description A fault of the service; it logged the cause under the request id. `urn:guidd:problem:internal`: Internal server error. */
     Internal: {
@@ -1090,6 +1210,124 @@ export interface operations {
       431: components['responses']['HeaderTooLarge']
       500: components['responses']['Internal']
       503: components['responses']['Unavailable']
+    }
+  }
+  events: {
+    parameters: {
+      query?: {
+        /**
+         * @description Resume right after this position (an `id` the feed handed out). Last-Event-ID, when sent, takes precedence.
+         * @example 1a2b3c4d.42
+         */
+        after?: string
+        /**
+         * @description Only this GUID's events (any accepted GUID form).
+         * @example 9094E4C980C74043A4B586B420E69DDF
+         */
+        guid?: string
+        /**
+         * @description Only events of GUIDs with this `user` (for deleted and expired: the user the GUID had).
+         * @example Cylance, Inc.
+         */
+        user?: string
+        /** @description Pages: most events per page, 1 to 1000 (default 100). */
+        limit?: number
+      }
+      header?: {
+        /** @description What EventSource sends on reconnecting: resume right after this position. */
+        'Last-Event-ID'?: string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      200: components['responses']['Events']
+      400: components['responses']['InvalidQuery']
+      410: components['responses']['Gone']
+      431: components['responses']['HeaderTooLarge']
+      500: components['responses']['Internal']
+      503: components['responses']['Unavailable']
+    }
+  }
+  headEvents: {
+    parameters: {
+      query?: {
+        /**
+         * @description Resume right after this position (an `id` the feed handed out). Last-Event-ID, when sent, takes precedence.
+         * @example 1a2b3c4d.42
+         */
+        after?: string
+        /**
+         * @description Only this GUID's events (any accepted GUID form).
+         * @example 9094E4C980C74043A4B586B420E69DDF
+         */
+        guid?: string
+        /**
+         * @description Only events of GUIDs with this `user` (for deleted and expired: the user the GUID had).
+         * @example Cylance, Inc.
+         */
+        user?: string
+        /** @description Pages: most events per page, 1 to 1000 (default 100). */
+        limit?: number
+      }
+      header?: {
+        /** @description What EventSource sends on reconnecting: resume right after this position. */
+        'Last-Event-ID'?: string
+      }
+      path?: never
+      cookie?: never
+    }
+    requestBody?: never
+    responses: {
+      /** @description The feed: a stream of Server-Sent Events, or (Accept: application/json) one page. */
+      200: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description A query parameter is invalid (`errors` names it), or unknown. `urn:guidd:problem:validation`: The request is invalid. `urn:guidd:problem:invalid-guid`: The GUID is malformed. */
+      400: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description The position is older than the feed keeps (EVENTS_RETENTION_SECONDS), or from another feed: list the GUIDs again, then follow from the head. `urn:guidd:problem:position-gone`: The feed position is no longer kept. */
+      410: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description Request headers over 16 KiB in all are refused by Bun's HTTP parser before the service runs: a 431 with no body and no X-Request-Id, and the connection is closed. (MAX_HEADER_BYTES is 0: the service sets no lower limit of its own.) */
+      431: {
+        headers: {
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description A fault of the service; it logged the cause under the request id. `urn:guidd:problem:internal`: Internal server error. */
+      500: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          [name: string]: unknown
+        }
+        content?: never
+      }
+      /** @description Retry after Retry-After seconds. `urn:guidd:problem:overloaded`: The service is overloaded. `urn:guidd:problem:unavailable`: A backing service is unavailable. `urn:guidd:problem:timeout`: The request took too long. */
+      503: {
+        headers: {
+          'X-Request-Id': components['headers']['X-Request-Id']
+          'Retry-After': components['headers']['Retry-After']
+          [name: string]: unknown
+        }
+        content?: never
+      }
     }
   }
   healthz: {

@@ -92,6 +92,11 @@ const fuzz = async (name: string, base: string, extra: { checks?: string[]; args
     '--generation-database',
     'none',
     '--no-color',
+    // GET /events answers a Server-Sent Events stream unless JSON is asked for, and a stream
+    // never ends, while Schemathesis reads whole bodies: its requests ask for JSON, so it fuzzes
+    // the feed's page form and leaves the stream form to test/http/events.test.ts.
+    '--header',
+    'Accept: application/json',
     ...(seed === undefined ? [] : ['--seed', seed]),
     ...(SOAK ? ['--max-time', String(SOAK_SECONDS)] : []),
     ...(extra.args ?? []),

@@ -39,6 +39,8 @@ export interface Model {
   storeDown: boolean
   /** /readyz was seen answering 503 during this outage of MongoDB (asked once: it takes seconds then). */
   storeDownOnReadyz: boolean
+  /** When the last fault of the store was lifted (ms): an expiry due during it is told after it (test/model/feed.ts). */
+  storeBackAt?: number
   /** Requests sent with an Idempotency-Key whose answer is kept: a retry must get it replayed (test/model/keyed.ts). */
   keyed: KeyedSent[]
 }

@@ -99,6 +99,7 @@ const diskFaults = (disk: SmallDisk | null, modeName: string): { faults: Fault[]
         run: async (m, service) => {
           await free(service)
           m.diskFull = false
+          m.storeBackAt = Date.now()
         },
       },
     ],
@@ -193,6 +194,7 @@ const mongoStore = async (): Promise<Backing> => {
           await mongo.start()
           await service.waitReady(RECOVERY_TIMEOUT_MS)
           m.storeDown = false
+          m.storeBackAt = Date.now()
         },
       },
     ],

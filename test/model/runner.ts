@@ -3,7 +3,8 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import fc from 'fast-check'
 import { commandArbs } from './commands'
-import { emptyModel, POOL_SIZE } from './model'
+import { FeedConsumer } from './feed'
+import { emptyModel, POOL_SIZE, settle } from './model'
 import type { Backing } from './modes'
 import { DEFAULT_TTL_SECONDS, type Service } from './service'
 import { Transcript } from './transcript'
@@ -90,8 +91,31 @@ export const runModel = async (modeName: string, service: Service, backing: Back
         const transcript = new Transcript(POOL_SIZE)
         if (failedAt === null) runs++
         else shrinkRuns++
+        // The change feed's consumer follows the whole run, through every kill -9 and fault.
+        const feed = new FeedConsumer(() => service.base)
         try {
+          await feed.start()
           await fc.asyncModelRun(() => ({ model, real: { service, transcript, defaultTtlSeconds: DEFAULT_TTL_SECONDS, stats, without: replay.without ?? new Set<string>() } }), cmds)
+          // A fault still on at the end (the store down, the disk full) is lifted first: the feed
+          // is read once the service can read it, and expiries due meanwhile are told after it.
+          if (model.storeDown || model.diskFull) {
+            await backing.reset(service)
+            model.storeBackAt = Date.now()
+          }
+          // An expiry may still be on its way (told within 3 s of its instant, or of the store's
+          // return): read and check again until none is, or its time has passed (then it fails).
+          let disagreement: string | null
+          for (;;) {
+            await feed.catchUp()
+            settle(model, Date.now())
+            const verdict = feed.check(model, Date.now())
+            disagreement = verdict.problem
+            if (disagreement !== null || verdict.pendingUntil === 0) break
+            await Bun.sleep(Math.min(200, Math.max(10, verdict.pendingUntil - Date.now())))
+          }
+          stats.set('feed events checked', (stats.get('feed events checked') ?? 0) + feed.events.length)
+          stats.set('feed reconnects', (stats.get('feed reconnects') ?? 0) + feed.reconnects)
+          if (disagreement !== null) throw new Error(`the change feed disagrees with the model: ${disagreement}`)
         } catch (error) {
           if (failedAt === null) firstFailure = { error, commands: ranCommands(cmds) }
           failedAt ??= Date.now()
@@ -99,6 +123,7 @@ export const runModel = async (modeName: string, service: Service, backing: Back
           throw error
         } finally {
           commands += ranCommands(cmds).length
+          await feed.stop()
         }
       }
     },

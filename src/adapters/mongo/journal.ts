@@ -5,6 +5,7 @@ import type { Mutation, Stored } from '../../domain/model'
 import { type Journal, VersionConflict } from '../../data/journal'
 import { MongoStore } from './store'
 import { CLAIMS_COLLECTION, type ClaimDoc, Claims, conditionalUpdatesAreAtomic } from './claims'
+import { withOutbox } from './events'
 import { classifyWriteError, type GuidDoc, toDate } from './ops'
 import type { Store } from '../../data/store'
 
@@ -71,7 +72,7 @@ export class MongoJournal implements Journal {
     return this.storeView
   }
 
-  async append({ next, prevVersion }: Mutation): Promise<void> {
+  async append({ next, prevVersion, changes }: Mutation): Promise<void> {
     if (this.closed) throw shuttingDown()
     const { health, clock } = this.options
     const now = toDate(nowSeconds(clock))
@@ -87,7 +88,8 @@ export class MongoJournal implements Journal {
       const taken = claims !== undefined && replaces > 0 ? await claims.take(next.guid, replaces) : undefined
       if (taken === 'held') throw new VersionConflict(next.guid, prevVersion)
       claim = taken
-      const result = await target.docs.updateOne(filter, documentOf(next), { upsert: replaces === 0, writeConcern: this.writeConcern })
+      // The write's changes go into the document's outbox in the same update: the feed tells exactly the writes that took effect.
+      const result = await target.docs.updateOne(filter, withOutbox(documentOf(next), changes), { upsert: replaces === 0, writeConcern: this.writeConcern })
       written = result.matchedCount + result.upsertedCount
     } catch (error) {
       if (error instanceof VersionConflict) {
@@ -172,6 +174,7 @@ const documentOf = (next: Stored): UpdateFilter<GuidDoc> => {
 const storeView = (store: Store, sweepClaims: (nowSec: number, limit: number) => Promise<number>): Store => ({
   name: store.name,
   get: (guid, nowSec) => store.get(guid, nowSec),
+  getLatest: store.getLatest === undefined ? undefined : (guid) => store.getLatest!(guid),
   listUser: (user, after, limit, nowSec) => store.listUser(user, after, limit, nowSec),
   applyBatch: (mutations) => store.applyBatch(mutations),
   sweepExpired: async (nowSec, limit) => {

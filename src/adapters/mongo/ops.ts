@@ -27,6 +27,17 @@ export interface GuidDoc {
   expireAt: Date
   version: number
   deleted?: true
+  /** MongoDB-only mode: the changes its writes recorded that the change feed has not yet taken (adapters/mongo/events.ts). */
+  out?: OutboxChange[]
+}
+
+/** A change as a GUID document's outbox holds it, until the feed's sequencer gives it a position. */
+export interface OutboxChange {
+  t: 'created' | 'updated' | 'deleted' | 'expired'
+  v: number
+  u: string
+  /** The record's expire (unix s), for created and updated. */
+  e?: number
 }
 
 export const toDate = (sec: number): Date => new Date(sec * 1000)

@@ -246,6 +246,16 @@ export class MongoStore implements Store {
 
   /** A read MongoDB cannot answer now (unreachable, not primary) is 503 unavailable, in every mode. */
   async get(guid: string, nowSec: number): Promise<Stored | null> {
+    return this.read(guid, nowSec)
+  }
+
+  /** The latest state, expired or not (Store.getLatest): MongoDB-only mode's writes and expiry sweep need it. */
+  async getLatest(guid: string): Promise<Stored | null> {
+    return this.read(guid, undefined)
+  }
+
+  /** The document of `guid` as a state; with `nowSec`, null once expired. */
+  private async read(guid: string, nowSec: number | undefined): Promise<Stored | null> {
     let doc: GuidDoc | null
     try {
       await this.ready()
@@ -257,7 +267,7 @@ export class MongoStore implements Store {
       throw unavailable('MongoDB cannot be read right now; retry shortly.', error)
     }
     // The TTL monitor runs once a minute at best (and some servers have none): filter, never trust it.
-    if (doc === null || !(doc.expireAt instanceof Date && doc.expireAt.getTime() > nowSec * 1000)) return null
+    if (doc === null || (nowSec !== undefined && !(doc.expireAt instanceof Date && doc.expireAt.getTime() > nowSec * 1000))) return null
     const stored = fromDoc(doc)
     if (!checkStored.Check(stored)) throw new Error(`mongodb: document ${guid} does not match the record schema`)
     return stored
@@ -314,10 +324,11 @@ export class MongoStore implements Store {
     if (!(n > 0)) return 0
     await this.ready()
     const now = toDate(nowSec)
-    const due = await this.docs.find({ expireAt: { $lte: now } }, { projection: { _id: 1 }, limit: n }).toArray()
+    // A document still holding changes the change feed has not taken (`out`, MongoDB-only mode) stays.
+    const due = await this.docs.find({ expireAt: { $lte: now }, out: { $exists: false } }, { projection: { _id: 1 }, limit: n }).toArray()
     if (due.length === 0) return 0
     // Re-check expireAt: a document rewritten (renewed) since the find must stay.
-    const { deletedCount } = await this.docs.deleteMany({ _id: { $in: due.map((d) => d._id) }, expireAt: { $lte: now } })
+    const { deletedCount } = await this.docs.deleteMany({ _id: { $in: due.map((d) => d._id) }, expireAt: { $lte: now }, out: { $exists: false } })
     return deletedCount
   }
 

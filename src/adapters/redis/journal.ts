@@ -4,6 +4,7 @@ import { type RedisConnection, redisCall } from './client'
 import type { RedisKeys } from './keys'
 import { encodeKept } from './idempotency'
 import { encodeInvalidation } from './invalidation'
+import { encodeChanges } from './events'
 import { JOURNAL_WRITE_BATCH, JOURNAL_WRITE_BATCH_SHARDED, Script } from './scripts'
 import { encodeState } from './state'
 import { keepUntil } from './tier'
@@ -84,7 +85,7 @@ export class RedisJournal implements Journal {
     const { client, keys, timeoutMs, instanceId, retainSeconds, health, replicas } = this.options
     const maxLag = this.maxLagPerPartition
     const journalKeys = keys.partition(partition)
-    const guidKeys = [journalKeys.journal]
+    const guidKeys = [journalKeys.journal, journalKeys.events, journalKeys.expiries]
     const args = [String(maxLag), journalKeys.invalidations]
     const keeps: string[] = []
     batch.forEach(({ mutation: { keep } }, i) => {
@@ -99,6 +100,8 @@ export class RedisJournal implements Journal {
         String(keepUntil(next, retainSeconds)),
         encodeInvalidation({ guid: next.guid, version: next.version, origin: instanceId }),
         JSON.stringify(next),
+        encodeChanges(mutation.changes),
+        'deleted' in next ? '' : String(next.expire),
       )
     }
     args.push(...keeps)

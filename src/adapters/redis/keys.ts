@@ -17,6 +17,12 @@ export interface JournalKeys {
   readonly deadLetters: string
   /** Pub/sub channel of cross-instance LRU invalidations (sharded pub/sub on a cluster). */
   readonly invalidations: string
+  /** The change feed: a Stream of every write's changes, appended by the write's own script. */
+  readonly events: string
+  /** The id of the newest event trimmed from `events`: positions before it have lost events (410). */
+  readonly eventsTrimmed: string
+  /** GUIDs by the instant their record expires (a sorted set), kept by the write's script: the expiry sweep's work list. */
+  readonly expiries: string
 }
 
 export interface RedisKeys extends JournalKeys {
@@ -40,7 +46,15 @@ export interface RedisKeys extends JournalKeys {
 }
 
 export const redisKeys = (prefix: string): RedisKeys => {
-  const only: JournalKeys = { journal: `${prefix}journal`, group: 'flushers', deadLetters: `${prefix}journal:dead`, invalidations: `${prefix}invalidate` }
+  const only: JournalKeys = {
+    journal: `${prefix}journal`,
+    group: 'flushers',
+    deadLetters: `${prefix}journal:dead`,
+    invalidations: `${prefix}invalidate`,
+    events: `${prefix}events`,
+    eventsTrimmed: `${prefix}events:trimmed`,
+    expiries: `${prefix}expiries`,
+  }
   return { ...only, guid: (guid) => `${prefix}g:${guid}`, partitions: 1, partitionOf: () => 0, partition: () => only, writeProbe: `${prefix}write-probe`, idempotency: (id) => `${prefix}idem:${id}` }
 }
 
@@ -61,7 +75,15 @@ export const partitionOf = (guid: string, partitions: number): number => {
 export const clusterKeys = (prefix: string, partitions: number): RedisKeys => {
   const parts: JournalKeys[] = Array.from({ length: partitions }, (_, p) => {
     const tag = `{${prefix}${p}}`
-    return { journal: `${tag}journal`, group: 'flushers', deadLetters: `${tag}journal:dead`, invalidations: `${tag}invalidate` }
+    return {
+      journal: `${tag}journal`,
+      group: 'flushers',
+      deadLetters: `${tag}journal:dead`,
+      invalidations: `${tag}invalidate`,
+      events: `${tag}events`,
+      eventsTrimmed: `${tag}events:trimmed`,
+      expiries: `${tag}expiries`,
+    }
   })
   return {
     ...parts[0]!,

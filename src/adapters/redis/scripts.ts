@@ -28,12 +28,17 @@ end
  * for each entry in order, exactly what one write's script did on its own: refuse it when the
  * journal holds max-length entries or more; compare-and-set on the GUID's version; then the
  * new state (kept until EXAT, past its expire: see RedisTier), the journal entry and the
- * invalidation. Entries are independent: one refused or failed does not stop the next, as
+ * invalidation; and for the change feed, the write's changes appended to the events stream
+ * (TRIM_EVENTS trims it) and the GUID's expiry instant in the expiries sorted set
+ * (a tombstone removes it), so the feed tells exactly the writes that took effect, in the order
+ * they took it. Entries are independent: one refused or failed does not stop the next, as
  * separate calls would not (a GUID has at most one write in flight per instance: its actor).
- * KEYS: journal, then each entry's guid key. ARGV: max journal length, invalidation channel,
- * then per entry: prevVersion, encoded state, keep-until (unix s), invalidation message,
- * state JSON (the journal entry).
- * After every entry's five: per entry whose Idempotency-Key answer goes with it, four more:
+ * KEYS: journal, events, expiries, then each entry's guid key. ARGV: max journal length,
+ * invalidation channel, then per entry: prevVersion, encoded state,
+ * keep-until (unix s), invalidation message, state JSON (the journal entry), changes
+ * (encodeChanges: `<bytes>:<type>|<guid>|<version>|<expire>|<user>` each), expire (unix s; empty
+ * for a tombstone).
+ * After every entry's seven: per entry whose Idempotency-Key answer goes with it, four more:
  * its entry number (1-based), the answer's key, the answer, keep-until (unix s); the answer
  * is written only when the entry's write is.
  * Returns per entry {1, entry id} | {0, current version} (CAS lost) | {-1, journal length}
@@ -44,9 +49,9 @@ local max = tonumber(ARGV[1])
 local length = redis.call('XLEN', KEYS[1])
 local results = {}
 local keeps = {}
-for j = 3 + (#KEYS - 1) * 5, #ARGV, 4 do keeps[tonumber(ARGV[j])] = j end
-for i = 2, #KEYS do
-  local a = 3 + (i - 2) * 5
+for j = 3 + (#KEYS - 3) * 7, #ARGV, 4 do keeps[tonumber(ARGV[j])] = j end
+for i = 4, #KEYS do
+  local a = 3 + (i - 4) * 7
   local key = KEYS[i]
   if length >= max then
     results[#results + 1] = {-1, length}
@@ -62,10 +67,31 @@ for i = 2, #KEYS do
         results[#results + 1] = {-2, id.err}
       else
         length = length + 1
+        local failed = nil
+        local changes = ARGV[a + 5]
+        local at = 1
+        while at <= #changes do
+          local colon = string.find(changes, ':', at, true)
+          local size = tonumber(string.sub(changes, at, colon - 1))
+          local change = string.sub(changes, colon + 1, colon + size)
+          at = colon + size + 1
+          local t, g, v, e, u = string.match(change, '^(%a+)|(%x+)|(%d+)|(%d*)|(.*)$')
+          local added = redis.pcall('XADD', KEYS[2], '*', 't', t, 'g', g, 'v', v, 'e', e, 'u', u)
+          if type(added) == 'table' and added.err then failed = added.err end
+        end
+        local guid = string.match(ARGV[a + 4], '"guid":"(%x+)"')
+        local expiry
+        if ARGV[a + 6] == '' then expiry = redis.pcall('ZREM', KEYS[3], guid)
+        else expiry = redis.pcall('ZADD', KEYS[3], ARGV[a + 6], guid) end
+        if type(expiry) == 'table' and expiry.err then failed = expiry.err end
         local published = redis.pcall('PUBLISH', ARGV[2], ARGV[a + 3])
-        local k = keeps[i - 1]
-        if k and not (type(published) == 'table' and published.err) then published = redis.pcall('SET', ARGV[k + 1], ARGV[k + 2], 'EXAT', ARGV[k + 3]) end
-        if type(published) == 'table' and published.err then results[#results + 1] = {-2, published.err}
+        if type(published) == 'table' and published.err then failed = published.err end
+        local k = keeps[i - 3]
+        if k and not failed then
+          local kept = redis.pcall('SET', ARGV[k + 1], ARGV[k + 2], 'EXAT', ARGV[k + 3])
+          if type(kept) == 'table' and kept.err then failed = kept.err end
+        end
+        if failed then results[#results + 1] = {-2, failed}
         else results[#results + 1] = {1, id} end
       end
     end
@@ -92,6 +118,39 @@ if tonumber(ARGV[2]) > current_version(KEYS[1]) then
   return 1
 end
 return 0
+`
+
+/**
+ * The expiry sweep found nothing to record for a GUID it listed: remove it from the expiry list
+ * unless its listed instant is still due and its state is a record that expired by then (a write
+ * renewed it meanwhile: keep it for the next round).
+ * KEYS: expiries, guid key. ARGV: guid, now (unix s). Returns 1 when removed.
+ */
+export const DISMISS_EXPIRY = `
+local score = redis.call('ZSCORE', KEYS[1], ARGV[1])
+if not score or tonumber(score) > tonumber(ARGV[2]) then return 0 end
+local cur = redis.call('GET', KEYS[2])
+if cur then
+  local json = string.gsub(cur, '^%d+:', '', 1)
+  local ok, state = pcall(cjson.decode, json)
+  if ok and type(state) == 'table' and not state.deleted and tonumber(state.expire) and tonumber(state.expire) <= tonumber(ARGV[2]) then return 0 end
+end
+redis.call('ZREM', KEYS[1], ARGV[1])
+return 1
+`
+
+/**
+ * Trims the events stream to the retention: removes the entries older than ARGV[1] (an id,
+ * `<ms>-0`) and remembers the newest removed in KEYS[2], so a position before it is known to
+ * have lost events (410) while the position of that newest removed one is still whole. (Redis
+ * 7.0 does not count trimmed entries in XINFO's max-deleted-entry-id.)
+ * KEYS: events, trimmed-through. Returns how many entries went.
+ */
+export const TRIM_EVENTS = `
+local newest = redis.call('XREVRANGE', KEYS[1], '(' .. ARGV[1], '-', 'COUNT', 1)[1]
+if not newest then return 0 end
+redis.call('SET', KEYS[2], newest[1])
+return redis.call('XTRIM', KEYS[1], 'MINID', ARGV[1])
 `
 
 /** What a script call needs of a connection: one server's client, or a cluster's (routed by the first key). */

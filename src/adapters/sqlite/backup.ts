@@ -1,5 +1,6 @@
 import { Database } from 'bun:sqlite'
 import { existsSync, renameSync, rmSync, statSync } from 'node:fs'
+import { renewFeedIdentity } from './events'
 
 /** What a backup wrote, for the operator's log line. */
 export interface BackupReport {
@@ -38,6 +39,13 @@ export const backupSqlite = (source: string, dest: string): BackupReport => {
     throw error
   } finally {
     db.close()
+  }
+  // A restored copy is another change feed (its positions would be reissued): a new identity.
+  const renamed = new Database(partial, { strict: true })
+  try {
+    renewFeedIdentity(renamed)
+  } finally {
+    renamed.close()
   }
   const copy = new Database(partial, { readonly: true, strict: true })
   let integrity: string

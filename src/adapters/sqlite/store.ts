@@ -3,6 +3,7 @@ import { mkdirSync } from 'node:fs'
 import { dirname } from 'node:path'
 import { checkStored, type Mutation, type Stored, type StoredRecord } from '../../domain/model'
 import { Checkpointer } from './checkpointer'
+import { SqliteEventLog, type SqliteEventLogOptions } from './events'
 import { KeptAnswers } from './kept-answers'
 import type { ApplyOutcome, Store } from '../../data/store'
 
@@ -80,11 +81,15 @@ export class SqliteStore implements Store {
   private checkpointFailed = false
   private readonly db: Database
   private readonly selectOne: Statement<Row, [Buffer, number]>
+  private readonly selectLatest: Statement<Row, [Buffer]>
   private readonly selectUser: Statement<Row & { guid: Uint8Array }, [string, Buffer, number, number]>
   private readonly upsert: Statement<unknown, [Buffer, string | null, number, number]>
   private readonly sweep: Statement<unknown, [number, number]>
   private readonly probe: Statement<unknown, [number]>
   private readonly applyTx: (mutations: readonly Mutation[]) => ApplyOutcome[]
+  private readonly due: Statement<{ guid: Buffer }, [number, number]>
+  /** The change feed's log (embedded mode): each applied write's changes go in with it, in its transaction. */
+  private events: SqliteEventLog | undefined
 
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
@@ -125,6 +130,7 @@ export class SqliteStore implements Store {
     // tombstone (user NULL) is never listed. A file from before it gets it at the first open.
     this.db.exec('CREATE INDEX IF NOT EXISTS guids_user ON guids (user, guid) WHERE user IS NOT NULL')
     this.selectOne = this.db.query('SELECT user, expire, version FROM guids WHERE guid = ?1 AND expire > ?2')
+    this.selectLatest = this.db.query('SELECT user, expire, version FROM guids WHERE guid = ?1')
     // The 16-byte keys sort as the canonical hex does (digits before A-F); X'' sorts first.
     this.selectUser = this.db.query('SELECT guid, user, expire, version FROM guids WHERE user = ?1 AND guid > ?2 AND expire > ?3 ORDER BY guid LIMIT ?4')
     // Version guard: a put lands when it is newer than what is stored, expired or not (an
@@ -137,18 +143,28 @@ export class SqliteStore implements Store {
     this.sweep = this.db.query('DELETE FROM guids WHERE id IN (SELECT id FROM guids WHERE expire <= ?1 LIMIT ?2)')
     this.kept = new KeptAnswers(this.db)
     this.applyTx = this.db.transaction((mutations: readonly Mutation[]) =>
-      mutations.map(({ next, keep }): ApplyOutcome => {
+      mutations.map(({ next, changes, keep }): ApplyOutcome => {
         const user = 'deleted' in next ? null : next.user
         // run() and its change count, not RETURNING: no row to build (+22% upserts/s, measured).
         if (this.upsert.run(keyOf(next.guid), user, next.expire, next.version).changes === 0) return 'stale'
         if (keep !== undefined) this.kept.put(keep)
+        if (this.events !== undefined && changes !== undefined) this.events.stage(changes)
         return 'applied'
       }),
     )
+    // Records whose expire has passed (tombstones have no user): the expiry sweep's work list.
+    this.due = this.db.query('SELECT guid FROM guids WHERE expire <= ?1 AND user IS NOT NULL ORDER BY expire LIMIT ?2')
   }
 
   async get(guid: string, nowSec: number): Promise<Stored | null> {
-    const row = this.selectOne.get(keyOf(guid), nowSec)
+    return this.checked(guid, this.selectOne.get(keyOf(guid), nowSec))
+  }
+
+  async getLatest(guid: string): Promise<Stored | null> {
+    return this.checked(guid, this.selectLatest.get(keyOf(guid)))
+  }
+
+  private checked(guid: string, row: Row | null): Stored | null {
     if (row === null) return null
     // Validate what comes out of the file, as we validate what comes in over HTTP.
     const stored = fromRow(guid, row)
@@ -171,7 +187,26 @@ export class SqliteStore implements Store {
       this.db.query('PRAGMA wal_checkpoint(RESTART)').get()
       this.checkpointer.walFrames = 0
     }
-    return this.applyTx(mutations)
+    if (this.events === undefined) return this.applyTx(mutations)
+    try {
+      const outcomes = this.applyTx(mutations)
+      this.events.committed()
+      return outcomes
+    } catch (error) {
+      this.events.rolledBack()
+      throw error
+    }
+  }
+
+  /** Keeps the change feed's log in this file, written with each batch (embedded mode). */
+  openEventLog(options: SqliteEventLogOptions): SqliteEventLog {
+    this.events ??= new SqliteEventLog(this.db, options)
+    return this.events
+  }
+
+  /** GUIDs whose record's expire is at or before `nowSec` (not yet replaced by a tombstone), soonest first. */
+  async dueExpiries(nowSec: number, limit: number): Promise<string[]> {
+    return this.due.all(nowSec, limit).map((row) => Buffer.from(row.guid).toString('hex').toUpperCase())
   }
 
   async applyBatch(mutations: readonly Mutation[]): Promise<ApplyOutcome[]> {

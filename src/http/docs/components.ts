@@ -249,6 +249,30 @@ export const responses = (options: ResponseOptions): Record<string, Json> => {
       ['Retry-After', 'RateLimit-Limit', 'RateLimit-Remaining', 'RateLimit-Reset', 'RateLimit-Policy'],
     ),
     HeaderTooLarge: headerTooLarge,
+    InvalidQuery: problem('A query parameter is invalid (`errors` names it), or unknown.', [
+      ['validation', 'limit must be an integer from 1 to 1000', [{ path: 'limit', message: 'limit must be an integer from 1 to 1000' }]],
+      ['invalid-guid', GUID_MESSAGE, [{ path: 'guid', message: GUID_MESSAGE }]],
+    ]),
+    Gone: problem('The position is older than the feed keeps (EVENTS_RETENTION_SECONDS), or from another feed: list the GUIDs again, then follow from the head.', [
+      ['position-gone', "Position 1a2b3c4d.42 is older than the feed keeps (86400 s): list the GUIDs again, then follow from the feed's head."],
+    ]),
+    Events: {
+      description: 'The feed: a stream of Server-Sent Events, or (Accept: application/json) one page.',
+      headers: { 'X-Request-Id': headerRef('X-Request-Id') },
+      content: {
+        'text/event-stream': {
+          schema: { type: 'string', description: 'Server-Sent Events: `id:` the position, `data:` a FeedEvent without `id`.' },
+          example: `retry: 1000\nid: 1a2b3c4d.41\n\nid: 1a2b3c4d.42\ndata: {"type":"created","guid":"${EXAMPLE_GUID}","version":1764633600000001,"record":{"guid":"${EXAMPLE_GUID}","user":"Cylance, Inc.","expire":${EXAMPLE_EXPIRE}}}\n\n: heartbeat\n\n`,
+        },
+        'application/json': {
+          schema: schemaRef('FeedPage'),
+          example: {
+            items: [{ id: '1a2b3c4d.42', type: 'created', guid: EXAMPLE_GUID, version: 1764633600000001, record: { guid: EXAMPLE_GUID, user: 'Cylance, Inc.', expire: EXAMPLE_EXPIRE } }],
+            next: '1a2b3c4d.42',
+          },
+        },
+      },
+    },
     Internal: problem('A fault of the service; it logged the cause under the request id.', [['internal', 'The server failed to handle the request; quote the request id when reporting it.']]),
     Unavailable: problem('Retry after Retry-After seconds.', unavailable, ['Retry-After']),
     // For the routes whose handler answers no 503 of its own (healthz, metrics).

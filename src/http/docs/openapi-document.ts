@@ -162,6 +162,7 @@ export const openApiDocument = (table: RouteTable, options: DocumentOptions): ob
     security: options.authRequired ? [{ bearerAuth: [] }] : [],
     tags: [
       { name: 'guid', description: 'The GUID resource' },
+      { name: 'events', description: 'The change feed' },
       { name: 'ops', description: 'Health, readiness, metrics' },
     ],
     paths: items,

@@ -1,4 +1,5 @@
 import { type TSchema, Type } from '@sinclair/typebox'
+import { FeedEvent } from '../../domain/change'
 import { CreateBody, Expire, ExpireInput, Guid, GuidInput, GuidRecord, MAX_EXPIRE, PatchBody, USER_MAX_LENGTH, UpsertBody, User } from '../../domain/model'
 
 /**
@@ -73,7 +74,7 @@ const REFINED: Record<string, (schema: Json) => Json> = {
 }
 
 /** Named in components.schemas; a property equal to one of the first five becomes a $ref to it. */
-const FROM_MODEL: Record<string, TSchema> = { Guid, GuidInput, User, Expire, ExpireInput, GuidRecord, CreateBody, UpsertBody, PatchBody }
+const FROM_MODEL: Record<string, TSchema> = { Guid, GuidInput, User, Expire, ExpireInput, GuidRecord, CreateBody, UpsertBody, PatchBody, FeedEvent }
 const LEAVES = ['Guid', 'GuidInput', 'User', 'Expire', 'ExpireInput']
 
 const Problem = Type.Object(
@@ -153,6 +154,17 @@ export const schemaComponents = (): Record<string, Json> => {
     out[name] = withoutUndefined(REFINED[name]?.(s) ?? s)
   }
   for (const [name, schema] of Object.entries({ Problem, Health, Ready, NotReady })) out[name] = plain(schema) as Json
+  const feedEvent = out.FeedEvent!
+  out.FeedEvent = { ...feedEvent, properties: { ...(feedEvent.properties as Json), record: { ...ref('GuidRecord'), description: 'The record, for created and updated.' } } }
+  out.FeedPage = {
+    type: 'object',
+    additionalProperties: false,
+    required: ['items', 'next'],
+    properties: {
+      items: { type: 'array', items: ref('FeedEvent') },
+      next: { type: 'string', description: 'The position to pass as `after` for the next page (the same as `after` when nothing new was found).' },
+    },
+  }
   out.GuidPage = guidPage()
   return out
 }

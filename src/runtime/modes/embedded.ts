@@ -15,6 +15,8 @@ export interface EmbeddedOptions {
   commitWindowMs: number
   /** LRU entry lifetime; 0 = until evicted (this instance is the only writer). */
   lruTtlMs: number
+  /** EVENTS_RETENTION_SECONDS: how long the change feed keeps events. */
+  eventsRetentionSeconds: number
 }
 
 export const embeddedOptions = (config: Config): EmbeddedOptions => ({
@@ -22,6 +24,7 @@ export const embeddedOptions = (config: Config): EmbeddedOptions => ({
   commitBatchMax: config.COMMIT_BATCH_MAX,
   commitWindowMs: config.COMMIT_WINDOW_MS,
   lruTtlMs: config.LRU_TTL_MS ?? 0,
+  eventsRetentionSeconds: config.EVENTS_RETENTION_SECONDS,
 })
 
 /** Embedded default (no REDIS_URL, no MONGODB_URL): SQLite is journal and store at once, written in group commits. */
@@ -42,5 +45,8 @@ export const embeddedMode = (options: EmbeddedOptions, deps: ModeDeps): Mode => 
   })
   lifecycle.onClose('journal', () => journal.close())
   const idempotency = new SqliteIdempotency(store.kept, clock, health)
-  return { name: 'embedded', journal, store, idempotency, sharedWriters: false, checks: [storeCheck(store, health)] }
+  // The change feed's log lives in the same file, written in the same transactions.
+  const log = store.openEventLog({ clock, retentionSeconds: options.eventsRetentionSeconds })
+  const feed = { log, due: (nowSec: number, limit: number) => store.dueExpiries(nowSec, limit) }
+  return { name: 'embedded', journal, store, idempotency, sharedWriters: false, checks: [storeCheck(store, health)], feed, latestFromStore: true }
 }

@@ -1,4 +1,5 @@
 import type { LruTier } from '../../adapters/lru/lru'
+import type { EventLog } from '../../data/feed'
 import type { Journal } from '../../data/journal'
 import type { RateLimit } from '../../data/rate-limit'
 import type { Store } from '../../data/store'
@@ -31,6 +32,22 @@ export interface Mode {
    * instance's local buckets, which decide while the shared ones cannot; absent: local only.
    */
   sharedRateLimit?: (local: RateLimit, rate: { perSecond: number; burst: number }) => RateLimit
+  /**
+   * The store holds every acknowledged write (it is the journal: embedded, MongoDB-only), so a
+   * write may learn an expired state from it (Store.getLatest). Not in Redis modes: the store
+   * trails the journal, and Redis itself keeps expired states as long as writes need them.
+   */
+  latestFromStore?: boolean
+  /** The change feed's side of the mode: its log, and where expiries come due (absent: no feed, Redis Cluster for now). */
+  feed?: ModeFeed
+}
+
+export interface ModeFeed {
+  log: EventLog
+  /** GUIDs whose record's expire has passed and whose expiry is not recorded yet (Expirer). */
+  due(nowSec: number, limit: number): Promise<string[]>
+  /** A listed GUID had no expiry to record (Expirer's `dismiss`). */
+  dismiss?(guid: string, nowSec: number): Promise<void>
 }
 
 /** What every mode's factory is given besides its own options: the parts the runtime made first. */

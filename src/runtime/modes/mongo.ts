@@ -18,6 +18,8 @@ export interface MongoModeOptions {
   /** The `w` of each write's write concern ('majority' or a number of members), always journaled. */
   writeConcern: 'majority' | number
   lruTtlMs: number
+  /** EVENTS_RETENTION_SECONDS: how long the change feed keeps events. */
+  eventsRetentionSeconds: number
   /** How long an Idempotency-Key claim holds without an answer (idempotency-lease.ts). */
   idempotencyLeaseMs: number
   /** IDEMPOTENCY_TTL_SECONDS: how long a key's document lives. */
@@ -28,6 +30,7 @@ export const mongoOptions = (config: Config, url: string): MongoModeOptions => (
   store: mongoStoreOptions(config, url),
   writeConcern: config.MONGODB_WRITE_CONCERN === 'majority' ? 'majority' : Number(config.MONGODB_WRITE_CONCERN),
   lruTtlMs: config.LRU_TTL_MS ?? LRU_TTL_MS,
+  eventsRetentionSeconds: config.EVENTS_RETENTION_SECONDS,
   idempotencyLeaseMs: idempotencyLeaseMs(config),
   idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
 })
@@ -70,5 +73,15 @@ export const mongoMode = async (options: MongoModeOptions, deps: ModeDeps): Prom
       return n
     },
   }
-  return { name: 'mongodb', journal, store: swept, idempotency, sharedWriters: true, checks: [storeCheck(store, health)] }
+  // The change feed: each write's changes ride in its document's outbox; a sequencer gives them positions (adapters/mongo/events.ts).
+  const { MongoEventLog } = await import('../../adapters/mongo/events')
+  const log = new MongoEventLog({
+    connected: () => (store as MongoStore).connected(),
+    clock,
+    retentionSeconds: options.eventsRetentionSeconds,
+    writeConcern: { w: options.writeConcern, journal: true },
+    logger,
+  })
+  const feed = { log, due: (nowSec: number, limit: number) => log.due(nowSec, limit) }
+  return { name: 'mongodb', journal, store: swept, idempotency, sharedWriters: true, checks: [storeCheck(store, health)], feed, latestFromStore: true }
 }

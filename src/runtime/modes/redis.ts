@@ -27,6 +27,8 @@ export interface RedisModeOptions {
   /** REDIS_WAIT_REPLICAS (0: no WAIT) and REDIS_WAIT_TIMEOUT_MS. */
   waitReplicas: number
   waitTimeoutMs: number
+  /** EVENTS_RETENTION_SECONDS: how long the change feed keeps events. */
+  eventsRetentionSeconds: number
   /** Longest a listing waits for the flusher (LIST_FLUSH_WAIT_MS). */
   listFlushWaitMs: number
   /** How long an Idempotency-Key claim holds without an answer (idempotency-lease.ts). */
@@ -48,15 +50,17 @@ export const redisOptions = (config: Config, url: string): RedisModeOptions => (
   lruTtlMs: config.LRU_TTL_MS ?? 0,
   waitReplicas: config.REDIS_WAIT_REPLICAS,
   waitTimeoutMs: config.REDIS_WAIT_TIMEOUT_MS,
+  eventsRetentionSeconds: config.EVENTS_RETENTION_SECONDS,
   listFlushWaitMs: config.LIST_FLUSH_WAIT_MS,
   idempotencyLeaseMs: idempotencyLeaseMs(config),
 })
 
 /** The Redis client and the parts over it, loaded only in this mode. */
 const loadAdapters = async () => {
-  const [barrier, client, flusher, idempotency, invalidation, journal, keys, probes, rateLimit, tier] = await Promise.all([
+  const [barrier, client, events, flusher, idempotency, invalidation, journal, keys, probes, rateLimit, tier] = await Promise.all([
     import('../../adapters/redis/barrier'),
     import('../../adapters/redis/client'),
+    import('../../adapters/redis/events'),
     import('../../adapters/redis/flusher'),
     import('../../adapters/redis/idempotency'),
     import('../../adapters/redis/invalidation'),
@@ -66,7 +70,7 @@ const loadAdapters = async () => {
     import('../../adapters/redis/rate-limit'),
     import('../../adapters/redis/tier'),
   ])
-  return { ...barrier, ...client, ...flusher, ...idempotency, ...invalidation, ...journal, ...keys, ...probes, ...rateLimit, ...tier }
+  return { ...barrier, ...client, ...events, ...flusher, ...idempotency, ...invalidation, ...journal, ...keys, ...probes, ...rateLimit, ...tier }
 }
 
 /**
@@ -76,7 +80,7 @@ const loadAdapters = async () => {
  */
 export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Promise<Mode> => {
   const { lru, clock, logger, metrics, lifecycle, instanceId } = deps
-  const { connectRedis, Flusher, Invalidation, JournalBarrier, RedisIdempotency, RedisJournal, RedisRateLimit, redisKeys, redisProbes, RedisTier } = await loadAdapters()
+  const { connectRedis, Flusher, Invalidation, JournalBarrier, RedisEventLog, RedisIdempotency, RedisJournal, RedisRateLimit, redisKeys, redisProbes, RedisTier } = await loadAdapters()
   const store = deps.store ?? (await openStore(options.store, logger))
   lifecycle.onClose('store', () => store.close())
   reportServerFit(store, metrics.registry, logger)
@@ -84,10 +88,14 @@ export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Prom
   const keys = redisKeys(options.prefix)
   const onError = (error: Error) => logger.warn({ err: error }, 'redis connection error')
   const main = await connectRedis({ url: options.url, onError })
-  const [streamClient, subClient] = await Promise.all([main.duplicate().on('error', onError).connect(), main.duplicate().on('error', onError).connect()])
+  const [streamClient, subClient, feedClient] = await Promise.all([
+    main.duplicate().on('error', onError).connect(),
+    main.duplicate().on('error', onError).connect(),
+    main.duplicate().on('error', onError).connect(),
+  ])
   lifecycle.onClose('redis connections', () =>
     // QUIT waits for Redis to answer; a connection that is down (or reconnecting) is dropped.
-    Promise.all([main, streamClient, subClient].map((c) => (c.isReady ? c.quit().catch(() => c.destroy()) : c.destroy()))),
+    Promise.all([main, streamClient, subClient, feedClient].map((c) => (c.isReady ? c.quit().catch(() => c.destroy()) : c.destroy()))),
   )
 
   const probes = redisProbes(main, keys, clock)
@@ -165,5 +173,12 @@ export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Prom
     })
   const barrier = new JournalBarrier({ client: main, keys, waitMs: options.listFlushWaitMs, timeoutMs: options.timeoutMs })
   const idempotency = new RedisIdempotency({ client: main, keys, timeoutMs: options.timeoutMs, leaseMs: options.idempotencyLeaseMs, health: journalHealth })
-  return { name: 'redis', journal, store, shared, barrier, idempotency, sharedWriters: true, checks, sharedRateLimit }
+  // The change feed: a stream the journal's script appends to; its own connection follows it.
+  const log = new RedisEventLog({ client: main, followClient: feedClient, keys, timeoutMs: options.timeoutMs, retentionSeconds: options.eventsRetentionSeconds, clock, logger })
+  const feed = {
+    log,
+    due: (nowSec: number, limit: number) => log.due(nowSec, limit),
+    dismiss: (guid: string, nowSec: number) => log.dismiss(guid, nowSec),
+  }
+  return { name: 'redis', journal, store, shared, barrier, idempotency, sharedWriters: true, checks, sharedRateLimit, feed }
 }
