@@ -8,6 +8,15 @@ const readme = readFileSync(join(import.meta.dir, '../../README.md'), 'utf8')
 const rows = (firstCell: RegExp) => readme.split('\n').filter((line) => firstCell.test(line))
 
 describe('README documents', () => {
+  test('in at most 350 lines, opening with the two commands a newcomer types', () => {
+    // A README for people who run and call guidd; design, tests and bench figures live in docs/,
+    // test/README.md and bench/ (issue 16 found it at 1,362 lines, half of it for no user).
+    expect(readme.split('\n').length).toBeLessThanOrEqual(351)
+    const firstBlock = /```sh\n([\s\S]*?)```/.exec(readme)?.[1] ?? ''
+    expect(firstBlock).toMatch(/^npm ci && npm start /m)
+    expect(firstBlock).toMatch(/^npm ci && npm test /m)
+  })
+
   test.each(Object.entries(catalogue))('the error %s with its status', (code, { status }) => {
     const row = rows(/^\| `urn:guidd:problem:/).find((line) => line.startsWith(`| \`${PROBLEM_TYPE_BASE}${code}\` |`))
     expect(row).toBeDefined()
