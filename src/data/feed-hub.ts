@@ -115,7 +115,8 @@ export class FeedHub {
     const from = this.indexAfter(cursor)
     // Older than the tail, or past all this instance has seen (a position from a faster
     // instance, or one the log never handed out): the log decides.
-    if (from === undefined || (from === this.tail.length && this.options.log.compare(cursor, this.tail.at(-1)?.id ?? this.base!) > 0)) return this.readLog(cursor, limit, filter)
+    if (from === undefined || (!this.options.log.partial && from === this.tail.length && this.options.log.compare(cursor, this.tail.at(-1)?.id ?? this.base!) > 0))
+      return this.readLog(cursor, limit, filter)
     const events: LoggedChange[] = []
     let next = cursor
     for (let i = from; i < this.tail.length && events.length < limit; i++) {
@@ -152,7 +153,14 @@ export class FeedHub {
   /** Where the tail holds the first event after `cursor`, or undefined when `cursor` is older than the tail. */
   private indexAfter(cursor: string): number | undefined {
     const { log } = this.options
-    if (this.base === undefined || log.compare(cursor, this.base) < 0) return undefined
+    if (this.base === undefined) return undefined
+    if (log.partial) {
+      // Searched from the newest: a stream that keeps up holds one of the last positions.
+      if (cursor === this.base) return 0
+      const at = this.tail.findLastIndex((e) => e.id === cursor)
+      return at < 0 ? undefined : at + 1
+    }
+    if (log.compare(cursor, this.base) < 0) return undefined
     let lo = 0
     let hi = this.tail.length
     while (lo < hi) {

@@ -43,7 +43,13 @@ export interface EventLog {
    * unchanged where positions have one form.
    */
   normalise?(position: string): string
-  /** Orders two valid positions (negative, 0, positive). */
+  /**
+   * Positions are only partially ordered (Redis Cluster: one stream id per partition, and two
+   * instances may interleave the partitions differently): the hub serves a cursor from memory
+   * only when it is one of the positions it handed out, else from the log.
+   */
+  readonly partial?: boolean
+  /** Orders two valid positions (negative, 0, positive); with `partial`, a linear extension of their order. */
   compare(a: string, b: string): number
   /**
    * Delivers every event after `from` as it is appended, in order, until stopped: one follower

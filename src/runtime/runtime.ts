@@ -43,7 +43,7 @@ export interface Runtime {
   store: Store
   /** Where a mutation becomes durable before its reply (the bench times its commits). */
   journal: Journal
-  /** The change feed: its per-instance hub and the expiry sweep (tests drive them); undefined where the mode has none (Redis Cluster, for now). */
+  /** The change feed: its per-instance hub and the expiry sweep (tests drive them). */
   feed: { hub: FeedHub; expirer: Expirer } | undefined
   /** Ends every open event stream (shutdown: before waiting for requests in flight, which streams never finish). */
   endStreams(): Promise<void>

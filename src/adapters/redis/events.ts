@@ -25,7 +25,7 @@ export const encodeChanges = (changes: readonly Change[] | undefined): string =>
 const ID = /^(0|[1-9][0-9]{0,15})-(0|[1-9][0-9]{0,15})$/
 
 /** A stream entry id as [ms, seq], or undefined when it is not one. */
-const parseId = (id: string): [number, number] | undefined => {
+export const parseId = (id: string): [number, number] | undefined => {
   const match = ID.exec(id)
   return match === null ? undefined : [Number(match[1]), Number(match[2])]
 }
@@ -41,7 +41,7 @@ const compareIds = (a: string, b: string): number => {
 const TYPES: ReadonlySet<string> = new Set(['created', 'updated', 'deleted', 'expired'])
 
 /** An events stream entry as a change; undefined for an entry of another shape (skipped). */
-const toChange = (id: string, m: Record<string, string>): LoggedChange | undefined => {
+export const toChange = (id: string, m: Record<string, string>): LoggedChange | undefined => {
   const version = Number(m.v)
   if (m.t === undefined || !TYPES.has(m.t) || m.g === undefined || m.u === undefined || !Number.isSafeInteger(version)) return undefined
   const event: LoggedChange = { id, type: m.t as Change['type'], guid: m.g, version, user: m.u }
@@ -49,8 +49,8 @@ const toChange = (id: string, m: Record<string, string>): LoggedChange | undefin
   return event
 }
 
-type StreamEntries = Array<{ id: string; message: Record<string, string> }>
-const entriesToEvents = (entries: StreamEntries): LoggedChange[] => entries.flatMap(({ id, message }) => toChange(id, message) ?? [])
+export type StreamEntries = Array<{ id: string; message: Record<string, string> }>
+export const entriesToEvents = (entries: StreamEntries): LoggedChange[] => entries.flatMap(({ id, message }) => toChange(id, message) ?? [])
 
 export interface RedisEventLogOptions {
   client: RedisClient

@@ -38,7 +38,7 @@ export interface Mode {
    * trails the journal, and Redis itself keeps expired states as long as writes need them.
    */
   latestFromStore?: boolean
-  /** The change feed's side of the mode: its log, and where expiries come due (absent: no feed, Redis Cluster for now). */
+  /** The change feed's side of the mode: its log, and where expiries come due. */
   feed?: ModeFeed
 }
 

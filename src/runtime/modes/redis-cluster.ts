@@ -22,20 +22,21 @@ export const redisClusterOptions = (config: Config, nodes: string): RedisCluster
 
 /** The cluster client and the parts over it, loaded only in this mode. */
 const loadAdapters = async () => {
-  const [barrier, client, idempotency, keys, journal, partitionCount, partitionedFlusher, probes, rateLimit, shardedInvalidation, tier] = await Promise.all([
+  const [barrier, client, idempotency, keys, journal, partitionCount, partitionedEvents, partitionedFlusher, probes, rateLimit, shardedInvalidation, tier] = await Promise.all([
     import('../../adapters/redis/barrier'),
     import('../../adapters/redis/client'),
     import('../../adapters/redis/idempotency'),
     import('../../adapters/redis/keys'),
     import('../../adapters/redis/journal'),
     import('../../adapters/redis/partition-count'),
+    import('../../adapters/redis/partitioned-events'),
     import('../../adapters/redis/partitioned-flusher'),
     import('../../adapters/redis/probes'),
     import('../../adapters/redis/rate-limit'),
     import('../../adapters/redis/sharded-invalidation'),
     import('../../adapters/redis/tier'),
   ])
-  return { ...barrier, ...client, ...idempotency, ...keys, ...journal, ...partitionCount, ...partitionedFlusher, ...probes, ...rateLimit, ...shardedInvalidation, ...tier }
+  return { ...barrier, ...client, ...idempotency, ...keys, ...journal, ...partitionCount, ...partitionedEvents, ...partitionedFlusher, ...probes, ...rateLimit, ...shardedInvalidation, ...tier }
 }
 
 /**
@@ -43,12 +44,25 @@ const loadAdapters = async () => {
  * journal is partitioned (JOURNAL_PARTITIONS); a GUID's key and its partition's stream share
  * the partition's hash tag, so each write's compare-and-set and journal append stay one
  * script on one slot. Two cluster clients: commands (including the flusher's non-blocking
- * reads, partition by partition), and the sharded invalidation subscriptions.
+ * reads and the change feed follower's, partition by partition), and the sharded invalidation
+ * subscriptions.
  */
 export const redisClusterMode = async (options: RedisClusterModeOptions, deps: ModeDeps): Promise<Mode> => {
   const { lru, clock, logger, metrics, lifecycle, instanceId } = deps
-  const { checkPartitions, clusterKeys, clusterProbes, connectCluster, JournalBarrier, PartitionedFlusher, RedisIdempotency, RedisJournal, RedisRateLimit, RedisTier, ShardedInvalidation } =
-    await loadAdapters()
+  const {
+    checkPartitions,
+    clusterKeys,
+    clusterProbes,
+    connectCluster,
+    JournalBarrier,
+    PartitionedEventLog,
+    PartitionedFlusher,
+    RedisIdempotency,
+    RedisJournal,
+    RedisRateLimit,
+    RedisTier,
+    ShardedInvalidation,
+  } = await loadAdapters()
   const store = deps.store ?? (await openStore(options.store, logger))
   lifecycle.onClose('store', () => store.close())
   reportServerFit(store, metrics.registry, logger)
@@ -145,5 +159,20 @@ export const redisClusterMode = async (options: RedisClusterModeOptions, deps: M
   // Idempotency-Key on the cluster: the answer is kept right after the write, not by the write's
   // script, which runs on the GUID's slot (docs/listing-and-idempotency.md, docs/cluster.md).
   const idempotency = new RedisIdempotency({ client: main, keys, timeoutMs: options.timeoutMs, leaseMs: options.idempotencyLeaseMs, keptWithWrite: false, health: journalHealth })
-  return { name: 'redis', journal, store, shared, barrier, idempotency, sharedWriters: true, checks, sharedRateLimit }
+  // The change feed: each partition's events stream, followed by non-blocking reads as the flusher reads its journal.
+  const log = new PartitionedEventLog({
+    client: main,
+    keys,
+    timeoutMs: options.timeoutMs,
+    retentionSeconds: options.eventsRetentionSeconds,
+    pollMs: options.flushIntervalMs,
+    clock,
+    logger,
+  })
+  const feed = {
+    log,
+    due: (nowSec: number, limit: number) => log.due(nowSec, limit),
+    dismiss: (guid: string, nowSec: number) => log.dismiss(guid, nowSec),
+  }
+  return { name: 'redis', journal, store, shared, barrier, idempotency, sharedWriters: true, checks, sharedRateLimit, feed }
 }
