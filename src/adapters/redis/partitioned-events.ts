@@ -111,7 +111,7 @@ export class PartitionedEventLog implements EventLog {
   }
 
   follow(from: string, deliver: (events: LoggedChange[]) => void): { stop(): Promise<void> } {
-    const { client, keys, logger, pollMs } = this.options
+    const { client, keys, logger, pollMs, timeoutMs } = this.options
     let last = this.decode(from)
     let stopped = false
     let wake: (() => void) | undefined
@@ -130,7 +130,9 @@ export class PartitionedEventLog implements EventLog {
         try {
           // Non-blocking, partition by partition: a blocking read would hold a connection per partition.
           const read = await Promise.all(
-            this.partitions.map(async (p) => (await client.xRange(keys.partition(p).events, `(${last[p]![0]}-${last[p]![1]}`, '+', { COUNT: FOLLOW_COUNT })) as StreamEntries),
+            this.partitions.map(
+              async (p) => (await redisCall('events', timeoutMs, () => client.xRange(keys.partition(p).events, `(${last[p]![0]}-${last[p]![1]}`, '+', { COUNT: FOLLOW_COUNT }))) as StreamEntries,
+            ),
           )
           backoffMs = 50
           if (failing) logger.info('change feed follower: reading the events streams works again')
