@@ -148,7 +148,7 @@ export class GuidService {
         try {
           // The key's answer goes with the write, in the journal's one atomic step, where it can;
           // elsewhere what the write makes and answers is recorded first (KeyedWrite.intend).
-          const keep = keyed?.keepWithWrite ? { id: keyed.id, fingerprint: keyed.fingerprint, answer: keyed.answer(result), expire: keyed.expire } : undefined
+          const keep = keyed?.keepWithWrite && (keyed.keepsWith?.(next.guid) ?? true) ? { id: keyed.id, fingerprint: keyed.fingerprint, answer: keyed.answer(result), expire: keyed.expire } : undefined
           if (keyed?.intend !== undefined) await keyed.intend({ guid: next.guid, version: next.version, answer: keyed.answer(result) })
           const changes = changesOf(stored, next, now)
           await this.deps.records.commit(keep === undefined ? { next, prevVersion: state.version, changes } : { next, prevVersion: state.version, changes, keep }, now)

@@ -28,6 +28,14 @@ export interface IdempotencyStore {
    */
   readonly keptWithWrite: boolean
   /**
+   * Where `keptWithWrite` holds only for some GUIDs (Redis Cluster: the key's record must share
+   * the GUID's slot): whether a write of `guid` under `id` can keep the answer with it; when not,
+   * `complete` keeps it after the write.
+   */
+  keepsWith?(id: string, guid: string): boolean
+  /** A GUID for a create under `id` whose answer the write can keep (`keepsWith`); absent: any fresh GUID. */
+  guidFor?(id: string): string
+  /**
    * Claims `id` for a request with `fingerprint`, or says what holds it. `guid`: the GUID a
    * create would generate, fixed with the claim, so a retry that takes over a claim whose
    * request died creates that same GUID (resumed).
@@ -71,6 +79,8 @@ export interface KeyedWrite {
   committed: boolean
   /** Whether the journal keeps answers (IdempotencyStore.keptWithWrite). */
   keepWithWrite: boolean
+  /** Whether it keeps this key's answer with a write of `guid` (IdempotencyStore.keepsWith); absent: whenever `keepWithWrite`. */
+  keepsWith?: (guid: string) => boolean
   /** Records the write's intent before it is made (IdempotencyStore.intend), where answers are kept after the write. */
   intend?: (intent: WriteIntent) => Promise<void>
 }

@@ -89,7 +89,7 @@ export const idempotent = <T>(deps: IdempotencyDeps, spec: WriteSpec<T>) => {
     })
     const id = `${scopeOf(request)}:${key}`
     const { store } = deps
-    const claim = await store.claim(id, fingerprint, spec.generates ? generateGuid() : undefined)
+    const claim = await store.claim(id, fingerprint, spec.generates ? (store.guidFor?.(id) ?? generateGuid()) : undefined)
     if (claim.kind !== 'claimed') {
       if (claim.fingerprint !== fingerprint) {
         throw new AppError('idempotency-key-reused', 'This Idempotency-Key was used for another request (method, path, preconditions or body); send a new key for a new request.')
@@ -110,6 +110,7 @@ export const idempotent = <T>(deps: IdempotencyDeps, spec: WriteSpec<T>) => {
       resumed: claim.resumed,
       committed: false,
       keepWithWrite: store.keptWithWrite,
+      keepsWith: store.keepsWith === undefined ? undefined : (guid) => store.keepsWith!(id, guid),
       intend: store.intend === undefined ? undefined : (intent) => store.intend!(id, claim.token, intent),
     }
     let answer: KeptAnswer

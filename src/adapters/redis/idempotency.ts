@@ -1,3 +1,4 @@
+import { generateGuid } from '../../domain/normalise'
 import type { Claim, IdempotencyStore, KeepAnswer } from '../../data/idempotency'
 import { type RedisConnection, redisCall } from './client'
 import type { RedisKeys } from './keys'
@@ -10,12 +11,6 @@ export interface RedisIdempotencyOptions {
   timeoutMs: number
   /** How long a claim holds without its request answering (an instance that died mid-request). */
   leaseMs: number
-  /**
-   * false on a Redis Cluster: the journal's script runs on the GUID's slot, the key's record
-   * is on its own, so the answer is kept right after the write instead of by the write's
-   * script (default true: one Redis, the same script).
-   */
-  keptWithWrite?: boolean
   /** Told when keeping an answer fails (Redis refusing writes) and when one succeeds: the journal's write health. */
   health?: { failed(error: unknown): void; succeeded(): void }
 }
@@ -43,7 +38,28 @@ export class RedisIdempotency implements IdempotencyStore {
   private readonly mine = new Map<string, string>()
 
   constructor(private readonly o: RedisIdempotencyOptions) {
-    this.keptWithWrite = o.keptWithWrite ?? true
+    this.keptWithWrite = true
+  }
+
+  /**
+   * On a Redis Cluster the journal's script runs on the GUID's slot: it keeps the answer only
+   * when the key's record is in the GUID's partition (a create without a GUID always: guidFor).
+   * Otherwise (a GUID in the path, in another partition than the key's) the answer is kept
+   * right after the write.
+   */
+  keepsWith(id: string, guid: string): boolean {
+    const { keys } = this.o
+    return keys.partitions === 1 || keys.idempotencyPartition(id) === keys.partitionOf(guid)
+  }
+
+  /** A fresh GUID in the key's partition (P draws on average), so the create's answer is kept by its own script. */
+  guidFor(id: string): string {
+    const { keys } = this.o
+    const home = keys.idempotencyPartition(id)
+    for (;;) {
+      const guid = generateGuid()
+      if (keys.partitions === 1 || keys.partitionOf(guid) === home) return guid
+    }
   }
 
   async claim(id: string, fingerprint: string, guid: string | undefined): Promise<Claim> {

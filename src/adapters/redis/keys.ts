@@ -38,11 +38,14 @@ export interface RedisKeys extends JournalKeys {
   readonly writeProbe: string
   /**
    * An Idempotency-Key's claim, then its kept answer (`id`: the caller's scope and the key).
-   * The answer is written by the journal's script with the write it answers, so on Redis
-   * Cluster (issue 20) the answer's key must share that GUID's hash tag: the claim (found by
-   * the key alone) would then name the GUID and the answer live under the GUID's tag.
+   * The answer is written by the journal's script with the write it answers, where the key
+   * shares the GUID's slot: on Redis Cluster a key lives in the partition its own hash picks
+   * (found by the key alone, so a key reused on another GUID is still seen), and a create
+   * without a GUID draws its GUID in that partition (docs/cluster.md).
    */
   idempotency(id: string): string
+  /** The partition whose slot holds `idempotency(id)` (0 on one Redis). */
+  idempotencyPartition(id: string): number
 }
 
 export const redisKeys = (prefix: string): RedisKeys => {
@@ -55,7 +58,16 @@ export const redisKeys = (prefix: string): RedisKeys => {
     eventsTrimmed: `${prefix}events:trimmed`,
     expiries: `${prefix}expiries`,
   }
-  return { ...only, guid: (guid) => `${prefix}g:${guid}`, partitions: 1, partitionOf: () => 0, partition: () => only, writeProbe: `${prefix}write-probe`, idempotency: (id) => `${prefix}idem:${id}` }
+  return {
+    ...only,
+    guid: (guid) => `${prefix}g:${guid}`,
+    partitions: 1,
+    partitionOf: () => 0,
+    partition: () => only,
+    writeProbe: `${prefix}write-probe`,
+    idempotency: (id) => `${prefix}idem:${id}`,
+    idempotencyPartition: () => 0,
+  }
 }
 
 /**
@@ -92,8 +104,9 @@ export const clusterKeys = (prefix: string, partitions: number): RedisKeys => {
     partitionOf: (guid) => partitionOf(guid, partitions),
     partition: (p) => parts[p]!,
     writeProbe: `${prefix}write-probe`,
-    // Not on a GUID's slot: keys there are claimed and kept apart from the write (docs/cluster.md).
-    idempotency: (id) => `${prefix}idem:${id}`,
+    // In the partition the key's own hash picks: a create's GUID is drawn there (RedisIdempotency.guidFor).
+    idempotency: (id) => `{${prefix}${partitionOf(id, partitions)}}idem:${id}`,
+    idempotencyPartition: (id) => partitionOf(id, partitions),
   }
 }
 

@@ -156,9 +156,9 @@ export const redisClusterMode = async (options: RedisClusterModeOptions, deps: M
     })
   // A listing waits for every partition's flusher to have stored what it held at arrival.
   const barrier = new JournalBarrier({ client: main, keys, waitMs: options.listFlushWaitMs, timeoutMs: options.timeoutMs })
-  // Idempotency-Key on the cluster: the answer is kept right after the write, not by the write's
-  // script, which runs on the GUID's slot (docs/listing-and-idempotency.md, docs/cluster.md).
-  const idempotency = new RedisIdempotency({ client: main, keys, timeoutMs: options.timeoutMs, leaseMs: options.idempotencyLeaseMs, keptWithWrite: false, health: journalHealth })
+  // Idempotency-Key on the cluster: a key lives in its own hash's partition, and the write's
+  // script keeps the answer when the GUID is there too (a create draws it there; docs/cluster.md).
+  const idempotency = new RedisIdempotency({ client: main, keys, timeoutMs: options.timeoutMs, leaseMs: options.idempotencyLeaseMs, health: journalHealth })
   // The change feed: each partition's events stream, followed by non-blocking reads as the flusher reads its journal.
   const log = new PartitionedEventLog({
     client: main,
