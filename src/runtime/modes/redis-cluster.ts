@@ -1,12 +1,11 @@
 import { reportServerFit } from '../../adapters/mongo/fit'
 import type { RateLimit } from '../../data/rate-limit'
-import type { ReadinessCheck } from '../../ops/readiness'
 import { WriteHealth } from '../../ops/write-health'
 import type { Config } from '../config'
 import type { Mode, ModeDeps } from './mode'
 import { type RedisModeOptions, redisOptions } from './redis'
 import { openStore } from './open-store'
-import { storeCheck } from './store-check'
+import { flusherSettings, rateLimitFallbackLog, redisChecks } from './redis-shared'
 
 export interface RedisClusterModeOptions extends Omit<RedisModeOptions, 'url'> {
   /** `host:port` seed nodes (REDIS_CLUSTER_NODES). */
@@ -84,44 +83,12 @@ export const redisClusterMode = async (options: RedisClusterModeOptions, deps: M
   const probes = clusterProbes(main, keys, clock)
   metrics.watchJournal(probes.journalState)
   const journalHealth = new WriteHealth('redis', logger, probes.probeWrite, clock)
-  const checks: ReadinessCheck[] = [
-    storeCheck(store),
-    {
-      name: 'redis',
-      check: async () => {
-        await journalHealth.check()
-        await probes.ping()
-      },
-    },
-    {
-      name: 'journal',
-      check: async () => {
-        const { length } = await probes.journalState()
-        if (length >= options.journalMaxLag) throw new Error(`journal holds ${length} unflushed mutations (limit ${options.journalMaxLag})`)
-      },
-    },
-  ]
+  const checks = redisChecks(store, journalHealth, probes, options.journalMaxLag)
 
   const flusher = new PartitionedFlusher({
     client: main,
     keys,
-    store,
-    consumer: instanceId,
-    batchMax: options.flushBatchMax,
-    blockMs: options.flushIntervalMs,
-    claimIdleMs: options.claimIdleMs,
-    maxAttempts: options.maxAttempts,
-    logger,
-    backoffMinMs: deps.flusherBackoffMs?.min,
-    backoffMaxMs: deps.flusherBackoffMs?.max,
-    events: {
-      flushed: (n, seconds) => {
-        metrics.flushedTotal.inc(n)
-        metrics.observeCommit(n, seconds)
-      },
-      deadLettered: (n) => metrics.deadLettersTotal.inc(n),
-      storeFailed: () => metrics.flushFailuresTotal.inc(),
-    },
+    ...flusherSettings(options, deps, store),
   })
   await new ShardedInvalidation({ cluster: subscriber, keys, instanceId, local: lru, logger, onInvalidation: () => metrics.invalidationsTotal.inc() }).start()
   await flusher.start()
@@ -151,8 +118,7 @@ export const redisClusterMode = async (options: RedisClusterModeOptions, deps: M
       ...rate,
       timeoutMs: options.timeoutMs,
       fallback: local,
-      onFallback: (failing, error) =>
-        failing ? logger.warn({ err: error }, "rate limit: Redis does not answer; this instance's own buckets decide until it does") : logger.info('rate limit: shared buckets in Redis decide again'),
+      onFallback: rateLimitFallbackLog(logger),
     })
   // A listing waits for every partition's flusher to have stored what it held at arrival.
   const barrier = new JournalBarrier({ client: main, keys, waitMs: options.listFlushWaitMs, timeoutMs: options.timeoutMs })

@@ -1,12 +1,11 @@
 import { reportServerFit } from '../../adapters/mongo/fit'
 import type { RateLimit } from '../../data/rate-limit'
-import type { ReadinessCheck } from '../../ops/readiness'
 import { WriteHealth } from '../../ops/write-health'
 import type { Config } from '../config'
 import type { Mode, ModeDeps } from './mode'
 import { idempotencyLeaseMs } from './idempotency-lease'
 import { mongoStoreOptions, openStore, type StoreOptions, sqliteOptions } from './open-store'
-import { storeCheck } from './store-check'
+import { flusherSettings, rateLimitFallbackLog, redisChecks } from './redis-shared'
 
 export interface RedisModeOptions {
   url: string
@@ -103,44 +102,12 @@ export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Prom
   // Redis can answer PING and still refuse writes (MISCONF after a failed AOF/RDB write, a
   // full disk, OOM): the journal's own writes tell, and a probe write ends the incident.
   const journalHealth = new WriteHealth('redis', logger, probes.probeWrite, clock)
-  const checks: ReadinessCheck[] = [
-    storeCheck(store),
-    {
-      name: 'redis',
-      check: async () => {
-        await journalHealth.check()
-        await probes.ping()
-      },
-    },
-    {
-      name: 'journal',
-      check: async () => {
-        const { length } = await probes.journalState()
-        if (length >= options.journalMaxLag) throw new Error(`journal holds ${length} unflushed mutations (limit ${options.journalMaxLag})`)
-      },
-    },
-  ]
+  const checks = redisChecks(store, journalHealth, probes, options.journalMaxLag)
 
   const flusher = new Flusher({
     client: streamClient,
     keys,
-    store,
-    consumer: instanceId,
-    batchMax: options.flushBatchMax,
-    blockMs: options.flushIntervalMs,
-    claimIdleMs: options.claimIdleMs,
-    maxAttempts: options.maxAttempts,
-    logger,
-    backoffMinMs: deps.flusherBackoffMs?.min,
-    backoffMaxMs: deps.flusherBackoffMs?.max,
-    events: {
-      flushed: (n, seconds) => {
-        metrics.flushedTotal.inc(n)
-        metrics.observeCommit(n, seconds)
-      },
-      deadLettered: (n) => metrics.deadLettersTotal.inc(n),
-      storeFailed: () => metrics.flushFailuresTotal.inc(),
-    },
+    ...flusherSettings(options, deps, store),
   })
   await new Invalidation({ client: subClient, channel: keys.invalidations, instanceId, local: lru, logger, onInvalidation: () => metrics.invalidationsTotal.inc() }).start()
   await flusher.start()
@@ -168,8 +135,7 @@ export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Prom
       ...rate,
       timeoutMs: options.timeoutMs,
       fallback: local,
-      onFallback: (failing, error) =>
-        failing ? logger.warn({ err: error }, "rate limit: Redis does not answer; this instance's own buckets decide until it does") : logger.info('rate limit: shared buckets in Redis decide again'),
+      onFallback: rateLimitFallbackLog(logger),
     })
   const barrier = new JournalBarrier({ client: main, keys, waitMs: options.listFlushWaitMs, timeoutMs: options.timeoutMs })
   const idempotency = new RedisIdempotency({ client: main, keys, timeoutMs: options.timeoutMs, leaseMs: options.idempotencyLeaseMs, health: journalHealth })
