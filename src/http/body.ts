@@ -40,37 +40,9 @@ export const parseJsonBytes = (bytes: Uint8Array | ArrayBuffer): unknown => {
   return value
 }
 
-/** A body sent chunked (no Content-Length): read at most MAX_BODY_BYTES of it, never more. */
-const readChunked = async (request: Request): Promise<unknown> => {
-  if (request.body === null) throw malformed(new Error('the body is empty'))
-  const reader = request.body.getReader()
-  const chunks: Uint8Array[] = []
-  let size = 0
-  for (;;) {
-    const { done, value } = await reader.read()
-    if (done) break
-    size += value.byteLength
-    if (size > MAX_BODY_BYTES) {
-      void reader.cancel()
-      throw tooLarge()
-    }
-    chunks.push(value)
-  }
-  return parseJsonBytes(Buffer.concat(chunks))
-}
-
-/**
- * The request's body as bytes, at most MAX_BODY_BYTES (413 past them), whatever its type: what
- * an Idempotency-Key's fingerprint is taken of, before the route reads it (jsonOfBytes).
- */
-export const readBodyBytes = async (request: Request): Promise<Uint8Array> => {
-  if (request.body === null) return new Uint8Array(0)
-  const declared = request.headers.get('content-length')
-  if (declared !== null) {
-    if (Number(declared) > MAX_BODY_BYTES) throw tooLarge()
-    return new Uint8Array(await request.arrayBuffer())
-  }
-  const reader = request.body.getReader()
+/** A body stream read to its end, but never past MAX_BODY_BYTES (413 then, and the rest is not read). */
+const readCapped = async (body: ReadableStream<Uint8Array>): Promise<Buffer> => {
+  const reader = body.getReader()
   const chunks: Uint8Array[] = []
   let size = 0
   for (;;) {
@@ -84,6 +56,26 @@ export const readBodyBytes = async (request: Request): Promise<Uint8Array> => {
     chunks.push(value)
   }
   return Buffer.concat(chunks)
+}
+
+/** A body sent chunked (no Content-Length): read at most MAX_BODY_BYTES of it, never more. */
+const readChunked = async (request: Request): Promise<unknown> => {
+  if (request.body === null) throw malformed(new Error('the body is empty'))
+  return parseJsonBytes(await readCapped(request.body))
+}
+
+/**
+ * The request's body as bytes, at most MAX_BODY_BYTES (413 past them), whatever its type: what
+ * an Idempotency-Key's fingerprint is taken of, before the route reads it (jsonOfBytes).
+ */
+export const readBodyBytes = async (request: Request): Promise<Uint8Array> => {
+  if (request.body === null) return new Uint8Array(0)
+  const declared = request.headers.get('content-length')
+  if (declared !== null) {
+    if (Number(declared) > MAX_BODY_BYTES) throw tooLarge()
+    return new Uint8Array(await request.arrayBuffer())
+  }
+  return readCapped(request.body)
 }
 
 /** The JSON body of bytes already read (readBodyBytes), with readJsonBody's checks: 415, 400. */
