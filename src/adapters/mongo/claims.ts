@@ -48,8 +48,11 @@ export class Claims {
     private readonly orphans: Set<string> = new Set(),
   ) {}
 
-  /** The claim's id, or 'held' when another writer holds it. */
-  async take(guid: string, prevVersion: number): Promise<string | 'held'> {
+  /**
+   * The claim's id, or 'held' when another writer holds it; `wait`: only once the holder has
+   * released it (a writer's retry then finds the winner's write), else at once.
+   */
+  async take(guid: string, prevVersion: number, wait = true): Promise<string | 'held'> {
     const id = `${guid}:${prevVersion}`
     for (let attempt = 0; ; attempt++) {
       try {
@@ -61,7 +64,7 @@ export class Claims {
       if (attempt > 0) return 'held'
       // Break a claim whose lease ran out (its writer died mid-write), then try once more.
       const broken = await this.claims.deleteOne({ _id: id, expireAt: { $lte: new Date(this.clock.now()) } }, { writeConcern: this.writeConcern })
-      if (broken.deletedCount === 0) return this.heldUntilReleased(id)
+      if (broken.deletedCount === 0) return wait ? this.heldUntilReleased(id) : 'held'
     }
   }
 

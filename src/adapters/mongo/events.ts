@@ -4,6 +4,7 @@ import { unavailable } from '../../domain/errors'
 import type { Change } from '../../domain/model'
 import type { Logger } from '../../ops/logger'
 import { badPosition, type EventLog, type FeedPage, feedGone, type LoggedChange } from '../../data/feed'
+import { CLAIMS_COLLECTION, type ClaimDoc, Claims, conditionalUpdatesAreAtomic } from './claims'
 import { classifyWriteError, type GuidDoc, type OutboxChange } from './ops'
 
 /** The feed's events, by position (`_id`); unique on (guid, version): a change is sequenced once. */
@@ -95,6 +96,8 @@ export class MongoEventLog implements EventLog {
   private events!: Collection<EventDoc>
   private meta!: Collection<MetaDoc>
   private docs!: Collection<GuidDoc>
+  /** Where conditional updates are not atomic (FerretDB 1.x): the writers' claims, which clearing an outbox takes too. */
+  private claims: Claims | undefined
   private indexed: Promise<void> | undefined
 
   constructor(private readonly options: MongoEventLogOptions) {}
@@ -106,6 +109,7 @@ export class MongoEventLog implements EventLog {
       this.events = db.collection<EventDoc>(EVENTS_COLLECTION)
       this.meta = db.collection<MetaDoc>(META_COLLECTION)
       this.docs = docs
+      this.claims = (await conditionalUpdatesAreAtomic(db)) ? undefined : new Claims(db.collection<ClaimDoc>(CLAIMS_COLLECTION), this.options.clock, this.options.writeConcern)
       await this.events.createIndex({ g: 1, v: 1 }, { unique: true, name: 'guid_version' })
       await this.events.createIndex({ at: 1 }, { name: 'at' })
     })().catch((error) => {
@@ -209,13 +213,13 @@ export class MongoEventLog implements EventLog {
   /**
    * One round of the sequencer: the documents whose outbox holds changes, each change given the
    * next position (one insert at a time, each after the last is acknowledged), then the outbox
-   * cleared where the document is still the version read. Returns how many events it added.
+   * cleared of exactly the changes sequenced (`clear`). Returns how many events it added.
    */
   async sequence(): Promise<{ added: number; done: boolean }> {
     await this.ready()
     const { writeConcern, clock } = this.options
-    const { docs } = this
-    const pending = await docs.find({ out: { $exists: true } }, { projection: { _id: 1, version: 1, out: 1 }, limit: SEQUENCE_BATCH }).toArray()
+    await this.claims?.releaseOrphans()
+    const pending = await this.docs.find({ out: { $exists: true } }, { projection: { _id: 1, version: 1, out: 1 }, limit: SEQUENCE_BATCH }).toArray()
     if (pending.length === 0) return { added: 0, done: true }
     const newest = await this.events.find({}, { sort: { _id: -1 }, limit: 1, projection: { _id: 1 } }).toArray()
     let next = Math.max(newest[0]?._id ?? 0, await this.trimmedThrough()) + 1
@@ -236,11 +240,40 @@ export class MongoEventLog implements EventLog {
           if (taken === null) return { added, done: false }
         }
       }
-      const cleared = await docs.updateOne({ _id: doc._id, version: doc.version }, { $unset: { out: '' } }, { writeConcern })
-      // Not cleared: a newer write added changes since the read; another round takes them.
-      if (cleared.matchedCount === 0) complete = false
+      // Not emptied: a newer write added changes since the read (or holds the claim); another round takes them.
+      if (!(await this.clear(doc as Pick<GuidDoc, '_id' | 'version'> & { out: OutboxChange[] }))) complete = false
     }
     return { added, done: complete && pending.length < SEQUENCE_BATCH }
+  }
+
+  /**
+   * Removes from a document's outbox exactly the changes just sequenced (`doc.out`, read at
+   * `doc.version`), never one a write added since; true when the outbox is now empty.
+   *
+   * MongoDB applies a filter and its update atomically: the outbox is unset when the document
+   * is still the version read (then it holds exactly those changes), else those changes are
+   * `$pull`ed and the newer ones stay. FerretDB 1.x applies any update by reading the document
+   * and writing all of it back by `_id`, so an update racing a write puts back the version it
+   * read, losing the write and its changes (found by test/e2e/mongo-only-sequencer.test.ts:
+   * acknowledged writes gone). There the sequencer first takes the claim every writer of that
+   * version takes (claims.ts), so no write lands between its read and its write-back; when a
+   * writer holds it, or the version moved on before the claim, the next round clears it.
+   */
+  private async clear(doc: Pick<GuidDoc, '_id' | 'version'> & { out: OutboxChange[] }): Promise<boolean> {
+    const { writeConcern } = this.options
+    const exact = { _id: doc._id, version: doc.version }
+    if (this.claims === undefined) {
+      if ((await this.docs.updateOne(exact, { $unset: { out: '' } }, { writeConcern })).matchedCount > 0) return true
+      await this.docs.updateOne({ _id: doc._id }, { $pull: { out: { v: { $in: doc.out.map((c) => c.v) } } } }, { writeConcern })
+      return false
+    }
+    const claim = await this.claims.take(doc._id, doc.version, false)
+    if (claim === 'held') return false
+    try {
+      return (await this.docs.updateOne(exact, { $unset: { out: '' } }, { writeConcern })).matchedCount > 0
+    } finally {
+      await this.claims.release(claim)
+    }
   }
 
   private async trimmedThrough(): Promise<number> {
