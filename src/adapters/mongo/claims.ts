@@ -50,13 +50,14 @@ export class Claims {
 
   /**
    * The claim's id, or 'held' when another writer holds it; `wait`: only once the holder has
-   * released it (a writer's retry then finds the winner's write), else at once.
+   * released it (a writer's retry then finds the winner's write), else at once. `leaseMs`: how
+   * long the claim holds if its taker dies before releasing it.
    */
-  async take(guid: string, prevVersion: number, wait = true): Promise<string | 'held'> {
+  async take(guid: string, prevVersion: number, wait = true, leaseMs = CLAIM_LEASE_MS): Promise<string | 'held'> {
     const id = `${guid}:${prevVersion}`
     for (let attempt = 0; ; attempt++) {
       try {
-        await this.claims.insertOne({ _id: id, expireAt: new Date(this.clock.now() + CLAIM_LEASE_MS) }, { writeConcern: this.writeConcern })
+        await this.claims.insertOne({ _id: id, expireAt: new Date(this.clock.now() + leaseMs) }, { writeConcern: this.writeConcern })
         return id
       } catch (error) {
         if (classifyWriteError(error) !== 'duplicate') throw error

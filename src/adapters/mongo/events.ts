@@ -77,6 +77,13 @@ const SEQUENCE_BATCH = 256
 /** Most sequencer rounds a page read runs to make every acknowledged write readable. */
 const CATCH_UP_ROUNDS = 20
 const DEFAULT_POLL_MS = 100
+/**
+ * The lease of the claim the sequencer holds while it clears an outbox (one update). Short:
+ * the sequencer runs every 100 ms on every instance, so an instance killed while it held one
+ * would otherwise hold that GUID's writes (and its expiry) off for a writer's whole 30 s lease;
+ * 5 s is the driver's socket timeout, the bound of that update (client-options.ts).
+ */
+const CLEAR_CLAIM_LEASE_MS = 5_000
 
 /**
  * The change feed in MongoDB-only mode, where instances share nothing but MongoDB and no
@@ -267,7 +274,7 @@ export class MongoEventLog implements EventLog {
       await this.docs.updateOne({ _id: doc._id }, { $pull: { out: { v: { $in: doc.out.map((c) => c.v) } } } }, { writeConcern })
       return false
     }
-    const claim = await this.claims.take(doc._id, doc.version, false)
+    const claim = await this.claims.take(doc._id, doc.version, false, CLEAR_CLAIM_LEASE_MS)
     if (claim === 'held') return false
     try {
       return (await this.docs.updateOne(exact, { $unset: { out: '' } }, { writeConcern })).matchedCount > 0
