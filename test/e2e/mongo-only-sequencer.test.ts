@@ -82,4 +82,30 @@ describe.if(enabled)('MongoDB-only sequencer', () => {
     expect((await log.sequence()).added).toBe(0)
     expect(events.map((e) => Number(e.id))).toEqual(Array.from({ length: events.length }, (_, i) => i + 1))
   }, 120_000)
+
+  test('the feed comes back once MongoDB does after the store replaced its client while MongoDB was down', async () => {
+    // What MongoStore's monitor watch does when the driver's heartbeat is stuck (monitor-watch.ts):
+    // close the client and connect it afresh. Done while the server is down, the attempt fails
+    // and leaves the client's topology closed; the store's own operations connect again (its
+    // ready()), and the feed's must too, or the follower, the sequencer and every page fail
+    // with "Topology is closed" for as long as no store operation happens to reconnect.
+    const own = await MongoStore.open({ url: ferret.url, dbName: `guidd_sequencer_${process.pid}`, ttlIndex: false, clientOptions: { serverSelectionTimeoutMS: 1_000 } })
+    const feed = new MongoEventLog({ connected: () => own.connected(), clock, retentionSeconds: 86_400, writeConcern: { w: 'majority', journal: true }, logger: createLogger('silent') })
+    try {
+      await feed.head()
+      await ferret.stop()
+      const internals = own as unknown as { client: { close(): Promise<void> }; startConnecting(connect: () => Promise<void>): Promise<void>; connect(): Promise<void> }
+      await internals
+        .startConnecting(async () => {
+          await internals.client.close()
+          await internals.connect()
+        })
+        .catch(() => {})
+      await ferret.start()
+      expect(Number(await feed.head())).toBeGreaterThanOrEqual(0)
+      expect((await feed.sequence()).done).toBe(true)
+    } finally {
+      await own.close()
+    }
+  }, 60_000)
 })

@@ -109,8 +109,16 @@ export class MongoEventLog implements EventLog {
 
   constructor(private readonly options: MongoEventLogOptions) {}
 
-  /** Connected, with the feed's indexes made (once). */
-  private ready(): Promise<void> {
+  /**
+   * Connected, with the feed's indexes made (once). Every call passes the store's own gate
+   * (`connected`), not only the first: when the store replaces its client (a stuck driver
+   * monitor, mongo/store.ts) while MongoDB is down, the failed attempt leaves the client's
+   * topology closed, and only that gate connects it again. Caching the first answer left the
+   * follower, the sequencer and every page failing with "Topology is closed" until some store
+   * operation reconnected (the model-based suite: a consumer that never caught up).
+   */
+  private async ready(): Promise<void> {
+    await this.options.connected()
     this.indexed ??= (async () => {
       const { db, docs } = await this.options.connected()
       this.events = db.collection<EventDoc>(EVENTS_COLLECTION)
