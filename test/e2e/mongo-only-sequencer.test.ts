@@ -3,6 +3,7 @@ import { ManualClock } from '../../src/domain/clock'
 import type { StoredRecord } from '../../src/domain/model'
 import { VersionConflict } from '../../src/data/journal'
 import { MongoEventLog } from '../../src/adapters/mongo/events'
+import { MongoIdempotency } from '../../src/adapters/mongo/idempotency'
 import { MongoJournal } from '../../src/adapters/mongo/journal'
 import { MongoStore } from '../../src/adapters/mongo/store'
 import { createLogger } from '../../src/ops/logger'
@@ -39,6 +40,25 @@ afterAll(async () => {
 })
 
 const record = (guid: string, version: number): StoredRecord => ({ guid, user: 'u', expire: NOW + 3_600, version })
+
+/**
+ * What MongoStore's monitor watch does when the driver's heartbeat is stuck (monitor-watch.ts):
+ * close the client and connect it afresh. Done while the server is down, the attempt fails and
+ * leaves the client's topology closed; the store's own operations connect again (its ready()),
+ * and so must everything else built on the store, or it fails with "Topology is closed" for as
+ * long as no store operation happens to reconnect.
+ */
+const replaceClientWhileDown = async (own: MongoStore): Promise<void> => {
+  await ferret.stop()
+  const internals = own as unknown as { client: { close(): Promise<void> }; startConnecting(connect: () => Promise<void>): Promise<void>; connect(): Promise<void> }
+  await internals
+    .startConnecting(async () => {
+      await internals.client.close()
+      await internals.connect()
+    })
+    .catch(() => {})
+  await ferret.start()
+}
 
 describe.if(enabled)('MongoDB-only sequencer', () => {
   test('sequencing while the same GUIDs are written loses no write and no change', async () => {
@@ -84,26 +104,27 @@ describe.if(enabled)('MongoDB-only sequencer', () => {
   }, 120_000)
 
   test('the feed comes back once MongoDB does after the store replaced its client while MongoDB was down', async () => {
-    // What MongoStore's monitor watch does when the driver's heartbeat is stuck (monitor-watch.ts):
-    // close the client and connect it afresh. Done while the server is down, the attempt fails
-    // and leaves the client's topology closed; the store's own operations connect again (its
-    // ready()), and the feed's must too, or the follower, the sequencer and every page fail
-    // with "Topology is closed" for as long as no store operation happens to reconnect.
     const own = await MongoStore.open({ url: ferret.url, dbName: `guidd_sequencer_${process.pid}`, ttlIndex: false, clientOptions: { serverSelectionTimeoutMS: 1_000 } })
     const feed = new MongoEventLog({ connected: () => own.connected(), clock, retentionSeconds: 86_400, writeConcern: { w: 'majority', journal: true }, logger: createLogger('silent') })
     try {
       await feed.head()
-      await ferret.stop()
-      const internals = own as unknown as { client: { close(): Promise<void> }; startConnecting(connect: () => Promise<void>): Promise<void>; connect(): Promise<void> }
-      await internals
-        .startConnecting(async () => {
-          await internals.client.close()
-          await internals.connect()
-        })
-        .catch(() => {})
-      await ferret.start()
+      await replaceClientWhileDown(own)
       expect(Number(await feed.head())).toBeGreaterThanOrEqual(0)
       expect((await feed.sequence()).done).toBe(true)
+    } finally {
+      await own.close()
+    }
+  }, 60_000)
+
+  test('Idempotency-Key claims come back once MongoDB does after the store replaced its client while MongoDB was down', async () => {
+    // A soak once ended on a 500 replaying a keyed request after a MongoDB stop: the keys'
+    // collection was kept from the store's first client.
+    const own = await MongoStore.open({ url: ferret.url, dbName: `guidd_sequencer_${process.pid}`, ttlIndex: false, clientOptions: { serverSelectionTimeoutMS: 1_000 } })
+    const keys = new MongoIdempotency(own, { clock, writeConcern: { w: 'majority', journal: true }, leaseMs: 2_000, ttlSeconds: 86_400 })
+    try {
+      expect((await keys.claim(`-:before-${process.pid}`, 'f', undefined)).kind).toBe('claimed')
+      await replaceClientWhileDown(own)
+      expect((await keys.claim(`-:after-${process.pid}`, 'f', undefined)).kind).toBe('claimed')
     } finally {
       await own.close()
     }

@@ -43,7 +43,7 @@ export interface MongoIdempotencyOptions {
  */
 export class MongoIdempotency implements IdempotencyStore {
   readonly keptWithWrite = false
-  private collection: Promise<Collection<KeyDoc>> | undefined
+  private indexed: Promise<void> | undefined
 
   constructor(
     private readonly store: MongoStore,
@@ -141,15 +141,20 @@ export class MongoIdempotency implements IdempotencyStore {
     }
   }
 
-  private docs(): Promise<Collection<KeyDoc>> {
-    this.collection ??= this.store.connected().then(async ({ db }) => {
-      const docs = db.collection<KeyDoc>(IDEMPOTENCY_COLLECTION)
-      await docs.createIndex({ expireAt: 1 }, { name: 'expireAt' })
-      return docs
+  /**
+   * The keys' collection through the store's connection gate on every call, not only the first:
+   * when the store replaces its client (a stuck driver heartbeat) while MongoDB is down, a
+   * collection kept from the old client answers "Topology is closed" for good (a 500 seen in a
+   * soak), while the gate connects again. The index is made once.
+   */
+  private async docs(): Promise<Collection<KeyDoc>> {
+    const { db } = await this.store.connected()
+    const docs = db.collection<KeyDoc>(IDEMPOTENCY_COLLECTION)
+    this.indexed ??= docs.createIndex({ expireAt: 1 }, { name: 'expireAt' }).then(() => undefined)
+    this.indexed.catch(() => {
+      this.indexed = undefined
     })
-    this.collection.catch(() => {
-      this.collection = undefined
-    })
-    return this.collection
+    await this.indexed
+    return docs
   }
 }
