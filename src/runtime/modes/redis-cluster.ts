@@ -1,11 +1,10 @@
 import { reportServerFit } from '../../adapters/mongo/fit'
-import type { RateLimit } from '../../data/rate-limit'
 import { WriteHealth } from '../../ops/write-health'
 import type { Config } from '../config'
 import type { Mode, ModeDeps } from './mode'
 import { type RedisModeOptions, redisOptions } from './redis'
 import { openStore } from './open-store'
-import { flusherSettings, rateLimitFallbackLog, redisChecks } from './redis-shared'
+import { flusherSettings, redisChecks, redisServiceParts } from './redis-shared'
 
 export interface RedisClusterModeOptions extends Omit<RedisModeOptions, 'url'> {
   /** `host:port` seed nodes (REDIS_CLUSTER_NODES). */
@@ -110,21 +109,9 @@ export const redisClusterMode = async (options: RedisClusterModeOptions, deps: M
     },
   })
   lifecycle.onClose('journal', () => journal.close())
-  const shared = new RedisTier({ client: main, keys, negativeTtlMs: options.negativeCacheMs, timeoutMs: options.timeoutMs, retainSeconds: options.retainSeconds })
-  const sharedRateLimit = (local: RateLimit, rate: { perSecond: number; burst: number }) =>
-    new RedisRateLimit({
-      client: main,
-      prefix: options.prefix,
-      ...rate,
-      timeoutMs: options.timeoutMs,
-      fallback: local,
-      onFallback: rateLimitFallbackLog(logger),
-    })
-  // A listing waits for every partition's flusher to have stored what it held at arrival.
-  const barrier = new JournalBarrier({ client: main, keys, waitMs: options.listFlushWaitMs, timeoutMs: options.timeoutMs })
   // Idempotency-Key on the cluster: a key lives in its own hash's partition, and the write's
   // script keeps the answer when the GUID is there too (a create draws it there; docs/cluster.md).
-  const idempotency = new RedisIdempotency({ client: main, keys, timeoutMs: options.timeoutMs, leaseMs: options.idempotencyLeaseMs, health: journalHealth })
+  const { shared, sharedRateLimit, barrier, idempotency } = redisServiceParts({ RedisTier, RedisRateLimit, JournalBarrier, RedisIdempotency }, main, keys, options, logger, journalHealth)
   // The change feed: each partition's events stream, followed by non-blocking reads as the flusher reads its journal.
   const log = new PartitionedEventLog({
     client: main,

@@ -1,3 +1,4 @@
+import type { RateLimit } from '../../data/rate-limit'
 import type { Store } from '../../data/store'
 import type { Logger } from '../../ops/logger'
 import type { ReadinessCheck } from '../../ops/readiness'
@@ -73,3 +74,37 @@ export const rateLimitFallbackLog =
   (logger: Logger) =>
   (failing: boolean, error?: unknown): void =>
     failing ? logger.warn({ err: error }, "rate limit: Redis does not answer; this instance's own buckets decide until it does") : logger.info('rate limit: shared buckets in Redis decide again')
+
+type Adapters = Pick<typeof import('../../adapters/redis/tier'), 'RedisTier'> &
+  Pick<typeof import('../../adapters/redis/rate-limit'), 'RedisRateLimit'> &
+  Pick<typeof import('../../adapters/redis/barrier'), 'JournalBarrier'> &
+  Pick<typeof import('../../adapters/redis/idempotency'), 'RedisIdempotency'>
+
+type Client = ConstructorParameters<Adapters['RedisTier']>[0]['client'] &
+  ConstructorParameters<Adapters['RedisRateLimit']>[0]['client'] &
+  ConstructorParameters<Adapters['JournalBarrier']>[0]['client'] &
+  ConstructorParameters<Adapters['RedisIdempotency']>[0]['client']
+
+/** The parts over the command client that both modes build alike: the shared tier, rate limit, listing barrier and idempotency keys. */
+export const redisServiceParts = (
+  adapters: Adapters,
+  client: Client,
+  keys: ConstructorParameters<Adapters['RedisTier']>[0]['keys'] & ConstructorParameters<Adapters['JournalBarrier']>[0]['keys'] & ConstructorParameters<Adapters['RedisIdempotency']>[0]['keys'],
+  options: {
+    prefix: string
+    timeoutMs: number
+    negativeCacheMs: number
+    retainSeconds: number
+    listFlushWaitMs: number
+    idempotencyLeaseMs: number
+  },
+  logger: Logger,
+  journalHealth: WriteHealth,
+) => ({
+  shared: new adapters.RedisTier({ client, keys, negativeTtlMs: options.negativeCacheMs, timeoutMs: options.timeoutMs, retainSeconds: options.retainSeconds }),
+  sharedRateLimit: (local: RateLimit, rate: { perSecond: number; burst: number }) =>
+    new adapters.RedisRateLimit({ client, prefix: options.prefix, ...rate, timeoutMs: options.timeoutMs, fallback: local, onFallback: rateLimitFallbackLog(logger) }),
+  // A listing waits for the flusher (every partition's, on a cluster) to have stored what the journal held at arrival.
+  barrier: new adapters.JournalBarrier({ client, keys, waitMs: options.listFlushWaitMs, timeoutMs: options.timeoutMs }),
+  idempotency: new adapters.RedisIdempotency({ client, keys, timeoutMs: options.timeoutMs, leaseMs: options.idempotencyLeaseMs, health: journalHealth }),
+})

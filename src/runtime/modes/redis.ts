@@ -1,11 +1,10 @@
 import { reportServerFit } from '../../adapters/mongo/fit'
-import type { RateLimit } from '../../data/rate-limit'
 import { WriteHealth } from '../../ops/write-health'
 import type { Config } from '../config'
 import type { Mode, ModeDeps } from './mode'
 import { idempotencyLeaseMs } from './idempotency-lease'
 import { mongoStoreOptions, openStore, type StoreOptions, sqliteOptions } from './open-store'
-import { flusherSettings, rateLimitFallbackLog, redisChecks } from './redis-shared'
+import { flusherSettings, redisChecks, redisServiceParts } from './redis-shared'
 
 export interface RedisModeOptions {
   url: string
@@ -127,18 +126,7 @@ export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Prom
     replicas: { count: options.waitReplicas, waitFor: () => main.sendCommand<number>(['WAIT', String(options.waitReplicas), String(options.waitTimeoutMs)]) },
   })
   lifecycle.onClose('journal', () => journal.close())
-  const shared = new RedisTier({ client: main, keys, negativeTtlMs: options.negativeCacheMs, timeoutMs: options.timeoutMs, retainSeconds: options.retainSeconds })
-  const sharedRateLimit = (local: RateLimit, rate: { perSecond: number; burst: number }) =>
-    new RedisRateLimit({
-      client: main,
-      prefix: options.prefix,
-      ...rate,
-      timeoutMs: options.timeoutMs,
-      fallback: local,
-      onFallback: rateLimitFallbackLog(logger),
-    })
-  const barrier = new JournalBarrier({ client: main, keys, waitMs: options.listFlushWaitMs, timeoutMs: options.timeoutMs })
-  const idempotency = new RedisIdempotency({ client: main, keys, timeoutMs: options.timeoutMs, leaseMs: options.idempotencyLeaseMs, health: journalHealth })
+  const { shared, sharedRateLimit, barrier, idempotency } = redisServiceParts({ RedisTier, RedisRateLimit, JournalBarrier, RedisIdempotency }, main, keys, options, logger, journalHealth)
   // The change feed: a stream the journal's script appends to; its own connection follows it.
   const log = new RedisEventLog({ client: main, followClient: feedClient, keys, timeoutMs: options.timeoutMs, retentionSeconds: options.eventsRetentionSeconds, clock, logger })
   const feed = {
