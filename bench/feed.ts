@@ -1,41 +1,40 @@
 import { spawnSync } from 'node:child_process'
-import { mkdtempSync, readFileSync, realpathSync, rmSync, symlinkSync } from 'node:fs'
+import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
 import { type BenchProcess, startBench } from './service'
 import { ensureWrk, luaPost, runWrk, type WrkResult } from './wrk'
 
 /**
- * The change feed's cost on writes (embedded mode, POST /guid under wrk -c50, the service pinned
- * to CPU 0 and wrk to CPU 1): guidd without the feed (the commit before it, BENCH_FEED_BASE,
- * default `main`, unpacked with git archive into a temp dir), guidd with the feed and no
- * subscriber, and with 100 subscribers following every event. Rounds are interleaved (each
- * configuration once per round, BENCH_ROUNDS rounds of BENCH_SECONDS), and the medians compared:
- * CPU us per write (what the 10% budget is about) and the write p99.
+ * The change feed's cost on writes, embedded mode, three ways (docs/feed.md):
  *
- *   npx bun run bench/feed.ts     # BENCH_ROUNDS=3 BENCH_SECONDS=3
+ * 1. store: the SQLite transaction of a group commit (batches of 100 creates) with and without
+ *    the changes' rows, in-process;
+ * 2. write: a whole POST /guid in-process (app.handle: validation, actor, group commit, LRU,
+ *    answer), the same code with and without the feed (createRuntime's `withoutFeed`), CPU per
+ *    write of the whole process (every thread). No socket: the HTTP server's share of a real
+ *    write only adds to both sides, so the ratio here is an upper bound on the feed's share;
+ * 3. service: POST /guid under wrk -c50 with no subscriber and with BENCH_SUBSCRIBERS (100)
+ *    streams following every event, the service pinned to CPU 0 and wrk to CPU 1: the write p99
+ *    a crowd of subscribers leaves.
+ *
+ * Every part interleaves its configurations and reports medians.
+ *
+ *   npx bun run bench/feed.ts     # BENCH_ROUNDS=3 BENCH_SECONDS=3 BENCH_WRITE_ROUNDS=15
+ *   BENCH_ONLY=store|write|service runs one part.
  */
 
 const root = join(import.meta.dir, '..')
 const rounds = Number(Bun.env.BENCH_ROUNDS ?? 3)
 const seconds = Number(Bun.env.BENCH_SECONDS ?? 3)
+const writeRounds = Number(Bun.env.BENCH_WRITE_ROUNDS ?? 15)
 const subscribers = Number(Bun.env.BENCH_SUBSCRIBERS ?? 100)
-const baseRef = Bun.env.BENCH_FEED_BASE ?? 'main'
+const only = Bun.env.BENCH_ONLY
 const connections = 50
 const pin = availableParallelism() >= 2 && spawnSync('taskset', ['-V']).error === undefined
 const CLOCK_TICKS = Number(spawnSync('getconf', ['CLK_TCK']).stdout?.toString().trim()) || 100
 
-ensureWrk()
-if (pin) spawnSync('taskset', ['-pc', '1', String(process.pid)])
 const dir = mkdtempSync(join(tmpdir(), 'guidd-bench-feed-'))
-
-// The baseline: the tree of `baseRef`, with this checkout's node_modules.
-const baseline = join(dir, 'baseline')
-spawnSync('mkdir', ['-p', baseline])
-const archive = spawnSync('sh', ['-c', `git -C '${root}' archive '${baseRef}' | tar -x -C '${baseline}'`])
-if (archive.status !== 0) throw new Error(`git archive ${baseRef}: ${archive.stderr}`)
-symlinkSync(realpathSync(join(root, 'node_modules')), join(baseline, 'node_modules'))
-if (readFileSync(join(baseline, 'src', 'http', 'app.ts'), 'utf8').includes('eventsRoutes')) throw new Error(`${baseRef} already has the change feed: set BENCH_FEED_BASE to a commit before it`)
 
 const cpuSeconds = (pid: number): number => {
   const fields = readFileSync(`/proc/${pid}/stat`, 'utf8').split(') ')[1]!.split(' ')
@@ -89,9 +88,45 @@ const storeSection = async (): Promise<void> => {
   await fed.close()
 }
 
+/**
+ * A whole create in-process, the same code with and without the feed: BENCH_WRITE_ROUNDS rounds,
+ * each runs 2,000 creates on each app in turn (500 at a time, as concurrent clients would, so the
+ * group commit batches them) and takes the process's CPU time (every thread) per create.
+ */
+const writeSection = async (): Promise<void> => {
+  const { createTestApp } = await import('../test/support/app')
+  const apps = { without: await createTestApp({}, { withoutFeed: true }), with: await createTestApp({}) }
+  const cpu = { without: [] as number[], with: [] as number[] }
+  const body = JSON.stringify({ user: 'bench' })
+  const creates = async (app: (typeof apps)['with'], count: number) => {
+    for (let done = 0; done < count; done += 500) {
+      const answers = await Promise.all(
+        Array.from({ length: 500 }, () => app.runtime.app.handle(new Request('http://localhost/guid', { method: 'POST', headers: { 'content-type': 'application/json' }, body }))),
+      )
+      if (answers.some((r) => r.status !== 201)) throw new Error(`a create answered ${answers.find((r) => r.status !== 201)!.status}`)
+    }
+  }
+  for (const app of Object.values(apps)) await creates(app, 4_000)
+  for (let round = 0; round < writeRounds; round++) {
+    for (const name of round % 2 === 0 ? (['without', 'with'] as const) : (['with', 'without'] as const)) {
+      const before = process.cpuUsage()
+      await creates(apps[name], 2_000)
+      const used = process.cpuUsage(before)
+      cpu[name].push((used.user + used.system) / 2_000)
+    }
+  }
+  const w = median(cpu.without)
+  const f = median(cpu.with)
+  console.log(`\n## A whole create in-process (app.handle, 500 concurrent, ${writeRounds} rounds of 2,000 each, interleaved, medians of CPU us per create)`)
+  console.log(`| | CPU us per create | range |\n|---|---|---|`)
+  console.log(`| without the feed | ${w.toFixed(1)} | ${Math.min(...cpu.without).toFixed(1)}-${Math.max(...cpu.without).toFixed(1)} |`)
+  console.log(`| with the feed, no subscriber | ${f.toFixed(1)} (${((f / w - 1) * 100).toFixed(1)}%) | ${Math.min(...cpu.with).toFixed(1)}-${Math.max(...cpu.with).toFixed(1)} |`)
+  for (const app of Object.values(apps)) await app.close()
+}
+
 let n = 0
-const serve = (from: string): Promise<BenchProcess> => {
-  const cmd = [process.execPath, 'run', join(from, 'src', 'main.ts')]
+const serve = (): Promise<BenchProcess> => {
+  const cmd = [process.execPath, 'run', join(root, 'src', 'main.ts')]
   return startBench({
     cmd: pin ? ['taskset', '-c', '0', ...cmd] : cmd,
     env: { SQLITE_PATH: join(dir, `s${++n}.sqlite`), LOG_LEVEL: 'warn', MAX_EVENT_STREAMS: String(subscribers + 10) },
@@ -138,15 +173,15 @@ const load = async (name: string, proc: BenchProcess): Promise<Row> => {
   return { ...r, cpuUs }
 }
 
-const configs = ['without the feed', 'feed, no subscriber', `feed, ${subscribers} subscribers`] as const
-const results = new Map<string, Row[]>(configs.map((c) => [c, []]))
-try {
-  if (Bun.env.BENCH_ONLY !== 'service') await storeSection()
-  if (Bun.env.BENCH_ONLY === 'store') process.exit(0)
+const serviceSection = async (): Promise<void> => {
+  ensureWrk()
+  if (pin) spawnSync('taskset', ['-pc', '1', String(process.pid)])
+  const configs = ['no subscriber', `${subscribers} subscribers`] as const
+  const results = new Map<string, Row[]>(configs.map((c) => [c, []]))
   for (let round = 0; round < rounds; round++) {
     for (const config of configs) {
-      const proc = await serve(config === 'without the feed' ? baseline : root)
-      const subs = config.endsWith('subscribers') ? await subscribe(proc.base, subscribers) : undefined
+      const proc = await serve()
+      const subs = config === 'no subscriber' ? undefined : await subscribe(proc.base, subscribers)
       // Warm up (JIT, SQLite cache) before the measured load.
       await runWrk({ url: `${proc.base}/guid`, lua: luaPost('{"user":"warm"}'), connections, seconds: 1, cpu: pin ? '1' : undefined, dir, name: 'warm' })
       results.get(config)!.push(await load(`round ${round + 1}, ${config}`, proc))
@@ -155,8 +190,9 @@ try {
       await proc.stop()
     }
   }
-  const base = median(results.get('without the feed')!.map((r) => r.cpuUs))
-  console.log(`\n| ${rounds} rounds of ${seconds} s, medians | writes/s | p50 ms | p99 ms | CPU us/write | CPU vs without |`)
+  const base = median(results.get('no subscriber')!.map((r) => r.cpuUs))
+  console.log(`\n## POST /guid under wrk -c50 (${rounds} rounds of ${seconds} s, medians)`)
+  console.log('| | writes/s | p50 ms | p99 ms (range) | CPU us/write | CPU vs no subscriber |')
   console.log('|---|---|---|---|---|---|')
   for (const config of configs) {
     const rows = results.get(config)!
@@ -165,6 +201,12 @@ try {
       `| ${config} | ${Math.round(median(rows.map((r) => r.rps)))} | ${median(rows.map((r) => r.p50ms))} | ${median(rows.map((r) => r.p99ms))} (${Math.min(...rows.map((r) => r.p99ms))}-${Math.max(...rows.map((r) => r.p99ms))}) | ${cpu.toFixed(1)} | ${((cpu / base - 1) * 100).toFixed(1)}% |`,
     )
   }
+}
+
+try {
+  if (only === undefined || only === 'store') await storeSection()
+  if (only === undefined || only === 'write') await writeSection()
+  if (only === undefined || only === 'service') await serviceSection()
 } finally {
   rmSync(dir, { recursive: true, force: true })
 }

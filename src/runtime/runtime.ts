@@ -77,6 +77,8 @@ export interface RuntimeOptions {
   expiryIntervalMs?: number
   /** Takes an event stream's connection out of the idle timeout (main.ts: Bun's server.timeout). */
   exemptFromIdleTimeout?: (request: Request) => void
+  /** Embedded mode without its change feed: what the feed costs a write is measured against it (bench/feed.ts). */
+  withoutFeed?: boolean
 }
 
 /** Expiries are looked for this often by default: each appears in the feed well within 2 s of its instant. */
@@ -142,6 +144,10 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     config.RATE_LIMIT_PER_SECOND > 0 ? new RateLimiter({ perSecond: config.RATE_LIMIT_PER_SECOND, burst: config.RATE_LIMIT_BURST, maxClients: config.RATE_LIMIT_CLIENTS, clock }) : undefined
   let limiter: RateLimit | undefined = localLimit
   const choice = chooseMode(config)
+  if (options.withoutFeed) {
+    if (choice.name !== 'embedded') throw new Error('withoutFeed is for the embedded mode only')
+    choice.options.feed = false
+  }
   const lru = new LruTier({ maxEntries: config.LRU_MAX_ENTRIES, negativeTtlMs: config.NEGATIVE_CACHE_MS, ttlMs: choice.options.lruTtlMs, clock })
   const metrics = new Metrics({
     lruSize: () => lru.size,

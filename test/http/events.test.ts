@@ -299,3 +299,19 @@ describe('GET /events (Server-Sent Events)', () => {
     expect(await sse.next()).toBeUndefined()
   })
 })
+
+describe("the feed bench's baseline (withoutFeed)", () => {
+  test('writes record no events and /events is not served: what the feed costs is measured against it', async () => {
+    const bare = await createTestApp({}, { withoutFeed: true })
+    try {
+      expect((await bare.req('POST', `/guid/${GUID}`, { user: 'u' })).status).toBe(201)
+      expect((await bare.req('GET', '/events', undefined, { accept: 'application/json' })).status).toBe(404)
+      const { Database } = await import('bun:sqlite')
+      const db = new Database(bare.config.SQLITE_PATH!, { readonly: true })
+      expect(db.query("SELECT name FROM sqlite_master WHERE name = 'events'").get()).toBeNull()
+      db.close()
+    } finally {
+      await bare.close()
+    }
+  })
+})

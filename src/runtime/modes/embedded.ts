@@ -17,6 +17,8 @@ export interface EmbeddedOptions {
   lruTtlMs: number
   /** EVENTS_RETENTION_SECONDS: how long the change feed keeps events. */
   eventsRetentionSeconds: number
+  /** False: no change feed, writes record no events (the feed bench's baseline; no setting selects it). */
+  feed: boolean
 }
 
 export const embeddedOptions = (config: Config): EmbeddedOptions => ({
@@ -25,6 +27,7 @@ export const embeddedOptions = (config: Config): EmbeddedOptions => ({
   commitWindowMs: config.COMMIT_WINDOW_MS,
   lruTtlMs: config.LRU_TTL_MS ?? 0,
   eventsRetentionSeconds: config.EVENTS_RETENTION_SECONDS,
+  feed: true,
 })
 
 /** Embedded default (no REDIS_URL, no MONGODB_URL): SQLite is journal and store at once, written in group commits. */
@@ -46,7 +49,8 @@ export const embeddedMode = (options: EmbeddedOptions, deps: ModeDeps): Mode => 
   lifecycle.onClose('journal', () => journal.close())
   const idempotency = new SqliteIdempotency(store.kept, clock, health)
   // The change feed's log lives in the same file, written in the same transactions.
-  const log = store.openEventLog({ clock, retentionSeconds: options.eventsRetentionSeconds })
-  const feed = { log, due: (nowSec: number, limit: number) => store.dueExpiries(nowSec, limit) }
+  const feed = options.feed
+    ? { log: store.openEventLog({ clock, retentionSeconds: options.eventsRetentionSeconds }), due: (nowSec: number, limit: number) => store.dueExpiries(nowSec, limit) }
+    : undefined
   return { name: 'embedded', journal, store, idempotency, sharedWriters: false, checks: [storeCheck(store, health)], feed, latestFromStore: true }
 }
