@@ -5,11 +5,14 @@
  * schedule whether or not earlier ones were answered, so a stall shows in the latencies of every
  * request sent meanwhile instead of in fewer requests sent.
  *
- * 1. The saturated rate of each load: wrk -c50 for BENCH_RATE_SAT_SECONDS (5) against guidd.
+ * 1. The saturated rate of each load: wrk -c50 against guidd for BENCH_RATE_SAT_SECONDS (5) for
+ *    GET, and 4x as long for writes: a write burst into a fresh store outruns what the store
+ *    sustains once its WAL has to be rewound (a 5 s POST rate could not be kept for 60 s).
  * 2. vegeta at 25%, 50% and 75% of it for BENCH_RATE_SECONDS (10) each: p50, p99, p99.9 and max
  *    of every request, and the durable commits over 10 ms and 50 ms meanwhile (guidd's
  *    guidd_store_commit_duration_seconds), which name a write's floor when one stands in the way.
- * 3. The bare Bun server (bench/floor-server.ts, FLOOR=bare) at the GET rates, for comparison.
+ * 3. The bare Bun server (bench/floor-server.ts, FLOOR=bare) at the GET rates, each run right after
+ *    guidd's at the same rate (both servers up throughout), so both meet the same machine.
  * 4. BENCH_RATE_LONG_SECONDS (60; 0: none) at 50% for GET and POST: the worst single request.
  *
  * guidd runs embedded with the request log on (info, to a file), pinned to CPU 0; vegeta on
@@ -174,12 +177,14 @@ export const benchRate = async (options: RateOptions = {}): Promise<RateRow[]> =
       post: { url: `${base}/guid`, lua: luaPost(body), targets: (b) => [{ method: 'POST', url: `${b}/guid`, body }] },
       patch: { url: `${base}/guid`, lua: luaPatchPool(pool, '{"user":"patched"}'), targets: (b) => pool.map((g) => ({ method: 'PATCH', url: `${b}/guid/${g}`, body: '{"user":"patched"}' })) },
     }
+    if (loads.includes('get')) bare = await startBench({ cmd: pinned([process.execPath, 'run', join(root, 'bench', 'floor-server.ts')]), env: { FLOOR: 'bare' }, cwd: dir, output: join(dir, 'bare.log') })
     const saturated: Record<string, number> = {}
     for (const load of loads) {
       const k = kinds[load]!
-      const r = await runWrk({ url: k.url, lua: k.lua, connections: 50, seconds: satSeconds, cpu: pin ? '1' : undefined, dir, name: `sat-${load}` })
+      const s = load === 'get' ? satSeconds : satSeconds * 4
+      const r = await runWrk({ url: k.url, lua: k.lua, connections: 50, seconds: s, cpu: pin ? '1' : undefined, dir, name: `sat-${load}` })
       saturated[load] = Math.round(r.rps)
-      say(`# rate: ${load} saturated (wrk -c50, ${satSeconds} s): ${saturated[load]} req/s, p99 ${r.p99ms} ms`)
+      say(`# rate: ${load} saturated (wrk -c50, ${s} s): ${saturated[load]} req/s, p99 ${r.p99ms} ms`)
     }
     const run = async (server: 'guidd' | 'bare', b: string, load: string, share: number, duration: number) => {
       const offered = Math.round(saturated[load]! * share)
@@ -197,14 +202,12 @@ export const benchRate = async (options: RateOptions = {}): Promise<RateRow[]> =
         `# rate: ${server} ${load} ${share * 100}% (${offered}/s offered, ${Math.round(r.achieved)}/s sent, ${duration} s): p50 ${r.p50ms.toFixed(2)} p99 ${r.p99ms.toFixed(2)} p99.9 ${r.p999ms.toFixed(2)} max ${r.maxMs.toFixed(2)} ms, ${r.errors} errors`,
       )
     }
-    for (const load of loads) for (const share of SHARES) await run('guidd', base, load, share, seconds)
+    for (const load of loads)
+      for (const share of SHARES) {
+        await run('guidd', base, load, share, seconds)
+        if (load === 'get') await run('bare', bare!.base, 'get', share, seconds)
+      }
     if (longSeconds > 0) for (const load of loads.filter((l) => l !== 'patch')) await run('guidd', base, load, 0.5, longSeconds)
-    await guidd.stop()
-    guidd = undefined
-    if (loads.includes('get')) {
-      bare = await startBench({ cmd: pinned([process.execPath, 'run', join(root, 'bench', 'floor-server.ts')]), env: { FLOOR: 'bare' }, cwd: dir, output: join(dir, 'bare.log') })
-      for (const share of SHARES) await run('bare', bare.base, 'get', share, seconds)
-    }
     return rows
   } finally {
     await guidd?.stop()
