@@ -8,8 +8,13 @@
  * seconds, not the minutes a million POSTs would; the cursors are collected by walking the
  * heavy user's whole listing once (pages of 100), then pages are asked for at random ones.
  *
- * Env: BENCH_LIST_TOTAL, BENCH_LIST_HEAVY, BENCH_LIST_REQUESTS (2,000), BENCH_PIN (1; 0: no taskset).
+ * Then what the index costs a write (benchIndexCost): BENCH_LIST_INDEX_ROWS (500,000) creates into
+ * two stores, with and without it.
+ *
+ * Env: BENCH_LIST_TOTAL, BENCH_LIST_HEAVY, BENCH_LIST_REQUESTS (2,000), BENCH_LIST_INDEX_ROWS,
+ * BENCH_PIN (1; 0: no taskset).
  */
+import { Database } from 'bun:sqlite'
 import { spawnSync } from 'node:child_process'
 import { mkdtempSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
@@ -125,6 +130,50 @@ export const listingTable = (f: ListingFigures): string =>
     `| first page | ${f.first.p50} | | ${f.first.p99} | |`,
   ].join('\n')
 
+/**
+ * What the listing's index costs a write: group-commit batches of 100 creates of one user
+ * (random GUIDs) into two stores, one with its `guids_user` index dropped, interleaved batch by
+ * batch; the median store time per write for each 100,000 rows written (the index's inserts land
+ * at random places, so their cost grows with the table).
+ */
+export const benchIndexCost = async (rows: number): Promise<Array<{ rows: number; withIndexUs: number; withoutUs: number }>> => {
+  const { SqliteStore } = await import('../src/adapters/sqlite/store')
+  const dir = mkdtempSync(join(tmpdir(), 'guidd-bench-index-'))
+  const withIndex = new SqliteStore({ path: join(dir, 'with.sqlite'), synchronous: 'NORMAL', checkpointThread: false })
+  const without = new SqliteStore({ path: join(dir, 'without.sqlite'), synchronous: 'NORMAL', checkpointThread: false })
+  // Dropped through a connection of its own: the store's statements are prepared again on their next use.
+  const other = new Database(join(dir, 'without.sqlite'))
+  other.exec('DROP INDEX guids_user')
+  other.close()
+  const now = Math.floor(Date.now() / 1000)
+  const batch = (): Mutation[] =>
+    Array.from({ length: 100 }, () => ({ next: { guid: crypto.randomUUID().replaceAll('-', '').toUpperCase(), user: 'bench', expire: now + 3_600, version: 1 }, prevVersion: 0 }))
+  const median = (v: number[]) => [...v].sort((a, b) => a - b)[v.length >> 1]!
+  const out: Array<{ rows: number; withIndexUs: number; withoutUs: number }> = []
+  try {
+    for (let written = 0; written < rows; ) {
+      const times = { with: [] as number[], without: [] as number[] }
+      for (let i = 0; i < 1_000 && written < rows; i++, written += 100) {
+        for (const [name, store] of [
+          ['with', withIndex],
+          ['without', without],
+        ] as const) {
+          const mutations = batch()
+          const t0 = performance.now()
+          store.applyBatchSync(mutations)
+          times[name].push((performance.now() - t0) * 10)
+        }
+      }
+      out.push({ rows: written, withIndexUs: Math.round(median(times.with) * 100) / 100, withoutUs: Math.round(median(times.without) * 100) / 100 })
+    }
+    return out
+  } finally {
+    await withIndex.close()
+    await without.close()
+    rmSync(dir, { recursive: true, force: true })
+  }
+}
+
 if (import.meta.main) {
   const pin = Bun.env.BENCH_PIN !== '0' && availableParallelism() >= 2 && spawnSync('taskset', ['-V']).error === undefined
   if (pin) spawnSync('taskset', ['-pc', '1', String(process.pid)])
@@ -135,4 +184,8 @@ if (import.meta.main) {
     pin,
   })
   console.log(listingTable(figures))
+  const cost = await benchIndexCost(Number(Bun.env.BENCH_LIST_INDEX_ROWS ?? 500_000))
+  console.log('\nThe listing index on writes: SQLite store time per create (batches of 100, interleaved, medians per 100,000 rows)\n')
+  console.log('| rows | with (user, guid) | without | added |\n|---:|---:|---:|---:|')
+  for (const c of cost) console.log(`| ${c.rows} | ${c.withIndexUs} us | ${c.withoutUs} us | +${(c.withIndexUs - c.withoutUs).toFixed(2)} us |`)
 }
