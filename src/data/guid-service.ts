@@ -148,11 +148,13 @@ export class GuidService {
         try {
           // The key's answer goes with the write, in the journal's one atomic step, where it can;
           // elsewhere what the write makes and answers is recorded first (KeyedWrite.intend).
-          const keep = keyed?.keepWithWrite && (keyed.keepsWith?.(next.guid) ?? true) ? { id: keyed.id, fingerprint: keyed.fingerprint, answer: keyed.answer(result), expire: keyed.expire } : undefined
+          // Where the key's record is not on the write's slot (Redis Cluster), the write keeps the
+          // answer beside the GUID and the HTTP edge copies it to the key's record afterwards.
+          const keep = keyed?.keepWithWrite ? { id: keyed.id, fingerprint: keyed.fingerprint, answer: keyed.answer(result), expire: keyed.expire } : undefined
           if (keyed?.intend !== undefined) await keyed.intend({ guid: next.guid, version: next.version, answer: keyed.answer(result) })
           const changes = changesOf(stored, next, now)
           await this.deps.records.commit(keep === undefined ? { next, prevVersion: state.version, changes } : { next, prevVersion: state.version, changes, keep }, now)
-          if (keep !== undefined) keyed!.committed = true
+          if (keep !== undefined && (keyed!.keepsWith?.(next.guid) ?? true)) keyed!.committed = true
           return result
         } catch (error) {
           if (!(error instanceof VersionConflict)) throw error

@@ -29,8 +29,9 @@ export interface IdempotencyStore {
   readonly keptWithWrite: boolean
   /**
    * Where `keptWithWrite` holds only for some GUIDs (Redis Cluster: the key's record must share
-   * the GUID's slot): whether a write of `guid` under `id` can keep the answer with it; when not,
-   * `complete` keeps it after the write.
+   * the GUID's slot): whether a write of `guid` under `id` keeps the answer at the key's record;
+   * when not, the write keeps it beside the GUID (where `claim` finds it, given `named`) and
+   * `complete` copies it to the key's record after the write.
    */
   keepsWith?(id: string, guid: string): boolean
   /** A GUID for a create under `id` whose answer the write can keep (`keepsWith`); absent: any fresh GUID. */
@@ -38,9 +39,10 @@ export interface IdempotencyStore {
   /**
    * Claims `id` for a request with `fingerprint`, or says what holds it. `guid`: the GUID a
    * create would generate, fixed with the claim, so a retry that takes over a claim whose
-   * request died creates that same GUID (resumed).
+   * request died creates that same GUID (resumed). `named`: the GUID the request names (its
+   * path's, or a create's body's), whose write may have kept the answer beside it (`keepsWith`).
    */
-  claim(id: string, fingerprint: string, guid: string | undefined): Promise<Claim>
+  claim(id: string, fingerprint: string, guid: string | undefined, named?: string): Promise<Claim>
   /** Keeps the answer of a claimed request (one that wrote nothing, or whose journal does not keep answers). */
   complete(token: string, keep: KeepAnswer): Promise<void>
   /** The claimed request's answer was kept with its write: end the claim. */

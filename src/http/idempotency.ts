@@ -23,8 +23,11 @@ import { problemResponse } from './respond'
  * afresh. Keys are scoped by the caller's API key when keys are configured.
  *
  * The answer of a write goes into the journal with the write (Mutation.keep) where the mode
- * can (the SQLite transaction, the Redis script): the two are one atomic step. Where it cannot
- * (MongoDB-only), it is kept right after the write, and the claim fixes a create's GUID first.
+ * can (the SQLite transaction, the Redis script): the two are one atomic step. On a Redis
+ * Cluster the script keeps it beside the GUID when the key's record is on another slot, and it
+ * is copied to the key's record right after (the claim finds it there after a crash). Where it
+ * cannot (MongoDB-only), it is kept right after the write, and the claim fixes a create's GUID
+ * and records the write's intent first.
  */
 
 /** An answer as it is kept, and replayed. */
@@ -71,6 +74,17 @@ export const answerResponse = (answer: KeptAnswer, call: Call, replayed: boolean
   return new Response(answer.body, { status: answer.status, headers })
 }
 
+/** The canonical GUID a create's body names, if it names a valid one (else the create is a 400 or draws its own). */
+const bodyGuidOf = (bytes: Uint8Array): string | undefined => {
+  try {
+    const body: unknown = JSON.parse(new TextDecoder().decode(bytes))
+    const guid = typeof body === 'object' && body !== null ? (body as { guid?: unknown }).guid : undefined
+    return typeof guid === 'string' ? (canonicalGuid(guid) ?? undefined) : undefined
+  } catch {
+    return undefined
+  }
+}
+
 export const idempotent = <T>(deps: IdempotencyDeps, spec: WriteSpec<T>) => {
   /** The key's scope: the caller's API key (the guard has checked it), or one scope when the API is open. */
   const scopeOf = (request: Request): string => (deps.keys === undefined ? '-' : deps.keys.idOf(deps.keys.verify(request.headers.get('authorization'))))
@@ -89,7 +103,8 @@ export const idempotent = <T>(deps: IdempotencyDeps, spec: WriteSpec<T>) => {
     })
     const id = `${scopeOf(request)}:${key}`
     const { store } = deps
-    const claim = await store.claim(id, fingerprint, spec.generates ? (store.guidFor?.(id) ?? generateGuid()) : undefined)
+    const named = guid !== undefined ? (canonicalGuid(guid) ?? undefined) : spec.generates ? bodyGuidOf(bytes) : undefined
+    const claim = await store.claim(id, fingerprint, spec.generates ? (store.guidFor?.(id) ?? generateGuid()) : undefined, named)
     if (claim.kind !== 'claimed') {
       if (claim.fingerprint !== fingerprint) {
         throw new AppError('idempotency-key-reused', 'This Idempotency-Key was used for another request (method, path, preconditions or body); send a new key for a new request.')

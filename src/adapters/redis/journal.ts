@@ -88,8 +88,8 @@ export class RedisJournal implements Journal {
     const guidKeys = [journalKeys.journal, journalKeys.events, journalKeys.expiries]
     const args = [String(maxLag), journalKeys.invalidations]
     const keeps: string[] = []
-    batch.forEach(({ mutation: { keep } }, i) => {
-      if (keep !== undefined) keeps.push(String(i + 1), keys.idempotency(keep.id), encodeKept(keep), String(keep.expire))
+    batch.forEach(({ mutation: { keep, next } }, i) => {
+      if (keep !== undefined) keeps.push(String(i + 1), keys.idempotencyAt(keep.id, next.guid), encodeKept(keep), String(keep.expire))
     })
     for (const { mutation } of batch) {
       const { next, prevVersion } = mutation

@@ -44,6 +44,12 @@ export interface RedisKeys extends JournalKeys {
    * without a GUID draws its GUID in that partition (docs/cluster.md).
    */
   idempotency(id: string): string
+  /**
+   * Where the journal's script keeps the answer of a write of `guid` under `id`: the key's own
+   * record when it shares the GUID's slot (always on one Redis), else a copy beside the GUID, in
+   * its partition, which a retry reads when the answer never reached the key's record.
+   */
+  idempotencyAt(id: string, guid: string): string
   /** The partition whose slot holds `idempotency(id)` (0 on one Redis). */
   idempotencyPartition(id: string): number
 }
@@ -66,6 +72,7 @@ export const redisKeys = (prefix: string): RedisKeys => {
     partition: () => only,
     writeProbe: `${prefix}write-probe`,
     idempotency: (id) => `${prefix}idem:${id}`,
+    idempotencyAt: (id) => `${prefix}idem:${id}`,
     idempotencyPartition: () => 0,
   }
 }
@@ -106,6 +113,7 @@ export const clusterKeys = (prefix: string, partitions: number): RedisKeys => {
     writeProbe: `${prefix}write-probe`,
     // In the partition the key's own hash picks: a create's GUID is drawn there (RedisIdempotency.guidFor).
     idempotency: (id) => `{${prefix}${partitionOf(id, partitions)}}idem:${id}`,
+    idempotencyAt: (id, guid) => `{${prefix}${partitionOf(guid, partitions)}}idem:${id}`,
     idempotencyPartition: (id) => partitionOf(id, partitions),
   }
 }

@@ -161,14 +161,29 @@ export interface ScriptClient {
 
 /**
  * Claims an Idempotency-Key: answers what holds it (a claim or a kept answer), or, when
- * nothing does, sets the caller's claim for its lease and answers nil.
- * KEYS: the key's Redis key. ARGV: the claim value, lease (ms).
+ * nothing does, sets the caller's claim and answers nil. A claim of the same request
+ * (fingerprint) whose lease ran out is taken over the same way: its request died. The lease's
+ * end is in the claim's value (`F:<fingerprint>:<token>:<until, ms>`), so a claim may outlive
+ * it (PX) and keep saying which request the key was used for (an older claim's value has no
+ * end: it lives by its PX alone).
+ * KEYS: the key's Redis key. ARGV: the claim value, its PX (ms), now (ms), the fingerprint.
  */
 export const IDEMPOTENCY_CLAIM = `
 local cur = redis.call('GET', KEYS[1])
-if cur then return cur end
+if cur then
+  if string.sub(cur, 1, 2) ~= 'F:' or string.sub(cur, 3, 66) ~= ARGV[4] then return cur end
+  local ends = string.match(cur, ':(%d+)$')
+  if not ends or tonumber(ends) > tonumber(ARGV[3]) then return cur end
+end
 redis.call('SET', KEYS[1], ARGV[1], 'PX', ARGV[2])
 return false
+`
+
+/** A key's value and its expiry instant (PEXPIRETIME, ms), or nil. KEYS: the key. */
+export const GET_WITH_EXPIRY = `
+local cur = redis.call('GET', KEYS[1])
+if not cur then return false end
+return {cur, redis.call('PEXPIRETIME', KEYS[1])}
 `
 
 /** Deletes KEYS[1] only while it still holds ARGV[1] (the caller's own claim). */

@@ -1,3 +1,4 @@
+import type { Clock } from '../../domain/clock'
 import type { RateLimit } from '../../data/rate-limit'
 import type { Store } from '../../data/store'
 import type { Logger } from '../../ops/logger'
@@ -97,7 +98,9 @@ export const redisServiceParts = (
     retainSeconds: number
     listFlushWaitMs: number
     idempotencyLeaseMs: number
+    idempotencyTtlSeconds: number
   },
+  clock: Clock,
   logger: Logger,
   journalHealth: WriteHealth,
 ) => ({
@@ -106,5 +109,13 @@ export const redisServiceParts = (
     new adapters.RedisRateLimit({ client, prefix: options.prefix, ...rate, timeoutMs: options.timeoutMs, fallback: local, onFallback: rateLimitFallbackLog(logger) }),
   // A listing waits for the flusher (every partition's, on a cluster) to have stored what the journal held at arrival.
   barrier: new adapters.JournalBarrier({ client, keys, waitMs: options.listFlushWaitMs, timeoutMs: options.timeoutMs }),
-  idempotency: new adapters.RedisIdempotency({ client, keys, timeoutMs: options.timeoutMs, leaseMs: options.idempotencyLeaseMs, health: journalHealth }),
+  idempotency: new adapters.RedisIdempotency({
+    client,
+    keys,
+    timeoutMs: options.timeoutMs,
+    leaseMs: options.idempotencyLeaseMs,
+    ttlSeconds: options.idempotencyTtlSeconds,
+    clock,
+    health: journalHealth,
+  }),
 })

@@ -31,6 +31,8 @@ export interface RedisModeOptions {
   listFlushWaitMs: number
   /** How long an Idempotency-Key claim holds without an answer (idempotency-lease.ts). */
   idempotencyLeaseMs: number
+  /** IDEMPOTENCY_TTL_SECONDS: how long a key's answer is kept. */
+  idempotencyTtlSeconds: number
 }
 
 export const redisOptions = (config: Config, url: string): RedisModeOptions => ({
@@ -51,6 +53,7 @@ export const redisOptions = (config: Config, url: string): RedisModeOptions => (
   eventsRetentionSeconds: config.EVENTS_RETENTION_SECONDS,
   listFlushWaitMs: config.LIST_FLUSH_WAIT_MS,
   idempotencyLeaseMs: idempotencyLeaseMs(config),
+  idempotencyTtlSeconds: config.IDEMPOTENCY_TTL_SECONDS,
 })
 
 /** The Redis client and the parts over it, loaded only in this mode. */
@@ -126,7 +129,7 @@ export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Prom
     replicas: { count: options.waitReplicas, waitFor: () => main.sendCommand<number>(['WAIT', String(options.waitReplicas), String(options.waitTimeoutMs)]) },
   })
   lifecycle.onClose('journal', () => journal.close())
-  const { shared, sharedRateLimit, barrier, idempotency } = redisServiceParts({ RedisTier, RedisRateLimit, JournalBarrier, RedisIdempotency }, main, keys, options, logger, journalHealth)
+  const { shared, sharedRateLimit, barrier, idempotency } = redisServiceParts({ RedisTier, RedisRateLimit, JournalBarrier, RedisIdempotency }, main, keys, options, clock, logger, journalHealth)
   // The change feed: a stream the journal's script appends to; its own connection follows it.
   const log = new RedisEventLog({ client: main, followClient: feedClient, keys, timeoutMs: options.timeoutMs, retentionSeconds: options.eventsRetentionSeconds, clock, logger })
   const feed = {
