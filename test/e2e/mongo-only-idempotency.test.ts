@@ -1,5 +1,7 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
 import { MongoClient } from 'mongodb'
+import { MongoIdempotency } from '../../src/adapters/mongo/idempotency'
+import { MongoStore } from '../../src/adapters/mongo/store'
 import { ManualClock } from '../../src/domain/clock'
 import { fingerprintOf } from '../../src/http/fingerprint'
 import { createTestApp, type TestApp } from '../support/app'
@@ -154,5 +156,79 @@ describe.if(enabled)('MongoDB-only: a keyed PATCH killed after it recorded its i
     expect(doc).toMatchObject({ state: 'done' })
     expect(doc?.intent).toBeUndefined()
     expect(JSON.parse(String(doc?.answer))).toMatchObject({ status: 200, etag: answered.headers.get('etag') })
+  })
+})
+
+describe.if(enabled)('MongoDB-only: two instances taking over one dead claim at once', () => {
+  /** Two instances' keys (each its own client, as two processes have), on the app's clock. */
+  const instances = async (): Promise<{ a: MongoIdempotency; b: MongoIdempotency; close: () => Promise<void> }> => {
+    const stores = await Promise.all([0, 1].map(() => MongoStore.open({ url: ferret.url, dbName: DB, ttlIndex: false, clientOptions: { serverSelectionTimeoutMS: 2_000 } })))
+    const keysOf = (store: MongoStore) => new MongoIdempotency(store, { clock: app.clock, writeConcern: { w: 'majority', journal: true }, leaseMs: LEASE_MS, ttlSeconds: 86_400 })
+    return { a: keysOf(stores[0]!), b: keysOf(stores[1]!), close: async () => void (await Promise.all(stores.map((s) => s.close()))) }
+  }
+
+  test("one takes it over, the other is told it is in flight: never both (FerretDB applies an update's filter and its write apart)", async () => {
+    const { a, b, close } = await instances()
+    try {
+      const run = `race-${Date.now()}`
+      const keys = Array.from({ length: 60 }, (_, i) => `${run}-${i}`)
+      const user = freshUser()
+      for (const key of keys) await deadClaim(key, user, guidOf())
+      app.clock.advance(LEASE_MS + 1)
+      const fingerprint = fingerprintOf({ method: 'POST', path: '/guid', ifMatch: null, ifNoneMatch: null, body: new TextEncoder().encode(JSON.stringify({ user })) })
+      const raced = await Promise.all(keys.map((key) => Promise.all([a.claim(`-:${key}`, fingerprint, guidOf()), b.claim(`-:${key}`, fingerprint, guidOf())])))
+      const both = raced.filter(([x, y]) => x.kind === 'claimed' && y.kind === 'claimed').length
+      expect({ both }).toEqual({ both: 0 })
+      for (const pair of raced) expect(pair.map((c) => c.kind).sort()).toEqual(['claimed', 'in-flight'])
+      // The winner holds the claim: its token is the document's, and it resumes the dead request's GUID.
+      const docs = raw.db(DB).collection<{ _id: string; token?: string; guid?: string }>('idempotency')
+      for (const [i, key] of keys.entries()) {
+        const winner = raced[i]!.find((c) => c.kind === 'claimed')
+        const doc = await docs.findOne({ _id: `-:${key}` })
+        expect(winner?.kind === 'claimed' && { token: winner.token, resumed: winner.resumed, guid: winner.guid }).toEqual({ token: doc!.token!, resumed: true, guid: doc!.guid! })
+      }
+    } finally {
+      await close()
+    }
+  })
+
+  test('a taker that died mid-takeover holds its turn until its lease ends; then the next retry takes the claim over', async () => {
+    const key = `dead-taker-${Date.now()}`
+    const user = freshUser()
+    const guid = guidOf()
+    await deadClaim(key, user, guid)
+    app.clock.advance(LEASE_MS + 1)
+    // A retry that won the turn for the dead claim (token 'dead'), then died before its update.
+    await raw
+      .db(DB)
+      .collection<{ _id: string; leaseUntil: Date; expireAt: Date }>('idempotency_takeovers')
+      .insertOne({ _id: JSON.stringify([`-:${key}`, 'dead', 0]), leaseUntil: new Date(app.clock.now() + LEASE_MS), expireAt: new Date(app.clock.now() + 86_400_000) })
+    await expectProblem(await retry(key, user), 409, 'idempotency-key-in-flight')
+    app.clock.advance(LEASE_MS + 1)
+    const created = await retry(key, user)
+    expect(created.status).toBe(201)
+    expect(((await created.json()) as { guid: string }).guid).toBe(guid)
+    expect((await listPage(app.req, user)).items.map((i) => i.guid)).toEqual([guid])
+  })
+
+  test('turns are swept with the keys, once their day is over', async () => {
+    const { a, b, close } = await instances()
+    try {
+      const key = `swept-${Date.now()}`
+      const user = freshUser()
+      await deadClaim(key, user, guidOf())
+      app.clock.advance(LEASE_MS + 1)
+      const fingerprint = fingerprintOf({ method: 'POST', path: '/guid', ifMatch: null, ifNoneMatch: null, body: new TextEncoder().encode(JSON.stringify({ user })) })
+      expect((await a.claim(`-:${key}`, fingerprint, guidOf())).kind).toBe('claimed')
+      const turns = raw.db(DB).collection<{ _id: string }>('idempotency_takeovers')
+      const mine = { _id: JSON.stringify([`-:${key}`, 'dead', 0]) }
+      expect(await turns.countDocuments(mine)).toBe(1)
+      await b.sweep(Math.floor(app.clock.now() / 1000) + 60, 10_000)
+      expect(await turns.countDocuments(mine)).toBe(1)
+      await b.sweep(Math.floor(app.clock.now() / 1000) + 86_400 + 1, 10_000)
+      expect(await turns.countDocuments(mine)).toBe(0)
+    } finally {
+      await close()
+    }
   })
 })

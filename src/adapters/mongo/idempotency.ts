@@ -7,6 +7,19 @@ import type { MongoStore } from './store'
 
 /** Where keys are kept in MongoDB-only mode. */
 export const IDEMPOTENCY_COLLECTION = 'idempotency'
+/** Who takes over a key's dead claim (or expired answer): see `takeTurn`. */
+export const TAKEOVERS_COLLECTION = 'idempotency_takeovers'
+
+/** How many takers of one claim may die mid-takeover before the next gives up (409, then a fresh claim later). */
+const MAX_TURNS = 10
+
+interface TurnDoc {
+  /** JSON of [key id, the claim's generation, the turn]: unambiguous whatever the key holds. */
+  _id: string
+  /** Until when this turn's taker may still be taking the claim over; after it, the next turn is free. */
+  leaseUntil: Date
+  expireAt: Date
+}
 
 interface KeyDoc {
   _id: string
@@ -68,9 +81,15 @@ export class MongoIdempotency implements IdempotencyStore {
         if (held.state === 'done' && held.expireAt.getTime() > now) return { kind: 'done', fingerprint: held.fingerprint, answer: held.answer ?? '' }
         if (held.state === 'in-flight' && (held.leaseUntil?.getTime() ?? 0) > now) return { kind: 'in-flight', fingerprint: held.fingerprint }
         if (held.state === 'in-flight' && held.fingerprint !== fingerprint && held.expireAt.getTime() > now) return { kind: 'in-flight', fingerprint: held.fingerprint }
-        // Its request died (the lease ran out). When it had recorded its write's intent and that
-        // write landed (the GUID is at that version or later: versions never go back), its
-        // answer is the one it would have given: kept now, and replayed.
+        // Its request died (the lease ran out), or its answer expired: one caller alone decides
+        // what becomes of it. An update whose filter names the claim's token would decide on
+        // MongoDB, but FerretDB 1.x applies an update's filter and its write apart (it reads the
+        // matching documents, then writes each back by _id: claims.ts), so two callers would
+        // both match it; an insert on a unique _id is atomic on both.
+        if (!(await this.takeTurn(id, held.token ?? `expired@${held.expireAt.getTime()}`, now))) return { kind: 'in-flight', fingerprint }
+        // When it had recorded its write's intent and that write landed (the GUID is at that
+        // version or later: versions never go back), its answer is the one it would have given:
+        // kept now, and replayed.
         if (held.state === 'in-flight' && held.intent !== undefined && held.fingerprint === fingerprint && (await this.landed(held.intent))) {
           const done = await docs.updateOne(
             { _id: id, state: 'in-flight', ...(held.token === undefined ? {} : { token: held.token }) },
@@ -111,6 +130,31 @@ export class MongoIdempotency implements IdempotencyStore {
     await this.call((docs) => docs.updateOne({ _id: id, token, state: 'in-flight' }, { $set: { intent } }, { writeConcern: this.o.writeConcern }))
   }
 
+  /**
+   * Whether this caller is the one to take over generation `of` of key `id` (the claim's token,
+   * or its expired answer's instant): the first to insert that generation's turn. A taker that
+   * dies before its takeover's update leaves its turn, which passes, once its lease has run
+   * out, to the next (another insert, of the next turn): no turn is ever deleted or updated to
+   * be taken, so no step relies on a filter applied atomically (FerretDB 1.x does not). Turns are
+   * swept with the keys, a day on (IDEMPOTENCY_TTL_SECONDS), long after any race for them.
+   */
+  private async takeTurn(id: string, of: string, now: number): Promise<boolean> {
+    const { db } = await this.store.connected()
+    const turns = db.collection<TurnDoc>(TAKEOVERS_COLLECTION)
+    for (let turn = 0; turn < MAX_TURNS; turn++) {
+      const _id = JSON.stringify([id, of, turn])
+      try {
+        await turns.insertOne({ _id, leaseUntil: new Date(now + this.o.leaseMs), expireAt: new Date(now + this.o.ttlSeconds * 1000) }, { writeConcern: this.o.writeConcern })
+        return true
+      } catch (error) {
+        if (classifyWriteError(error) !== 'duplicate') throw error
+      }
+      const taken = await turns.findOne({ _id })
+      if (taken !== null && taken.leaseUntil.getTime() > now) return false
+    }
+    return false
+  }
+
   /** Whether the intended write is in MongoDB: the GUID's document at that version or later. */
   private async landed(intent: WriteIntent): Promise<boolean> {
     const { docs } = await this.store.connected()
@@ -122,13 +166,18 @@ export class MongoIdempotency implements IdempotencyStore {
     await this.call((docs) => docs.deleteOne({ _id: id, token, state: 'in-flight' }, { writeConcern: this.o.writeConcern }))
   }
 
-  /** Deletes up to `limit` documents past their expiry (answers, and claims of requests long dead). */
+  /** Deletes up to `limit` documents past their expiry (answers, claims of requests long dead, and their takeovers' turns) of each collection. */
   async sweep(nowSec: number, limit: number): Promise<number> {
-    return this.call(async (docs) => {
-      const now = toDate(nowSec)
-      const due = await docs.find({ expireAt: { $lte: now } }, { projection: { _id: 1 }, limit }).toArray()
-      if (due.length === 0) return 0
-      return (await docs.deleteMany({ _id: { $in: due.map((d) => d._id) }, expireAt: { $lte: now } })).deletedCount
+    return this.call(async () => {
+      const { db } = await this.store.connected()
+      let swept = 0
+      for (const name of [IDEMPOTENCY_COLLECTION, TAKEOVERS_COLLECTION]) {
+        const from = db.collection<{ _id: string; expireAt: Date }>(name)
+        const now = toDate(nowSec)
+        const due = await from.find({ expireAt: { $lte: now } }, { projection: { _id: 1 }, limit }).toArray()
+        if (due.length > 0) swept += (await from.deleteMany({ _id: { $in: due.map((d) => d._id) }, expireAt: { $lte: now } })).deletedCount
+      }
+      return swept
     })
   }
 
