@@ -1,4 +1,8 @@
 import { beforeEach, describe, expect, test } from 'bun:test'
+import { connectRedis } from '../../src/adapters/redis/client'
+import { RedisIdempotency } from '../../src/adapters/redis/idempotency'
+import { redisKeys } from '../../src/adapters/redis/keys'
+import { ManualClock } from '../../src/domain/clock'
 import { expectProblem } from '../support/http'
 import { expectReplay, freshKey, type IdempotencyTarget, idempotencyContract } from '../support/idempotency-contract'
 import { freshUser } from '../support/listing-contract'
@@ -53,5 +57,38 @@ describe.skipIf(!redis.enabled)('Idempotency-Key in Redis mode, two instances', 
     expect(retried!.status).toBe(201)
     expect(retried!.headers.get('idempotent-replayed')).toBeNull()
     await expectReplay(retried!, await a.app.req('POST', '/guid', { user }, { 'idempotency-key': key }))
+  })
+})
+
+describe.skipIf(!redis.enabled)('Idempotency-Key claims in Redis', () => {
+  const LEASE_MS = 5_000
+  const fp = (c: string) => c.repeat(64)
+  const setup = async () => {
+    const clock = new ManualClock(Date.now())
+    const keys = redisKeys(`claims-${crypto.randomUUID()}:`)
+    // Each its own connection, as two instances have.
+    const store = async () => {
+      const client = await connectRedis({ url: redis.server.url, onError: () => {} })
+      redis.afterThisTest(async () => void client.destroy())
+      return new RedisIdempotency({ client, keys, timeoutMs: 2_000, leaseMs: LEASE_MS, ttlSeconds: 86_400, clock })
+    }
+    return { clock, keys, a: await store(), b: await store() }
+  }
+
+  test('a claim of the same request whose lease ended is taken over (once); of another request, or within its lease, it holds', async () => {
+    const { clock, a, b } = await setup()
+    expect((await a.claim('-:k', fp('a'), undefined)).kind).toBe('claimed')
+    expect(await b.claim('-:k', fp('a'), undefined)).toEqual({ kind: 'in-flight', fingerprint: fp('a') })
+    clock.advance(LEASE_MS + 1)
+    expect(await b.claim('-:k', fp('b'), undefined)).toEqual({ kind: 'in-flight', fingerprint: fp('a') })
+    const [x, y] = await Promise.all([a.claim('-:k', fp('a'), undefined), b.claim('-:k', fp('a'), undefined)])
+    expect([x.kind, y.kind].sort()).toEqual(['claimed', 'in-flight'])
+  })
+
+  test('a claim written before leases were in the value (F:<fp>:<token>) lives by its PX alone: never taken over', async () => {
+    const { clock, keys, a } = await setup()
+    await redis.client.set(keys.idempotency('-:old'), `F:${fp('c')}:${crypto.randomUUID()}`, { PX: 60_000 })
+    clock.advance(LEASE_MS * 10)
+    expect(await a.claim('-:old', fp('c'), undefined)).toEqual({ kind: 'in-flight', fingerprint: fp('c') })
   })
 })
