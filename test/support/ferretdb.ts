@@ -5,7 +5,7 @@ import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import { MongoClient } from 'mongodb'
 import { runToExit } from './process'
-import { children, freePort } from './children'
+import { children, diesWithParent, freePort } from './children'
 
 /**
  * A FerretDB (MongoDB wire protocol over SQLite) of the test run's own, run by
@@ -128,7 +128,7 @@ const ferretdbOn = (port: number, dataDir: string): TestFerretdb => {
 
   const start = async (): Promise<void> => {
     if (proc !== null) throw new Error('FerretDB is already running')
-    const p = Bun.spawn(['bash', SCRIPT], {
+    const p = Bun.spawn(diesWithParent(['bash', SCRIPT]), {
       cwd: root,
       env: { ...process.env, PORT: String(port), DATA_DIR: dataDir },
       stdin: 'ignore',

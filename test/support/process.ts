@@ -1,5 +1,5 @@
 import type { Subprocess } from 'bun'
-import { children } from './children'
+import { children, diesWithParent } from './children'
 
 /** A child process that announced the port it listens on. Stopped by its PID, always. */
 export interface Started {
@@ -17,7 +17,7 @@ const PORT_LINE = /"port":(\d+)|listening (\d+)/
 
 /** Spawns `cmd` with PORT=0 (unless given) and waits, bounded, for it to print its port. */
 export const startProcess = async (opts: { cmd: string[]; env?: Record<string, string>; cwd?: string; name?: string; timeoutMs?: number }): Promise<Started> => {
-  const proc = Bun.spawn(opts.cmd, {
+  const proc = Bun.spawn(diesWithParent(opts.cmd), {
     cwd: opts.cwd,
     env: { ...process.env, PORT: '0', ...opts.env },
     stdin: 'ignore',

@@ -3,7 +3,7 @@ import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
-import { children } from './children'
+import { children, diesWithParent } from './children'
 import { runToExit } from './process'
 
 /**
@@ -96,7 +96,7 @@ export const waitFor = async (what: string, timeoutMs: number, check: () => Prom
 
 const spawnNode = (port: number, dir: string): Subprocess => {
   const proc = Bun.spawn(
-    [
+    diesWithParent([
       'redis-server',
       '--port',
       String(port),
@@ -118,7 +118,7 @@ const spawnNode = (port: number, dir: string): Subprocess => {
       String(NODE_TIMEOUT_MS),
       '--logfile',
       join(dir, 'redis.log'),
-    ],
+    ]),
     // Its log goes to its file; a pipe nobody drains would stall the server once full.
     { stdin: 'ignore', stdout: 'ignore', stderr: 'ignore' },
   )

@@ -4,7 +4,7 @@ import { tmpdir } from 'node:os'
 import { join } from 'node:path'
 import type { Subprocess } from 'bun'
 import { createClient } from 'redis'
-import { children, freePort } from './children'
+import { children, diesWithParent, freePort } from './children'
 
 /** A redis-server of the test run's own: a free port, a temp dir, stopped by its PID. */
 export interface TestRedis {
@@ -41,7 +41,7 @@ export const redisSuites = (name: string): boolean => {
 let prefixes = 0
 
 const spawnRedis = (port: number, dir: string, appendfsync: string): Subprocess => {
-  const proc = Bun.spawn(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', appendfsync], {
+  const proc = Bun.spawn(diesWithParent(['redis-server', '--port', String(port), '--bind', '127.0.0.1', '--dir', dir, '--save', '', '--appendonly', 'yes', '--appendfsync', appendfsync]), {
     // Its log is never read: a pipe nobody drains would stall the server once full.
     stdout: 'ignore',
     stderr: 'ignore',
