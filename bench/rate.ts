@@ -177,7 +177,8 @@ export const benchRate = async (options: RateOptions = {}): Promise<RateRow[]> =
       post: { url: `${base}/guid`, lua: luaPost(body), targets: (b) => [{ method: 'POST', url: `${b}/guid`, body }] },
       patch: { url: `${base}/guid`, lua: luaPatchPool(pool, '{"user":"patched"}'), targets: (b) => pool.map((g) => ({ method: 'PATCH', url: `${b}/guid/${g}`, body: '{"user":"patched"}' })) },
     }
-    if (loads.includes('get')) bare = await startBench({ cmd: pinned([process.execPath, 'run', join(root, 'bench', 'floor-server.ts')]), env: { FLOOR: 'bare' }, cwd: dir, output: join(dir, 'bare.log') })
+    if (loads.includes('get'))
+      bare = await startBench({ cmd: pinned([process.execPath, 'run', join(root, 'bench', 'floor-server.ts')]), env: { FLOOR: 'bare' }, cwd: dir, output: join(dir, 'bare.log') })
     const saturated: Record<string, number> = {}
     for (const load of loads) {
       const k = kinds[load]!
