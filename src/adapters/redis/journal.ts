@@ -5,7 +5,8 @@ import type { RedisKeys } from './keys'
 import { encodeKept } from './idempotency'
 import { encodeInvalidation } from './invalidation'
 import { encodeChanges } from './events'
-import { JOURNAL_WRITE_BATCH, JOURNAL_WRITE_BATCH_SHARDED, Script } from './scripts'
+import type { MasterGroup, NodeClient, PartitionRouting } from './partition-masters'
+import { JOURNAL_WRITE_BATCH, JOURNAL_WRITE_BATCH_SHARDED, JOURNAL_WRITE_NODE, NOT_LOCAL, Script } from './scripts'
 import { encodeState } from './state'
 import { keepUntil } from './tier'
 import { type Journal, VersionConflict } from '../../data/journal'
@@ -21,9 +22,16 @@ export interface RedisJournalOptions {
   /**
    * REDIS_WAIT_REPLICAS: after a partition's script, wait until this many replicas have it
    * (`waitFor(firstKey)` sends WAIT on the connection that ran the script) before answering;
-   * fewer within the timeout means 503, never an acknowledgement.
+   * fewer within the timeout means 503, never an acknowledgement. `waitOn(node)` sends it on a
+   * master's own connection (after a call to that master: `routing`).
    */
-  replicas?: { count: number; waitFor(firstKey: string): Promise<number> }
+  replicas?: { count: number; waitFor(firstKey: string): Promise<number>; waitOn?(node: NodeClient): Promise<number> }
+  /**
+   * Redis Cluster: which master serves each partition now. With it, a turn's writes to several
+   * partitions of one master go in one call to that master (JOURNAL_WRITE_NODE) instead of one
+   * call per partition.
+   */
+  routing?: PartitionRouting
   timeoutMs: number
   /** This instance, so its own invalidations can be told from others'. */
   instanceId: string
@@ -49,6 +57,7 @@ const BATCH_MAX = 256
  */
 export class RedisJournal implements Journal {
   private readonly write: Script
+  private readonly writeNode = new Script(JOURNAL_WRITE_NODE)
   private readonly batches = new TurnBatch({ max: BATCH_MAX, windowMs: 0, send: (batch) => this.send(batch) })
   /** Each partition's share of the lag bound. */
   private readonly maxLagPerPartition: number
@@ -66,9 +75,12 @@ export class RedisJournal implements Journal {
     this.batches.close()
   }
 
-  /** Sends one batch: one script call per partition it touches (one on a single Redis). */
+  /**
+   * Sends one batch: one script call per partition it touches (one on a single Redis), or on a
+   * cluster with routing, one per master for the partitions it serves.
+   */
   private send(batch: Pending[]): void {
-    const { keys } = this.options
+    const { keys, routing } = this.options
     if (keys.partitions === 1) return void this.sendPartition(0, batch)
     const byPartition = new Map<number, Pending[]>()
     for (const p of batch) {
@@ -77,16 +89,22 @@ export class RedisJournal implements Journal {
       if (list === undefined) byPartition.set(partition, [p])
       else list.push(p)
     }
-    for (const [partition, pending] of byPartition) void this.sendPartition(partition, pending)
+    if (routing === undefined || byPartition.size === 1) {
+      for (const [partition, pending] of byPartition) void this.sendPartition(partition, pending)
+      return
+    }
+    for (const group of routing.group(byPartition.keys())) {
+      if (group.partitions.length === 1) void this.sendPartition(group.partitions[0]!, byPartition.get(group.partitions[0]!)!)
+      else void this.sendMaster(group, byPartition)
+    }
   }
 
-  /** One partition's writes in one script call (one slot); answers each caller by its own entry. */
-  private async sendPartition(partition: number, batch: Pending[]): Promise<void> {
-    const { client, keys, timeoutMs, instanceId, retainSeconds, health, replicas } = this.options
-    const maxLag = this.maxLagPerPartition
+  /** A partition's share of a call: write_partition's keys and arguments (scripts.ts). */
+  private callOf(partition: number, batch: Pending[]): { keys: string[]; args: string[] } {
+    const { keys, instanceId, retainSeconds } = this.options
     const journalKeys = keys.partition(partition)
     const guidKeys = [journalKeys.journal, journalKeys.events, journalKeys.expiries]
-    const args = [String(maxLag), journalKeys.invalidations]
+    const args = [String(this.maxLagPerPartition), journalKeys.invalidations]
     const keeps: string[] = []
     batch.forEach(({ mutation: { keep, next } }, i) => {
       if (keep !== undefined) keeps.push(String(i + 1), keys.idempotencyAt(keep.id, next.guid), encodeKept(keep), String(keep.expire))
@@ -105,25 +123,95 @@ export class RedisJournal implements Journal {
       )
     }
     args.push(...keeps)
-    let replies: Array<[number, string | number]>
+    return { keys: guidKeys, args }
+  }
+
+  /** One partition's writes in one script call (one slot); answers each caller by its own entry. */
+  private async sendPartition(partition: number, batch: Pending[]): Promise<void> {
+    const { client, keys, timeoutMs, health, replicas } = this.options
+    const call = this.callOf(partition, batch)
+    let replies: Reply[]
     try {
-      replies = (await redisCall('journal', timeoutMs, () => this.write.run(client, guidKeys, args))) as Array<[number, string | number]>
+      replies = (await redisCall('journal', timeoutMs, () => this.write.run(client, call.keys, call.args))) as Reply[]
     } catch (error) {
       health?.failed(error)
       for (const p of batch) p.reject(error)
       return
     }
-    // Written on the master: with REDIS_WAIT_REPLICAS, acknowledged only once enough replicas have it too.
-    let unreplicated: unknown
-    if (replicas !== undefined && replicas.count > 0 && replies.some((r) => r[0] === 1)) {
-      try {
-        const acked = await redisCall('replication', timeoutMs, () => replicas.waitFor(journalKeys.journal))
-        if (acked < replicas.count)
-          unreplicated = unavailable(`Only ${acked} of ${replicas.count} Redis replicas confirmed the write in time; it may or may not be kept: read the GUID before retrying.`)
-      } catch (error) {
-        unreplicated = error
-      }
+    const unreplicated = replies.some((r) => r[0] === 1) ? await this.unreplicated(() => replicas!.waitFor(keys.partition(partition).journal)) : undefined
+    this.answer(batch, replies, unreplicated)
+  }
+
+  /**
+   * Several partitions' writes in one call to the master that serves them all. When that master
+   * did not run it (a key not served there: a stale slot map, a slot migrating; a failover made
+   * it a replica; a redirection), each partition goes on its own call, which follows MOVED/ASK
+   * as before: the master's call wrote nothing then. A call that may have run (a timeout, a lost
+   * connection) answers 503 to every write in it, as a partition's call does.
+   */
+  private async sendMaster(group: MasterGroup, byPartition: Map<number, Pending[]>): Promise<void> {
+    const { timeoutMs, health } = this.options
+    const parts = group.partitions.map((partition) => ({ partition, batch: byPartition.get(partition)! }))
+    const argv: string[] = []
+    for (const { partition, batch } of parts) {
+      const call = this.callOf(partition, batch)
+      argv.push(String(call.keys.length), String(call.args.length), ...call.keys, ...call.args)
     }
+    let node: NodeClient | undefined
+    const sent = await redisCall('journal', timeoutMs, async () => {
+      try {
+        node = await group.client()
+      } catch {
+        return DECLINED
+      }
+      try {
+        return (await this.writeNode.run(node, [], argv)) as Reply[][]
+      } catch (error) {
+        if (declined(error)) return DECLINED
+        throw error
+      }
+    }).catch((error: unknown) => ({ failed: error }))
+    if (sent === DECLINED) {
+      for (const { partition, batch } of parts) void this.sendPartition(partition, batch)
+      return
+    }
+    if ('failed' in sent) {
+      health?.failed(sent.failed)
+      for (const { batch } of parts) for (const p of batch) p.reject(sent.failed)
+      return
+    }
+    // One WAIT covers every partition's writes: they were one call on this connection.
+    const unreplicated = sent.some((replies) => replies.some((r) => r[0] === 1))
+      ? await this.unreplicated(() => {
+          const { replicas, keys } = this.options
+          return replicas!.waitOn === undefined ? replicas!.waitFor(keys.partition(parts[0]!.partition).journal) : replicas!.waitOn(node!)
+        })
+      : undefined
+    parts.forEach(({ batch }, i) => {
+      this.answer(batch, sent[i] ?? [], unreplicated)
+    })
+  }
+
+  /**
+   * With REDIS_WAIT_REPLICAS, after a call wrote on the master: why the writes may not be
+   * acknowledged (fewer replicas confirmed in time, or WAIT failed), or undefined when they may.
+   */
+  private async unreplicated(wait: () => Promise<number>): Promise<unknown> {
+    const { replicas, timeoutMs } = this.options
+    if (replicas === undefined || replicas.count <= 0) return undefined
+    try {
+      const acked = await redisCall('replication', timeoutMs, wait)
+      if (acked < replicas.count) return unavailable(`Only ${acked} of ${replicas.count} Redis replicas confirmed the write in time; it may or may not be kept: read the GUID before retrying.`)
+      return undefined
+    } catch (error) {
+      return error
+    }
+  }
+
+  /** Answers each caller of a partition's share by its own entry of the script's reply. */
+  private answer(batch: Pending[], replies: Reply[], unreplicated: unknown): void {
+    const { keys, health } = this.options
+    const maxLag = this.maxLagPerPartition
     let failed: unknown
     batch.forEach((p, i) => {
       const [status, detail] = replies[i] ?? [-2, 'no reply for this entry']
@@ -141,3 +229,15 @@ export class RedisJournal implements Journal {
     else health?.failed(failed)
   }
 }
+
+/** A script's answer for one entry: [status, entry id | current version | journal length | error]. */
+type Reply = [number, string | number]
+
+const DECLINED = Symbol('declined')
+
+/**
+ * Errors with which Redis refuses a command before running it: the master's call wrote nothing,
+ * and each partition's own call (which follows redirections) decides.
+ */
+const REFUSED = new RegExp(`^(?:${NOT_LOCAL}|MOVED|ASK|TRYAGAIN|CROSSSLOT|CLUSTERDOWN|READONLY|MASTERDOWN|LOADING|OOM)\\b`)
+const declined = (error: unknown): boolean => error instanceof Error && REFUSED.test(error.message)

@@ -13,6 +13,9 @@ type Vector = Id[]
 
 const ZERO: Id = [0, 0]
 const cmpId = (a: Id, b: Id): number => a[0] - b[0] || a[1] - b[1]
+/** A partition's part of an encoded position: `<ms>-<seq>` in base 36, empty for 0-0. */
+const component = ([ms, seq]: Id): string => (ms === 0 && seq === 0 ? '' : `${ms.toString(36)}-${seq.toString(36)}`)
+const joinComponents = (components: readonly string[]): string => `${components.length}_${components.join('.')}`
 const COMPONENT = /^([0-9a-z]{1,11})-([0-9a-z]{1,11})$/
 
 export interface PartitionedEventLogOptions {
@@ -55,7 +58,7 @@ export class PartitionedEventLog implements EventLog {
   }
 
   encode(vector: Vector): string {
-    return `${vector.length}_${vector.map(([ms, seq]) => (ms === 0 && seq === 0 ? '' : `${ms.toString(36)}-${seq.toString(36)}`)).join('.')}`
+    return joinComponents(vector.map(component))
   }
 
   decode(position: string): Vector {
@@ -217,12 +220,16 @@ export class PartitionedEventLog implements EventLog {
     all.sort((a, b) => cmpId(a.id, b.id) || a.p - b.p)
     const taken = all.slice(0, limit)
     const next = [...from]
+    // Each event's position differs from the one before in one partition: its component is
+    // encoded once, not the whole vector again (P components) for every event.
+    const components = from.map(component)
     const events: LoggedChange[] = []
     for (const { p, id, message } of taken) {
       next[p] = id
+      components[p] = component(id)
       const event = toChange('', message)
       if (event === undefined) continue
-      event.id = this.encode(next)
+      event.id = joinComponents(components)
       events.push(event)
     }
     return { events, next, entries: taken.length }

@@ -24,16 +24,17 @@ end
 `
 
 /**
- * The journaled writes of one event-loop turn, in one call (one round trip, one script run):
- * for each entry in order, exactly what one write's script did on its own: refuse it when the
- * journal holds max-length entries or more; compare-and-set on the GUID's version; then the
- * new state (kept until EXAT, past its expire: see RedisTier), the journal entry and the
- * invalidation; and for the change feed, the write's changes appended to the events stream
- * (TRIM_EVENTS trims it) and the GUID's expiry instant in the expiries sorted set
+ * The journaled writes of one event-loop turn to one partition, as a Lua function over its
+ * own keys and arguments (one call of the single-slot script, or one partition's share of a
+ * node's call): for each entry in order, exactly what one write's script did on its own:
+ * refuse it when the journal holds max-length entries or more; compare-and-set on the GUID's
+ * version; then the new state (kept until EXAT, past its expire: see RedisTier), the journal
+ * entry and the invalidation; and for the change feed, the write's changes appended to the
+ * events stream (TRIM_EVENTS trims it) and the GUID's expiry instant in the expiries sorted set
  * (a tombstone removes it), so the feed tells exactly the writes that took effect, in the order
  * they took it. Entries are independent: one refused or failed does not stop the next, as
  * separate calls would not (a GUID has at most one write in flight per instance: its actor).
- * KEYS: journal, events, expiries, then each entry's guid key. ARGV: max journal length,
+ * keys: journal, events, expiries, then each entry's guid key. argv: max journal length,
  * invalidation channel, then per entry: prevVersion, encoded state,
  * keep-until (unix s), invalidation message, state JSON (the journal entry), changes
  * (encodeChanges: `<bytes>:<type>|<guid>|<version>|<expire>|<user>` each), expire (unix s; empty
@@ -44,68 +45,125 @@ end
  * Returns per entry {1, entry id} | {0, current version} (CAS lost) | {-1, journal length}
  * (lag bound) | {-2, error} (Redis refused a command: the entry's own failure).
  */
-export const JOURNAL_WRITE_BATCH = `${CURRENT_VERSION}
-local max = tonumber(ARGV[1])
-local length = redis.call('XLEN', KEYS[1])
-local results = {}
-local keeps = {}
-for j = 3 + (#KEYS - 3) * 7, #ARGV, 4 do keeps[tonumber(ARGV[j])] = j end
-for i = 4, #KEYS do
-  local a = 3 + (i - 4) * 7
-  local key = KEYS[i]
-  if length >= max then
-    results[#results + 1] = {-1, length}
-  else
-    local version = current_version(key)
-    if version ~= tonumber(ARGV[a]) then
-      results[#results + 1] = {0, version}
+const WRITE_PARTITION = `
+local function write_partition(keys, argv)
+  local max = tonumber(argv[1])
+  local length = redis.call('XLEN', keys[1])
+  local results = {}
+  local keeps = {}
+  for j = 3 + (#keys - 3) * 7, #argv, 4 do keeps[tonumber(argv[j])] = j end
+  for i = 4, #keys do
+    local a = 3 + (i - 4) * 7
+    local key = keys[i]
+    if length >= max then
+      results[#results + 1] = {-1, length}
     else
-      local set = redis.pcall('SET', key, ARGV[a + 1], 'EXAT', ARGV[a + 2])
-      local id = set
-      if type(set) ~= 'table' or not set.err then id = redis.pcall('XADD', KEYS[1], '*', 'm', ARGV[a + 4]) end
-      if type(id) == 'table' and id.err then
-        results[#results + 1] = {-2, id.err}
+      local version = current_version(key)
+      if version ~= tonumber(argv[a]) then
+        results[#results + 1] = {0, version}
       else
-        length = length + 1
-        local failed = nil
-        local changes = ARGV[a + 5]
-        local at = 1
-        while at <= #changes do
-          local colon = string.find(changes, ':', at, true)
-          local size = tonumber(string.sub(changes, at, colon - 1))
-          local change = string.sub(changes, colon + 1, colon + size)
-          at = colon + size + 1
-          local t, g, v, e, u = string.match(change, '^(%a+)|(%x+)|(%d+)|(%d*)|(.*)$')
-          local added = redis.pcall('XADD', KEYS[2], '*', 't', t, 'g', g, 'v', v, 'e', e, 'u', u)
-          if type(added) == 'table' and added.err then failed = added.err end
+        local set = redis.pcall('SET', key, argv[a + 1], 'EXAT', argv[a + 2])
+        local id = set
+        if type(set) ~= 'table' or not set.err then id = redis.pcall('XADD', keys[1], '*', 'm', argv[a + 4]) end
+        if type(id) == 'table' and id.err then
+          results[#results + 1] = {-2, id.err}
+        else
+          length = length + 1
+          local failed = nil
+          local changes = argv[a + 5]
+          local at = 1
+          while at <= #changes do
+            local colon = string.find(changes, ':', at, true)
+            local size = tonumber(string.sub(changes, at, colon - 1))
+            local change = string.sub(changes, colon + 1, colon + size)
+            at = colon + size + 1
+            local t, g, v, e, u = string.match(change, '^(%a+)|(%x+)|(%d+)|(%d*)|(.*)$')
+            local added = redis.pcall('XADD', keys[2], '*', 't', t, 'g', g, 'v', v, 'e', e, 'u', u)
+            if type(added) == 'table' and added.err then failed = added.err end
+          end
+          local guid = string.match(argv[a + 4], '"guid":"(%x+)"')
+          local expiry
+          if argv[a + 6] == '' then expiry = redis.pcall('ZREM', keys[3], guid)
+          else expiry = redis.pcall('ZADD', keys[3], argv[a + 6], guid) end
+          if type(expiry) == 'table' and expiry.err then failed = expiry.err end
+          local published = redis.pcall('PUBLISH', argv[2], argv[a + 3])
+          if type(published) == 'table' and published.err then failed = published.err end
+          local k = keeps[i - 3]
+          if k and not failed then
+            local kept = redis.pcall('SET', argv[k + 1], argv[k + 2], 'EXAT', argv[k + 3])
+            if type(kept) == 'table' and kept.err then failed = kept.err end
+          end
+          if failed then results[#results + 1] = {-2, failed}
+          else results[#results + 1] = {1, id} end
         end
-        local guid = string.match(ARGV[a + 4], '"guid":"(%x+)"')
-        local expiry
-        if ARGV[a + 6] == '' then expiry = redis.pcall('ZREM', KEYS[3], guid)
-        else expiry = redis.pcall('ZADD', KEYS[3], ARGV[a + 6], guid) end
-        if type(expiry) == 'table' and expiry.err then failed = expiry.err end
-        local published = redis.pcall('PUBLISH', ARGV[2], ARGV[a + 3])
-        if type(published) == 'table' and published.err then failed = published.err end
-        local k = keeps[i - 3]
-        if k and not failed then
-          local kept = redis.pcall('SET', ARGV[k + 1], ARGV[k + 2], 'EXAT', ARGV[k + 3])
-          if type(kept) == 'table' and kept.err then failed = kept.err end
-        end
-        if failed then results[#results + 1] = {-2, failed}
-        else results[#results + 1] = {1, id} end
       end
     end
   end
+  return results
 end
-return results
+`
+
+/** One partition's writes in one call: KEYS and ARGV as write_partition's keys and argv. */
+export const JOURNAL_WRITE_BATCH = `${CURRENT_VERSION}${WRITE_PARTITION}
+return write_partition(KEYS, ARGV)
 `
 
 /**
  * The same on a Redis Cluster: the invalidation goes out with SPUBLISH on the partition's
  * channel, which shares the partition's hash tag (a script may only touch its own slot).
  */
-export const JOURNAL_WRITE_BATCH_SHARDED = JOURNAL_WRITE_BATCH.replace("redis.pcall('PUBLISH'", "redis.pcall('SPUBLISH'")
-if (JOURNAL_WRITE_BATCH_SHARDED === JOURNAL_WRITE_BATCH) throw new Error('the journal script publishes no invalidation to shard')
+const SHARDED_PARTITION = WRITE_PARTITION.replace("redis.pcall('PUBLISH'", "redis.pcall('SPUBLISH'")
+if (SHARDED_PARTITION === WRITE_PARTITION) throw new Error('the journal script publishes no invalidation to shard')
+export const JOURNAL_WRITE_BATCH_SHARDED = `${CURRENT_VERSION}${SHARDED_PARTITION}
+return write_partition(KEYS, ARGV)
+`
+
+/** The error a node's call answers when one of its keys is not served there now: nothing was written. */
+export const NOT_LOCAL = 'GUIDDNOTLOCAL'
+
+/**
+ * A turn's writes to several partitions whose slots one master serves, in one call to that
+ * master (Redis 7's `allow-cross-slot-keys`): each partition's share runs exactly as the
+ * single-slot script would, one after the other, in one atomic run. Redis 7.0 refuses
+ * declared keys of several slots (CROSSSLOT) even with the flag, so the keys travel in ARGV
+ * and the call is sent to the master itself, picked from the client's slot map. Before any
+ * write the script checks that every key is served here (a slot migrated or being migrated
+ * away, or a stale slot map, answers "non local key"): if one is not, it writes nothing and
+ * answers the error NOT_LOCAL, and the caller sends each partition on its own, which follows
+ * MOVED and ASK.
+ * No KEYS. ARGV: per partition: its key count, its argument count, its keys, its arguments
+ * (as write_partition's keys and argv). Returns per partition, in order, write_partition's result.
+ */
+export const JOURNAL_WRITE_NODE = `#!lua flags=allow-cross-slot-keys
+${CURRENT_VERSION}${SHARDED_PARTITION}
+local parts = {}
+local at = 1
+while at <= #ARGV do
+  local nkeys, nargs = tonumber(ARGV[at]), tonumber(ARGV[at + 1])
+  local keys, argv = {}, {}
+  for j = 1, nkeys do keys[j] = ARGV[at + 1 + j] end
+  for j = 1, nargs do argv[j] = ARGV[at + 1 + nkeys + j] end
+  parts[#parts + 1] = {keys, argv}
+  at = at + 2 + nkeys + nargs
+end
+local function here(key)
+  local found = redis.pcall('EXISTS', key)
+  if type(found) == 'table' and found.err then return false end
+  return true
+end
+for _, part in ipairs(parts) do
+  local keys, argv = part[1], part[2]
+  for _, key in ipairs(keys) do
+    if not here(key) then return redis.error_reply('${NOT_LOCAL} ' .. key) end
+  end
+  for j = 3 + (#keys - 3) * 7, #argv, 4 do
+    if not here(argv[j + 1]) then return redis.error_reply('${NOT_LOCAL} ' .. argv[j + 1]) end
+  end
+end
+local results = {}
+for _, part in ipairs(parts) do results[#results + 1] = write_partition(part[1], part[2]) end
+return results
+`
 
 /**
  * A read-path fill: store the state only if it is newer than what Redis holds, so a fill

@@ -20,13 +20,14 @@ export const redisClusterOptions = (config: Config, nodes: string): RedisCluster
 
 /** The cluster client and the parts over it, loaded only in this mode. */
 const loadAdapters = async () => {
-  const [barrier, client, idempotency, keys, journal, partitionCount, partitionedEvents, partitionedFlusher, probes, rateLimit, shardedInvalidation, tier] = await Promise.all([
+  const [barrier, client, idempotency, keys, journal, partitionCount, partitionMasters, partitionedEvents, partitionedFlusher, probes, rateLimit, shardedInvalidation, tier] = await Promise.all([
     import('../../adapters/redis/barrier'),
     import('../../adapters/redis/client'),
     import('../../adapters/redis/idempotency'),
     import('../../adapters/redis/keys'),
     import('../../adapters/redis/journal'),
     import('../../adapters/redis/partition-count'),
+    import('../../adapters/redis/partition-masters'),
     import('../../adapters/redis/partitioned-events'),
     import('../../adapters/redis/partitioned-flusher'),
     import('../../adapters/redis/probes'),
@@ -34,7 +35,21 @@ const loadAdapters = async () => {
     import('../../adapters/redis/sharded-invalidation'),
     import('../../adapters/redis/tier'),
   ])
-  return { ...barrier, ...client, ...idempotency, ...keys, ...journal, ...partitionCount, ...partitionedEvents, ...partitionedFlusher, ...probes, ...rateLimit, ...shardedInvalidation, ...tier }
+  return {
+    ...barrier,
+    ...client,
+    ...idempotency,
+    ...keys,
+    ...journal,
+    ...partitionCount,
+    ...partitionMasters,
+    ...partitionedEvents,
+    ...partitionedFlusher,
+    ...probes,
+    ...rateLimit,
+    ...shardedInvalidation,
+    ...tier,
+  }
 }
 
 /**
@@ -53,6 +68,7 @@ export const redisClusterMode = async (options: RedisClusterModeOptions, deps: M
     clusterProbes,
     connectCluster,
     JournalBarrier,
+    partitionMasters,
     PartitionedEventLog,
     PartitionedFlusher,
     RedisIdempotency,
@@ -102,10 +118,13 @@ export const redisClusterMode = async (options: RedisClusterModeOptions, deps: M
     instanceId,
     retainSeconds: options.retainSeconds,
     health: journalHealth,
+    // A turn's writes to the partitions one master serves go in one call to that master.
+    routing: partitionMasters(main, keys),
     // WAIT goes to the master of the partition's slot, on the connection that ran the script.
     replicas: {
       count: options.waitReplicas,
       waitFor: (firstKey) => main.sendCommand<number>(firstKey, false, ['WAIT', String(options.waitReplicas), String(options.waitTimeoutMs)]),
+      waitOn: (node) => node.sendCommand<number>(['WAIT', String(options.waitReplicas), String(options.waitTimeoutMs)]),
     },
   })
   lifecycle.onClose('journal', () => journal.close())
