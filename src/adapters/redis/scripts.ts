@@ -146,19 +146,15 @@ while at <= #ARGV do
   parts[#parts + 1] = {keys, argv}
   at = at + 2 + nkeys + nargs
 end
-local function here(key)
-  local found = redis.pcall('EXISTS', key)
-  if type(found) == 'table' and found.err then return false end
-  return true
-end
+-- One EXISTS per partition over all its keys (one slot): an error means a key is not served
+-- here (MOVED, ASK or TRYAGAIN inside a script), and nothing has been written yet.
 for _, part in ipairs(parts) do
   local keys, argv = part[1], part[2]
-  for _, key in ipairs(keys) do
-    if not here(key) then return redis.error_reply('${NOT_LOCAL} ' .. key) end
-  end
-  for j = 3 + (#keys - 3) * 7, #argv, 4 do
-    if not here(argv[j + 1]) then return redis.error_reply('${NOT_LOCAL} ' .. argv[j + 1]) end
-  end
+  local all = {}
+  for j = 1, #keys do all[j] = keys[j] end
+  for j = 3 + (#keys - 3) * 7, #argv, 4 do all[#all + 1] = argv[j + 1] end
+  local found = redis.pcall('EXISTS', unpack(all))
+  if type(found) == 'table' and found.err then return redis.error_reply('${NOT_LOCAL} ' .. keys[1] .. ': ' .. found.err) end
 end
 local results = {}
 for _, part in ipairs(parts) do results[#results + 1] = write_partition(part[1], part[2]) end
