@@ -162,6 +162,24 @@ return results
 `
 
 /**
+ * The change feed follower's round over the partitions one master serves, in one call to that
+ * master (as JOURNAL_WRITE_NODE: keys in ARGV, sent to the master itself): each partition's
+ * events after its own position. A stream not served there (a stale slot map, a slot migrating)
+ * answers the error NOT_LOCAL, and the caller reads each partition on its own.
+ * No KEYS. ARGV: most entries per partition, then per partition: its events stream, the id to
+ * read after (exclusive). Returns per partition, in order, XRANGE's entries.
+ */
+export const FOLLOW_NODE = `#!lua flags=no-writes,allow-cross-slot-keys
+local out = {}
+for i = 2, #ARGV, 2 do
+  local entries = redis.pcall('XRANGE', ARGV[i], '(' .. ARGV[i + 1], '+', 'COUNT', ARGV[1])
+  if entries.err then return redis.error_reply('${NOT_LOCAL} ' .. ARGV[i] .. ': ' .. entries.err) end
+  out[#out + 1] = entries
+end
+return out
+`
+
+/**
  * A read-path fill: store the state only if it is newer than what Redis holds, so a fill
  * from a lagging store never overwrites a newer journaled write.
  * KEYS: guid key. ARGV: encoded state, version, keep-until (unix s). Returns 1 when set.

@@ -109,6 +109,7 @@ export const redisClusterMode = async (options: RedisClusterModeOptions, deps: M
   await flusher.start()
   lifecycle.onClose('flusher', (remainingMs) => flusher.stop(remainingMs))
 
+  const routing = partitionMasters(main, keys)
   const journal = new RedisJournal({
     client: main,
     keys,
@@ -119,7 +120,7 @@ export const redisClusterMode = async (options: RedisClusterModeOptions, deps: M
     retainSeconds: options.retainSeconds,
     health: journalHealth,
     // A turn's writes to the partitions one master serves go in one call to that master.
-    routing: partitionMasters(main, keys),
+    routing,
     // WAIT goes to the master of the partition's slot, on the connection that ran the script.
     replicas: {
       count: options.waitReplicas,
@@ -135,6 +136,7 @@ export const redisClusterMode = async (options: RedisClusterModeOptions, deps: M
   const log = new PartitionedEventLog({
     client: main,
     keys,
+    routing,
     timeoutMs: options.timeoutMs,
     retentionSeconds: options.eventsRetentionSeconds,
     pollMs: options.flushIntervalMs,

@@ -4,6 +4,11 @@ import { hashSlot } from '../../src/adapters/redis/hash-slot'
 import { RedisJournal } from '../../src/adapters/redis/journal'
 import { clusterKeys, type RedisKeys } from '../../src/adapters/redis/keys'
 import { partitionMasters } from '../../src/adapters/redis/partition-masters'
+import { PartitionedEventLog } from '../../src/adapters/redis/partitioned-events'
+import type { LoggedChange } from '../../src/data/feed'
+import { systemClock } from '../../src/domain/clock'
+import { createLogger } from '../../src/ops/logger'
+import { eventually } from '../support/eventually'
 import { VersionConflict } from '../../src/data/journal'
 import { ServiceError } from '../../src/domain/errors'
 import { redisSuites } from '../support/redis'
@@ -14,8 +19,9 @@ import { startCluster, type TestCluster, type TestClusterNode } from '../support
  * master (JOURNAL_WRITE_NODE, `allow-cross-slot-keys`), each partition's share exactly as its
  * own call would run it. When a key is not served there (a slot migrating away, a stale slot
  * map), the master's call writes nothing and each partition goes on its own call, as before.
+ * The change feed follower reads a master's partitions in one call the same way.
  */
-const enabled = redisSuites('Redis Cluster journal: one call per master')
+const enabled = redisSuites('Redis Cluster: one call per master')
 let cluster: TestCluster
 let client: RedisCluster
 
@@ -71,7 +77,21 @@ const twoOnOneMaster = async (keys: RedisKeys): Promise<{ master: TestClusterNod
   throw new Error('no master serves two partitions')
 }
 
-describe.skipIf(!enabled)('Redis Cluster journal: one call per master', () => {
+/** Runs `body` while `slot` is migrating from `master` to another master, then makes it stable again. */
+const migrating = async (slot: number, master: TestClusterNode, body: () => Promise<void>): Promise<void> => {
+  const target = cluster.nodes.find((n) => n.port !== master.port && n.alive)!
+  const id = async (node: TestClusterNode) => (await cluster.cli(['-p', String(node.port), 'cluster', 'myid'])).trim()
+  await cluster.cli(['-p', String(target.port), 'cluster', 'setslot', String(slot), 'importing', await id(master)])
+  await cluster.cli(['-p', String(master.port), 'cluster', 'setslot', String(slot), 'migrating', await id(target)])
+  try {
+    await body()
+  } finally {
+    await cluster.cli(['-p', String(master.port), 'cluster', 'setslot', String(slot), 'stable'])
+    await cluster.cli(['-p', String(target.port), 'cluster', 'setslot', String(slot), 'stable'])
+  }
+}
+
+describe.skipIf(!enabled)('Redis Cluster: one call per master', () => {
   test('hashSlot agrees with CLUSTER KEYSLOT', async () => {
     for (const key of ['123456789', '{guidd:17}journal', 'plain', '{}x', 'a{b', '{ü}é'])
       expect(hashSlot(key)).toBe(Number((await cluster.cli(['-p', String(cluster.nodes[0]!.port), 'cluster', 'keyslot', key])).trim()))
@@ -113,24 +133,57 @@ describe.skipIf(!enabled)('Redis Cluster journal: one call per master', () => {
     const [firstMoving, newMoving] = guidsIn(keys, moving, 2)
     const [firstStaying, newStaying] = guidsIn(keys, staying, 2)
     for (const guid of [firstMoving!, firstStaying!]) await journal.append({ next: { guid, user: 'first', expire: at, version: 1 }, prevVersion: 0 })
-    const slot = hashSlot(keys.partition(moving).journal)
-    const target = cluster.nodes.find((n) => n.port !== master.port && n.alive)!
-    const id = async (node: TestClusterNode) => (await cluster.cli(['-p', String(node.port), 'cluster', 'myid'])).trim()
-    await cluster.cli(['-p', String(target.port), 'cluster', 'setslot', String(slot), 'importing', await id(master)])
-    await cluster.cli(['-p', String(master.port), 'cluster', 'setslot', String(slot), 'migrating', await id(target)])
-    try {
+    await migrating(hashSlot(keys.partition(moving).journal), master, async () => {
       const answers = await Promise.all([newMoving!, newStaying!].map((guid) => outcome(journal.append({ next: { guid, user: 'second', expire: at, version: 1 }, prevVersion: 0 }))))
       // The migrating partition's own call is refused (TRYAGAIN: its journal is here, the new key is not): 503, never a 2xx or a 500.
       expect(answers).toEqual(['unavailable', 'ok'])
       expect(await client.get(keys.guid(newMoving!))).toBeNull()
       expect((await client.xRange(keys.partition(moving).journal, '-', '+'))?.length).toBe(1)
       expect((await client.xRange(keys.partition(staying).journal, '-', '+'))?.length).toBe(2)
-    } finally {
-      await cluster.cli(['-p', String(master.port), 'cluster', 'setslot', String(slot), 'stable'])
-      await cluster.cli(['-p', String(target.port), 'cluster', 'setslot', String(slot), 'stable'])
-    }
+    })
     // Stable again: the write goes through.
     expect(await outcome(journal.append({ next: { guid: newMoving!, user: 'second', expire: at, version: 1 }, prevVersion: 0 }))).toBe('ok')
     await journal.close()
+  })
+
+  test("the feed follower reads a master's partitions in one call, and on its own a stream that master does not serve (an empty partition of a migrating slot)", async () => {
+    const keys = clusterKeys(cluster.prefix(), 16)
+    const journal = journalOf(keys)
+    const log = new PartitionedEventLog({
+      client,
+      keys,
+      routing: partitionMasters(client, keys),
+      timeoutMs: 2_000,
+      retentionSeconds: 3_600,
+      pollMs: 10,
+      clock: systemClock,
+      logger: createLogger('silent'),
+    })
+    const { master, partitions } = await twoOnOneMaster(keys)
+    const [moving, staying] = partitions
+    const at = expire()
+    const create = (guid: string) =>
+      journal.append({
+        next: { guid, user: 'fed', expire: at, version: 1 },
+        prevVersion: 0,
+        changes: [{ type: 'created', guid, version: 1, user: 'fed', record: { guid, user: 'fed', expire: at, version: 1 } }],
+      })
+    const delivered: LoggedChange[] = []
+    const follower = log.follow(await log.head(), (events) => delivered.push(...events))
+    try {
+      const [first] = guidsIn(keys, staying, 1)
+      await create(first!)
+      await eventually("the event of a partition read by its master's call", async () => delivered.some((e) => e.guid === first), { timeoutMs: 5_000 })
+      // The moving partition has no events stream yet: inside the master's call it is a non-local key.
+      expect(await client.exists(keys.partition(moving).events)).toBe(0)
+      await migrating(hashSlot(keys.partition(moving).events), master, async () => {
+        const [second] = guidsIn(keys, staying, 1, 1_000)
+        await create(second!)
+        await eventually('the event read while a partition of that master migrates', async () => delivered.some((e) => e.guid === second), { timeoutMs: 5_000 })
+      })
+    } finally {
+      await follower.stop()
+      await journal.close()
+    }
   })
 })
