@@ -72,7 +72,11 @@ try {
         await Promise.all(
           Array.from({ length: turn }, () => {
             const guid = crypto.randomUUID().replaceAll('-', '').toUpperCase()
-            return c.journal.append({ next: { guid, user: 'bench', expire, version: 1 }, prevVersion: 0, changes: [{ type: 'created', guid, version: 1, user: 'bench', record: { guid, user: 'bench', expire, version: 1 } }] })
+            return c.journal.append({
+              next: { guid, user: 'bench', expire, version: 1 },
+              prevVersion: 0,
+              changes: [{ type: 'created', guid, version: 1, user: 'bench', record: { guid, user: 'bench', expire, version: 1 } }],
+            })
           }),
         )
       }
