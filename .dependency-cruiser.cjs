@@ -80,9 +80,9 @@ module.exports = {
     {
       name: 'bench-through-public-factories',
       comment:
-        'Benchmarks build guidd as main.ts does (createRuntime from loadConfig) and use what every layer may (domain, ops); of the HTTP edge only the pure functions a floor times alone (body, validate, respond). No adapter or data module: a change below the runtime cannot break a benchmark. bench/floor-server.ts is the exception, for what its floors are by definition: one adapter (the SQLite group commit, the Redis journal) or one driver call alone; and so are bench/feed.ts, whose in-process section is the SQLite store commit alone with and without the change feed rows, and bench/listing.ts, whose index section is the SQLite store commit alone with and without the listing index.',
+        'Benchmarks build guidd as main.ts does (createRuntime from loadConfig) and use what every layer may (domain, ops); of the HTTP edge only the pure functions a floor times alone (body, validate, respond). No adapter or data module: a change below the runtime cannot break a benchmark. bench/floor-server.ts is the exception, for what its floors are by definition: one adapter (the SQLite group commit, the Redis journal) or one driver call alone; and so are bench/feed.ts, whose in-process section is the SQLite store commit alone with and without the change feed rows, bench/listing.ts, whose index section is the SQLite store commit alone with and without the listing index, and bench/cluster-journal.ts, the Redis journal\'s write path alone on one Redis and on a cluster.',
       severity: 'error',
-      from: { path: '^bench/', pathNot: '^bench/(floor-server|feed|listing)\\.ts$' },
+      from: { path: '^bench/', pathNot: '^bench/(floor-server|feed|listing|cluster-journal)\\.ts$' },
       to: { path: '^src/', pathNot: ['^src/runtime/(runtime|config)\\.ts$', '^src/(domain|ops)/', '^src/http/(body|validate|respond)\\.ts$'] },
     },
     {
