@@ -7,7 +7,7 @@
  * rounds of BENCH_WRITES writes: this process's CPU per write (the client side: encoding, node-redis,
  * answering), the Redis masters' and the replicas' (/proc/<pid>/stat), and writes/s, medians.
  * CPU time moves far less than req/s on a machine other work shares. This process runs on CPU 0
- * and the Redis servers on CPU 1 (taskset), on 2+ cores.
+ * and the Redis servers on CPU 1 (taskset), on 2+ cores. BENCH_REPLICAS (1) replicas per master.
  */
 import { spawnSync } from 'node:child_process'
 import { readFileSync } from 'node:fs'
