@@ -19,6 +19,12 @@ import { startCluster } from '../support/redis-cluster'
  * - `redis-cluster`: a Redis Cluster (3 masters, a replica each) with REDIS_WAIT_REPLICAS=1,
  *   each instance flushing to a SQLite file of its own line. Fault: kill -9 of a master; the
  *   cluster fails it over to its replica, and it is started again to rejoin as the replica.
+ *
+ * With `sharedStore`, the Redis modes' instances flush into one MongoDB (a FerretDB of the
+ * run's own) instead of a SQLite file each: Redis + MongoDB, the deployment several instances
+ * take (README), where a listing on either instance reads every instance's writes. Listings
+ * run only on a shared store: with a SQLite file per instance, each lists what its own
+ * flusher stored, as docs/listing-and-idempotency.md says.
  */
 export type BackendKind = 'redis' | 'redis-cluster' | 'mongodb-only'
 
@@ -27,6 +33,8 @@ export interface Backend {
   name: string
   /** The settings an instance of `line` gets; `dir` is the run's temp folder. */
   env(line: string, dir: string): Record<string, string>
+  /** Whether every instance's listing reads one store (MongoDB). */
+  sharedStore: boolean
   /** kill -9 of the shared server, and a restart on its data once it has been down a while. */
   crash?(): Promise<void>
   stop(): Promise<void>
@@ -35,43 +43,54 @@ export interface Backend {
 /** How long Redis stays down: long enough that requests meet it down. */
 const REDIS_DOWN_MS = 600
 
-const redisBackend = async (): Promise<Backend> => {
-  const redis = await startRedis({ appendfsync: 'always' })
+/** A MongoDB database of the run's own on a FerretDB of its own, when the store is shared; else a SQLite file per instance line. */
+const storeFor = async (shared: boolean): Promise<{ env(line: string, dir: string): Record<string, string>; stop(): Promise<void> }> => {
+  if (!shared) return { env: (line, dir) => ({ SQLITE_PATH: join(dir, `${line}.sqlite`), MONGODB_URL: '' }), stop: async () => {} }
+  const ferret = await startFerretdb()
+  const db = `guidd_linearizability_${process.pid}_${Date.now().toString(36)}`
+  return { env: () => ({ MONGODB_URL: ferret.url, MONGODB_DB: db }), stop: () => ferret.dispose() }
+}
+
+const redisBackend = async (sharedStore: boolean): Promise<Backend> => {
+  const [redis, store] = await Promise.all([startRedis({ appendfsync: 'always' }), storeFor(sharedStore)])
   const prefix = redis.prefix()
   return {
     name: 'Redis',
+    sharedStore,
     env: (line, dir) => ({
       REDIS_URL: redis.url,
       REDIS_PREFIX: prefix,
-      SQLITE_PATH: join(dir, `${line}.sqlite`),
       FLUSH_INTERVAL_MS: '20',
       JOURNAL_CLAIM_IDLE_MS: '500',
       // Empty is unset: none of the runner's own settings leak in.
-      MONGODB_URL: '',
+      ...store.env(line, dir),
     }),
     crash: async () => {
       await redis.kill9()
       await Bun.sleep(REDIS_DOWN_MS)
       await redis.restart()
     },
-    stop: () => redis.stop(),
+    stop: async () => {
+      await redis.stop()
+      await store.stop()
+    },
   }
 }
 
-const redisClusterBackend = async (): Promise<Backend> => {
-  const cluster = await startCluster({ masters: 3, replicas: 1 })
+const redisClusterBackend = async (sharedStore: boolean): Promise<Backend> => {
+  const [cluster, store] = await Promise.all([startCluster({ masters: 3, replicas: 1 }), storeFor(sharedStore)])
   const prefix = cluster.prefix()
   return {
     name: 'Redis Cluster master',
+    sharedStore,
     env: (line, dir) => ({
       REDIS_CLUSTER_NODES: cluster.seeds,
       REDIS_PREFIX: prefix,
       REDIS_WAIT_REPLICAS: '1',
-      SQLITE_PATH: join(dir, `${line}.sqlite`),
       FLUSH_INTERVAL_MS: '20',
       JOURNAL_CLAIM_IDLE_MS: '500',
-      MONGODB_URL: '',
       REDIS_URL: '',
+      ...store.env(line, dir),
     }),
     crash: async () => {
       const victim = (await cluster.roles()).masters[0]!
@@ -80,7 +99,10 @@ const redisClusterBackend = async (): Promise<Backend> => {
       await cluster.restart(victim)
       await cluster.waitHealthy(30_000, 1)
     },
-    stop: () => cluster.stop(),
+    stop: async () => {
+      await cluster.stop()
+      await store.stop()
+    },
   }
 }
 
@@ -89,9 +111,12 @@ const mongoOnlyBackend = async (): Promise<Backend> => {
   const db = `guidd_linearizability_${process.pid}_${Date.now().toString(36)}`
   return {
     name: 'MongoDB',
+    sharedStore: true,
     env: () => ({ MONGODB_URL: ferret.url, MONGODB_DB: db, REDIS_URL: '' }),
     stop: () => ferret.dispose(),
   }
 }
 
-export const startBackend = (kind: BackendKind): Promise<Backend> => (kind === 'redis' ? redisBackend() : kind === 'redis-cluster' ? redisClusterBackend() : mongoOnlyBackend())
+/** `sharedStore` is for the Redis modes; MongoDB-only always has one. */
+export const startBackend = (kind: BackendKind, sharedStore: boolean): Promise<Backend> =>
+  kind === 'redis' ? redisBackend(sharedStore) : kind === 'redis-cluster' ? redisClusterBackend(sharedStore) : mongoOnlyBackend()

@@ -12,7 +12,7 @@ import { runScenario, standardRuns } from './scenario'
 
 const SOAK = process.env.GUIDD_SOAK === '1'
 const sized = { backend: 'redis-cluster', settleMs: 500, clients: 10, guids: 4, operations: SOAK ? 100_000 : 6_000, loadDeadlineMs: SOAK ? 600_000 : 30_000, faultCycles: SOAK ? 4 : 1 } as const
-const RUNS = standardRuns(sized, { id: 'cluster-', title: 'Redis Cluster: ' }, SOAK).slice(0, SOAK ? undefined : 1)
+const RUNS = standardRuns(sized, { id: 'cluster-', title: 'Redis Cluster: ' }, SOAK, [1, 2, 3]).slice(0, SOAK ? undefined : 1)
 
 const enabled = redisSuites('linearizability on a Redis Cluster') && checkerSuites('linearizability on a Redis Cluster')
 

@@ -28,7 +28,7 @@ import { runScenario, standardRuns } from './scenario'
 
 const SOAK = process.env.GUIDD_SOAK === '1'
 const sized = { backend: 'redis', settleMs: 500, clients: 10, guids: 4, operations: SOAK ? 100_000 : 8_000, loadDeadlineMs: SOAK ? 600_000 : 30_000, faultCycles: SOAK ? 8 : 1 } as const
-const RUNS = standardRuns(sized, { id: '', title: '' }, SOAK)
+const RUNS = standardRuns(sized, { id: '', title: '' }, SOAK, [2, 3])
 
 const enabled = redisSuites('linearizability in Redis mode') && checkerSuites('linearizability in Redis mode')
 

@@ -69,6 +69,12 @@ export class Pool {
     return live[Math.floor(Math.random() * live.length)]
   }
 
+  /** Where a request that names no GUID (a listing) goes: any live instance. */
+  any(): Target | undefined {
+    const live = [...this.up.values()]
+    return live[Math.floor(Math.random() * live.length)]
+  }
+
   /** Counts a request in flight until the returned function is called. */
   track(guid: string, target: Target): () => void {
     const lines = this.inFlight.get(guid) ?? new Map<string, number>()

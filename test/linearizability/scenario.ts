@@ -6,7 +6,7 @@ import { type BackendKind, startBackend } from './backends'
 import { runChecker } from './checker'
 import { historyJson, monotonicClock, type RecordedOp } from './history'
 import { Pool, type Routing } from './routing'
-import { perform, requestFor, spreadGuids, startLoad } from './workload'
+import { LIST_USERS, perform, requestFor, spreadGuids, startLoad } from './workload'
 import { startGuidd } from '../support/guidd-process'
 
 /**
@@ -15,7 +15,8 @@ import { startGuidd } from '../support/guidd-process'
  * clients sending random operations on a few GUIDs through the run's routing while one
  * instance is killed with SIGKILL and restarted on a new port, and (Redis) the shared server
  * itself is killed and restarted on its data; then, after a pause, every GUID is read on
- * every instance, and the history checked with Porcupine.
+ * every instance (and, on a shared store, each listing user listed on each), and the history
+ * checked with Porcupine.
  */
 
 export interface RunConfig {
@@ -42,6 +43,11 @@ export interface RunConfig {
   settleMs: number
   /** Settings added to the instances' environment. */
   serverEnv: Record<string, string>
+  /**
+   * Redis modes: the instances flush into one MongoDB (FerretDB) rather than a SQLite file
+   * each, and clients list GUIDs too (backends.ts). MongoDB-only mode always shares its store.
+   */
+  sharedStore: boolean
   clients: number
   guids: number
   operations: number
@@ -55,13 +61,21 @@ export interface RunConfig {
  * every answer checked; random routing with the reads sent during the load left out; and,
  * when soaking, random routing with the LRU off and every answer checked again.
  */
-export const standardRuns = (sized: Omit<RunConfig, 'id' | 'title' | 'routing' | 'checkReads' | 'serverEnv'>, name: { id: string; title: string }, soak: boolean): RunConfig[] => [
-  { id: `${name.id}affinity-lru`, title: `${name.title}run 1 (GUID-affinity routing, LRU on)`, routing: 'affinity', checkReads: true, serverEnv: {}, ...sized },
-  { id: `${name.id}random-lru`, title: `${name.title}run 2 (random routing, LRU on, reads during the load left out)`, routing: 'random', checkReads: false, serverEnv: {}, ...sized },
-  ...(soak
-    ? [{ id: `${name.id}random-no-lru`, title: `${name.title}run 3 (random routing, LRU off)`, routing: 'random', checkReads: true, serverEnv: { LRU_MAX_ENTRIES: '0' }, ...sized } as const]
-    : []),
-]
+export const standardRuns = (
+  sized: Omit<RunConfig, 'id' | 'title' | 'routing' | 'checkReads' | 'serverEnv' | 'sharedStore'>,
+  name: { id: string; title: string },
+  soak: boolean,
+  /** The runs (1, 2, 3) on a shared store, with listings (Redis modes; MongoDB-only always shares one). */
+  sharedStoreRuns: readonly number[] = [1, 2, 3],
+): RunConfig[] => {
+  const store = (run: number) => (sized.backend === 'mongodb-only' || sharedStoreRuns.includes(run) ? { sharedStore: true, listings: ', listings' } : { sharedStore: false, listings: '' })
+  const runs: RunConfig[] = [
+    { id: `${name.id}affinity-lru`, title: `${name.title}run 1 (GUID-affinity routing, LRU on${store(1).listings})`, routing: 'affinity', checkReads: true, serverEnv: {}, sharedStore: store(1).sharedStore, ...sized },
+    { id: `${name.id}random-lru`, title: `${name.title}run 2 (random routing, LRU on, reads during the load left out${store(2).listings})`, routing: 'random', checkReads: false, serverEnv: {}, sharedStore: store(2).sharedStore, ...sized },
+  ]
+  if (soak) runs.push({ id: `${name.id}random-no-lru`, title: `${name.title}run 3 (random routing, LRU off${store(3).listings})`, routing: 'random', checkReads: true, serverEnv: { LRU_MAX_ENTRIES: '0' }, sharedStore: store(3).sharedStore, ...sized })
+  return runs
+}
 
 export interface RunResult {
   /** The checker's exit code and output. */
@@ -76,7 +90,7 @@ const LINES = ['A', 'B'] as const
 
 export const runScenario = async (run: RunConfig): Promise<RunResult> => {
   const began = performance.now()
-  const backend = await startBackend(run.backend)
+  const backend = await startBackend(run.backend, run.sharedStore)
   const dir = mkdtempSync(join(tmpdir(), 'guidd-linearizability-'))
   const servers: Started[] = []
   try {
@@ -96,6 +110,9 @@ export const runScenario = async (run: RunConfig): Promise<RunResult> => {
           HOST: '127.0.0.1',
           // Empty is unset: none of the runner's own settings leak in.
           API_KEYS: '',
+          // An Idempotency-Key's claim left by a killed instance holds for this + 1 s: short
+          // enough that retries under the key get past it (and take it over) within the run.
+          REQUEST_TIMEOUT_MS: '3000',
           ...run.serverEnv,
           ...extraEnv,
         },
@@ -117,6 +134,8 @@ export const runScenario = async (run: RunConfig): Promise<RunResult> => {
       clock,
       expireBase: Math.floor(Date.now() / 1000) + 10 * 86_400,
       checkReads: run.checkReads,
+      listings: backend.sharedStore,
+      keyPrefix: `lin-${process.pid}-${Date.now().toString(36)}`,
     })
     /**
      * Waits until the clients have recorded `fraction` of the operations, or `fraction` of the
@@ -163,6 +182,11 @@ export const runScenario = async (run: RunConfig): Promise<RunResult> => {
     for (const guid of guids) {
       for (const target of pool.all()) load.ops.push((await perform(requestFor('get', guid, {}), target, finalClient, clock)).op)
     }
+    if (backend.sharedStore) {
+      for (const user of LIST_USERS) {
+        for (const target of pool.all()) load.ops.push((await perform(requestFor('list', '', { user, limit: 10 }), target, finalClient, clock)).op)
+      }
+    }
 
     const ops = load.ops
     const out = outputFolder(run.id)
@@ -192,11 +216,18 @@ export const runScenario = async (run: RunConfig): Promise<RunResult> => {
 /** What the checker judged: every answer, or all but the reads sent during the load, and why. */
 const describeChecked = (ops: RecordedOp[], backend: BackendKind): string => {
   const unchecked = ops.filter((op) => op.unchecked).length
-  const reads = ops.length - unchecked - ops.filter((op) => op.kind !== 'get').length
-  const writes = ops.filter((op) => op.kind !== 'get').length
-  if (unchecked === 0) return `all checked (${writes} writes and refusals, ${reads} reads)`
+  const pages = ops.filter((op) => op.kind === 'list')
+  const reads = ops.filter((op) => op.kind === 'get').length - unchecked
+  const writes = ops.filter((op) => op.kind !== 'get' && op.kind !== 'list').length
+  const keyed = new Set(ops.flatMap((op) => (op.input.key === undefined ? [] : [op.input.key])))
+  const keyedAttempts = ops.filter((op) => op.input.key !== undefined).length
+  const replayed = ops.filter((op) => op.output?.replayed).length
+  const extra =
+    `${pages.length} listing pages (${pages.filter((op) => op.return === undefined).length} unanswered), ` +
+    `${keyed.size} keyed writes in ${keyedAttempts} attempts (${replayed} answers replayed)`
+  if (unchecked === 0) return `all checked (${writes} writes and refusals, ${reads} reads, ${extra})`
   return (
-    `${writes + reads} checked (${writes} writes and refusals, ${reads} final reads); ` +
+    `${writes + reads + pages.length} checked (${writes} writes and refusals, ${reads} final reads, ${extra}); ` +
     `${unchecked} GET answers during the load left out: sent to any instance, a read may trail another instance's acknowledged write ` +
     (backend === 'redis'
       ? 'by the invalidation delay (the contract; measured by test/e2e/scale-out.test.ts)'

@@ -108,6 +108,8 @@ export const syntheticHistory = (o: SyntheticOptions): RecordedOp[] => {
           output = { status: 204 }
         }
         break
+      case 'list':
+        throw new Error('synthetic histories hold no listings')
     }
     ops.push({ client: p.client, guid: GUID, kind: p.kind, input: p.input, invoke: p.invoke * 1e6, return: p.ret * 1e6, output })
   }

@@ -1,4 +1,4 @@
-import type { Kind, OpInput, OpOutput, RecordedOp } from './history'
+import type { Kind, ListItem, OpInput, OpOutput, RecordedOp } from './history'
 import { homeLine, type Pool, type Target } from './routing'
 import { generateGuid } from '../../src/domain/normalise'
 
@@ -10,6 +10,14 @@ import { generateGuid } from '../../src/domain/normalise'
  * A client sends one request at a time. When an answer is unknown (no answer, a 5xx), the
  * client continues under a new client id, as Jepsen does with a crashed process: the
  * unknown operation stays "in flight" forever, and one client never has two at once.
+ *
+ * Some writes carry an Idempotency-Key: one with no answer (a kill, a 5xx, the key's
+ * request still in flight elsewhere: 409) is sent again under the same key, to whichever
+ * instance the routing picks then, until it is answered; one that was answered is sometimes
+ * sent again all the same, and must be answered the same, replayed. When the run's store is
+ * shared, clients also list the GUIDs of one of two users (`GET /guid?user=`), and every
+ * write gives its GUID one of those users half the time, so GUIDs move in and out of
+ * listings.
  */
 
 /** A client gives up on a request after this long; the operation is then unknown. */
@@ -43,6 +51,20 @@ const TOTAL_WEIGHT = KINDS.reduce((sum, [, w]) => sum + w, 0)
 const FOLLOW_UP = 0.4
 const FOLLOW_UP_IF_MATCH = 0.7
 const FOLLOW_UP_KINDS: Kind[] = ['patch', 'patch', 'upsert', 'delete']
+
+/** Of the operations a client starts (not a follow-up), the share that is a listing walk, when listings are on. */
+const LIST_SHARE = 0.08
+/** The users listings ask for, which half of the writes give their GUID. */
+export const LIST_USERS = ['L0', 'L1'] as const
+/** A page big enough for every GUID of a run (one page, read at one point), most of the time; else pages of 1 or 2, walked. */
+const LIST_LIMITS = [10, 10, 10, 1, 2] as const
+/** Of the writes, the share sent with an Idempotency-Key. */
+const KEYED_SHARE = 0.25
+/** Of the keyed writes that were answered, the share sent once more (a retry after a lost answer). */
+const KEYED_RETRY_ANSWERED = 0.3
+/** A keyed write is sent at most this often, and not later than this after the load's deadline. */
+const KEYED_ATTEMPTS = 8
+const KEYED_GRACE_MS = 5_000
 
 const randomInt = (lo: number, hi: number): number => lo + Math.floor(Math.random() * (hi - lo + 1))
 const pickOf = <T>(xs: readonly T[]): T => xs[Math.floor(Math.random() * xs.length)]!
@@ -79,9 +101,11 @@ interface Request {
   headers: Record<string, string>
 }
 
-export const requestFor = (kind: Kind, guid: string, input: OpInput): Request => {
+/** The HTTP of an operation; a listing page after the first takes the previous page's cursor. */
+export const requestFor = (kind: Kind, guid: string, input: OpInput, cursor?: string): Request => {
   const headers: Record<string, string> = {}
   if (input.ifMatch !== undefined) headers['if-match'] = input.ifMatch
+  if (input.key !== undefined) headers['idempotency-key'] = input.key
   const fields = { ...(input.user !== undefined && { user: input.user }), ...(input.expire !== undefined && { expire: input.expire }) }
   switch (kind) {
     case 'get':
@@ -96,11 +120,16 @@ export const requestFor = (kind: Kind, guid: string, input: OpInput): Request =>
       return { kind, guid, input, method: 'PATCH', path: `/guid/${guid}`, body: fields, headers }
     case 'delete':
       return { kind, guid, input, method: 'DELETE', path: `/guid/${guid}`, headers }
+    case 'list':
+      return { kind, guid, input, method: 'GET', path: `/guid?user=${encodeURIComponent(input.user!)}&limit=${input.limit}${cursor === undefined ? '' : `&cursor=${cursor}`}`, headers }
   }
 }
 
-/** Sends one request and records it (with a 5xx's Retry-After in seconds, if any); never throws. */
-export const perform = async (req: Request, target: Target, client: number, clock: () => number): Promise<{ op: RecordedOp; retryAfter?: number }> => {
+/**
+ * Sends one request and records it (with a 5xx's or an in-flight 409's Retry-After in seconds,
+ * if any, and a listing page's cursor to the next one); never throws.
+ */
+export const perform = async (req: Request, target: Target, client: number, clock: () => number): Promise<{ op: RecordedOp; retryAfter?: number; next?: string }> => {
   const init: RequestInit = { method: req.method, headers: req.headers, signal: AbortSignal.timeout(REQUEST_TIMEOUT_MS) }
   if (req.body !== undefined) {
     init.body = JSON.stringify(req.body)
@@ -114,7 +143,19 @@ export const perform = async (req: Request, target: Target, client: number, cloc
     const done = clock()
     const output: OpOutput = { status: res.status }
     // A 5xx may or may not have been applied (a timeout, Redis lost mid-script, a fault).
-    if (res.status >= 500) return { op: { ...base, invoke, output, meta: `${target.name}: ${res.status} ${text.slice(0, 200)}` }, retryAfter: Number(res.headers.get('retry-after') ?? Number.NaN) }
+    // A keyed request while another with its key is in flight: nothing is known of its effect yet.
+    const inFlight = res.status === 409 && req.input.key !== undefined && text.includes('idempotency-key-in-flight')
+    // A listing's read barrier that ran out of time is 503 too: a read with no answer.
+    if (res.status >= 500 || inFlight) return { op: { ...base, invoke, output, meta: `${target.name}: ${res.status} ${text.slice(0, 200)}` }, retryAfter: Number(res.headers.get('retry-after') ?? Number.NaN) }
+    if (req.input.key !== undefined && res.headers.get('idempotent-replayed') === 'true') output.replayed = true
+    if (req.kind === 'list') {
+      // Any other answer is one a listing of valid parameters cannot give: the checker refuses it as bad input.
+      if (res.status !== 200) return { op: { ...base, invoke, return: done, output, meta: `${target.name}: ${text.slice(0, 200)}` } }
+      const page = JSON.parse(text) as { items: ListItem[]; next: string | null }
+      output.items = page.items.map(({ guid, user, expire }) => ({ guid, user, expire }))
+      output.more = page.next !== null
+      return { op: { ...base, invoke, return: done, output, meta: target.name }, ...(page.next !== null && { next: page.next }) }
+    }
     if (res.status === 200 || res.status === 201) {
       const body = JSON.parse(text) as { user: string; expire: number }
       output.user = body.user
@@ -142,6 +183,10 @@ export interface LoadOptions {
    * still sent: they fill the LRUs that writes and refusals are then decided against.
    */
   checkReads: boolean
+  /** Listing walks among the operations (the instances share one store, so any lists every write). */
+  listings: boolean
+  /** Names the run's Idempotency-Keys apart from any other run's. */
+  keyPrefix: string
 }
 
 export interface Load {
@@ -158,6 +203,33 @@ export const startLoad = (opts: LoadOptions): Load => {
   let nextClientId = opts.clients
   const finished = () => stopped || ops.length >= opts.operations || Date.now() > opts.deadline
 
+  /** After an unknown outcome: Retry-After when the service gave one, else a short random pause. */
+  const backOff = (retryAfter: number | undefined) =>
+    Bun.sleep(retryAfter !== undefined && retryAfter >= 0 ? Math.min(retryAfter * 1_000 + randomInt(0, 200), RETRY_AFTER_MAX_MS) : randomInt(...BACKOFF_MS))
+
+  /** A listing of one user, page after page; false when a page had no answer (the client then goes on under a new id). */
+  const listWalk = async (id: number): Promise<boolean> => {
+    const user = pickOf(LIST_USERS)
+    const limit = pickOf(LIST_LIMITS)
+    let cursor: string | undefined
+    let after: string | undefined
+    for (let page = 0; page <= opts.guids.length; page++) {
+      const target = opts.pool.any()
+      if (target === undefined) return true
+      const input: OpInput = { user, limit, ...(after !== undefined && { after }) }
+      const { op, retryAfter, next } = await perform(requestFor('list', '', input, cursor), target, id, opts.clock)
+      ops.push(op)
+      if (op.return === undefined) {
+        await backOff(retryAfter)
+        return false
+      }
+      if (next === undefined) return true
+      cursor = next
+      after = op.output!.items!.at(-1)!.guid
+    }
+    return true
+  }
+
   const client = async (worker: number): Promise<void> => {
     let id = worker
     let seq = 0
@@ -166,16 +238,21 @@ export const startLoad = (opts: LoadOptions): Load => {
     /** The GUID whose ETag the last answer carried, when the next operation follows it up. */
     let followUp: string | undefined
     while (!finished()) {
+      if (followUp === undefined && opts.listings && Math.random() < LIST_SHARE) {
+        if (!(await listWalk(id))) id = nextClientId++
+        continue
+      }
       const guid = followUp ?? pickOf(opts.guids)
-      const target = opts.pool.pick(guid)
+      let target = opts.pool.pick(guid)
       if (target === undefined) {
         await Bun.sleep(10)
         continue
       }
       const kind = followUp !== undefined ? pickOf(FOLLOW_UP_KINDS) : randomKind()
       const input: OpInput = {}
-      const user = `c${worker}-${++seq}`
-      const expire = opts.expireBase + randomInt(0, 999)
+      ++seq
+      const user = opts.listings && Math.random() < 0.5 ? pickOf(LIST_USERS) : `c${worker}-${seq}`
+      const expire = opts.expireBase + randomInt(0, 99_999)
       if (kind === 'create' || kind === 'create-only' || kind === 'upsert') Object.assign(input, { user, expire })
       if (kind === 'patch') {
         const which = randomInt(0, 2)
@@ -188,17 +265,43 @@ export const startLoad = (opts: LoadOptions): Load => {
       } else if ((kind === 'patch' || kind === 'upsert' || kind === 'delete') && etags.length > 0 && Math.random() < 0.5) {
         input.ifMatch = Math.random() < 0.8 ? etags[etags.length - 1]! : pickOf(etags)
       }
-      const untrack = opts.pool.track(guid, target)
-      const { op, retryAfter } = await perform(requestFor(kind, guid, input), target, id, opts.clock).finally(untrack)
-      if (kind === 'get' && !opts.checkReads) op.unchecked = true
-      ops.push(op)
+      if (kind !== 'get' && Math.random() < KEYED_SHARE) input.key = `"${opts.keyPrefix}-${worker}-${seq}"`
+      const request = requestFor(kind, guid, input)
+      const send = async (to: Target) => {
+        const untrack = opts.pool.track(guid, to)
+        const sent = await perform(request, to, id, opts.clock).finally(untrack)
+        if (kind === 'get' && !opts.checkReads) sent.op.unchecked = true
+        ops.push(sent.op)
+        return sent
+      }
+      let { op, retryAfter } = await send(target)
+      if (input.key !== undefined) {
+        // The same request under the same key: until it is answered (after a kill, a 5xx, a
+        // 409 while another attempt runs), and sometimes once more after an answer.
+        let answered = op.return !== undefined
+        let again = !answered || Math.random() < KEYED_RETRY_ANSWERED
+        for (let attempt = 1; again && attempt < KEYED_ATTEMPTS && Date.now() < opts.deadline + KEYED_GRACE_MS; attempt++) {
+          if (!answered) await backOff(retryAfter)
+          target = opts.pool.pick(guid)
+          if (target === undefined) {
+            await Bun.sleep(10)
+            continue
+          }
+          const retry = await send(target)
+          retryAfter = retry.retryAfter
+          if (!answered && retry.op.return !== undefined) {
+            op = retry.op
+            answered = true
+            again = Math.random() < KEYED_RETRY_ANSWERED
+          } else again = !answered
+        }
+      }
       const etag = op.output?.etag
       if (op.return !== undefined && etag) seen.set(guid, [...etags.slice(-7), etag])
       followUp = op.return !== undefined && etag && Math.random() < FOLLOW_UP ? guid : undefined
       if (op.return === undefined) {
         id = nextClientId++
-        const pause = retryAfter !== undefined && retryAfter >= 0 ? Math.min(retryAfter * 1_000 + randomInt(0, 200), RETRY_AFTER_MAX_MS) : randomInt(...BACKOFF_MS)
-        await Bun.sleep(pause)
+        if (input.key === undefined) await backOff(retryAfter)
       }
     }
   }

@@ -30,6 +30,7 @@ type verdict struct {
 	result        porcupine.CheckResult
 	info          porcupine.LinearizationInfo
 	reused        []string // ETags answered by two different writes
+	keyFaults     []string // keyed writes answered differently, or run more than once
 	elapsed       time.Duration
 }
 
@@ -47,7 +48,7 @@ func toOperations(recorded []RecordedOp) ([]porcupine.Operation, int, int) {
 			unchecked++
 			continue
 		}
-		if r.Return == nil && r.Kind == KindGet {
+		if r.Return == nil && (r.Kind == KindGet || r.Kind == KindList) {
 			// A read with no answer constrains nothing: left out, it cannot slow the search.
 			unknown++
 			continue
@@ -79,6 +80,10 @@ func toOperations(recorded []RecordedOp) ([]porcupine.Operation, int, int) {
 			if r.Output.Etag != nil {
 				out.Etag = *r.Output.Etag
 			}
+			if r.Kind == KindList && len(r.Output.Items) > 0 {
+				item := r.Output.Items[0]
+				out.Listed, out.User, out.Expire = true, item.User, item.Expire
+			}
 		}
 		ret := int64(math.MaxInt64)
 		if r.Return != nil {
@@ -95,13 +100,99 @@ func toOperations(recorded []RecordedOp) ([]porcupine.Operation, int, int) {
 	return ops, unknown, unchecked
 }
 
+// mergeKeyed makes the attempts of each keyed write (the same request sent again under its
+// Idempotency-Key: after no answer, after a kill, to the other instance) one operation: it
+// is invoked with the first attempt and returns with the first answer any attempt got, which
+// is that operation's answer; with no answer at all its outcome is unknown, and it happens
+// once or never. It also reports what no order can explain: attempts answered differently
+// (a replay must be the first answer), or more than one answer that was not a replay (the
+// request ran more than once).
+func mergeKeyed(recorded []RecordedOp) ([]RecordedOp, []string) {
+	attempts := map[string][]RecordedOp{}
+	var keys []string
+	merged := make([]RecordedOp, 0, len(recorded))
+	for _, r := range recorded {
+		if r.Input.Key == nil {
+			merged = append(merged, r)
+			continue
+		}
+		k := *r.Input.Key
+		if _, seen := attempts[k]; !seen {
+			keys = append(keys, k)
+		}
+		attempts[k] = append(attempts[k], r)
+	}
+	var faults []string
+	for _, k := range keys {
+		tries := attempts[k]
+		op := tries[0]
+		var first *RecordedOp
+		ran := 0
+		var metas []string
+		for i := range tries {
+			t := &tries[i]
+			metas = append(metas, t.Meta)
+			if t.Return == nil {
+				continue
+			}
+			if !t.Output.Replayed {
+				ran++
+			}
+			if first == nil || *t.Return < *first.Return {
+				first = t
+			}
+		}
+		if first != nil {
+			for i := range tries {
+				t := &tries[i]
+				if t.Return != nil && !sameAnswer(*t.Output, *first.Output) {
+					faults = append(faults, fmt.Sprintf("key %s: answered %s, then %s (a replay must be the first answer)", k, answerText(*first.Output), answerText(*t.Output)))
+				}
+			}
+			op.Return, op.Output = first.Return, first.Output
+		} else {
+			op.Return, op.Output = nil, nil
+		}
+		if ran > 1 {
+			faults = append(faults, fmt.Sprintf("key %s: %d answers without Idempotent-Replayed (the request ran %d times)", k, ran, ran))
+		}
+		op.Meta = fmt.Sprintf("key %s, %d attempts: %s", k, len(tries), strings.Join(metas, "; "))
+		merged = append(merged, op)
+	}
+	sort.SliceStable(merged, func(i, j int) bool { return *merged[i].Invoke < *merged[j].Invoke })
+	return merged, faults
+}
+
+func sameAnswer(a, b RecordedOutput) bool {
+	str := func(p *string) string {
+		if p == nil {
+			return ""
+		}
+		return *p
+	}
+	num := func(p *int64) int64 {
+		if p == nil {
+			return -1
+		}
+		return *p
+	}
+	return a.Status == b.Status && str(a.User) == str(b.User) && num(a.Expire) == num(b.Expire) && str(a.Etag) == str(b.Etag)
+}
+
+func answerText(o RecordedOutput) string {
+	if o.Etag == nil {
+		return fmt.Sprint(o.Status)
+	}
+	return fmt.Sprintf("%d %s", o.Status, *o.Etag)
+}
+
 // reusedEtags finds ETags answered by two different acknowledged writes: versions never
 // repeat (not even across a delete), which the model alone, seeing only the current
 // state, would not notice for an ETag that came back after another one.
 func reusedEtags(recorded []RecordedOp) []string {
 	seen := map[string]int{}
 	for _, r := range recorded {
-		if r.Return == nil || r.Kind == KindGet || r.Output == nil || r.Output.Etag == nil {
+		if r.Return == nil || r.Kind == KindGet || r.Kind == KindList || r.Output == nil || r.Output.Etag == nil {
 			continue
 		}
 		if s := r.Output.Status; s == 200 || s == 201 {
@@ -130,6 +221,7 @@ func answered(ops []porcupine.Operation) []porcupine.Operation {
 }
 
 func check(guid string, recorded []RecordedOp, timeout time.Duration, visualiseAll bool) verdict {
+	recorded, keyFaults := mergeKeyed(recorded)
 	ops, unknown, unchecked := toOperations(recorded)
 	start := time.Now()
 	// An operation with an unknown outcome may not have happened, so a history that is
@@ -140,7 +232,7 @@ func check(guid string, recorded []RecordedOp, timeout time.Duration, visualiseA
 	// 14 of them took 7.8 s. The full check runs only when some unknown operation must have
 	// happened.
 	if known := answered(ops); len(known) < len(ops) && !visualiseAll && porcupine.CheckOperationsTimeout(registerModel(), known, timeout) == porcupine.Ok {
-		return verdict{guid: guid, ops: len(recorded), indeterminate: unknown, unchecked: unchecked, result: porcupine.Ok, reused: reusedEtags(recorded), elapsed: time.Since(start)}
+		return verdict{guid: guid, ops: len(recorded), indeterminate: unknown, unchecked: unchecked, result: porcupine.Ok, reused: reusedEtags(recorded), keyFaults: keyFaults, elapsed: time.Since(start)}
 	}
 	// The plain check first: the verbose one, which keeps the longest partial linearization
 	// of every operation for the visualisation, costs O(n) more per backtrack, and only a
@@ -150,7 +242,7 @@ func check(guid string, recorded []RecordedOp, timeout time.Duration, visualiseA
 	if result != porcupine.Ok || visualiseAll {
 		result, info = porcupine.CheckOperationsVerbose(registerModel(), ops, timeout)
 	}
-	return verdict{guid: guid, ops: len(recorded), indeterminate: unknown, unchecked: unchecked, result: result, info: info, reused: reusedEtags(recorded), elapsed: time.Since(start)}
+	return verdict{guid: guid, ops: len(recorded), indeterminate: unknown, unchecked: unchecked, result: result, info: info, reused: reusedEtags(recorded), keyFaults: keyFaults, elapsed: time.Since(start)}
 }
 
 // explain prints, for a failed GUID, where the longest linearization found stops: its last
@@ -167,6 +259,7 @@ func explain(v verdict, recorded []RecordedOp) {
 		}
 	}
 	// Porcupine numbers operations in the order they were given (no partition function).
+	recorded, _ = mergeKeyed(recorded)
 	ops, _, _ := toOperations(recorded)
 	model := registerModel()
 	fmt.Printf("  the longest linearization found covers %d of %d operations; it ends:\n", len(longest), len(ops))
@@ -261,11 +354,13 @@ func main() {
 		total += v.ops
 		indeterminate += v.indeterminate
 		unchecked += v.unchecked
-		bad := v.result == porcupine.Illegal || len(v.reused) > 0
+		bad := v.result == porcupine.Illegal || len(v.reused) > 0 || len(v.keyFaults) > 0
 		status := "linearizable"
 		switch {
 		case v.result == porcupine.Illegal:
 			status = "NOT LINEARIZABLE"
+		case len(v.keyFaults) > 0:
+			status = "IDEMPOTENCY-KEY BROKEN: " + strings.Join(v.keyFaults, "; ")
 		case v.result == porcupine.Unknown:
 			status = "UNKNOWN (check timed out)"
 		case len(v.reused) > 0:
@@ -295,7 +390,13 @@ func main() {
 			}
 		}
 	}
-	fmt.Printf("checked %d GUIDs, %d operations (%d indeterminate%s): %d not linearizable, %d without verdict\n", len(verdicts), total, indeterminate, leftOut(unchecked), failed, unknown)
+	listingFaults := history.ListingFaults()
+	for _, f := range listingFaults {
+		fmt.Printf("LISTING WRONG: %s\n", f)
+	}
+	failed += len(listingFaults)
+	pages, keyed := history.Counts()
+	fmt.Printf("checked %d GUIDs, %d operations (%d indeterminate%s; %d listing pages, projected onto the GUIDs they cover; %d keyed attempts, one operation per key): %d not linearizable, %d without verdict\n", len(verdicts), total, indeterminate, leftOut(unchecked), pages, keyed, failed, unknown)
 	if dir != "" {
 		fmt.Printf("visualisations in %s\n", dir)
 	}

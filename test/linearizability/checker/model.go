@@ -12,6 +12,12 @@ package main
 //   - an If-Match against an unknown ETag may or may not match;
 //   - PATCH and DELETE with If-Match on an absent GUID may answer 404 or 412 (both say "not
 //     applied"; the service answers 404 today, RFC 9110 allows either precedence).
+//
+// A listing page, projected onto one GUID (history.go, ByGuid), is a read of it: listed with
+// {user, expire} (the state must be present, of the listed user, with that expire; a page
+// carries no ETag, so it pins none), or not listed (absent, or another user's). A write sent
+// with an Idempotency-Key, however many times, is one operation here (main.go, mergeKeyed):
+// it takes effect once, and every answer to it is that one effect's.
 
 import (
 	"fmt"
@@ -44,6 +50,7 @@ type Output struct {
 	User    string
 	Expire  int64
 	Etag    string
+	Listed  bool // a listing showed the GUID, with User and Expire
 }
 
 var absent = State{}
@@ -116,6 +123,8 @@ func outcomes(s State, in Input) []outcome {
 			return []outcome{unchanged(404)}
 		}
 		return []outcome{unchanged(200)}
+	case KindList:
+		return []outcome{unchanged(200)}
 	case KindCreate:
 		if s.Present {
 			return []outcome{unchanged(409)}
@@ -184,6 +193,12 @@ func step(s State, in Input, out Output) []State {
 			n := o.next
 			n.Etag = out.Etag
 			next = append(next, n)
+		case in.Kind == KindList:
+			mine := s.Present && s.User == in.User
+			if out.Listed != mine || (out.Listed && (out.User != s.User || out.Expire != s.Expire)) {
+				continue
+			}
+			next = append(next, s)
 		case in.Kind == KindGet && out.Status == 200:
 			if out.User != s.User || out.Expire != s.Expire || (s.Etag != "" && s.Etag != out.Etag) {
 				continue
@@ -228,6 +243,10 @@ func describeOperation(in Input, out Output) string {
 	}
 	call := fmt.Sprintf("%s(%s)", in.Kind, strings.Join(args, ", "))
 	switch {
+	case in.Kind == KindList && out.Listed:
+		return fmt.Sprintf("%s -> listed {user %q, expire %d}", call, out.User, out.Expire)
+	case in.Kind == KindList && !out.Unknown:
+		return call + " -> not listed"
 	case out.Unknown && out.Status != 0:
 		return fmt.Sprintf("%s -> ? (%d)", call, out.Status)
 	case out.Unknown:
