@@ -183,6 +183,159 @@ describe.skipIf(!enabled)('the linearizability checker', () => {
     expect((await check([{ ...created, unchecked: true }])).code).toBe(CHECKER_EXIT.badInput)
   })
 
+  describe('listings (GET /guid?user=), projected onto each GUID they cover', () => {
+    const H = 'BBBBBBBBBBBBBBBBBBBBBBBBBBBBBBBB'
+    const J = 'CCCCCCCCCCCCCCCCCCCCCCCCCCCCCCCC'
+    const list = (client: number, user: string, at: [number, number?], items: Array<[string, string, number?]>, page: { limit?: number; after?: string; more?: boolean } = {}): RecordedOp => ({
+      ...op(client, 'list', { user, limit: page.limit ?? 10, ...(page.after !== undefined && { after: page.after }) }, at, {
+        status: 200,
+        items: items.map(([guid, u, expire]) => ({ guid, user: u, expire: expire ?? EXPIRE })),
+        ...(page.more && { more: true }),
+      }),
+      guid: '',
+    })
+    const createdL = (guid: string, user: string, etag: string, at: [number, number]) => op(0, 'create', { user, expire: EXPIRE }, at, rec(201, user, etag), guid)
+
+    test('a listing sent after writes were acknowledged shows them, on any GUID; one concurrent with a write may show either state', async () => {
+      const ok = await check([
+        createdL(G, 'L0', '1', [0, 10]),
+        createdL(H, 'L1', '2', [0, 10]),
+        createdL(J, 'L0', '3', [0, 10]),
+        list(1, 'L0', [20, 30], [
+          [G, 'L0'],
+          [J, 'L0'],
+        ]),
+        op(0, 'patch', { user: 'L0' }, [40, 60], rec(200, 'L0', '4'), H),
+        list(1, 'L0', [45, 50], [
+          [G, 'L0'],
+          [J, 'L0'],
+        ]),
+        list(2, 'L0', [45, 55], [
+          [G, 'L0'],
+          [H, 'L0'],
+          [J, 'L0'],
+        ]),
+      ])
+      expect(ok.code).toBe(CHECKER_EXIT.linearizable)
+      expect(ok.stdout).toContain('3 listing pages')
+    })
+
+    test('a listing missing a write acknowledged before it was sent is caught', async () => {
+      const r = await check([createdL(G, 'L0', '1', [0, 10]), createdL(H, 'L0', '2', [0, 10]), list(1, 'L0', [20, 30], [[G, 'L0']])])
+      expect(r.code).toBe(CHECKER_EXIT.notLinearizable)
+      expect(r.stdout).toContain(`${H}: `)
+      expect(r.stdout).toContain('list(user="L0") -> not listed')
+      expect(r.html).toEqual([`${H}.html`])
+    })
+
+    test('a stale item (the state before an acknowledged update) is caught, and so is a GUID still listed after it moved to another user or was deleted', async () => {
+      const created = createdL(G, 'L0', '1', [0, 10])
+      const stale = await check([created, op(0, 'patch', { expire: EXPIRE + 5 }, [20, 30], rec(200, 'L0', '2', EXPIRE + 5)), list(1, 'L0', [40, 50], [[G, 'L0', EXPIRE]])])
+      expect(stale.code).toBe(CHECKER_EXIT.notLinearizable)
+      expect(stale.stdout).toContain(`list(user="L0") -> listed {user "L0", expire ${EXPIRE}}`)
+      const moved = await check([created, op(0, 'patch', { user: 'L1' }, [20, 30], rec(200, 'L1', '2')), list(1, 'L0', [40, 50], [[G, 'L0']])])
+      expect(moved.code).toBe(CHECKER_EXIT.notLinearizable)
+      const deleted = await check([created, op(0, 'delete', {}, [20, 30], { status: 204 }), list(1, 'L0', [40, 50], [[G, 'L0']])])
+      expect(deleted.code).toBe(CHECKER_EXIT.notLinearizable)
+      // Monotonic: once a read has seen the update, a later listing cannot show the state before it.
+      const patch = op(0, 'patch', { expire: EXPIRE + 5 }, [20, 80], rec(200, 'L0', '2', EXPIRE + 5))
+      const backwards = await check([created, patch, op(2, 'get', {}, [30, 40], rec(200, 'L0', '2', EXPIRE + 5)), list(1, 'L0', [50, 60], [[G, 'L0', EXPIRE]])])
+      expect(backwards.code).toBe(CHECKER_EXIT.notLinearizable)
+    })
+
+    test('a page speaks only of the GUIDs after its cursor and, when a next page follows, up to its last item', async () => {
+      const both = [createdL(G, 'L0', '1', [0, 10]), createdL(J, 'L0', '2', [0, 10])]
+      // Page 1 of limit 1 shows G and says more: J is not judged by it; page 2 after G shows J.
+      const walked = await check([...both, list(1, 'L0', [20, 30], [[G, 'L0']], { limit: 1, more: true }), list(1, 'L0', [40, 50], [[J, 'L0']], { limit: 1, after: G })])
+      expect(walked.code).toBe(CHECKER_EXIT.linearizable)
+      // The last page (no next) must show every GUID after its cursor.
+      const lastPage = await check([...both, list(1, 'L0', [40, 50], [], { limit: 1, after: G })])
+      expect(lastPage.code).toBe(CHECKER_EXIT.notLinearizable)
+    })
+
+    test('what no order can explain in a page alone: another user\'s item, a GUID never written, an item twice or before the cursor, more items than the limit', async () => {
+      const base = [createdL(G, 'L0', '1', [0, 10]), createdL(H, 'L1', '2', [0, 10])]
+      const cases: Array<[RecordedOp, string]> = [
+        [list(1, 'L0', [20, 30], [[G, 'L0'], [H, 'L1']]), `${H} listed with user "L1"`],
+        [list(1, 'L0', [20, 30], [[G, 'L0'], ['DDDDDDDDDDDDDDDDDDDDDDDDDDDDDDDD', 'L0']]), 'which no operation wrote'],
+        [list(1, 'L0', [20, 30], [[G, 'L0'], [G, 'L0']]), 'not ascending past the cursor, or twice'],
+        [list(1, 'L0', [20, 30], [[G, 'L0']], { after: G }), 'not ascending past the cursor, or twice'],
+        [list(1, 'L0', [20, 30], [[G, 'L0']], { limit: 1, more: true }), ''],
+        [list(1, 'L1', [20, 30], [[G, 'L1'], [H, 'L1']], { limit: 1 }), '2 items for limit 1'],
+      ]
+      for (const [page, fault] of cases) {
+        const r = await check([...base, page])
+        if (fault === '') {
+          expect(r.code).toBe(CHECKER_EXIT.linearizable)
+          continue
+        }
+        expect(r.code).toBe(CHECKER_EXIT.notLinearizable)
+        expect(r.stdout).toContain(`LISTING WRONG: `)
+        expect(r.stdout).toContain(fault)
+      }
+    })
+
+    test('a listing with no answer (503 from the read barrier) constrains nothing', async () => {
+      const r = await check([createdL(G, 'L0', '1', [0, 10]), { ...op(1, 'list', { user: 'L0', limit: 10 }, [20], { status: 503 }), guid: '' }])
+      expect(r.code).toBe(CHECKER_EXIT.linearizable)
+    })
+  })
+
+  describe('Idempotency-Key: the attempts of a keyed write are one operation', () => {
+    const keyed = (client: number, kind: Kind, input: OpInput, at: [number, number?], output?: OpOutput, replayed = false): RecordedOp =>
+      op(client, kind, { ...input, key: '"k1"' }, at, output && (replayed ? { ...output, replayed: true } : output))
+    const create = { user: 'k', expire: EXPIRE }
+
+    test('retried after no answer (a kill), then once more after the answer: one create, the answer replayed', async () => {
+      const r = await check([
+        keyed(0, 'create', create, [0]),
+        keyed(0, 'create', create, [20, 30], rec(201, 'k', '1')),
+        keyed(0, 'create', create, [40, 50], rec(201, 'k', '1'), true),
+        op(1, 'get', {}, [60, 70], rec(200, 'k', '1')),
+      ])
+      expect(r.code).toBe(CHECKER_EXIT.linearizable)
+      expect(r.stdout).toContain('3 keyed attempts, one operation per key')
+      // The replay's ETag is the first answer's, not a second write's.
+      expect(r.stdout).not.toContain('ETAG REUSED')
+    })
+
+    test('a keyed create applied twice is caught: the first attempt created, its retry ran again and answered 409', async () => {
+      // The first attempt's instance was killed after its write; the retry ran afresh and
+      // found the GUID it had made itself. The model applies the keyed create once: either it
+      // created (then its answer is 201) or it did not (then nobody wrote what the read sees).
+      const r = await check([keyed(0, 'create', create, [0]), keyed(0, 'create', create, [20, 30], { status: 409 }), op(1, 'get', {}, [40, 50], rec(200, 'k', '1'))])
+      expect(r.code).toBe(CHECKER_EXIT.notLinearizable)
+      expect(r.stdout).toContain('NOT LINEARIZABLE')
+    })
+
+    test('a keyed update applied twice is caught: its second run overwrote a later write', async () => {
+      const r = await check([
+        op(0, 'create', create, [0, 10], rec(201, 'k', '1')),
+        keyed(1, 'patch', { user: 'p' }, [20, 30], rec(200, 'p', '2')),
+        op(2, 'patch', { user: 'q' }, [40, 50], rec(200, 'q', '3')),
+        keyed(1, 'patch', { user: 'p' }, [60, 70], rec(200, 'p', '2'), true),
+        // Had the replay run again, this read would see p.
+        op(2, 'get', {}, [80, 90], rec(200, 'p', '4')),
+      ])
+      expect(r.code).toBe(CHECKER_EXIT.notLinearizable)
+    })
+
+    test('a replay that is not the first answer, or two answers that were not replays, is caught', async () => {
+      const differs = await check([keyed(0, 'create', create, [0, 10], rec(201, 'k', '1')), keyed(0, 'create', create, [20, 30], { status: 409 }, true)])
+      expect(differs.code).toBe(CHECKER_EXIT.notLinearizable)
+      expect(differs.stdout).toContain('IDEMPOTENCY-KEY BROKEN: key "k1": answered 201 "1", then 409')
+      const ranTwice = await check([keyed(0, 'create', create, [0, 10], rec(201, 'k', '1')), keyed(0, 'create', create, [20, 30], rec(201, 'k', '1'))])
+      expect(ranTwice.code).toBe(CHECKER_EXIT.notLinearizable)
+      expect(ranTwice.stdout).toContain('2 answers without Idempotent-Replayed')
+    })
+
+    test('a keyed write never answered happens once or never, and another request under a key is bad input', async () => {
+      const r = await check([op(0, 'create', create, [0, 10], rec(201, 'k', '1')), keyed(1, 'patch', { user: 'p' }, [20]), keyed(1, 'patch', { user: 'p' }, [30]), op(2, 'get', {}, [40, 50], rec(200, 'p', '5'))])
+      expect(r.code).toBe(CHECKER_EXIT.linearizable)
+      expect((await check([keyed(0, 'create', create, [0, 10], rec(201, 'k', '1')), keyed(0, 'patch', { user: 'p' }, [20, 30], rec(200, 'p', '2'))])).code).toBe(CHECKER_EXIT.badInput)
+    })
+  })
+
   test('bad input is exit 2, not a verdict', async () => {
     expect((await check('{"operations": [{"client": 0}]}')).code).toBe(CHECKER_EXIT.badInput)
     expect((await check('not json')).code).toBe(CHECKER_EXIT.badInput)
