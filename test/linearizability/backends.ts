@@ -20,11 +20,17 @@ import { startCluster } from '../support/redis-cluster'
  *   each instance flushing to a SQLite file of its own line. Fault: kill -9 of a master; the
  *   cluster fails it over to its replica, and it is started again to rejoin as the replica.
  *
- * With `sharedStore`, the Redis modes' instances flush into one MongoDB (a FerretDB of the
- * run's own) instead of a SQLite file each: Redis + MongoDB, the deployment several instances
- * take (README), where a listing on either instance reads every instance's writes. Listings
- * run only on a shared store: with a SQLite file per instance, each lists what its own
- * flusher stored, as docs/listing-and-idempotency.md says.
+ * With `sharedStore`, the Redis modes' instances flush into one SQLite file that both open,
+ * instead of a file each, so that a listing on either instance reads every instance's
+ * writes, and clients list GUIDs too. Listings run only on a shared store: with a file per
+ * instance, each lists what its own flusher stored (docs/listing-and-idempotency.md). The
+ * shared store the service documents for several instances is MongoDB, which cannot run
+ * here; FerretDB, which stands in for it, has no atomic compare-and-set, so two flushers
+ * writing one GUID at once can leave the older version in it (docs/operations.md, "MongoDB
+ * servers"): tried as this run's store, the check failed on exactly that (a listing showing
+ * a state deleted before it was sent: histories/stale-listing-ferretdb-two-flushers.json).
+ * SQLite serialises the two processes' writes, and each version-guarded upsert is one
+ * statement, as MongoDB's is.
  */
 export type BackendKind = 'redis' | 'redis-cluster' | 'mongodb-only'
 
@@ -33,7 +39,7 @@ export interface Backend {
   name: string
   /** The settings an instance of `line` gets; `dir` is the run's temp folder. */
   env(line: string, dir: string): Record<string, string>
-  /** Whether every instance's listing reads one store (MongoDB). */
+  /** Whether every instance's listing reads one store (one SQLite file, or MongoDB). */
   sharedStore: boolean
   /** kill -9 of the shared server, and a restart on its data once it has been down a while. */
   crash?(): Promise<void>
@@ -43,16 +49,11 @@ export interface Backend {
 /** How long Redis stays down: long enough that requests meet it down. */
 const REDIS_DOWN_MS = 600
 
-/** A MongoDB database of the run's own on a FerretDB of its own, when the store is shared; else a SQLite file per instance line. */
-const storeFor = async (shared: boolean): Promise<{ env(line: string, dir: string): Record<string, string>; stop(): Promise<void> }> => {
-  if (!shared) return { env: (line, dir) => ({ SQLITE_PATH: join(dir, `${line}.sqlite`), MONGODB_URL: '' }), stop: async () => {} }
-  const ferret = await startFerretdb()
-  const db = `guidd_linearizability_${process.pid}_${Date.now().toString(36)}`
-  return { env: () => ({ MONGODB_URL: ferret.url, MONGODB_DB: db }), stop: () => ferret.dispose() }
-}
+/** The SQLite file an instance of `line` flushes into: its own, or, when the store is shared, one for both. */
+const storeEnv = (shared: boolean, line: string, dir: string): Record<string, string> => ({ SQLITE_PATH: join(dir, shared ? 'shared.sqlite' : `${line}.sqlite`), MONGODB_URL: '' })
 
 const redisBackend = async (sharedStore: boolean): Promise<Backend> => {
-  const [redis, store] = await Promise.all([startRedis({ appendfsync: 'always' }), storeFor(sharedStore)])
+  const redis = await startRedis({ appendfsync: 'always' })
   const prefix = redis.prefix()
   return {
     name: 'Redis',
@@ -63,22 +64,19 @@ const redisBackend = async (sharedStore: boolean): Promise<Backend> => {
       FLUSH_INTERVAL_MS: '20',
       JOURNAL_CLAIM_IDLE_MS: '500',
       // Empty is unset: none of the runner's own settings leak in.
-      ...store.env(line, dir),
+      ...storeEnv(sharedStore, line, dir),
     }),
     crash: async () => {
       await redis.kill9()
       await Bun.sleep(REDIS_DOWN_MS)
       await redis.restart()
     },
-    stop: async () => {
-      await redis.stop()
-      await store.stop()
-    },
+    stop: () => redis.stop(),
   }
 }
 
 const redisClusterBackend = async (sharedStore: boolean): Promise<Backend> => {
-  const [cluster, store] = await Promise.all([startCluster({ masters: 3, replicas: 1 }), storeFor(sharedStore)])
+  const cluster = await startCluster({ masters: 3, replicas: 1 })
   const prefix = cluster.prefix()
   return {
     name: 'Redis Cluster master',
@@ -90,7 +88,7 @@ const redisClusterBackend = async (sharedStore: boolean): Promise<Backend> => {
       FLUSH_INTERVAL_MS: '20',
       JOURNAL_CLAIM_IDLE_MS: '500',
       REDIS_URL: '',
-      ...store.env(line, dir),
+      ...storeEnv(sharedStore, line, dir),
     }),
     crash: async () => {
       const victim = (await cluster.roles()).masters[0]!
@@ -99,10 +97,7 @@ const redisClusterBackend = async (sharedStore: boolean): Promise<Backend> => {
       await cluster.restart(victim)
       await cluster.waitHealthy(30_000, 1)
     },
-    stop: async () => {
-      await cluster.stop()
-      await store.stop()
-    },
+    stop: () => cluster.stop(),
   }
 }
 
