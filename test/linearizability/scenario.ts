@@ -222,9 +222,19 @@ const describeChecked = (ops: RecordedOp[], backend: BackendKind): string => {
   const keyed = new Set(ops.flatMap((op) => (op.input.key === undefined ? [] : [op.input.key])))
   const keyedAttempts = ops.filter((op) => op.input.key !== undefined).length
   const replayed = ops.filter((op) => op.output?.replayed).length
+  // Keys whose first attempt had no answer (a kill, a 5xx, a 409 while in flight) and a later one had.
+  const firstLost = new Set<string>()
+  const resolved = new Set<string>()
+  for (const op of ops) {
+    const key = op.input.key
+    if (key === undefined) continue
+    if (op.return === undefined && !resolved.has(key)) firstLost.add(key)
+    if (op.return !== undefined) resolved.add(key)
+  }
+  const retriedAfterLoss = [...firstLost].filter((key) => resolved.has(key)).length
   const extra =
     `${pages.length} listing pages (${pages.filter((op) => op.return === undefined).length} unanswered), ` +
-    `${keyed.size} keyed writes in ${keyedAttempts} attempts (${replayed} answers replayed)`
+    `${keyed.size} keyed writes in ${keyedAttempts} attempts (${replayed} answers replayed; ${retriedAfterLoss} answered only on a retry after an attempt with no answer)`
   if (unchecked === 0) return `all checked (${writes} writes and refusals, ${reads} reads, ${extra})`
   return (
     `${writes + reads + pages.length} checked (${writes} writes and refusals, ${reads} final reads, ${extra}); ` +
