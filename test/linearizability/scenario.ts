@@ -70,10 +70,35 @@ export const standardRuns = (
 ): RunConfig[] => {
   const store = (run: number) => (sized.backend === 'mongodb-only' || sharedStoreRuns.includes(run) ? { sharedStore: true, listings: ', listings' } : { sharedStore: false, listings: '' })
   const runs: RunConfig[] = [
-    { id: `${name.id}affinity-lru`, title: `${name.title}run 1 (GUID-affinity routing, LRU on${store(1).listings})`, routing: 'affinity', checkReads: true, serverEnv: {}, sharedStore: store(1).sharedStore, ...sized },
-    { id: `${name.id}random-lru`, title: `${name.title}run 2 (random routing, LRU on, reads during the load left out${store(2).listings})`, routing: 'random', checkReads: false, serverEnv: {}, sharedStore: store(2).sharedStore, ...sized },
+    {
+      id: `${name.id}affinity-lru`,
+      title: `${name.title}run 1 (GUID-affinity routing, LRU on${store(1).listings})`,
+      routing: 'affinity',
+      checkReads: true,
+      serverEnv: {},
+      sharedStore: store(1).sharedStore,
+      ...sized,
+    },
+    {
+      id: `${name.id}random-lru`,
+      title: `${name.title}run 2 (random routing, LRU on, reads during the load left out${store(2).listings})`,
+      routing: 'random',
+      checkReads: false,
+      serverEnv: {},
+      sharedStore: store(2).sharedStore,
+      ...sized,
+    },
   ]
-  if (soak) runs.push({ id: `${name.id}random-no-lru`, title: `${name.title}run 3 (random routing, LRU off${store(3).listings})`, routing: 'random', checkReads: true, serverEnv: { LRU_MAX_ENTRIES: '0' }, sharedStore: store(3).sharedStore, ...sized })
+  if (soak)
+    runs.push({
+      id: `${name.id}random-no-lru`,
+      title: `${name.title}run 3 (random routing, LRU off${store(3).listings})`,
+      routing: 'random',
+      checkReads: true,
+      serverEnv: { LRU_MAX_ENTRIES: '0' },
+      sharedStore: store(3).sharedStore,
+      ...sized,
+    })
   return runs
 }
 

@@ -146,7 +146,8 @@ export const perform = async (req: Request, target: Target, client: number, cloc
     // A keyed request while another with its key is in flight: nothing is known of its effect yet.
     const inFlight = res.status === 409 && req.input.key !== undefined && text.includes('idempotency-key-in-flight')
     // A listing's read barrier that ran out of time is 503 too: a read with no answer.
-    if (res.status >= 500 || inFlight) return { op: { ...base, invoke, output, meta: `${target.name}: ${res.status} ${text.slice(0, 200)}` }, retryAfter: Number(res.headers.get('retry-after') ?? Number.NaN) }
+    if (res.status >= 500 || inFlight)
+      return { op: { ...base, invoke, output, meta: `${target.name}: ${res.status} ${text.slice(0, 200)}` }, retryAfter: Number(res.headers.get('retry-after') ?? Number.NaN) }
     if (req.input.key !== undefined && res.headers.get('idempotent-replayed') === 'true') output.replayed = true
     if (req.kind === 'list') {
       // Any other answer is one a listing of valid parameters cannot give: the checker refuses it as bad input.
