@@ -21,6 +21,9 @@ import { runScenario, standardRuns } from './scenario'
  * which holds that GUID's changes off for its 30 s lease: those requests time out, and the
  * history records them as indeterminate, as it must.
  *
+ * Keyed writes are retried under their keys, and GUIDs listed, in every run (test/README.md,
+ * "Listings and Idempotency-Key in the histories").
+ *
  * FerretDB takes ~150 writes/s here (~50 changes/s with the claims this mode takes on it):
  * CI runs 1,000 operations per run, the load cut at 8 s; GUIDD_SOAK=1 20,000 and four
  * fault cycles.

@@ -19,6 +19,12 @@ import { runScenario, standardRuns } from './scenario'
  *    The final reads, sent after a pause, are checked.
  * 3. (GUIDD_SOAK=1 only) Random routing, LRU off: every answer checked, reads included.
  *
+ * In every run a quarter of the writes carry an Idempotency-Key and are retried under it
+ * (after no answer, and sometimes after one): one write each, applied once, every answer the
+ * first. Runs 2 and 3 have their instances flush into one SQLite file and list GUIDs too: each
+ * page must reflect every write acknowledged before it was sent (test/README.md, "Listings
+ * and Idempotency-Key in the histories").
+ *
  * CI: 8,000 operations per run, one kill of each, the load cut at 30 s. GUIDD_SOAK=1:
  * 100,000 operations and eight fault cycles per run, and run 3;
  * GUIDD_LINEARIZABILITY_OUT names the folder for each run's history and, on failure,
