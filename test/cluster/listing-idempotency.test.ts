@@ -1,5 +1,7 @@
 import { beforeEach, describe, expect, test } from 'bun:test'
 import { RedisIdempotency } from '../../src/adapters/redis/idempotency'
+import { JOURNAL_WRITE_BATCH, JOURNAL_WRITE_BATCH_SHARDED, Script } from '../../src/adapters/redis/scripts'
+import { generateGuid } from '../../src/domain/normalise'
 import { type ClusterApp, clusterAppSuite } from '../support/cluster-app'
 import { expectProblem } from '../support/http'
 import { type IdempotencyTarget, idempotencyContract } from '../support/idempotency-contract'
@@ -193,5 +195,66 @@ describe.skipIf(!suite.enabled)("Idempotency-Key on a Redis Cluster: a write nam
       expect(ran).toHaveLength(1)
       expect((await a.app.req('GET', `/guid/${guid}`)).headers.get('etag')).toBe(ran[0]!.headers.get('etag'))
     }
+  })
+})
+
+describe.skipIf(!suite.enabled)('Idempotency-Key on a Redis Cluster: a keyed write answered 503 after its write', () => {
+  /**
+   * Found by the linearizability suite (test/linearizability/histories/keyed-retry-after-replication-503-cluster.json):
+   * a keyed write whose journal script ran but whose caller got a 503 (the replica's WAIT timed
+   * out, or the script's reply was lost) had its claim released, and where its answer was to be
+   * kept in another partition than its GUID's, a retry under the key ran it again.
+   */
+  const lostReply = async <T>(run: () => Promise<T>): Promise<T> => {
+    const journal = new Set([new Script(JOURNAL_WRITE_BATCH).sha, new Script(JOURNAL_WRITE_BATCH_SHARDED).sha])
+    const original = Script.prototype.run
+    Script.prototype.run = async function (this: Script, ...args: Parameters<Script['run']>) {
+      const reply = await original.apply(this, args)
+      if (journal.has(this.sha)) throw new Error('the reply was lost after the script ran')
+      return reply
+    }
+    try {
+      return await run()
+    } finally {
+      Script.prototype.run = original
+    }
+  }
+
+  for (const [name, method, body] of [
+    ['PATCH', 'PATCH', { user: 'patched' }],
+    ['POST /guid/{guid}', 'POST', { user: 'upserted' }],
+  ] as const) {
+    test(`a keyed ${name} of a GUID in another partition than its key, answered 503 after its write: the retry replays its answer, no second version`, async () => {
+      const a = await suite.app()
+      const b = await suite.app({ like: a })
+      const key = `"lost-${crypto.randomUUID()}"`
+      let guid = generateGuid()
+      while (a.keys.partitionOf(guid) === a.keys.idempotencyPartition(`-:${key}`)) guid = generateGuid()
+      const created = await a.app.req('POST', '/guid', { guid, user: 'first' })
+      expect(created.status).toBe(201)
+      const first = await lostReply(() => a.app.req(method, `/guid/${guid}`, body, { 'idempotency-key': key }))
+      expect(first.status).toBe(503)
+      const written = await b.app.req('GET', `/guid/${guid}`)
+      expect(((await written.json()) as { user: string }).user).toBe(body.user)
+      const retry = await b.app.req(method, `/guid/${guid}`, body, { 'idempotency-key': key })
+      expect(retry.status).toBe(200)
+      expect(retry.headers.get('idempotent-replayed')).toBe('true')
+      expect(retry.headers.get('etag')).toBe(written.headers.get('etag'))
+      expect((await b.app.req('GET', `/guid/${guid}`)).headers.get('etag')).toBe(written.headers.get('etag'))
+    })
+  }
+
+  test('a keyed POST /guid naming its GUID in the body, in another partition than its key, answered 503 after its write: the retry replays its 201', async () => {
+    const a = await suite.app()
+    const b = await suite.app({ like: a })
+    const key = `"lost-${crypto.randomUUID()}"`
+    let guid = generateGuid()
+    while (a.keys.partitionOf(guid) === a.keys.idempotencyPartition(`-:${key}`)) guid = generateGuid()
+    const first = await lostReply(() => a.app.req('POST', '/guid', { guid, user: 'made' }, { 'idempotency-key': key }))
+    expect(first.status).toBe(503)
+    const retry = await b.app.req('POST', '/guid', { guid, user: 'made' }, { 'idempotency-key': key })
+    expect(retry.status).toBe(201)
+    expect(retry.headers.get('idempotent-replayed')).toBe('true')
+    expect(retry.headers.get('etag')).toBe((await b.app.req('GET', `/guid/${guid}`)).headers.get('etag'))
   })
 })
