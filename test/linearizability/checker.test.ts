@@ -409,7 +409,7 @@ describe.skipIf(!enabled)('the linearizability checker', () => {
       // 503 "Redis is unavailable (replication)", which is not kept; its answer was to be kept
       // in another partition than its GUID's. A retry under the same key ran it again and was
       // answered 412 (its own first attempt had moved the ETag to "...045"), and a read then
-      // saw that first attempt's record.
+      // saw that first attempt's record. (Closed since: the answer is kept beside the GUID.)
       const history = await recorded('keyed-retry-after-replication-503-cluster.json')
       const r = await check(history)
       expect(r.code).toBe(CHECKER_EXIT.notLinearizable)

@@ -9,9 +9,9 @@ import { runScenario, standardRuns } from './scenario'
  * checked with Porcupine as in Redis mode (redis.test.ts says what each run checks). CI runs
  * the GUID-affinity run only (a failover costs ~10 s); GUIDD_SOAK=1 runs them all, longer.
  * Every run has keyed writes retried under their keys, and lists GUIDs from one SQLite file
- * both instances flush into. Known to fail: a keyed write answered 503 after the replica's
- * WAIT timed out is run again by its retry (test/README.md, "Found: a keyed write run twice
- * on a Redis Cluster").
+ * both instances flush into (test/README.md, "Listings and Idempotency-Key in the histories";
+ * the keyed writes found a write answered 503 after its replica's WAIT timed out run again by
+ * its retry, closed since).
  */
 
 const SOAK = process.env.GUIDD_SOAK === '1'
