@@ -230,11 +230,12 @@ func validate(op *RecordedOp) error {
 // ByGuid partitions the history, each partition in invoke order, GUIDs sorted. A listing
 // page spans GUIDs: it is projected onto each GUID it covers (those after its cursor, and,
 // when it named a next page, up to its last item) as a read of that GUID alone, which either
-// saw it (listed, with the user and expire shown) or saw it not of that user, or absent.
-// Checking each projection apart judges what the service promises of a listing: every item
-// is a state its GUID had while the listing ran, and every write acknowledged before the
-// listing was sent is reflected. It does not ask that all the GUIDs of one page were read at
-// one instant (a snapshot), which is not promised: see checker/README in test/README.md.
+// saw it (listed, with the user and expire shown) or saw it not of that user, or absent, and
+// checked with that GUID's writes in a history of its own (ListingsOf). That judges what the
+// service promises of a listing: every item is a state its GUID had while the listing ran,
+// and every write acknowledged before the listing was sent is reflected. It does not ask
+// that all the GUIDs of one page were read at one instant (a snapshot), which is not
+// promised (test/README.md, "Listings and Idempotency-Key in the histories").
 func (h *History) ByGuid() ([]string, map[string][]RecordedOp) {
 	parts := map[string][]RecordedOp{}
 	var lists []RecordedOp
@@ -250,8 +251,11 @@ func (h *History) ByGuid() ([]string, map[string][]RecordedOp) {
 		guids = append(guids, g)
 	}
 	sort.Strings(guids)
-	for _, l := range lists {
-		for _, g := range guids {
+	var names []string
+	for _, g := range guids {
+		names = append(names, g)
+		var projected []RecordedOp
+		for _, l := range lists {
 			if covered, item := l.covers(g); covered {
 				p := l
 				p.Guid = g
@@ -263,15 +267,37 @@ func (h *History) ByGuid() ([]string, map[string][]RecordedOp) {
 					}
 					p.Output = &out
 				}
-				parts[g] = append(parts[g], p)
+				projected = append(projected, p)
 			}
 		}
+		if len(projected) == 0 {
+			continue
+		}
+		// The listings go with the GUID's writes and refusals, not its reads: see ListingsOf.
+		name := ListingsOf(g)
+		names = append(names, name)
+		for _, op := range parts[g] {
+			if op.Kind != KindGet {
+				parts[name] = append(parts[name], op)
+			}
+		}
+		parts[name] = append(parts[name], projected...)
 	}
 	for _, ops := range parts {
 		sort.SliceStable(ops, func(i, j int) bool { return *ops[i].Invoke < *ops[j].Invoke })
 	}
-	return guids, parts
+	return names, parts
 }
+
+// ListingsOf names the second history of a GUID that listings cover: its writes and refusals
+// with the listing pages projected onto it, its reads (GET) left out. A listing reads the
+// store, a GET its instance's copy first, and the service orders them only through writes:
+// a listing reflects every write acknowledged before it was sent, and a GET never trails a
+// write its instance acknowledged. A write still in flight may be in the store (a listing
+// shows it) before the copy a GET answers from has it (MongoDB-only mode, seen: a client
+// listed a GUID's new state, then read the one before it while that write was unanswered),
+// so one history with both would judge an order the service does not promise.
+func ListingsOf(guid string) string { return guid + "-listings" }
 
 // covers says whether a listing page speaks of `guid` (after its cursor, and not past its
 // last item when a next page follows), and the item it showed for it, if any. A listing

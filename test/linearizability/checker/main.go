@@ -396,7 +396,7 @@ func main() {
 	}
 	failed += len(listingFaults)
 	pages, keyed := history.Counts()
-	fmt.Printf("checked %d GUIDs, %d operations (%d indeterminate%s; %d listing pages, projected onto the GUIDs they cover; %d keyed attempts, one operation per key): %d not linearizable, %d without verdict\n", len(verdicts), total, indeterminate, leftOut(unchecked), pages, keyed, failed, unknown)
+	fmt.Printf("checked %d histories (one per GUID, one more per GUID listings cover), %d operations (%d indeterminate%s; %d listing pages, projected onto the GUIDs they cover; %d keyed attempts, one operation per key): %d not linearizable, %d without verdict\n", len(verdicts), total, indeterminate, leftOut(unchecked), pages, keyed, failed, unknown)
 	if dir != "" {
 		fmt.Printf("visualisations in %s\n", dir)
 	}
