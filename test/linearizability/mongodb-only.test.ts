@@ -22,7 +22,10 @@ import { runScenario, standardRuns } from './scenario'
  * history records them as indeterminate, as it must.
  *
  * Keyed writes are retried under their keys, and GUIDs listed, in every run (test/README.md,
- * "Listings and Idempotency-Key in the histories").
+ * "Listings and Idempotency-Key in the histories"). Open, and caught by these runs now and
+ * then: a keyed write cut off by the kill can be replayed as done by the retry that takes its
+ * claim over, with the ETag of another client's write (test/README.md, "Found: a keyed write
+ * replayed as done that never happened").
  *
  * FerretDB takes ~150 writes/s here (~50 changes/s with the claims this mode takes on it):
  * CI runs 1,000 operations per run, the load cut at 8 s; GUIDD_SOAK=1 20,000 and four
