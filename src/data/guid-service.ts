@@ -7,7 +7,7 @@ import type { Records } from './records'
 import { VersionConflict } from './journal'
 import { parseExpire } from '../domain/expire'
 import { changesOf, expiryTombstone } from '../domain/change'
-import { type CreateBody, isLive, type PatchBody, type Stored, type StoredRecord, type UpsertBody } from '../domain/model'
+import { type CreateBody, isLive, type Mutation, type PatchBody, type Stored, type StoredRecord, type UpsertBody } from '../domain/model'
 import { generateGuid, normaliseGuid } from '../domain/normalise'
 
 export interface GuidServiceDeps {
@@ -147,13 +147,16 @@ export class GuidService {
         if (next === undefined) return result
         try {
           // The key's answer goes with the write, in the journal's one atomic step, where it can;
-          // elsewhere what the write makes and answers is recorded first (KeyedWrite.intend).
+          // elsewhere what the write makes and answers is recorded first (KeyedWrite.intend), and
+          // the write leaves the claim's token with itself (KeyedWrite.trace).
           // Where the key's record is not on the write's slot (Redis Cluster), the write keeps the
           // answer beside the GUID and the HTTP edge copies it to the key's record afterwards.
           const keep = keyed?.keepWithWrite ? { id: keyed.id, fingerprint: keyed.fingerprint, answer: keyed.answer(result), expire: keyed.expire } : undefined
           if (keyed?.intend !== undefined) await keyed.intend({ guid: next.guid, version: next.version, answer: keyed.answer(result) })
-          const changes = changesOf(stored, next, now)
-          await this.deps.records.commit(keep === undefined ? { next, prevVersion: state.version, changes } : { next, prevVersion: state.version, changes, keep }, now)
+          const mutation: Mutation = { next, prevVersion: state.version, changes: changesOf(stored, next, now) }
+          if (keep !== undefined) mutation.keep = keep
+          if (keyed?.trace !== undefined) mutation.trace = keyed.trace
+          await this.deps.records.commit(mutation, now)
           if (keep !== undefined && (keyed!.keepsWith?.(next.guid) ?? true)) keyed!.committed = true
           return result
         } catch (error) {

@@ -51,8 +51,10 @@ export interface IdempotencyStore {
   release(id: string, token: string): Promise<void>
   /**
    * Where answers are kept after the write (MongoDB-only): records, before the write, what it
-   * will write and answer, so a retry that takes over the claim of a request that died after its
-   * write (and before its answer) finds the write and replays that answer instead of running again.
+   * will write and answer. The write itself then leaves the claim's token in its GUID's state
+   * (KeyedWrite.trace), so a retry that takes over the claim of a request that died after its
+   * write (and before its answer) finds that token, and replays the answer instead of running
+   * again; without the token, the write did not land (whatever version another writer made).
    */
   intend?(id: string, token: string, intent: WriteIntent): Promise<void>
 }
@@ -85,4 +87,6 @@ export interface KeyedWrite {
   keepsWith?: (guid: string) => boolean
   /** Records the write's intent before it is made (IdempotencyStore.intend), where answers are kept after the write. */
   intend?: (intent: WriteIntent) => Promise<void>
+  /** With `intend`: the claim's token, which the write leaves in its GUID's state (Mutation.trace). */
+  trace?: string
 }

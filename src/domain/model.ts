@@ -163,6 +163,12 @@ export interface Mutation {
   changes?: Change[]
   /** An Idempotency-Key answer to keep with the write, where the journal can (data/idempotency.ts). */
   keep?: { id: string; fingerprint: string; answer: string; expire: number }
+  /**
+   * Where the answer is kept after the write (MongoDB-only): the Idempotency-Key claim's token,
+   * which the write leaves in the GUID's state atomically with itself, so a retry that takes the
+   * claim over learns whether this write landed (data/idempotency.ts).
+   */
+  trace?: string
 }
 
 export const toPublic = (r: StoredRecord): GuidRecord => ({ guid: r.guid, user: r.user, expire: r.expire })

@@ -127,6 +127,7 @@ export const idempotent = <T>(deps: IdempotencyDeps, spec: WriteSpec<T>) => {
       keepWithWrite: store.keptWithWrite,
       keepsWith: store.keepsWith === undefined ? undefined : (guid) => store.keepsWith!(id, guid),
       intend: store.intend === undefined ? undefined : (intent) => store.intend!(id, claim.token, intent),
+      trace: store.intend === undefined ? undefined : claim.token,
     }
     let answer: KeptAnswer
     try {

@@ -110,21 +110,31 @@ describe.if(enabled)('MongoDB-only: a keyed PATCH killed after it recorded its i
     const key = `intent-landed-${Date.now()}`
     const created = await app.req('POST', '/guid', { user: freshUser() })
     const { guid, expire } = (await created.json()) as { guid: string; expire: number }
-    // The dead request's PATCH, which landed.
-    const patched = await app.req('PATCH', `/guid/${guid}`, patchBody)
+    // The dead request's keyed PATCH, which landed...
+    const patched = await app.req('PATCH', `/guid/${guid}`, patchBody, { 'idempotency-key': `"${key}"` })
     expect(patched.status).toBe(200)
     const etag = patched.headers.get('etag')!
     const version = Number(JSON.parse(etag))
-    const answer = JSON.stringify({ status: 200, body: JSON.stringify({ guid, user: 'patched', expire }), etag })
-    await deadClaim(key, '', guid, { method: 'PATCH', path: `/guid/${guid}`, body: patchBody }, { intent: { guid, version, answer } })
+    const keys = raw.db(DB).collection<Record<string, unknown> & { _id: string }>('idempotency')
+    const { answer } = (await keys.findOne({ _id: `-:${key}` }))!
+    // ... and whose instance died before it kept the answer: its claim is left as it was then,
+    // in flight with its intent, under the token its write left in the GUID's document.
+    const traces = (await raw.db(DB).collection<{ _id: string; keyed?: { t: string }[] }>('guids').findOne({ _id: guid }))?.keyed ?? []
+    expect(traces.length).toBe(1)
+    await keys.deleteOne({ _id: `-:${key}` })
+    await deadClaim(key, '', guid, { method: 'PATCH', path: `/guid/${guid}`, body: patchBody }, { token: traces[0]!.t, intent: { guid, version, answer } })
+    // Another client's write since: the GUID's version moved on, the trace stays.
+    const later = await app.req('POST', `/guid/${guid}`, { user: 'other' })
+    expect(later.status).toBe(200)
     app.clock.advance(LEASE_MS + 1)
     const retried = await app.req('PATCH', `/guid/${guid}`, patchBody, { 'idempotency-key': `"${key}"` })
     expect(retried.status).toBe(200)
     expect(retried.headers.get('idempotent-replayed')).toBe('true')
     expect(retried.headers.get('etag')).toBe(etag)
     expect(await retried.json()).toEqual({ guid, user: 'patched', expire })
-    // Still the landed version: a write conditional on it succeeds.
-    expect((await app.req('PATCH', `/guid/${guid}`, { user: 'after' }, { 'if-match': etag })).status).toBe(200)
+    // Nothing written again: the other client's write is still the GUID's state.
+    const read = await app.req('GET', `/guid/${guid}`)
+    expect({ user: ((await read.json()) as { user: string }).user, etag: read.headers.get('etag') }).toEqual({ user: 'other', etag: later.headers.get('etag') })
   })
 
   test('its write did not land: the retry runs it', async () => {
@@ -140,6 +150,63 @@ describe.if(enabled)('MongoDB-only: a keyed PATCH killed after it recorded its i
     expect(retried.headers.get('idempotent-replayed')).toBeNull()
     expect(retried.headers.get('etag')).toBe(`"${version}"`)
     await expectReplay(retried, await app.req('PATCH', `/guid/${guid}`, patchBody, { 'idempotency-key': `"${key}"` }))
+  })
+
+  test("its write did not land, but another client's write made the intent's version meanwhile: the retry runs it, never replays the other write", async () => {
+    // Found by the linearizability suite (histories/keyed-replay-of-another-write-mongodb-only.json):
+    // "the GUID is at that version or later" was taken for "the write landed".
+    const key = `intent-overtaken-${Date.now()}`
+    const created = await app.req('POST', '/guid', { user: freshUser() })
+    const { guid, expire } = (await created.json()) as { guid: string; expire: number }
+    const version = Number(JSON.parse(created.headers.get('etag')!)) + 1
+    const answer = JSON.stringify({ status: 200, body: JSON.stringify({ guid, user: 'patched', expire }), etag: `"${version}"` })
+    await deadClaim(key, '', guid, { method: 'PATCH', path: `/guid/${guid}`, body: patchBody }, { intent: { guid, version, answer } })
+    // While the dead claim's lease holds, another client's unkeyed write makes that version.
+    const other = await app.req('POST', `/guid/${guid}`, { user: 'other' })
+    expect(other.status).toBe(200)
+    expect(other.headers.get('etag')).toBe(`"${version}"`)
+    app.clock.advance(LEASE_MS + 1)
+    const retried = await app.req('PATCH', `/guid/${guid}`, patchBody, { 'idempotency-key': `"${key}"` })
+    expect(retried.status).toBe(200)
+    expect(retried.headers.get('idempotent-replayed')).toBeNull()
+    expect(retried.headers.get('etag')).toBe(`"${version + 1}"`)
+    expect(await retried.clone().json()).toEqual({ guid, user: 'patched', expire })
+    // The PATCH happened: a read sees it, and a repeat replays it without writing again.
+    const read = await app.req('GET', `/guid/${guid}`)
+    expect({ user: ((await read.json()) as { user: string }).user, etag: read.headers.get('etag') }).toEqual({ user: 'patched', etag: `"${version + 1}"` })
+    await expectReplay(retried, await app.req('PATCH', `/guid/${guid}`, patchBody, { 'idempotency-key': `"${key}"` }))
+    expect((await app.req('GET', `/guid/${guid}`)).headers.get('etag')).toBe(`"${version + 1}"`)
+  })
+
+  test("a keyed write's trace is carried forward by later writes while its claim may be taken over, then pruned by the next keyed write", async () => {
+    const created = await app.req('POST', '/guid', { user: freshUser() })
+    const { guid } = (await created.json()) as { guid: string }
+    const guids = raw.db(DB).collection<{ _id: string; keyed?: { t: string; at: number }[] }>('guids')
+    const tracesOf = async () => ((await guids.findOne({ _id: guid }))?.keyed ?? []).map((t) => t.t)
+    const keyed = (n: number) => app.req('PATCH', `/guid/${guid}`, { user: `keyed-${n}` }, { 'idempotency-key': `"trace-${guid}-${n}"` })
+    expect((await keyed(1)).status).toBe(200)
+    const [first] = await tracesOf()
+    expect(first).toBeDefined()
+    app.clock.advance(10_000)
+    // Unkeyed writes leave the traces as they are.
+    expect((await app.req('PATCH', `/guid/${guid}`, { user: 'plain' })).status).toBe(200)
+    expect(await tracesOf()).toEqual([first!])
+    expect((await keyed(2)).status).toBe(200)
+    const both = await tracesOf()
+    expect(both.length).toBe(2)
+    expect(both[0]).toBe(first!)
+    // Kept until the first key's lease and IDEMPOTENCY_TTL_SECONDS (a day) are over...
+    app.clock.advance(86_400_000 + LEASE_MS - 10_000 - 1_000)
+    expect((await keyed(3)).status).toBe(200)
+    const three = await tracesOf()
+    expect(three.slice(0, 2)).toEqual(both)
+    expect(three.length).toBe(3)
+    // ... then its claim can no longer be taken over, and the next keyed write drops it.
+    app.clock.advance(1_001)
+    expect((await keyed(4)).status).toBe(200)
+    const last = await tracesOf()
+    expect(last.slice(0, 2)).toEqual(three.slice(1))
+    expect(last.length).toBe(3)
   })
 
   test('once answered, the claim holds the answer and no longer its intent', async () => {

@@ -52,7 +52,9 @@ export interface MongoIdempotencyOptions {
  * fixes the GUID a create will use; then the write; then the answer. A kill -9 at any point
  * of a keyed create leaves: nothing (the retry claims afresh), a claim (its lease runs out,
  * the retry takes it over with the same GUID, and either finds that GUID's create landed,
- * answering it, or makes it), or the answer (replayed). Exactly one GUID either way.
+ * answering it, or makes it), or the answer (replayed). Exactly one GUID either way. Whether
+ * a write whose intent was recorded landed is read from the token it leaves in its GUID's
+ * document (Mutation.trace), never from the GUID's version, which other writers make too.
  */
 export class MongoIdempotency implements IdempotencyStore {
   readonly keptWithWrite = false
@@ -87,10 +89,12 @@ export class MongoIdempotency implements IdempotencyStore {
         // matching documents, then writes each back by _id: claims.ts), so two callers would
         // both match it; an insert on a unique _id is atomic on both.
         if (!(await this.takeTurn(id, held.token ?? `expired@${held.expireAt.getTime()}`, now))) return { kind: 'in-flight', fingerprint }
-        // When it had recorded its write's intent and that write landed (the GUID is at that
-        // version or later: versions never go back), its answer is the one it would have given:
-        // kept now, and replayed.
-        if (held.state === 'in-flight' && held.intent !== undefined && held.fingerprint === fingerprint && (await this.landed(held.intent))) {
+        // When it had recorded its write's intent and that write landed (its token is in the
+        // GUID's document, left there by the write itself), its answer is the one it would have
+        // given: kept now, and replayed. Not "the GUID is at that version or later": another
+        // writer makes the same version (the linearizability suite's
+        // keyed-replay-of-another-write-mongodb-only history).
+        if (held.state === 'in-flight' && held.intent !== undefined && held.token !== undefined && held.fingerprint === fingerprint && (await this.landed(held.intent, held.token))) {
           const done = await docs.updateOne(
             { _id: id, state: 'in-flight', ...(held.token === undefined ? {} : { token: held.token }) },
             { $set: { state: 'done', answer: held.intent.answer, expireAt: fresh.expireAt }, $unset: { token: '', leaseUntil: '', guid: '', intent: '' } },
@@ -155,11 +159,16 @@ export class MongoIdempotency implements IdempotencyStore {
     return false
   }
 
-  /** Whether the intended write is in MongoDB: the GUID's document at that version or later. */
-  private async landed(intent: WriteIntent): Promise<boolean> {
+  /**
+   * Whether the write of the claim `token` landed: its trace is in the GUID's document (the
+   * journal writes it with the write, and later writes carry it forward for as long as the
+   * claim may be taken over: journal.ts). A write that did not land left none, whatever
+   * versions other writers made since.
+   */
+  private async landed(intent: WriteIntent, token: string): Promise<boolean> {
     const { docs } = await this.store.connected()
-    const doc = await docs.findOne({ _id: intent.guid }, { projection: { version: 1 } })
-    return doc !== null && doc.version >= intent.version
+    const doc = await docs.findOne({ _id: intent.guid }, { projection: { keyed: 1 } })
+    return doc?.keyed?.some((trace) => trace.t === token) === true
   }
 
   async release(id: string, token: string): Promise<void> {

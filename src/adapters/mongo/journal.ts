@@ -6,7 +6,7 @@ import { type Journal, VersionConflict } from '../../data/journal'
 import { MongoStore } from './store'
 import { CLAIMS_COLLECTION, type ClaimDoc, Claims, conditionalUpdatesAreAtomic } from './claims'
 import { withOutbox } from './events'
-import { classifyWriteError, type GuidDoc, toDate } from './ops'
+import { classifyWriteError, type GuidDoc, type KeyedTrace, toDate } from './ops'
 import type { Store } from '../../data/store'
 
 export interface MongoJournalOptions {
@@ -17,7 +17,15 @@ export interface MongoJournalOptions {
   health?: { failed(error: unknown): void; succeeded(): void }
   /** A write whose outcome is unknown (it failed, yet may have landed): forget what memory holds of the GUID. */
   uncertain?: (guid: string) => void
+  /**
+   * How long (ms) a keyed write's trace stays in its GUID's document (Mutation.trace): as long as
+   * its claim may be taken over, the claim's lease plus IDEMPOTENCY_TTL_SECONDS. Default: a day
+   * and a minute.
+   */
+  traceKeepMs?: number
 }
+
+const TRACE_KEEP_MS = 86_400_000 + 60_000
 
 /** The `_id` the readiness probe's write names: never a GUID (those are 32 hex digits), and never written. */
 const PROBE_ID = 'write-probe'
@@ -39,6 +47,12 @@ const PROBE_ID = 'write-probe'
  * - Where the server's conditional update is not atomic (FerretDB 1.x), each replacement of
  *   a version first takes that version's claim (mongo-claims.ts); a create over an expired
  *   document learns its version first (expiredVersion) and replaces exactly that.
+ * - A keyed write (Mutation.trace) leaves its Idempotency-Key claim's token in the document, in
+ *   the same update: a retry taking over the claim of a request that died reads it there to
+ *   learn whether this write landed (idempotency.ts). A version cannot say so: any writer makes
+ *   the one after. The update sets the whole list, so the writer first reads the document at the
+ *   version it replaces (and replaces exactly that), carrying its traces forward but those older
+ *   than `traceKeepMs`; unkeyed writes leave the list as it is.
  */
 export class MongoJournal implements Journal {
   private closed = false
@@ -72,7 +86,7 @@ export class MongoJournal implements Journal {
     return this.storeView
   }
 
-  async append({ next, prevVersion, changes }: Mutation): Promise<void> {
+  async append({ next, prevVersion, changes, trace }: Mutation): Promise<void> {
     if (this.closed) throw shuttingDown()
     const { health, clock } = this.options
     const now = toDate(nowSeconds(clock))
@@ -83,13 +97,16 @@ export class MongoJournal implements Journal {
       const target = await this.connect()
       claims = target.claims
       await claims?.releaseOrphans()
-      const replaces = claims === undefined || prevVersion > 0 ? prevVersion : await expiredVersion(target.docs, next, now)
+      const traced = trace === undefined ? undefined : await this.traced(target.docs, next, prevVersion, trace, now)
+      const replaces = traced !== undefined ? traced.replaces : claims === undefined || prevVersion > 0 ? prevVersion : expiredVersion(await lastOf(target.docs, next), next, now)
       const filter: Filter<GuidDoc> = replaces === 0 ? { _id: next.guid, version: { $lt: next.version }, expireAt: { $lte: now } } : { _id: next.guid, version: replaces }
+      // A document that appeared since the read (none was there): its traces would be lost, so it must not match.
+      if (replaces === 0 && traced !== undefined) filter.keyed = { $exists: false }
       const taken = claims !== undefined && replaces > 0 ? await claims.take(next.guid, replaces) : undefined
       if (taken === 'held') throw new VersionConflict(next.guid, prevVersion)
       claim = taken
       // The write's changes go into the document's outbox in the same update: the feed tells exactly the writes that took effect.
-      const result = await target.docs.updateOne(filter, withOutbox(documentOf(next), changes), { upsert: replaces === 0, writeConcern: this.writeConcern })
+      const result = await target.docs.updateOne(filter, withOutbox(documentOf(next, traced?.traces), changes), { upsert: replaces === 0, writeConcern: this.writeConcern })
       written = result.matchedCount + result.upsertedCount
     } catch (error) {
       if (error instanceof VersionConflict) {
@@ -111,6 +128,21 @@ export class MongoJournal implements Journal {
     }
     health?.succeeded()
     if (written === 0) throw new VersionConflict(next.guid, prevVersion)
+  }
+
+  /**
+   * What a keyed write replaces, and the traces its update sets: those of the document it read,
+   * but the ones past `traceKeepMs`, and its own. It replaces exactly the version read (the
+   * traces are that version's: only a write changes them, and every write makes a new
+   * version), so a document changed since fails its filter: a conflict, then a reload.
+   */
+  private async traced(docs: Collection<GuidDoc>, next: Stored, prevVersion: number, trace: string, now: Date): Promise<{ replaces: number; traces: KeyedTrace[] }> {
+    const found = await lastOf(docs, next)
+    if (prevVersion > 0 && found?.version !== prevVersion) throw new VersionConflict(next.guid, prevVersion, found?.version)
+    const replaces = prevVersion > 0 ? prevVersion : expiredVersion(found, next, now)
+    const at = this.options.clock.now()
+    const keepFrom = at - (this.options.traceKeepMs ?? TRACE_KEEP_MS)
+    return { replaces, traces: [...(found?.keyed ?? []).filter((t) => t.at > keepFrom), { t: trace, at }] }
   }
 
   /**
@@ -141,14 +173,17 @@ export class MongoJournal implements Journal {
   }
 }
 
+/** The GUID's document as a write needs it: its version, expiry and keyed writes' traces. */
+const lastOf = (docs: Collection<GuidDoc>, next: Stored): Promise<Pick<GuidDoc, 'version' | 'expireAt' | 'keyed'> | null> =>
+  docs.findOne({ _id: next.guid }, { projection: { version: 1, expireAt: 1, keyed: 1 } })
+
 /**
- * A create (prevVersion 0) where claims are needed: the version of the expired document it
- * replaces, which its claim then names, or 0 when there is none (the upsert's insert is
- * atomic by itself). A live document, or one not older, means another writer got there
- * first: a conflict, as the upsert would have answered on MongoDB.
+ * A create (prevVersion 0) where claims are needed, or that carries traces: the version of the
+ * expired document `found` it replaces, which its claim then names, or 0 when there is none
+ * (the upsert's insert is atomic by itself). A live document, or one not older, means another
+ * writer got there first: a conflict, as the upsert would have answered on MongoDB.
  */
-const expiredVersion = async (docs: Collection<GuidDoc>, next: Stored, now: Date): Promise<number> => {
-  const found = await docs.findOne({ _id: next.guid }, { projection: { version: 1, expireAt: 1 } })
+const expiredVersion = (found: Pick<GuidDoc, 'version' | 'expireAt'> | null, next: Stored, now: Date): number => {
   if (found === null) return 0
   if (!(found.expireAt <= now) || !(found.version < next.version)) throw new VersionConflict(next.guid, 0, found.version)
   return found.version
@@ -159,8 +194,8 @@ const expiredVersion = async (docs: Collection<GuidDoc>, next: Stored, now: Date
  * (mongo-ops.ts GuidDoc, guardedUpsert). $unset the field the other shape has, so a
  * re-created record loses `deleted` and a tombstone loses `user`.
  */
-const documentOf = (next: Stored): UpdateFilter<GuidDoc> => {
-  const common = { version: next.version, expireAt: toDate(next.expire) }
+const documentOf = (next: Stored, traces: KeyedTrace[] | undefined): UpdateFilter<GuidDoc> => {
+  const common = traces === undefined ? { version: next.version, expireAt: toDate(next.expire) } : { version: next.version, expireAt: toDate(next.expire), keyed: traces }
   return 'deleted' in next ? { $set: { ...common, deleted: true }, $unset: { user: '' } } : { $set: { ...common, user: next.user }, $unset: { deleted: '' } }
 }
 

@@ -29,6 +29,18 @@ export interface GuidDoc {
   deleted?: true
   /** MongoDB-only mode: the changes its writes recorded that the change feed has not yet taken (adapters/mongo/events.ts). */
   out?: OutboxChange[]
+  /**
+   * MongoDB-only mode: the keyed writes that made this document's recent versions, each by its
+   * Idempotency-Key claim's token, written in the same update as the write (journal.ts), so a
+   * retry that takes a dead claim over can tell whether that claim's write landed (idempotency.ts).
+   */
+  keyed?: KeyedTrace[]
+}
+
+/** One keyed write's trace in its GUID's document: the claim's token, and when (ms) it was written, for pruning. */
+export interface KeyedTrace {
+  t: string
+  at: number
 }
 
 /** A change as a GUID document's outbox holds it, until the feed's sequencer gives it a position. */

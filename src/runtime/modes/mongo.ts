@@ -54,6 +54,8 @@ export const mongoMode = async (options: MongoModeOptions, deps: ModeDeps): Prom
     clock,
     health,
     uncertain: (guid) => lru.forget(guid),
+    // A keyed write's trace lives as long as its claim may be taken over.
+    traceKeepMs: options.idempotencyLeaseMs + options.idempotencyTtlSeconds * 1000,
   })
   lifecycle.onClose('journal', () => journal.close())
   // MongoJournal.over has checked that the store is the MongoDB store itself.
