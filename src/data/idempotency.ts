@@ -47,7 +47,12 @@ export interface IdempotencyStore {
   complete(token: string, keep: KeepAnswer): Promise<void>
   /** The claimed request's answer was kept with its write: end the claim. */
   settled(id: string, token: string): Promise<void>
-  /** The claimed request's answer is not to be kept (401, 429, 5xx): free the key for a retry. */
+  /**
+   * The claimed request's answer is not to be kept (401, 429, 5xx): free the key for a retry.
+   * Where the write may have landed all the same and its answer is kept after it (MongoDB-only,
+   * an intent recorded), the retry takes the claim over at once instead, replaying that write's
+   * answer if it landed.
+   */
   release(id: string, token: string): Promise<void>
   /**
    * Where answers are kept after the write (MongoDB-only): records, before the write, what it

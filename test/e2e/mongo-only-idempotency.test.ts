@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe, expect, test } from 'bun:test'
-import { MongoClient } from 'mongodb'
+import { MongoClient, MongoNetworkError } from 'mongodb'
 import { MongoIdempotency } from '../../src/adapters/mongo/idempotency'
 import { MongoStore } from '../../src/adapters/mongo/store'
 import { ManualClock } from '../../src/domain/clock'
@@ -296,6 +296,46 @@ describe.if(enabled)('MongoDB-only: two instances taking over one dead claim at 
       expect(await turns.countDocuments(mine)).toBe(0)
     } finally {
       await close()
+    }
+  })
+})
+
+describe.if(enabled)('MongoDB-only: a keyed write answered 503 after its write landed', () => {
+  /** A store whose next write of a GUID's document lands, then fails as a lost reply does (503, its outcome unknown). */
+  class LostReplyStore extends MongoStore {
+    loseNext = false
+    override async connected() {
+      const { db, docs } = await super.connected()
+      const updateOne: typeof docs.updateOne = async (...args: Parameters<typeof docs.updateOne>) => {
+        const result = await docs.updateOne(...args)
+        // The journal's write (not the feed's sequencer clearing an outbox).
+        if (!this.loseNext || !('$set' in (args[1] as object))) return result
+        this.loseNext = false
+        throw new MongoNetworkError('connection reset (the reply was lost)')
+      }
+      return { db, docs: Object.assign(Object.create(docs), { updateOne }) as typeof docs }
+    }
+  }
+
+  test('the retry with the key replays the write that landed, and nothing is written again', async () => {
+    const store = new LostReplyStore({ url: ferret.url, dbName: DB, ttlIndex: false, clientOptions: { serverSelectionTimeoutMS: 2_000 } })
+    const lossy = await createTestApp({ MONGODB_URL: ferret.url, MONGODB_DB: DB, REQUEST_TIMEOUT_MS: '1000' }, { clock: new ManualClock(Date.now()), store })
+    try {
+      const created = await lossy.req('POST', '/guid', { user: freshUser() })
+      const { guid, expire } = (await created.json()) as { guid: string; expire: number }
+      const version = Number(JSON.parse(created.headers.get('etag')!))
+      const key = `lost-reply-${guid}`
+      const patch = () => lossy.req('PATCH', `/guid/${guid}`, { user: 'patched' }, { 'idempotency-key': `"${key}"`, 'if-match': `"${version}"` })
+      store.loseNext = true
+      expect((await patch()).status).toBe(503)
+      const retried = await patch()
+      expect(retried.status).toBe(200)
+      expect(retried.headers.get('idempotent-replayed')).toBe('true')
+      expect(retried.headers.get('etag')).toBe(`"${version + 1}"`)
+      expect(await retried.json()).toEqual({ guid, user: 'patched', expire })
+      expect((await lossy.req('GET', `/guid/${guid}`)).headers.get('etag')).toBe(`"${version + 1}"`)
+    } finally {
+      await lossy.close()
     }
   })
 })

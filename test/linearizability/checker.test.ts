@@ -440,7 +440,8 @@ describe.skipIf(!enabled)('the linearizability checker', () => {
       // see c1-18's record at that version, and no read ever sees the PATCH's expire: the
       // takeover took "the GUID is at the intent's version or later" for "the write landed",
       // but versions count up from the one before, so another writer's write makes that
-      // version too (docs/listing-and-idempotency.md, "MongoDB-only and kill -9").
+      // version too. Fixed: the takeover now looks for the write's own trace (the claim's token
+      // in the GUID's document: docs/listing-and-idempotency.md, "The write's trace").
       const r = await check(await recorded('keyed-replay-of-another-write-mongodb-only.json'))
       expect(r.code).toBe(CHECKER_EXIT.notLinearizable)
       expect(r.stdout).toContain('ETAG REUSED: "1796565902000005" (2 writes)')

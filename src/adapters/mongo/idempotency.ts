@@ -171,8 +171,20 @@ export class MongoIdempotency implements IdempotencyStore {
     return doc?.keyed?.some((trace) => trace.t === token) === true
   }
 
+  /**
+   * A claim whose request recorded an intent may have written (a 503 for a reply lost after the
+   * write lands): its lease ends now instead, so the retry takes it over at once and replays the
+   * write if its trace is there, or makes it. Without an intent nothing was written: the key is freed.
+   */
   async release(id: string, token: string): Promise<void> {
-    await this.call((docs) => docs.deleteOne({ _id: id, token, state: 'in-flight' }, { writeConcern: this.o.writeConcern }))
+    await this.call(async (docs) => {
+      const ended = await docs.updateOne(
+        { _id: id, token, state: 'in-flight', intent: { $exists: true } },
+        { $set: { leaseUntil: new Date(this.o.clock.now()) } },
+        { writeConcern: this.o.writeConcern },
+      )
+      if (ended.matchedCount === 0) await docs.deleteOne({ _id: id, token, state: 'in-flight' }, { writeConcern: this.o.writeConcern })
+    })
   }
 
   /** Deletes up to `limit` documents past their expiry (answers, claims of requests long dead, and their takeovers' turns) of each collection. */
