@@ -135,7 +135,8 @@ export const idempotent = <T>(deps: IdempotencyDeps, spec: WriteSpec<T>) => {
     } catch (error) {
       const problem = problemResponse(error, pathOf(request.url), call)
       if (!isKept(problem.status)) {
-        // Not kept: the key is free again for a retry (a write whose answer the journal took stays kept).
+        // Not kept: the key is free again for a retry (a write whose answer the journal took stays
+        // kept; where the write may have landed without it, the retry finds it: store.release).
         await store.release(id, claim.token).catch(() => {})
         throw error
       }
