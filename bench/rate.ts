@@ -1,22 +1,22 @@
 /**
  * `npm run bench:rate` (and section `rate` of `npm run bench`): latency at a constant offered
  * rate, free of coordinated omission. wrk -c50 keeps 50 requests in flight, so its p99 is the
- * queue's; here vegeta (scripts/vegeta, built once from the Go module proxy) sends requests on
- * schedule whether or not earlier ones were answered, so a stall shows in the latencies of every
- * request sent meanwhile instead of in fewer requests sent.
+ * queue's; here oha (scripts/oha, built once from crates.io) sends requests on schedule whether
+ * or not earlier ones were answered and times each from when it was due (--latency-correction),
+ * so a stall shows in the latencies of every request due meanwhile instead of in fewer requests.
  *
  * 1. The saturated rate of each load: wrk -c50 against guidd for BENCH_RATE_SAT_SECONDS (5) for
  *    GET, and 4x as long for writes: a write burst into a fresh store outruns what the store
  *    sustains once its WAL has to be rewound (a 5 s POST rate could not be kept for 60 s).
- * 2. vegeta at 25%, 50% and 75% of it for BENCH_RATE_SECONDS (10) each: p50, p99, p99.9 and max
+ * 2. oha at 25%, 50% and 75% of it for BENCH_RATE_SECONDS (10) each: p50, p99, p99.9 and max
  *    of every request, and the durable commits over 10 ms and 50 ms meanwhile (guidd's
  *    guidd_store_commit_duration_seconds), which name a write's floor when one stands in the way.
  * 3. The bare Bun server (bench/floor-server.ts, FLOOR=bare) at the GET rates, each run right after
  *    guidd's at the same rate (both servers up throughout), so both meet the same machine.
  * 4. BENCH_RATE_LONG_SECONDS (60; 0: none) at 50% for GET and POST: the worst single request.
  *
- * guidd runs embedded with the request log on (info, to a file), pinned to CPU 0; vegeta on
- * CPU 1 (taskset), as the rest of the bench. vegeta on one core sends at most ~20-30k req/s:
+ * guidd runs embedded with the request log on (info, to a file), pinned to CPU 0; oha on
+ * CPU 1 (taskset), as the rest of the bench. oha on one core sends at most ~26-30k req/s here:
  * a rate it could not keep is marked in the table (the achieved rate is printed beside it).
  *
  * Env: BENCH_RATE_SECONDS, BENCH_RATE_SAT_SECONDS, BENCH_RATE_LONG_SECONDS, BENCH_RATE_LOADS
@@ -64,71 +64,63 @@ export interface RateOptions {
 
 const root = join(import.meta.dir, '..')
 const SHARES = [0.25, 0.5, 0.75]
-/** vegeta's connections to the server (wrk's -c50 for the saturated rate, the same here). */
-const MAX_CONNECTIONS = 50
+/** oha's connections to the server (wrk's -c50 for the saturated rate, the same here). */
+const CONNECTIONS = 50
 
-/** The vegeta binary, built on first use. */
-const vegetaBinary = (): string => {
-  const r = spawnSync(join(root, 'scripts', 'vegeta'), ['build'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
-  if (r.status !== 0) throw new Error(`scripts/vegeta build failed (exit ${r.status}; it needs Go)`)
+/** The oha binary, built on first use. */
+const ohaBinary = (): string => {
+  const r = spawnSync(join(root, 'scripts', 'oha'), ['build'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
+  if (r.status !== 0) throw new Error(`scripts/oha build failed (exit ${r.status}; it needs Rust's cargo)`)
   return r.stdout.trim().split('\n').at(-1)!
 }
 
-const quantile = (sorted: Float64Array, q: number): number => sorted[Math.min(sorted.length - 1, Math.ceil(q * sorted.length) - 1)] ?? Number.NaN
-
 interface Target {
   method: string
-  url: string
+  /** One URL, or several (a pool), which oha picks among for each request. */
+  urls: string[]
   body?: string
 }
 
-const targetLine = (t: Target): string =>
-  JSON.stringify({ method: t.method, url: t.url, ...(t.body === undefined ? {} : { body: Buffer.from(t.body).toString('base64'), header: { 'Content-Type': ['application/json'] } }) })
+/** What oha's JSON report holds of a run (times in seconds). */
+interface OhaReport {
+  summary: { requestsPerSec: number; slowest: number | null }
+  latencyPercentiles: Record<'p50' | 'p99' | 'p99.9', number | null>
+  statusCodeDistribution: Record<string, number>
+  errorDistribution: Record<string, number>
+}
 
-/** One constant-rate run: every request's latency, from vegeta's own record of it. */
-const attack = async (vegeta: string, dir: string, name: string, targets: Target[], rate: number, seconds: number, pin: boolean) => {
-  const targetsFile = join(dir, `${name}.targets`)
-  writeFileSync(targetsFile, `${targets.map(targetLine).join('\n')}\n`)
-  const results = join(dir, `${name}.bin`)
-  // Connections bounded: by default vegeta opens one more whenever none is free, and on this
-  // machine that storm of new connections collapsed it (the bare server at 2,000/s: p50 5.7 s;
-  // with 20 connections, p99 0.5 ms). Requests still start on schedule (workers are not
-  // bounded), and one waiting for a free connection counts that wait in its latency.
-  const cmd = [vegeta, 'attack', '-format=json', `-targets=${targetsFile}`, `-rate=${rate}/s`, `-duration=${seconds}s`, '-timeout=15s', `-max-connections=${MAX_CONNECTIONS}`, `-output=${results}`]
-  const proc = Bun.spawn(pin ? ['taskset', '-c', '1', ...cmd] : cmd, { stdin: 'ignore', stdout: 'ignore', stderr: 'pipe' })
+/** One constant-rate run: the latency of every request, counted from when it was due (--latency-correction). */
+const attack = async (oha: string, dir: string, name: string, target: Target, rate: number, seconds: number, pin: boolean) => {
+  const args = ['-q', String(rate), '-z', `${seconds}s`, '-c', String(CONNECTIONS), '--latency-correction', '-w', '-t', '15s', '--no-tui', '--output-format', 'json', '-m', target.method]
+  if (target.body !== undefined) args.push('-d', target.body, '-T', 'application/json')
+  if (target.urls.length > 1) {
+    const urls = join(dir, `${name}.urls`)
+    writeFileSync(urls, `${target.urls.join('\n')}\n`)
+    args.push('--urls-from-file', urls)
+  } else args.push(target.urls[0]!)
+  const cmd = [oha, ...args]
+  const proc = Bun.spawn(pin ? ['taskset', '-c', '1', ...cmd] : cmd, { stdin: 'ignore', stdout: 'pipe', stderr: 'pipe' })
   children.add(proc)
   const timer = setTimeout(() => proc.kill('SIGKILL'), (seconds + 60) * 1000)
-  const [err, code] = await Promise.all([new Response(proc.stderr).text(), proc.exited])
+  const [out, err, code] = await Promise.all([new Response(proc.stdout).text(), new Response(proc.stderr).text(), proc.exited])
   clearTimeout(timer)
   children.delete(proc)
-  if (code !== 0) throw new Error(`vegeta attack failed (${code}): ${err}`)
-  const csv = spawnSync(vegeta, ['encode', '-to', 'csv', results], { encoding: 'utf8', maxBuffer: 1 << 30 })
-  if (csv.status !== 0) throw new Error(`vegeta encode failed: ${csv.stderr}`)
-  rmSync(results)
-  const lines = csv.stdout.split('\n').filter((l) => l !== '')
-  const latencies = new Float64Array(lines.length)
-  let errors = 0
-  let first = Number.POSITIVE_INFINITY
-  let last = 0
-  lines.forEach((line, i) => {
-    // timestamp (ns), status, latency (ns), ...: the fields read come before any quoted one.
-    const [at, status, latency] = line.split(',', 3)
-    latencies[i] = Number(latency) / 1e6
-    const code = Number(status)
-    if (code < 200 || code >= 300) errors++
-    const t = Number(at) / 1e9
-    first = Math.min(first, t)
-    last = Math.max(last, t)
-  })
-  latencies.sort()
+  if (code !== 0) throw new Error(`oha failed (${code}): ${err}`)
+  const report = JSON.parse(out) as OhaReport
+  const answered = Object.values(report.statusCodeDistribution).reduce((a, b) => a + b, 0)
+  const failed = Object.values(report.errorDistribution).reduce((a, b) => a + b, 0)
+  const not2xx = Object.entries(report.statusCodeDistribution)
+    .filter(([status]) => !status.startsWith('2'))
+    .reduce((a, [, n]) => a + n, 0)
+  const ms = (s: number | null | undefined) => (s === null || s === undefined ? Number.NaN : s * 1000)
   return {
-    requests: lines.length,
-    achieved: lines.length > 1 ? (lines.length - 1) / (last - first) : 0,
-    errors,
-    p50ms: quantile(latencies, 0.5),
-    p99ms: quantile(latencies, 0.99),
-    p999ms: quantile(latencies, 0.999),
-    maxMs: latencies[latencies.length - 1] ?? Number.NaN,
+    requests: answered + failed,
+    achieved: report.summary.requestsPerSec,
+    errors: not2xx + failed,
+    p50ms: ms(report.latencyPercentiles.p50),
+    p99ms: ms(report.latencyPercentiles.p99),
+    p999ms: ms(report.latencyPercentiles['p99.9']),
+    maxMs: ms(report.summary.slowest),
   }
 }
 
@@ -148,7 +140,7 @@ export const benchRate = async (options: RateOptions = {}): Promise<RateRow[]> =
   const serviceRoot = options.serviceRoot ?? Bun.env.BENCH_SERVICE_ROOT ?? root
   const say = options.say ?? ((line: string) => console.log(line))
   ensureWrk()
-  const vegeta = vegetaBinary()
+  const oha = ohaBinary()
   if (pin) spawnSync('taskset', ['-pc', '1', String(process.pid)])
   const dir = mkdtempSync(join(tmpdir(), 'guidd-bench-rate-'))
   const pinned = (cmd: string[]) => (pin ? ['taskset', '-c', '0', ...cmd] : cmd)
@@ -172,10 +164,10 @@ export const benchRate = async (options: RateOptions = {}): Promise<RateRow[]> =
     const pool: string[] = []
     if (loads.includes('patch')) for (let i = 0; i < 2_000; i += 100) pool.push(...(await Promise.all(Array.from({ length: 100 }, () => create('pool')))))
     const body = '{"user":"bench"}'
-    const kinds: Record<string, { lua?: string; url: string; targets: (url: string) => Target[] }> = {
-      get: { url: `${base}/guid/${hot}`, targets: (b) => [{ method: 'GET', url: `${b}/guid/${hot}` }] },
-      post: { url: `${base}/guid`, lua: luaPost(body), targets: (b) => [{ method: 'POST', url: `${b}/guid`, body }] },
-      patch: { url: `${base}/guid`, lua: luaPatchPool(pool, '{"user":"patched"}'), targets: (b) => pool.map((g) => ({ method: 'PATCH', url: `${b}/guid/${g}`, body: '{"user":"patched"}' })) },
+    const kinds: Record<string, { lua?: string; url: string; target: (url: string) => Target }> = {
+      get: { url: `${base}/guid/${hot}`, target: (b) => ({ method: 'GET', urls: [`${b}/guid/${hot}`] }) },
+      post: { url: `${base}/guid`, lua: luaPost(body), target: (b) => ({ method: 'POST', urls: [`${b}/guid`], body }) },
+      patch: { url: `${base}/guid`, lua: luaPatchPool(pool, '{"user":"patched"}'), target: (b) => ({ method: 'PATCH', urls: pool.map((g) => `${b}/guid/${g}`), body: '{"user":"patched"}' }) },
     }
     if (loads.includes('get'))
       bare = await startBench({ cmd: pinned([process.execPath, 'run', join(root, 'bench', 'floor-server.ts')]), env: { FLOOR: 'bare' }, cwd: dir, output: join(dir, 'bare.log') })
@@ -191,7 +183,7 @@ export const benchRate = async (options: RateOptions = {}): Promise<RateRow[]> =
       const offered = Math.round(saturated[load]! * share)
       const load1 = loadavg()[0]!
       const before = server === 'guidd' ? await scrape(b) : ''
-      const r = await attack(vegeta, dir, `${server}-${load}-${share}-${duration}`, kinds[load]!.targets(b), offered, duration, pin)
+      const r = await attack(oha, dir, `${server}-${load}-${share}-${duration}`, kinds[load]!.target(b), offered, duration, pin)
       const after = server === 'guidd' ? await scrape(b) : ''
       const row: RateRow = { load, server, share, offered, seconds: duration, load1, ...r }
       if (server === 'guidd' && load !== 'get') {
@@ -221,7 +213,7 @@ export const benchRate = async (options: RateOptions = {}): Promise<RateRow[]> =
 export const rateMarkdown = (rows: readonly RateRow[]): string => {
   const ms = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a')
   const lines = [
-    'constant offered rate (vegeta, no coordinated omission); guidd embedded, request log at info; share of the saturated rate (wrk -c50)',
+    'constant offered rate (oha --latency-correction, no coordinated omission); guidd embedded, request log at info; share of the saturated rate (wrk -c50)',
     '',
     '| server | load | share | offered/s | sent/s | s | requests | errors | p50 ms | p99 ms | p99.9 ms | max ms | commits > 10 ms / > 50 ms | machine load |',
     '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',

@@ -24,7 +24,7 @@
  * - million        LRU_MAX_ENTRIES=1000000: creates until a million GUIDs are cached, the write rate
  *                  at the first and the millionth, RSS and heap per cached GUID, the worst latency
  * - start          dist/guidd (built if missing) from exec to the first 200 on /healthz
- * - rate           latency at a constant offered rate (bench/rate.ts, `npm run bench:rate`): vegeta
+ * - rate           latency at a constant offered rate (bench/rate.ts, `npm run bench:rate`): oha
  *                  at 25/50/75% of the saturated rate, p50/p99/p99.9/max, beside the bare server
  * - listing        GET /guid?user= pages of 100 of a user holding 100k of 1M GUIDs, embedded
  *                  (bench/listing.ts, `npm run bench:listing`; 20k of 200k when quick)
@@ -444,7 +444,7 @@ try {
     try {
       tables.push(`\n${rateMarkdown(await benchRate({ serviceRoot, ...(quick ? { seconds: 3, satSeconds: 2, longSeconds: 0 } : {}) }))}`)
     } catch (error) {
-      // vegeta is built with Go on first use: without Go the other sections still report.
+      // oha is built with cargo on first use: without Rust the other sections still report.
       notes.push(`rate: not run (${(error as Error).message})`)
     }
   }
