@@ -87,8 +87,9 @@ try {
   runtime = await createRuntime(config, {
     logger,
     clientAddress: (request) => server?.requestIP(request)?.address,
-    // An event stream is silent between heartbeats by design: IDLE_TIMEOUT_SECONDS is for stalled requests.
-    exemptFromIdleTimeout: (request) => server?.timeout(request, 0),
+    // IDLE_TIMEOUT_SECONDS is for stalled clients: event streams (silent between heartbeats) and
+    // requests still being worked on set their connection's own (http/idle-hold.ts).
+    setIdleTimeout: (request, seconds) => server?.timeout(request, seconds),
   })
 } catch (error) {
   if (!(error instanceof ConfigError)) await fatal(error)

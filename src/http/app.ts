@@ -10,6 +10,7 @@ import type { Clock } from '../domain/clock'
 import type { ClientAddress } from './client-address'
 import type { Cors } from './cors'
 import type { Deadlines } from './deadlines'
+import type { IdleHold } from './idle-hold'
 import { openApiDocument } from './docs/openapi-document'
 import { docsRoutes } from './docs-routes'
 import { Guard } from './guard'
@@ -46,6 +47,8 @@ export interface AppDeps {
   limiter?: RateLimit
   /** Per-request deadline; undefined = none. */
   deadlines?: Deadlines
+  /** Keeps a connection open while its request is worked on, up to its deadline (idle-hold.ts); undefined = the idle timeout alone. */
+  idle?: IdleHold
   /** CORS; undefined = off. */
   cors?: Cors
   /** Most request header bytes (431 above); 0 or undefined = Bun's own limit only. */
@@ -87,6 +90,7 @@ export const createApp = (deps: AppDeps): App => {
     metrics,
     guard: new Guard({ keys, limiter: deps.limiter, maxHeaderBytes: deps.maxHeaderBytes ?? 0, metrics: metrics.guards }),
     deadlines: deps.deadlines,
+    idle: deps.idle,
     cors,
     log: requestLog(logger, { sample2xx: deps.logSample2xx }),
     clientAddress: deps.clientAddress ?? (() => undefined),

@@ -19,11 +19,15 @@ export class Deadlines {
   private live = 0
   private timer: ReturnType<typeof setInterval> | undefined
 
+  /** How often `start` ticks by default (a tenth of the timeout, 10 ms to 1 s): how late a deadline may fire. */
+  readonly tickMs: number
+
   constructor(
     private readonly clock: Clock,
     readonly timeoutMs: number,
   ) {
     if (!(timeoutMs > 0)) throw new TypeError('Deadlines needs timeoutMs > 0')
+    this.tickMs = Math.min(1_000, Math.max(10, Math.floor(timeoutMs / 10)))
   }
 
   /** Requests still racing their deadline. */
@@ -74,7 +78,7 @@ export class Deadlines {
   }
 
   /** Ticks every `intervalMs` (a tenth of the timeout by default, 10 ms to 1 s): deadlines fire that late at most. */
-  start(intervalMs = Math.min(1_000, Math.max(10, Math.floor(this.timeoutMs / 10)))): void {
+  start(intervalMs = this.tickMs): void {
     if (this.timer !== undefined) return
     this.timer = setInterval(() => this.tick(), intervalMs)
     this.timer.unref?.()

@@ -93,6 +93,7 @@ export const idempotent = <T>(deps: IdempotencyDeps, spec: WriteSpec<T>) => {
     const { request } = call
     const key = parseIdempotencyKey(header)
     const bytes = await readBodyBytes(request)
+    call.received?.()
     const guid = call.params.guid
     const fingerprint = fingerprintOf({
       method: request.method,
@@ -161,6 +162,11 @@ export const idempotent = <T>(deps: IdempotencyDeps, spec: WriteSpec<T>) => {
   return (call: Call): Promise<Response> => {
     const header = call.request.headers.get('idempotency-key')
     if (header !== null) return keyed(call, header)
-    return spec.run(call, () => readJsonBody(call.request), undefined).then((result) => spec.respond(call, result))
+    const body = () =>
+      readJsonBody(call.request).then((json) => {
+        call.received?.()
+        return json
+      })
+    return spec.run(call, body, undefined).then((result) => spec.respond(call, result))
   }
 }

@@ -5,6 +5,7 @@ import type { ClientAddress } from './client-address'
 import type { Cors } from './cors'
 import type { Deadlines } from './deadlines'
 import type { Guard, RoutePolicy } from './guard'
+import type { IdleHold } from './idle-hold'
 import { problem, problemResponse, type Reply } from './respond'
 import { requestIdOf } from './request-id'
 import { pathOf } from './path'
@@ -16,6 +17,12 @@ export interface Call extends Reply {
   requestId: string
   /** The route pattern, e.g. `/guid/:guid` (also the metrics label). */
   route: string
+  /**
+   * Called once the request's body is all read: from then on the connection waits for the
+   * service, not the client, and is held open until the deadline's answer (idle-hold.ts).
+   * Until then IDLE_TIMEOUT_SECONDS still closes a client that stalls mid-body.
+   */
+  received?: () => void
 }
 
 export type Handler = (call: Call) => Response | Promise<Response>
@@ -33,6 +40,8 @@ export interface ObserveOptions {
   /** Undefined when info is not logged. */
   log: LogRequest | undefined
   clientAddress: ClientAddress
+  /** Holds a connection open while its request's answer is pending (idle-hold.ts); undefined: the listener's idle timeout alone. */
+  idle?: IdleHold | undefined
   /** Errors that are not AppErrors (becoming opaque 500s) are reported here with the request id. */
   onUnexpected: (error: unknown, call: Call) => void
 }
@@ -40,6 +49,9 @@ export interface ObserveOptions {
 interface Observed extends Call {
   readonly started: number
   readonly client: string | undefined
+  /** The connection is held open (idle-hold.ts) and must be given back when answered. */
+  held?: boolean
+  answered?: boolean
 }
 
 const TIMEOUT_HEADERS = { 'retry-after': '1' }
@@ -52,7 +64,7 @@ const TIMEOUT_HEADERS = { 'retry-after': '1' }
  * Everything per route is resolved once here; a synchronous result stays synchronous, so
  * a hot GET allocates no promise and no closure.
  */
-export const observer = ({ metrics, guard, deadlines, cors, log, clientAddress, onUnexpected }: ObserveOptions) => {
+export const observer = ({ metrics, guard, deadlines, cors, log, clientAddress, idle, onUnexpected }: ObserveOptions) => {
   const timeoutDetail = deadlines ? `The request took longer than ${deadlines.timeoutMs} ms; a write may still have been applied: read the GUID before retrying.` : ''
 
   const observe = (method: string, route: string, handler: Handler, policy: RoutePolicy = OPEN) => {
@@ -74,16 +86,29 @@ export const observer = ({ metrics, guard, deadlines, cors, log, clientAddress, 
     }
     const race = (call: Observed, result: Promise<Response>, timer: Deadlines): Promise<Response> =>
       new Promise<Response>((resolve) => {
+        if (idle !== undefined) {
+          call.received = () => {
+            if (call.held || call.answered) return
+            call.held = true
+            idle.hold(call.request)
+          }
+          if (call.request.body === null) call.received()
+        }
+        const answer = (response: Response) => {
+          call.answered = true
+          if (call.held) idle?.release(call.request)
+          resolve(response)
+        }
         const pending = timer.add(() => {
           metrics.guards.timeouts++
-          resolve(finish(call, problem('timeout', timeoutDetail, pathOf(call.request.url), call, TIMEOUT_HEADERS)))
+          answer(finish(call, problem('timeout', timeoutDetail, pathOf(call.request.url), call, TIMEOUT_HEADERS)))
         })
         result.then(
           (response) => {
-            if (timer.settle(pending)) resolve(finish(call, response))
+            if (timer.settle(pending)) answer(finish(call, response))
           },
           (error) => {
-            if (timer.settle(pending)) resolve(fail(call, error))
+            if (timer.settle(pending)) answer(fail(call, error))
             else if (!isKnownError(error)) onUnexpected(error, call)
           },
         )

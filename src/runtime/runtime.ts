@@ -15,6 +15,7 @@ import { type App, createApp } from '../http/app'
 import { behindProxy, type ClientAddress } from '../http/client-address'
 import { Cors } from '../http/cors'
 import { Deadlines } from '../http/deadlines'
+import { IdleHold, type SetIdleTimeout } from '../http/idle-hold'
 import { RateLimiter } from '../http/rate-limit'
 import type { RateLimit } from '../data/rate-limit'
 import { DEFAULT_SSE_TIMING, type SseTiming } from '../http/sse'
@@ -75,8 +76,8 @@ export interface RuntimeOptions {
   sseTiming?: Partial<SseTiming>
   /** How often expiries are looked for (ms); each is recorded within about this after its instant. */
   expiryIntervalMs?: number
-  /** Takes an event stream's connection out of the idle timeout (main.ts: Bun's server.timeout). */
-  exemptFromIdleTimeout?: (request: Request) => void
+  /** Sets the idle timeout of one request's connection (main.ts: Bun's server.timeout): event streams, requests awaiting their answer. */
+  setIdleTimeout?: SetIdleTimeout
   /** Embedded mode without its change feed: what the feed costs a write is measured against it (bench/feed.ts). */
   withoutFeed?: boolean
 }
@@ -191,6 +192,9 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     readiness.draining = true
   })
   const socketAddress = options.clientAddress ?? (() => undefined)
+  const idle = options.setIdleTimeout === undefined || deadlines === undefined ? undefined : new IdleHold(options.setIdleTimeout, config.IDLE_TIMEOUT_SECONDS, deadlines)
+  // Without deadlines nothing holds a connection, but an event stream's is still exempt.
+  const exemptFromIdleTimeout = idle?.exempt ?? (options.setIdleTimeout === undefined ? undefined : (request: Request) => options.setIdleTimeout!(request, 0))
   const app = createApp({
     service,
     listing,
@@ -203,11 +207,12 @@ export const createRuntime = async (config: Config, options: RuntimeOptions): Pr
     authOpsEndpoints: config.AUTH_OPS_ENDPOINTS,
     limiter,
     deadlines,
+    idle,
     cors: config.CORS_ORIGINS === undefined ? undefined : new Cors(config.CORS_ORIGINS),
     maxHeaderBytes: config.MAX_HEADER_BYTES,
     clientAddress: config.TRUST_PROXY ? behindProxy(socketAddress) : socketAddress,
     logSample2xx: config.LOG_SAMPLE_2XX,
-    feed: feedParts === undefined ? undefined : { hub: feedParts.hub, timing: feedParts.timing, exemptFromIdleTimeout: options.exemptFromIdleTimeout },
+    feed: feedParts === undefined ? undefined : { hub: feedParts.hub, timing: feedParts.timing, exemptFromIdleTimeout },
   })
 
   const start = (): void => {

@@ -17,6 +17,13 @@ export interface MongoProxy {
    * Connections made later pass as before: the server is back.
    */
   strandMonitorsAndFailOperations(): { stranded: number; failing: number }
+  /**
+   * Strands every operation connection (kept open, nothing forwarded either way, ever), the
+   * monitors left as they are: the driver's next command on one gets neither an answer nor a
+   * close, as when its server was killed and Bun never told the driver the socket had closed.
+   * Connections made later pass as before. Returns how many were stranded.
+   */
+  silenceOperations(): number
   close(): Promise<void>
 }
 
@@ -104,6 +111,16 @@ export const startMongoProxy = async (target: { host: string; port: number }): P
         }
       }
       return { stranded, failing }
+    },
+    silenceOperations: () => {
+      let stranded = 0
+      for (const piped of live) {
+        if (piped.stranded || piped.onlyHeartbeats) continue
+        piped.stranded = true
+        piped.server.destroy()
+        stranded++
+      }
+      return stranded
     },
     close: async () => {
       for (const piped of live) {

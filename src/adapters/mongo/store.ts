@@ -1,7 +1,8 @@
-import { type AnyBulkWriteOperation, type Collection, type Db, MongoClient, type MongoClientOptions, MongoServerError } from 'mongodb'
+import { type AnyBulkWriteOperation, type Collection, type Db, MongoClient, type MongoClientOptions, MongoNetworkError, MongoServerError } from 'mongodb'
 import { withTimeout } from '../../domain/clock'
 import { unavailable } from '../../domain/errors'
 import { checkStored, type Mutation, type Stored, type StoredRecord } from '../../domain/model'
+import { CheckoutWatch, type StuckCheckout } from './checkout-watch'
 import { MonitorWatch } from './monitor-watch'
 import {
   BulkAccountingError,
@@ -44,11 +45,20 @@ export interface MongoStoreOptions {
   onMonitorStuck?: (stuck: { address: string; lateMs: number }) => void
   /** The watch's bound in place of the client's connectTimeoutMS (tests: a driver whose own bound never comes). */
   monitorBoundMs?: number
+  /**
+   * Told when an operation held its connection past the driver's socketTimeoutMS, just after
+   * the store ended that connection (see checkout-watch.ts); `ended` false when the driver's
+   * connection could not be found to end. For the log.
+   */
+  onCheckoutStuck?: (stuck: StuckCheckout & { ended: boolean }) => void
+  /** The checkout watch's bound in place of the client's socketTimeoutMS (tests: a driver whose own bound never comes). */
+  checkoutBoundMs?: number
 }
 
-/** How often the store looks for a stuck heartbeat, and how late past the driver's bound one must be. */
-const MONITOR_WATCH_EVERY_MS = 1_000
+/** How often the store looks for a stuck heartbeat or checkout, and how late past the driver's bound one must be. */
+const MONITOR_WATCH_EVERY_MS = 500
 const MONITOR_WATCH_GRACE_MS = 1_000
+const CHECKOUT_WATCH_GRACE_MS = 500
 /** How long a reconnect waits for the old client to close. */
 const CLOSE_BOUND_MS = 5_000
 
@@ -121,6 +131,7 @@ export class MongoStore implements Store {
    * Operations in flight then fail as after a network error: 503, their outcome uncertain.
    */
   private watchMonitor(options: MongoStoreOptions): ReturnType<typeof setInterval> {
+    const checkouts = this.watchCheckouts(options)
     const watch = new MonitorWatch({
       connectTimeoutMS: options.monitorBoundMs ?? this.client.options.connectTimeoutMS,
       heartbeatFrequencyMS: this.client.options.heartbeatFrequencyMS,
@@ -131,9 +142,12 @@ export class MongoStore implements Store {
     this.client.on('serverHeartbeatSucceeded', (e) => watch.ended(e.connectionId))
     this.client.on('serverHeartbeatFailed', (e) => watch.ended(e.connectionId))
     const timer = setInterval(() => {
+      if (this.closed) return
+      for (const held of checkouts?.overdue() ?? []) options.onCheckoutStuck?.({ ...held, ended: this.endConnection(held) })
       const stuck = watch.overdue()
-      if (stuck === undefined || this.closed) return
+      if (stuck === undefined) return
       watch.reset()
+      checkouts?.reset()
       options.onMonitorStuck?.(stuck)
       // Awaited by whichever operation comes next. The close is bounded: it ends sessions on a
       // server that may be known still (a stuck awaited heartbeat); past the bound, connect()
@@ -145,6 +159,40 @@ export class MongoStore implements Store {
     }, MONITOR_WATCH_EVERY_MS)
     timer.unref()
     return timer
+  }
+
+  /**
+   * Follows the pool's checkouts (CheckoutWatch); undefined when the client has no socket
+   * timeout (socketTimeoutMS 0 in the URL: operations are meant to wait as long as they take).
+   */
+  private watchCheckouts(options: MongoStoreOptions): CheckoutWatch | undefined {
+    const socketTimeoutMS = options.checkoutBoundMs ?? this.client.options.socketTimeoutMS
+    if (!(socketTimeoutMS > 0)) return undefined
+    const watch = new CheckoutWatch({ socketTimeoutMS, graceMs: CHECKOUT_WATCH_GRACE_MS, now: () => performance.now() })
+    this.client.on('connectionCheckedOut', (e) => watch.checkedOut(e.address, e.connectionId))
+    this.client.on('connectionCheckedIn', (e) => watch.ended(e.address, e.connectionId))
+    this.client.on('connectionClosed', (e) => watch.ended(e.address, e.connectionId))
+    return watch
+  }
+
+  /**
+   * Ends a connection an operation has held past the driver's bound, as the driver would on a
+   * socket error: the error is emitted on the socket, which fails the operation whether it
+   * waits to write (for a 'drain' that a socket closed under Bun never emits: seen) or for its
+   * answer. The operation fails like any network error (503, its outcome unknown), and the
+   * driver marks the server unknown and clears the pool, so no other connection opened before
+   * is used again (a killed server leaves them all dead, silently). The pool is reached
+   * through the driver's internals, which give no public handle on a connection: false when
+   * they are not as expected (test/e2e/mongo-silent-connection.test.ts fails then).
+   */
+  private endConnection({ address, connectionId }: StuckCheckout): boolean {
+    const topology = (this.client as unknown as DriverInternals).topology
+    for (const connection of topology?.s?.servers?.get(address)?.pool?.checkedOut ?? []) {
+      if (connection.id !== connectionId || typeof connection.socket?.emit !== 'function') continue
+      connection.socket.emit('error', new MongoNetworkError(`connection ${connectionId} to ${address} gave no answer within the socket timeout`))
+      return true
+    }
+    return false
   }
 
   /** What the server supports; undefined until the first successful connect (open() waits for it). */
@@ -434,6 +482,11 @@ export class MongoStore implements Store {
     if (verdict === 'unaccounted' || verdict[0] === undefined) throw new BulkAccountingError('mongodb: a one-op bulkWrite reply does not account for its op')
     return verdict[0]
   }
+}
+
+/** The little of the driver's internals that endConnection reaches: the pools' checked-out connections. */
+interface DriverInternals {
+  topology?: { s?: { servers?: Map<string, { pool?: { checkedOut?: Iterable<{ id: unknown; socket?: { emit?: (event: 'error', error: Error) => boolean } }> } }> } }
 }
 
 const opAt = (ops: readonly AnyBulkWriteOperation<GuidDoc>[], k: number): AnyBulkWriteOperation<GuidDoc> => {

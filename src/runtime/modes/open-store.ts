@@ -44,6 +44,11 @@ export const openMongoStore = async (options: MongoStoreOptions, logger: Logger)
     clientOptions: unlessInUrl(options.url, DRIVER_TIMEOUTS),
     onMonitorStuck: ({ address, lateMs }) =>
       logger.warn({ server: address, lateMs: Math.round(lateMs) }, "MongoDB driver's monitor stuck on a heartbeat past its own timeout; reconnecting the client"),
+    onCheckoutStuck: ({ address, connectionId, lateMs, ended }) =>
+      logger.warn(
+        { server: address, connectionId, lateMs: Math.round(lateMs), ended },
+        ended ? 'a MongoDB operation got no answer past the socket timeout; its connection ended' : 'a MongoDB operation got no answer past the socket timeout, and its connection could not be ended',
+      ),
   })
 }
 
