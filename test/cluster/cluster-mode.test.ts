@@ -117,6 +117,29 @@ describe.skipIf(!suite.enabled)('Redis Cluster mode (3 masters, 3 replicas)', ()
     expect(b.app.runtime.mode).toBe('redis')
   })
 
+  test('entries of an instance that is gone are claimed at once, not after JOURNAL_CLAIM_IDLE_MS', async () => {
+    // JOURNAL_CLAIM_IDLE_MS stays at its default (30 s): the claim must not wait for it.
+    const a = await suite.app()
+    expect(a.app.config.JOURNAL_CLAIM_IDLE_MS).toBe(30_000)
+    a.store.down = true
+    const records = await Promise.all(Array.from({ length: 12 }, (_, i) => create(a.app, { user: `gone${i}` })))
+    await eventually('A has read its entries', async () => (await pendingOn(a.keys)) >= records.length, { timeoutMs: 5_000 })
+    // A stops (its store is down: nothing flushed) and takes its liveness key with it.
+    await a.app.close()
+    // And an instance killed with -9 in the middle of a round: its key is simply not there.
+    const orphan = { guid: 'DEADDEADDEADDEADDEADDEADDEAD0004', user: 'killed', expire: Math.floor(Date.now() / 1000) + 3_600, version: 1 }
+    const k = a.keys.partition(a.keys.partitionOf(orphan.guid))
+    await suite.client.xAdd(k.journal, '*', { m: JSON.stringify(orphan) })
+    await suite.client.xReadGroup(k.group, 'killed-instance', { key: k.journal, id: '>' }, { COUNT: 10 })
+    const store = new FlakyStore(new SqliteStore({ path: a.storePath, synchronous: 'NORMAL' }))
+    await suite.app({ like: { ...a, store } })
+    const now = a.clock.now() / 1000
+    await eventually('B claims and flushes every entry of the gone instances', async () => (await Promise.all([...records, orphan].map((r) => store.inner.get(r.guid, now)))).every((s) => s !== null), {
+      timeoutMs: 8_000,
+    })
+    expect(await pendingOn(a.keys)).toBe(0)
+  }, 20_000)
+
   test('an instance with another JOURNAL_PARTITIONS than the data was written with refuses to start', async () => {
     const a = await suite.app()
     let error: unknown

@@ -159,6 +159,51 @@ describe.skipIf(!redis.enabled)('Redis mode', () => {
     // Once silent for ten claim periods with nothing pending, the dead consumer leaves the group.
     await eventually('the dead consumer is removed', async () => !(await redis.client.xInfoConsumers(keys.journal, keys.group)).some((c) => c.name === 'dead-instance'))
   })
+
+  test('entries of an instance that is gone (no liveness key) are claimed at once, not after JOURNAL_CLAIM_IDLE_MS, and its consumer leaves the group', async () => {
+    const prefix = redis.server.prefix()
+    const keys = redisKeys(prefix)
+    const guid = 'DEADDEADDEADDEADDEADDEADDEAD0002'
+    const expire = Math.floor(Date.now() / 1000) + 3_600
+    await redis.client.xGroupCreate(keys.journal, keys.group, '0', { MKSTREAM: true })
+    await redis.client.xAdd(keys.journal, '*', { m: JSON.stringify({ guid, user: 'orphan', expire, version: 1 }) })
+    // Read by an instance that then died (kill -9): nothing refreshes its liveness key any more.
+    await redis.client.xReadGroup(keys.group, 'killed-instance', { key: keys.journal, id: '>' }, { COUNT: 10 })
+    // JOURNAL_CLAIM_IDLE_MS stays at its default (30 s): the claim must not wait for it.
+    const { app, store, clock } = await redis.app({ prefix })
+    expect(app.config.JOURNAL_CLAIM_IDLE_MS).toBe(30_000)
+    await drained(keys)
+    expect(await store.inner.get(guid, clock.now() / 1000)).toMatchObject({ user: 'orphan', version: 1 })
+    await eventually('the dead consumer is removed', async () => !(await redis.client.xInfoConsumers(keys.journal, keys.group)).some((c) => c.name === 'killed-instance'))
+  }, 10_000)
+
+  test("a live instance's pending entries are left to it until JOURNAL_CLAIM_IDLE_MS; once its liveness key lapses they are claimed", async () => {
+    const prefix = redis.server.prefix()
+    const keys = redisKeys(prefix)
+    const guid = 'DEADDEADDEADDEADDEADDEADDEAD0003'
+    const expire = Math.floor(Date.now() / 1000) + 3_600
+    await redis.client.xGroupCreate(keys.journal, keys.group, '0', { MKSTREAM: true })
+    await redis.client.xAdd(keys.journal, '*', { m: JSON.stringify({ guid, user: 'in flight', expire, version: 1 }) })
+    // An instance that is alive (its flusher keeps this key) and busy storing what it read.
+    await redis.client.set(keys.alive('busy-instance'), '1', { PX: 60_000 })
+    await redis.client.xReadGroup(keys.group, 'busy-instance', { key: keys.journal, id: '>' }, { COUNT: 10 })
+    const { app, store, clock } = await redis.app({ prefix })
+    // Redis measures idleness by its own clock: two claim passes (one a second) must leave it alone.
+    await Bun.sleep(2_200)
+    const pending = await redis.client.xPendingRange(keys.journal, keys.group, '-', '+', 10)
+    expect(pending.map((p) => p.consumer)).toEqual(['busy-instance'])
+    expect(await store.inner.get(guid, clock.now() / 1000)).toBeNull()
+    // Its key lapses (a kill -9 stops the refreshing): claimed within seconds.
+    await redis.client.pExpire(keys.alive('busy-instance'), 1)
+    await drained(keys)
+    expect(await store.inner.get(guid, clock.now() / 1000)).toMatchObject({ user: 'in flight', version: 1 })
+    // This instance's own key is there while it runs, and gone after a graceful stop.
+    const own = await redis.client.keys(`${prefix}alive:*`)
+    expect(own).toHaveLength(1)
+    expect(await redis.client.pTTL(own[0]!)).toBeGreaterThan(0)
+    await app.runtime.close(2_000)
+    expect(await redis.client.keys(`${prefix}alive:*`)).toEqual([])
+  }, 15_000)
 })
 
 describe.skipIf(!redis.enabled)('Redis mode lifecycle', () => {

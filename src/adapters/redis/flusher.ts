@@ -4,7 +4,11 @@ import { coalesce } from '../../data/coalesce'
 import type { Logger } from '../../ops/logger'
 import type { RedisConnection } from './client'
 import type { JournalKeys } from './keys'
+import type { LivenessView } from './liveness'
+import { FORGET_CONSUMER, Script } from './scripts'
 import type { Store } from '../../data/store'
+
+const forgetConsumer = new Script(FORGET_CONSUMER)
 
 /** Dead letters kept (approximately: MAXLEN ~): an operator reads them with XRANGE. */
 const DEAD_LETTERS_KEPT = 100_000
@@ -22,6 +26,8 @@ export interface FlusherOptions {
   blockMs: number
   /** Entries pending this long on another consumer are presumed orphaned and claimed. */
   claimIdleMs: number
+  /** Tells which other consumers are gone: their pending entries are claimed without waiting `claimIdleMs`. */
+  liveness?: LivenessView
   /** Rejections of one entry before it goes to the dead-letter stream. */
   maxAttempts: number
   logger: Logger
@@ -76,8 +82,10 @@ const parseEntry = (id: string, message: Record<string, unknown>): Entry => {
  * the consumer group (first this consumer's own pending entries, then new ones), coalesces
  * it per GUID, writes it with one store batch, and only then acknowledges and deletes the
  * entries. A store outage is retried with backoff (the entries stay pending); an entry the
- * store rejects again and again goes to the dead-letter stream; entries left pending by a
- * dead instance are claimed after `claimIdleMs`.
+ * store rejects again and again goes to the dead-letter stream. Entries pending on an instance
+ * that is gone (its liveness key lapsed or was deleted) are claimed at the next claim check,
+ * at most a second away; entries pending on any consumer, live or not, are claimed once idle
+ * `claimIdleMs` (an instance stuck without dying).
  */
 export class Flusher {
   private stopping = false
@@ -119,6 +127,7 @@ export class Flusher {
       })
       if (done <= 0) break
     }
+    await this.leave()
   }
 
   /** After a failed step: read this consumer's own pending entries again first (they were not acknowledged). */
@@ -133,9 +142,13 @@ export class Flusher {
     // Scheduling follows real time, as Redis measures idleness by its own clock.
     if (performance.now() - this.lastClaim >= Math.min(this.o.claimIdleMs, 1_000)) {
       this.lastClaim = performance.now()
-      const claimed = await client.xAutoClaim(keys.journal, keys.group, consumer, this.o.claimIdleMs, '0-0', { COUNT: batchMax })
-      for (const m of claimed.messages) if (m !== null) entries.push(parseEntry(m.id, m.message))
-      if (entries.length > 0) this.o.logger.info({ count: entries.length }, 'claimed journal entries left pending by another instance')
+      entries = await this.claimFromGone()
+      if (entries.length < batchMax) {
+        const claimed = await client.xAutoClaim(keys.journal, keys.group, consumer, this.o.claimIdleMs, '0-0', { COUNT: batchMax - entries.length })
+        const idle = claimed.messages.filter((m) => m !== null).map((m) => parseEntry(m.id, m.message))
+        if (idle.length > 0) this.o.logger.info({ count: idle.length }, 'claimed journal entries left pending by another instance')
+        entries.push(...idle)
+      }
       await this.forgetDeadConsumers()
     }
     if (entries.length === 0) {
@@ -155,6 +168,33 @@ export class Flusher {
   }
 
   /**
+   * Claims what other consumers whose instance is gone (liveness) hold pending, at once, and
+   * removes those consumers from the group once nothing is left on them. A live one's entries
+   * are left to it (XAUTOCLAIM takes them after `claimIdleMs` if it is stuck).
+   */
+  private async claimFromGone(): Promise<Entry[]> {
+    const { client, keys, consumer, batchMax, liveness } = this.o
+    if (liveness === undefined) return []
+    const entries: Entry[] = []
+    const { consumers } = await client.xPending(keys.journal, keys.group)
+    for (const { name } of consumers ?? []) {
+      if (name === consumer || entries.length >= batchMax || (await liveness.alive(name))) continue
+      const pending = await client.xPendingRange(keys.journal, keys.group, '-', '+', batchMax - entries.length, { consumer: name })
+      if (pending.length > 0) {
+        // XCLAIM's min-idle is the smallest idle time just seen: an entry another instance claimed
+        // in between is younger than that and stays with it, so two claimers rarely both store it.
+        const minIdle = Math.min(...pending.map((p) => p.millisecondsSinceLastDelivery))
+        const claimed = await client.xClaim(keys.journal, keys.group, consumer, minIdle, pending.map((p) => p.id))
+        const mine = claimed.filter((m) => m !== null).map((m) => parseEntry(m.id, m.message))
+        this.o.logger.info({ count: mine.length, consumer: name }, 'claimed the journal entries of an instance that is gone (no liveness key)')
+        entries.push(...mine)
+      }
+      await this.forget(name)
+    }
+    return entries
+  }
+
+  /**
    * Removes from the group the consumers of instances that are gone: nothing pending (their
    * entries were claimed) and silent for ten claim periods. Without it every restart would
    * leave a name behind in XINFO CONSUMERS for ever.
@@ -164,11 +204,21 @@ export class Flusher {
     if (performance.now() - this.lastHousekeeping < claimIdleMs) return
     this.lastHousekeeping = performance.now()
     for (const c of await client.xInfoConsumers(keys.journal, keys.group)) {
-      if (c.name !== consumer && c.pending === 0 && c.idle > claimIdleMs * 10) {
-        await client.xGroupDelConsumer(keys.journal, keys.group, c.name)
-        this.o.logger.info({ consumer: c.name }, 'removed a dead instance from the journal consumer group')
-      }
+      if (c.name !== consumer && c.pending === 0 && c.idle > claimIdleMs * 10) await this.forget(c.name)
     }
+  }
+
+  /** Removes `name` from the group, only if nothing is pending on it (one script: FORGET_CONSUMER). */
+  private async forget(name: string): Promise<void> {
+    const { client, keys } = this.o
+    if ((await forgetConsumer.run(client, [keys.journal], [keys.group, name])) === 1) {
+      this.o.logger.info({ consumer: name }, 'removed a dead instance from the journal consumer group')
+    }
+  }
+
+  /** After a graceful stop: this instance's name leaves the group when it left nothing pending. */
+  async leave(): Promise<void> {
+    await forgetConsumer.run(this.o.client, [this.o.keys.journal], [this.o.keys.group, this.o.consumer]).catch(() => {})
   }
 
   private async run(): Promise<void> {

@@ -37,6 +37,12 @@ export interface RedisKeys extends JournalKeys {
   /** Written by the readiness probe to learn whether Redis still accepts writes (expires in a minute). */
   readonly writeProbe: string
   /**
+   * An instance's liveness key (liveness.ts), kept by it while it runs: its consumer's pending
+   * entries are claimed at once when the key is gone. Not in a partition: one plain key per
+   * instance, which a cluster client reads on whichever node serves it.
+   */
+  alive(consumer: string): string
+  /**
    * An Idempotency-Key's claim, then its kept answer (`id`: the caller's scope and the key).
    * The answer is written by the journal's script with the write it answers, where the key
    * shares the GUID's slot: on Redis Cluster a key lives in the partition its own hash picks
@@ -71,6 +77,7 @@ export const redisKeys = (prefix: string): RedisKeys => {
     partitionOf: () => 0,
     partition: () => only,
     writeProbe: `${prefix}write-probe`,
+    alive: (consumer) => `${prefix}alive:${consumer}`,
     idempotency: (id) => `${prefix}idem:${id}`,
     idempotencyAt: (id) => `${prefix}idem:${id}`,
     idempotencyPartition: () => 0,
@@ -111,6 +118,7 @@ export const clusterKeys = (prefix: string, partitions: number): RedisKeys => {
     partitionOf: (guid) => partitionOf(guid, partitions),
     partition: (p) => parts[p]!,
     writeProbe: `${prefix}write-probe`,
+    alive: (consumer) => `${prefix}alive:${consumer}`,
     // In the partition the key's own hash picks: a create's GUID is drawn there (RedisIdempotency.guidFor).
     idempotency: (id) => `{${prefix}${partitionOf(id, partitions)}}idem:${id}`,
     idempotencyAt: (id, guid) => `{${prefix}${partitionOf(guid, partitions)}}idem:${id}`,

@@ -15,8 +15,9 @@ export interface PartitionedFlusherOptions extends Omit<FlusherOptions, 'keys'> 
  * read per partition would need a connection per partition; a round costs one read per
  * partition instead (64 reads every FLUSH_INTERVAL_MS when idle).
  *
- * Entries a dead instance left pending are claimed per partition, as by a single Flusher: once
- * idle for `claimIdleMs`, at the first claim check (at most every second) of a round after that.
+ * Entries a dead instance left pending are claimed per partition, as by a single Flusher: at the
+ * first claim check (at most every second) of a round once its liveness key is gone, or once
+ * idle for `claimIdleMs`.
  */
 export class PartitionedFlusher {
   private readonly flushers: Flusher[]
@@ -62,6 +63,7 @@ export class PartitionedFlusher {
       })
       if (done <= 0) break
     }
+    await Promise.all(this.flushers.map((f) => f.leave()))
   }
 
   private async run(): Promise<void> {

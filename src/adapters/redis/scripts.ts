@@ -264,6 +264,17 @@ if redis.call('GET', KEYS[1]) == ARGV[1] then return redis.call('DEL', KEYS[1]) 
 return 0
 `
 
+/**
+ * Removes consumer ARGV[2] from group ARGV[1] of journal KEYS[1] only while it has nothing
+ * pending: deleting a consumer drops its pending entries from the group, so a check made in
+ * another call could lose entries that consumer read in between. Returns 1 when removed.
+ */
+export const FORGET_CONSUMER = `
+if #redis.call('XPENDING', KEYS[1], ARGV[1], '-', '+', 1, ARGV[2]) > 0 then return 0 end
+redis.call('XGROUP', 'DELCONSUMER', KEYS[1], ARGV[1], ARGV[2])
+return 1
+`
+
 export class Script {
   readonly sha: string
   constructor(private readonly source: string) {

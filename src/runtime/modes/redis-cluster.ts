@@ -20,12 +20,13 @@ export const redisClusterOptions = (config: Config, nodes: string): RedisCluster
 
 /** The cluster client and the parts over it, loaded only in this mode. */
 const loadAdapters = async () => {
-  const [barrier, client, idempotency, keys, journal, partitionCount, partitionMasters, partitionedEvents, partitionedFlusher, probes, rateLimit, shardedInvalidation, tier] = await Promise.all([
+  const [barrier, client, idempotency, keys, journal, liveness, partitionCount, partitionMasters, partitionedEvents, partitionedFlusher, probes, rateLimit, shardedInvalidation, tier] = await Promise.all([
     import('../../adapters/redis/barrier'),
     import('../../adapters/redis/client'),
     import('../../adapters/redis/idempotency'),
     import('../../adapters/redis/keys'),
     import('../../adapters/redis/journal'),
+    import('../../adapters/redis/liveness'),
     import('../../adapters/redis/partition-count'),
     import('../../adapters/redis/partition-masters'),
     import('../../adapters/redis/partitioned-events'),
@@ -41,6 +42,7 @@ const loadAdapters = async () => {
     ...idempotency,
     ...keys,
     ...journal,
+    ...liveness,
     ...partitionCount,
     ...partitionMasters,
     ...partitionedEvents,
@@ -68,6 +70,7 @@ export const redisClusterMode = async (options: RedisClusterModeOptions, deps: M
     clusterProbes,
     connectCluster,
     JournalBarrier,
+    Liveness,
     partitionMasters,
     PartitionedEventLog,
     PartitionedFlusher,
@@ -100,12 +103,18 @@ export const redisClusterMode = async (options: RedisClusterModeOptions, deps: M
   const journalHealth = new WriteHealth('redis', logger, probes.probeWrite, clock)
   const checks = redisChecks(store, journalHealth, probes, options.journalMaxLag)
 
+  // One plain key per instance (its own slot), shared by every partition's flusher.
+  const liveness = new Liveness({ client: main, keys, consumer: instanceId })
   const flusher = new PartitionedFlusher({
     client: main,
     keys,
+    liveness,
     ...flusherSettings(options, deps, store),
   })
   await new ShardedInvalidation({ cluster: subscriber, keys, instanceId, local: lru, logger, onInvalidation: () => metrics.invalidationsTotal.inc() }).start()
+  // The key is there before the flusher reads anything, and goes once it has stopped (closed after it).
+  await liveness.start()
+  lifecycle.onClose('liveness', () => liveness.stop())
   await flusher.start()
   lifecycle.onClose('flusher', (remainingMs) => flusher.stop(remainingMs))
 

@@ -58,7 +58,7 @@ export const redisOptions = (config: Config, url: string): RedisModeOptions => (
 
 /** The Redis client and the parts over it, loaded only in this mode. */
 const loadAdapters = async () => {
-  const [barrier, client, events, flusher, idempotency, invalidation, journal, keys, probes, rateLimit, tier] = await Promise.all([
+  const [barrier, client, events, flusher, idempotency, invalidation, journal, keys, liveness, probes, rateLimit, tier] = await Promise.all([
     import('../../adapters/redis/barrier'),
     import('../../adapters/redis/client'),
     import('../../adapters/redis/events'),
@@ -67,11 +67,12 @@ const loadAdapters = async () => {
     import('../../adapters/redis/invalidation'),
     import('../../adapters/redis/journal'),
     import('../../adapters/redis/keys'),
+    import('../../adapters/redis/liveness'),
     import('../../adapters/redis/probes'),
     import('../../adapters/redis/rate-limit'),
     import('../../adapters/redis/tier'),
   ])
-  return { ...barrier, ...client, ...events, ...flusher, ...idempotency, ...invalidation, ...journal, ...keys, ...probes, ...rateLimit, ...tier }
+  return { ...barrier, ...client, ...events, ...flusher, ...idempotency, ...invalidation, ...journal, ...keys, ...liveness, ...probes, ...rateLimit, ...tier }
 }
 
 /**
@@ -81,7 +82,7 @@ const loadAdapters = async () => {
  */
 export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Promise<Mode> => {
   const { lru, clock, logger, metrics, lifecycle, instanceId } = deps
-  const { connectRedis, Flusher, Invalidation, JournalBarrier, RedisEventLog, RedisIdempotency, RedisJournal, RedisRateLimit, redisKeys, redisProbes, RedisTier } = await loadAdapters()
+  const { connectRedis, Flusher, Invalidation, JournalBarrier, Liveness, RedisEventLog, RedisIdempotency, RedisJournal, RedisRateLimit, redisKeys, redisProbes, RedisTier } = await loadAdapters()
   const store = deps.store ?? (await openStore(options.store, logger))
   lifecycle.onClose('store', () => store.close())
   reportServerFit(store, metrics.registry, logger)
@@ -106,12 +107,18 @@ export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Prom
   const journalHealth = new WriteHealth('redis', logger, probes.probeWrite, clock)
   const checks = redisChecks(store, journalHealth, probes, options.journalMaxLag)
 
+  // On the command connection: the flusher's own is held by its blocking reads.
+  const liveness = new Liveness({ client: main, keys, consumer: instanceId })
   const flusher = new Flusher({
     client: streamClient,
     keys,
+    liveness,
     ...flusherSettings(options, deps, store),
   })
   await new Invalidation({ client: subClient, channel: keys.invalidations, instanceId, local: lru, logger, onInvalidation: () => metrics.invalidationsTotal.inc() }).start()
+  // The key is there before the flusher reads anything, and goes once it has stopped (closed after it).
+  await liveness.start()
+  lifecycle.onClose('liveness', () => liveness.stop())
   await flusher.start()
   // Registered after the journal's step would be wrong: the journal closes first (no new
   // entries), then the flusher drains what is there within what is left of the deadline.
