@@ -1,4 +1,5 @@
 import { expect } from 'bun:test'
+import { LIVENESS_TTL_MS } from '../../src/adapters/redis/liveness'
 import { urlOf } from './guidd-process'
 import type { Started } from './process'
 import { send } from './requests'
@@ -84,11 +85,16 @@ export const keyedCreatesSurviveKill = async (o: KeyedKillOptions): Promise<{ ac
       })
     }
     // Exactly one GUID for the key, the one its answer names.
-    // In Redis mode a listing waits for the flusher, which after a restart may still be storing
-    // the journal the killed instance left: past LIST_FLUSH_WAIT_MS it answers 503 with
-    // Retry-After, as a client would retry (seen in CI on a loaded machine).
+    // In Redis mode a listing waits for the flusher to store every entry the journal holds,
+    // those the killed instance had read too: they are claimed once its liveness key lapses
+    // (LIVENESS_TTL_MS) at the next claim check (1 s). Until then, past LIST_FLUSH_WAIT_MS, it
+    // answers 503 with Retry-After, which a client retries.
+    const listDeadline = Date.now() + LIVENESS_TTL_MS + 5_000
     let page = await send(again, 'GET', `/guid?user=${encodeURIComponent(s.user)}`)
-    for (let retry = 0; page.status === 503 && retry < 10; retry++) page = await send(again, 'GET', `/guid?user=${encodeURIComponent(s.user)}`)
+    while (page.status === 503 && Date.now() < listDeadline) {
+      await page.arrayBuffer()
+      page = await send(again, 'GET', `/guid?user=${encodeURIComponent(s.user)}`)
+    }
     expect({ key: s.key, listing: page.status }).toEqual({ key: s.key, listing: 200 })
     const items = ((await page.json()) as { items: Array<{ guid: string }> }).items
     expect({ key: s.key, guids: items.map((i) => i.guid) }).toEqual({ key: s.key, guids: [(JSON.parse(body) as { guid: string }).guid] })
