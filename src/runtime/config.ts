@@ -93,7 +93,7 @@ export const Config = Type.Object(
     FLUSH_BATCH_MAX: Int({ minimum: 1, default: 500, description: 'Write-behind: most journal entries per store batch.' }),
     FLUSH_INTERVAL_MS: Int({ minimum: 1, default: 100, description: 'Write-behind: longest wait for journal entries.' }),
     JOURNAL_MAX_LAG: Int({ minimum: 1, default: 100_000, description: 'Write-behind: unflushed mutations past which writes get 503.' }),
-    JOURNAL_CLAIM_IDLE_MS: Int({ minimum: 1, default: 30_000, description: 'Write-behind: journal entries pending this long on another instance are claimed.' }),
+    JOURNAL_CLAIM_IDLE_MS: Int({ minimum: 1, default: 30_000, description: 'Write-behind: entries pending this long on a live instance are claimed (on a gone one: at once).' }),
     JOURNAL_MAX_ATTEMPTS: Int({ minimum: 1, default: 5, description: 'Write-behind: store rejections of one entry before it is dead-lettered.' }),
     EVENTS_RETENTION_SECONDS: Int({
       minimum: 1,

@@ -134,9 +134,13 @@ describe.skipIf(!suite.enabled)('Redis Cluster mode (3 masters, 3 replicas)', ()
     const store = new FlakyStore(new SqliteStore({ path: a.storePath, synchronous: 'NORMAL' }))
     await suite.app({ like: { ...a, store } })
     const now = a.clock.now() / 1000
-    await eventually('B claims and flushes every entry of the gone instances', async () => (await Promise.all([...records, orphan].map((r) => store.inner.get(r.guid, now)))).every((s) => s !== null), {
-      timeoutMs: 8_000,
-    })
+    await eventually(
+      'B claims and flushes every entry of the gone instances',
+      async () => (await Promise.all([...records, orphan].map((r) => store.inner.get(r.guid, now)))).every((s) => s !== null),
+      {
+        timeoutMs: 8_000,
+      },
+    )
     expect(await pendingOn(a.keys)).toBe(0)
   }, 20_000)
 

@@ -184,7 +184,13 @@ export class Flusher {
         // XCLAIM's min-idle is the smallest idle time just seen: an entry another instance claimed
         // in between is younger than that and stays with it, so two claimers rarely both store it.
         const minIdle = Math.min(...pending.map((p) => p.millisecondsSinceLastDelivery))
-        const claimed = await client.xClaim(keys.journal, keys.group, consumer, minIdle, pending.map((p) => p.id))
+        const claimed = await client.xClaim(
+          keys.journal,
+          keys.group,
+          consumer,
+          minIdle,
+          pending.map((p) => p.id),
+        )
         const mine = claimed.filter((m) => m !== null).map((m) => parseEntry(m.id, m.message))
         this.o.logger.info({ count: mine.length, consumer: name }, 'claimed the journal entries of an instance that is gone (no liveness key)')
         entries.push(...mine)

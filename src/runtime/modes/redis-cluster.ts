@@ -20,22 +20,23 @@ export const redisClusterOptions = (config: Config, nodes: string): RedisCluster
 
 /** The cluster client and the parts over it, loaded only in this mode. */
 const loadAdapters = async () => {
-  const [barrier, client, idempotency, keys, journal, liveness, partitionCount, partitionMasters, partitionedEvents, partitionedFlusher, probes, rateLimit, shardedInvalidation, tier] = await Promise.all([
-    import('../../adapters/redis/barrier'),
-    import('../../adapters/redis/client'),
-    import('../../adapters/redis/idempotency'),
-    import('../../adapters/redis/keys'),
-    import('../../adapters/redis/journal'),
-    import('../../adapters/redis/liveness'),
-    import('../../adapters/redis/partition-count'),
-    import('../../adapters/redis/partition-masters'),
-    import('../../adapters/redis/partitioned-events'),
-    import('../../adapters/redis/partitioned-flusher'),
-    import('../../adapters/redis/probes'),
-    import('../../adapters/redis/rate-limit'),
-    import('../../adapters/redis/sharded-invalidation'),
-    import('../../adapters/redis/tier'),
-  ])
+  const [barrier, client, idempotency, keys, journal, liveness, partitionCount, partitionMasters, partitionedEvents, partitionedFlusher, probes, rateLimit, shardedInvalidation, tier] =
+    await Promise.all([
+      import('../../adapters/redis/barrier'),
+      import('../../adapters/redis/client'),
+      import('../../adapters/redis/idempotency'),
+      import('../../adapters/redis/keys'),
+      import('../../adapters/redis/journal'),
+      import('../../adapters/redis/liveness'),
+      import('../../adapters/redis/partition-count'),
+      import('../../adapters/redis/partition-masters'),
+      import('../../adapters/redis/partitioned-events'),
+      import('../../adapters/redis/partitioned-flusher'),
+      import('../../adapters/redis/probes'),
+      import('../../adapters/redis/rate-limit'),
+      import('../../adapters/redis/sharded-invalidation'),
+      import('../../adapters/redis/tier'),
+    ])
   return {
     ...barrier,
     ...client,
