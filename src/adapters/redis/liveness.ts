@@ -14,7 +14,7 @@ const REFRESH_MS = 1_000
 
 /** What a flusher asks before it claims another consumer's entries at once. */
 export interface LivenessView {
-  /** Whether the instance named `consumer` is alive: its key is there. */
+  /** Whether the instance named `consumer` is alive: its key is there (or Redis cannot tell). */
   alive(consumer: string): Promise<boolean>
 }
 
@@ -59,7 +59,14 @@ export class Liveness implements LivenessView {
     const now = performance.now()
     const known = this.seen.get(consumer)
     if (known !== undefined && now - known.at < REFRESH_MS) return known.alive
-    const alive = (await this.o.client.exists(this.o.keys.alive(consumer))) === 1
+    let alive: boolean
+    try {
+      alive = (await this.o.client.exists(this.o.keys.alive(consumer))) === 1
+    } catch {
+      // Unknown (on a cluster, the key's master may be failing over): alive, so every partition's
+      // flush goes on meanwhile; JOURNAL_CLAIM_IDLE_MS still claims from one that is dead.
+      return true
+    }
     this.seen.set(consumer, { alive, at: now })
     // Names come and go with instances: keep only fresh answers.
     for (const [name, entry] of this.seen) if (now - entry.at >= REFRESH_MS) this.seen.delete(name)
