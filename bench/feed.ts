@@ -2,6 +2,7 @@ import { spawnSync } from 'node:child_process'
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs'
 import { availableParallelism, tmpdir } from 'node:os'
 import { join } from 'node:path'
+import { attack, ohaBinary } from './rate'
 import { type BenchProcess, startBench } from './service'
 import { ensureWrk, luaPost, runWrk, type WrkResult } from './wrk'
 
@@ -14,9 +15,10 @@ import { ensureWrk, luaPost, runWrk, type WrkResult } from './wrk'
  *    answer), the same code with and without the feed (createRuntime's `withoutFeed`), CPU per
  *    write of the whole process (every thread). No socket: the HTTP server's share of a real
  *    write only adds to both sides, so the ratio here is an upper bound on the feed's share;
- * 3. service: POST /guid under wrk -c50 with no subscriber and with BENCH_SUBSCRIBERS (100)
- *    streams following every event, the service pinned to CPU 0 and wrk to CPU 1: the write p99
- *    a crowd of subscribers leaves.
+ * 3. service: POST /guid with no subscriber and with BENCH_SUBSCRIBERS (100) streams following
+ *    every event, the service pinned to CPU 0 and the generators to CPU 1: saturated under wrk
+ *    -c50 (throughput, CPU per write), then at a steady BENCH_FEED_RATE (3,000/s) through oha,
+ *    whose p99 is the write p99 a crowd of subscribers leaves (a saturated p99 is the queue's).
  *
  * Every part interleaves its configurations and reports medians.
  *
@@ -29,6 +31,7 @@ const rounds = Number(Bun.env.BENCH_ROUNDS ?? 3)
 const seconds = Number(Bun.env.BENCH_SECONDS ?? 3)
 const writeRounds = Number(Bun.env.BENCH_WRITE_ROUNDS ?? 15)
 const subscribers = Number(Bun.env.BENCH_SUBSCRIBERS ?? 100)
+const steadyRate = Number(Bun.env.BENCH_FEED_RATE ?? 3_000)
 const only = Bun.env.BENCH_ONLY
 const connections = 50
 const pin = availableParallelism() >= 2 && spawnSync('taskset', ['-V']).error === undefined
@@ -173,17 +176,22 @@ const subscribe = async (base: string, count: number) => {
   }
 }
 
-type Row = WrkResult & { cpuUs: number }
-const load = async (name: string, proc: BenchProcess): Promise<Row> => {
+type Row = WrkResult & { cpuUs: number; steadyP99ms: number }
+/** Saturated (wrk -c50: throughput, CPU per write), then at a steady BENCH_FEED_RATE (oha, no coordinated omission: the write p99 subscribers leave). */
+const load = async (name: string, proc: BenchProcess, oha: string): Promise<Row> => {
   const before = cpuSeconds(proc.pid)
   const r = await runWrk({ url: `${proc.base}/guid`, lua: luaPost('{"user":"bench"}'), connections, seconds, cpu: pin ? '1' : undefined, dir, name })
   const cpuUs = ((cpuSeconds(proc.pid) - before) * 1e6) / r.requests
-  console.log(`# ${name}: ${Math.round(r.rps)} writes/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, ${cpuUs.toFixed(1)} CPU us/write${r.errors ? `, ${r.errors} errors` : ''}`)
-  return { ...r, cpuUs }
+  const steady = await attack(oha, dir, `${name}-steady`.replaceAll(/[^a-z0-9-]/gi, '-'), { method: 'POST', urls: [`${proc.base}/guid`], body: '{"user":"bench"}' }, steadyRate, seconds, pin)
+  console.log(
+    `# ${name}: ${Math.round(r.rps)} writes/s, p50 ${r.p50ms} ms, p99 ${r.p99ms} ms, ${cpuUs.toFixed(1)} CPU us/write${r.errors ? `, ${r.errors} errors` : ''}; at ${steadyRate}/s: p99 ${steady.p99ms.toFixed(2)} ms, max ${steady.maxMs.toFixed(2)} ms`,
+  )
+  return { ...r, cpuUs, steadyP99ms: steady.p99ms }
 }
 
 const serviceSection = async (): Promise<void> => {
   ensureWrk()
+  const oha = ohaBinary()
   if (pin) spawnSync('taskset', ['-pc', '1', String(process.pid)])
   const configs = ['no subscriber', `${subscribers} subscribers`] as const
   const results = new Map<string, Row[]>(configs.map((c) => [c, []]))
@@ -193,7 +201,7 @@ const serviceSection = async (): Promise<void> => {
       const subs = config === 'no subscriber' ? undefined : await subscribe(proc.base, subscribers)
       // Warm up (JIT, SQLite cache) before the measured load.
       await runWrk({ url: `${proc.base}/guid`, lua: luaPost('{"user":"warm"}'), connections, seconds: 1, cpu: pin ? '1' : undefined, dir, name: 'warm' })
-      results.get(config)!.push(await load(`round ${round + 1}, ${config}`, proc))
+      results.get(config)!.push(await load(`round ${round + 1}, ${config}`, proc, oha))
       if (subs) console.log(`#   the subscribers read ${(subs.bytes() / 1e6).toFixed(1)} MB`)
       subs?.close()
       await proc.stop()
@@ -201,13 +209,13 @@ const serviceSection = async (): Promise<void> => {
   }
   const base = median(results.get('no subscriber')!.map((r) => r.cpuUs))
   console.log(`\n## POST /guid under wrk -c50 (${rounds} rounds of ${seconds} s, medians)`)
-  console.log('| | writes/s | p50 ms | p99 ms (range) | CPU us/write | CPU vs no subscriber |')
-  console.log('|---|---|---|---|---|---|')
+  console.log(`| | writes/s | p50 ms | p99 ms (range) | CPU us/write | CPU vs no subscriber | p99 ms at ${steadyRate}/s (range) |`)
+  console.log('|---|---|---|---|---|---|---|')
   for (const config of configs) {
     const rows = results.get(config)!
     const cpu = median(rows.map((r) => r.cpuUs))
     console.log(
-      `| ${config} | ${Math.round(median(rows.map((r) => r.rps)))} | ${median(rows.map((r) => r.p50ms))} | ${median(rows.map((r) => r.p99ms))} (${Math.min(...rows.map((r) => r.p99ms))}-${Math.max(...rows.map((r) => r.p99ms))}) | ${cpu.toFixed(1)} | ${((cpu / base - 1) * 100).toFixed(1)}% |`,
+      `| ${config} | ${Math.round(median(rows.map((r) => r.rps)))} | ${median(rows.map((r) => r.p50ms))} | ${median(rows.map((r) => r.p99ms))} (${Math.min(...rows.map((r) => r.p99ms))}-${Math.max(...rows.map((r) => r.p99ms))}) | ${cpu.toFixed(1)} | ${((cpu / base - 1) * 100).toFixed(1)}% | ${median(rows.map((r) => r.steadyP99ms)).toFixed(2)} (${Math.min(...rows.map((r) => r.steadyP99ms)).toFixed(2)}-${Math.max(...rows.map((r) => r.steadyP99ms)).toFixed(2)}) |`,
     )
   }
 }

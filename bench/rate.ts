@@ -68,13 +68,13 @@ const SHARES = [0.25, 0.5, 0.75]
 const CONNECTIONS = 50
 
 /** The oha binary, built on first use. */
-const ohaBinary = (): string => {
+export const ohaBinary = (): string => {
   const r = spawnSync(join(root, 'scripts', 'oha'), ['build'], { encoding: 'utf8', stdio: ['ignore', 'pipe', 'inherit'] })
   if (r.status !== 0) throw new Error(`scripts/oha build failed (exit ${r.status}; it needs Rust's cargo)`)
   return r.stdout.trim().split('\n').at(-1)!
 }
 
-interface Target {
+export interface Target {
   method: string
   /** One URL, or several (a pool), which oha picks among for each request. */
   urls: string[]
@@ -90,7 +90,7 @@ interface OhaReport {
 }
 
 /** One constant-rate run: the latency of every request, counted from when it was due (--latency-correction). */
-const attack = async (oha: string, dir: string, name: string, target: Target, rate: number, seconds: number, pin: boolean) => {
+export const attack = async (oha: string, dir: string, name: string, target: Target, rate: number, seconds: number, pin: boolean) => {
   const args = ['-q', String(rate), '-z', `${seconds}s`, '-c', String(CONNECTIONS), '--latency-correction', '-w', '-t', '15s', '--no-tui', '--output-format', 'json', '-m', target.method]
   if (target.body !== undefined) args.push('-d', target.body, '-T', 'application/json')
   if (target.urls.length > 1) {
