@@ -23,6 +23,9 @@ export interface FeedHubOptions {
 /** Recent events kept in memory: a consumer this far behind the head reads the log instead. */
 const DEFAULT_TAIL_MAX = 4_096
 
+/** Groups of streams woken a turn apart after a delivery (each stream joins the next group in turn). */
+const WAKE_LANES = 25
+
 /** Pages a filtered read scans in one call before it answers with no events and a moved position. */
 const MAX_SCANNED_PAGES = 8
 
@@ -38,7 +41,9 @@ export class FeedHub {
   private arrived: number[] = []
   /** The tail holds every event after this position (undefined until started). */
   private base: string | undefined
-  private wake: { promise: Promise<void>; resolve: () => void } = awaken()
+  /** Streams wait on one of WAKE_LANES lanes (in turn), woken one lane per event-loop turn. */
+  private lanes = Array.from({ length: WAKE_LANES }, awaken)
+  private nextLane = 0
   private follower: { stop(): Promise<void> } | undefined
   private open = 0
   private halted = false
@@ -90,10 +95,10 @@ export class FeedHub {
   async stop(): Promise<void> {
     this.halted = true
     clearTimeout(this.wakeTimer)
-    this.wake.resolve()
+    for (const lane of this.lanes) lane.resolve()
     await this.follower?.stop()
     this.follower = undefined
-    this.wake.resolve()
+    for (const lane of this.lanes) lane.resolve()
   }
 
   /** Takes a stream slot, or refuses with 503 past MAX_EVENT_STREAMS; the caller returns it with `release`. */
@@ -147,7 +152,8 @@ export class FeedHub {
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), ms)
     })
-    return Promise.race([this.wake.promise.then(() => true), timeout]).finally(() => clearTimeout(timer))
+    const lane = this.lanes[this.nextLane++ % WAKE_LANES]!
+    return Promise.race([lane.promise.then(() => true), timeout]).finally(() => clearTimeout(timer))
   }
 
   /** Where the tail holds the first event after `cursor`, or undefined when `cursor` is older than the tail. */
@@ -208,9 +214,17 @@ export class FeedHub {
   }
 
   private wakeStreams(): void {
-    const { resolve } = this.wake
-    this.wake = awaken()
-    resolve()
+    // One lane per turn of the event loop (chained immediates), not every stream in one go: a
+    // hundred streams writing their pages back to back held the loop for milliseconds, and the
+    // requests that arrived meanwhile (the writes that made the events) waited behind them.
+    const lanes = this.lanes
+    this.lanes = Array.from({ length: WAKE_LANES }, awaken)
+    let next = 0
+    const wakeLane = (): void => {
+      lanes[next++]!.resolve()
+      if (next < lanes.length) setImmediate(wakeLane)
+    }
+    wakeLane()
   }
 }
 
