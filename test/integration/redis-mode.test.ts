@@ -142,15 +142,20 @@ describe.skipIf(!redis.enabled)('Redis mode', () => {
     expect(await store.inner.get(bad, clock.now() / 1000)).toBeNull()
   })
 
-  test('entries left pending by a dead consumer are claimed and flushed by a live instance', async () => {
+  /** One journal entry for `guid` that `consumer` read and has not acknowledged: what an instance leaves behind when it dies mid-flush. */
+  const readBy = async (consumer: string, guid: string, user: string) => {
     const prefix = redis.server.prefix()
     const keys = redisKeys(prefix)
-    const guid = 'DEADDEADDEADDEADDEADDEADDEAD0001'
-    const expire = Math.floor(Date.now() / 1000) + 3_600
     await redis.client.xGroupCreate(keys.journal, keys.group, '0', { MKSTREAM: true })
-    await redis.client.xAdd(keys.journal, '*', { m: JSON.stringify({ guid, user: 'orphan', expire, version: 1 }) })
+    await redis.client.xAdd(keys.journal, '*', { m: JSON.stringify({ guid, user, expire: Math.floor(Date.now() / 1000) + 3_600, version: 1 }) })
+    await redis.client.xReadGroup(keys.group, consumer, { key: keys.journal, id: '>' }, { COUNT: 10 })
+    return { prefix, keys }
+  }
+
+  test('entries left pending by a dead consumer are claimed and flushed by a live instance', async () => {
+    const guid = 'DEADDEADDEADDEADDEADDEADDEAD0001'
     // A consumer reads it and dies before acknowledging.
-    await redis.client.xReadGroup(keys.group, 'dead-instance', { key: keys.journal, id: '>' }, { COUNT: 10 })
+    const { prefix, keys } = await readBy('dead-instance', guid, 'orphan')
     expect((await redis.client.xPending(keys.journal, keys.group)).pending).toBe(1)
     const { store, clock } = await redis.app({ env: { JOURNAL_CLAIM_IDLE_MS: '50' }, prefix })
     await drained(keys)
@@ -161,14 +166,9 @@ describe.skipIf(!redis.enabled)('Redis mode', () => {
   })
 
   test('entries of an instance that is gone (no liveness key) are claimed at once, not after JOURNAL_CLAIM_IDLE_MS, and its consumer leaves the group', async () => {
-    const prefix = redis.server.prefix()
-    const keys = redisKeys(prefix)
     const guid = 'DEADDEADDEADDEADDEADDEADDEAD0002'
-    const expire = Math.floor(Date.now() / 1000) + 3_600
-    await redis.client.xGroupCreate(keys.journal, keys.group, '0', { MKSTREAM: true })
-    await redis.client.xAdd(keys.journal, '*', { m: JSON.stringify({ guid, user: 'orphan', expire, version: 1 }) })
     // Read by an instance that then died (kill -9): nothing refreshes its liveness key any more.
-    await redis.client.xReadGroup(keys.group, 'killed-instance', { key: keys.journal, id: '>' }, { COUNT: 10 })
+    const { prefix, keys } = await readBy('killed-instance', guid, 'orphan')
     // JOURNAL_CLAIM_IDLE_MS stays at its default (30 s): the claim must not wait for it.
     const { app, store, clock } = await redis.app({ prefix })
     expect(app.config.JOURNAL_CLAIM_IDLE_MS).toBe(30_000)
@@ -178,15 +178,10 @@ describe.skipIf(!redis.enabled)('Redis mode', () => {
   }, 10_000)
 
   test("a live instance's pending entries are left to it until JOURNAL_CLAIM_IDLE_MS; once its liveness key lapses they are claimed", async () => {
-    const prefix = redis.server.prefix()
-    const keys = redisKeys(prefix)
     const guid = 'DEADDEADDEADDEADDEADDEADDEAD0003'
-    const expire = Math.floor(Date.now() / 1000) + 3_600
-    await redis.client.xGroupCreate(keys.journal, keys.group, '0', { MKSTREAM: true })
-    await redis.client.xAdd(keys.journal, '*', { m: JSON.stringify({ guid, user: 'in flight', expire, version: 1 }) })
-    // An instance that is alive (its flusher keeps this key) and busy storing what it read.
+    // An instance that is alive (its flusher keeps its liveness key) and busy storing what it read.
+    const { prefix, keys } = await readBy('busy-instance', guid, 'in flight')
     await redis.client.set(keys.alive('busy-instance'), '1', { PX: 60_000 })
-    await redis.client.xReadGroup(keys.group, 'busy-instance', { key: keys.journal, id: '>' }, { COUNT: 10 })
     const { app, store, clock } = await redis.app({ prefix })
     // Redis measures idleness by its own clock: two claim passes (one a second) must leave it alone.
     await Bun.sleep(2_200)
