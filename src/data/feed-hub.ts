@@ -41,8 +41,8 @@ export class FeedHub {
   private arrived: number[] = []
   /** The tail holds every event after this position (undefined until started). */
   private base: string | undefined
-  /** Streams wait on one of WAKE_LANES lanes (in turn), woken one lane per event-loop turn. */
-  private lanes = Array.from({ length: WAKE_LANES }, awaken)
+  /** Streams wait on one of WAKE_LANES lanes (in turn), woken one lane per event-loop turn; a lane exists only while a stream waits on it. */
+  private lanes: Array<ReturnType<typeof awaken> | undefined> = []
   private nextLane = 0
   private follower: { stop(): Promise<void> } | undefined
   private open = 0
@@ -95,10 +95,10 @@ export class FeedHub {
   async stop(): Promise<void> {
     this.halted = true
     clearTimeout(this.wakeTimer)
-    for (const lane of this.lanes) lane.resolve()
+    this.wakeStreams()
     await this.follower?.stop()
     this.follower = undefined
-    for (const lane of this.lanes) lane.resolve()
+    this.wakeStreams()
   }
 
   /** Takes a stream slot, or refuses with 503 past MAX_EVENT_STREAMS; the caller returns it with `release`. */
@@ -152,7 +152,8 @@ export class FeedHub {
     const timeout = new Promise<boolean>((resolve) => {
       timer = setTimeout(() => resolve(false), ms)
     })
-    const lane = this.lanes[this.nextLane++ % WAKE_LANES]!
+    const at = this.nextLane++ % WAKE_LANES
+    const lane = (this.lanes[at] ??= awaken())
     return Promise.race([lane.promise.then(() => true), timeout]).finally(() => clearTimeout(timer))
   }
 
@@ -217,8 +218,10 @@ export class FeedHub {
     // One lane per turn of the event loop (chained immediates), not every stream in one go: a
     // hundred streams writing their pages back to back held the loop for milliseconds, and the
     // requests that arrived meanwhile (the writes that made the events) waited behind them.
-    const lanes = this.lanes
-    this.lanes = Array.from({ length: WAKE_LANES }, awaken)
+    // With no stream waiting (no subscriber) there is nothing to wake and nothing is scheduled.
+    const lanes = this.lanes.filter((lane) => lane !== undefined)
+    if (lanes.length === 0) return
+    this.lanes = []
     let next = 0
     const wakeLane = (): void => {
       lanes[next++]!.resolve()
