@@ -8,6 +8,7 @@ import { MongoJournal } from '../../src/adapters/mongo/journal'
 import { MongoStore } from '../../src/adapters/mongo/store'
 import { createLogger } from '../../src/ops/logger'
 import { FERRETDB_BUILD_TIMEOUT_MS, ferretdbSuites, startFerretdb, type TestFerretdb } from '../support/ferretdb'
+import { T0, T0_SECONDS } from '../support/app'
 
 /**
  * The MongoDB-only feed's sequencer racing the writes of the GUIDs whose outboxes it clears,
@@ -21,8 +22,7 @@ let ferret: TestFerretdb
 let store: MongoStore
 let journal: MongoJournal
 let log: MongoEventLog
-const T0 = Date.UTC(2026, 0, 1)
-const NOW = T0 / 1000
+const NOW = T0_SECONDS
 const clock = new ManualClock(T0)
 
 beforeAll(async () => {
