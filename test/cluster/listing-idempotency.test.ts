@@ -5,7 +5,7 @@ import { generateGuid } from '../../src/domain/normalise'
 import { type ClusterApp, clusterAppSuite } from '../support/cluster-app'
 import { expectProblem } from '../support/http'
 import { type IdempotencyTarget, idempotencyContract } from '../support/idempotency-contract'
-import { freshUser, type ListingTarget, listingContract, listPage } from '../support/listing-contract'
+import { freshUser, type ListingTarget, listingContract, listingWakesBackoff, listPage } from '../support/listing-contract'
 
 /**
  * GET /guid?user= and Idempotency-Key in Redis Cluster mode, in-process: two instances on one
@@ -40,6 +40,10 @@ describe.skipIf(!suite.enabled)('listing on a Redis Cluster, two instances', () 
     await Bun.sleep(150)
     a.store.writesDown = false
     expect((await listing).items.map((i) => i.guid)).toEqual([...guids].sort())
+  })
+
+  test('a listing wakes the flusher backing off after a store failure: once the store is back, it does not wait out the backoff', async () => {
+    await listingWakesBackoff((flusherBackoffMs) => suite.app({ env: { LIST_FLUSH_WAIT_MS: '2000' }, flusherBackoffMs }))
   })
 })
 

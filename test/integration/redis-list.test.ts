@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, test } from 'bun:test'
 import { expectProblem } from '../support/http'
-import { freshUser, type ListingTarget, listingContract, listPage } from '../support/listing-contract'
+import { freshUser, type ListingTarget, listingContract, listingWakesBackoff, listPage } from '../support/listing-contract'
 import { type RedisApp, redisAppSuite } from '../support/redis-app'
 
 /**
@@ -56,6 +56,10 @@ describe.skipIf(!redis.enabled)('the read barrier', () => {
     await expectProblem(res, 503, 'unavailable')
     a.store.writesDown = false
     expect((await listPage(b.app.req, 'stuck')).items).toHaveLength(1)
+  })
+
+  test('a listing wakes a flusher backing off after a store failure: once the store is back, it does not wait out the backoff', async () => {
+    await listingWakesBackoff((flusherBackoffMs) => redis.app({ env: { LIST_FLUSH_WAIT_MS: '2000' }, flusherBackoffMs }))
   })
 
   test('writes journalled after the listing arrived are not waited for', async () => {

@@ -30,13 +30,21 @@ export interface ClusterApp {
   keys: RedisKeys
 }
 
+export interface ClusterAppOptions {
+  env?: Record<string, string>
+  /** Another instance sharing `like`'s prefix, store and clock. */
+  like?: ClusterApp
+  /** The flusher's backoff after a store failure (the suites' default: 5 to 20 ms). */
+  flusherBackoffMs?: { min: number; max: number }
+}
+
 export interface ClusterAppSuite {
   readonly enabled: boolean
   readonly cluster: TestCluster
   readonly client: ClusterClient
   afterThisTest(close: () => Promise<void>): void
   /** A service in cluster mode: its own key prefix and SQLite store, unless `like` names another instance to share them with. */
-  app(options?: { env?: Record<string, string>; like?: ClusterApp }): Promise<ClusterApp>
+  app(options?: ClusterAppOptions): Promise<ClusterApp>
 }
 
 export const clusterAppSuite = (name: string): ClusterAppSuite => {
@@ -65,7 +73,7 @@ export const clusterAppSuite = (name: string): ClusterAppSuite => {
   }
   const afterThisTest = (close: () => Promise<void>) => void opened.push(close)
 
-  const app = async (o: { env?: Record<string, string>; like?: ClusterApp } = {}): Promise<ClusterApp> => {
+  const app = async (o: ClusterAppOptions = {}): Promise<ClusterApp> => {
     const c = ready(cluster, 'the cluster')
     let shared: Omit<ClusterApp, 'app'>
     if (o.like !== undefined) shared = o.like
@@ -80,7 +88,7 @@ export const clusterAppSuite = (name: string): ClusterAppSuite => {
     }
     const testApp = await createTestApp(
       { REDIS_CLUSTER_NODES: c.seeds, REDIS_PREFIX: shared.prefix, FLUSH_INTERVAL_MS: '20', ...o.env },
-      { clock: shared.clock, store: shared.store, flusherBackoffMs: { min: 5, max: 20 } },
+      { clock: shared.clock, store: shared.store, flusherBackoffMs: o.flusherBackoffMs ?? { min: 5, max: 20 } },
     )
     afterThisTest(() => testApp.close())
     return { ...shared, app: testApp }

@@ -12,6 +12,8 @@ export class FlakyStore implements Store {
   writesDown = false
   readonly reject = new Set<string>()
   batches = 0
+  /** Batches refused while `down` or `writesDown`. */
+  refused = 0
 
   constructor(readonly inner: Store) {
     this.name = inner.name
@@ -32,6 +34,7 @@ export class FlakyStore implements Store {
   }
 
   async applyBatch(mutations: readonly Mutation[]): Promise<ApplyOutcome[]> {
+    if (this.down || this.writesDown) this.refused++
     this.check()
     if (this.writesDown) throw new Error('store refuses writes (test)')
     this.batches++

@@ -1,4 +1,5 @@
 import { expect, test } from 'bun:test'
+import type { FlakyStore } from './flaky-store'
 import { expectProblem } from './http'
 
 /**
@@ -175,4 +176,24 @@ export const listingContract = (target: () => ListingTarget, options: { count?: 
     expect(rest.items).toHaveLength(1)
     expect(rest.items[0]!.guid > first.items[0]!.guid).toBe(true)
   })
+}
+
+/**
+ * Redis modes: a listing wakes a flusher that is backing off after store failures. Found by
+ * the model suite: the disk freed, /readyz 200, and the next listing answered 503 because the
+ * flusher was sleeping out a 5 s backoff. `open` starts an instance with LIST_FLUSH_WAIT_MS
+ * 2000 and the flusher backoff given; backoffs of 0.4, 0.8, 1.6, then 3.2 s: after the fourth
+ * failure the flusher sleeps past the listing's 2 s.
+ */
+export const listingWakesBackoff = async (open: (flusherBackoffMs: { min: number; max: number }) => Promise<{ app: { req: Send }; store: FlakyStore }>): Promise<void> => {
+  const a = await open({ min: 400, max: 60_000 })
+  const user = freshUser()
+  a.store.writesDown = true
+  expect((await a.app.req('POST', '/guid', { user })).status).toBe(201)
+  for (const deadline = performance.now() + 10_000; a.store.refused < 4; ) {
+    if (performance.now() > deadline) throw new Error('the flusher did not try the store four times')
+    await Bun.sleep(5)
+  }
+  a.store.writesDown = false
+  expect((await listPage(a.app.req, user)).items).toHaveLength(1)
 }

@@ -37,6 +37,8 @@ export interface RedisAppOptions {
   prefix?: string
   /** Another instance sharing `like`'s prefix, store and clock (as two servers behind one Redis and one store). */
   like?: RedisApp
+  /** The flusher's backoff after a store failure (the suites' default: 5 to 20 ms). */
+  flusherBackoffMs?: { min: number; max: number }
 }
 
 export interface RedisAppSuite {
@@ -94,7 +96,10 @@ export const redisAppSuite = (name: string): RedisAppSuite => {
       shared = { store, storePath, clock: realTimeClock(), prefix: o.prefix ?? redis.prefix() }
     }
     const { store, clock, prefix } = shared
-    const testApp = await createTestApp({ REDIS_URL: redis.url, REDIS_PREFIX: prefix, FLUSH_INTERVAL_MS: '20', ...o.env }, { clock, store, flusherBackoffMs: { min: 5, max: 20 } })
+    const testApp = await createTestApp(
+      { REDIS_URL: redis.url, REDIS_PREFIX: prefix, FLUSH_INTERVAL_MS: '20', ...o.env },
+      { clock, store, flusherBackoffMs: o.flusherBackoffMs ?? { min: 5, max: 20 } },
+    )
     afterThisTest(() => testApp.close())
     return { ...shared, app: testApp, keys: redisKeys(prefix) }
   }

@@ -13,6 +13,8 @@ export interface JournalBarrierOptions {
   timeoutMs: number
   /** Between two looks at the journal. */
   pollMs?: number
+  /** Told at each look that finds entries left: this instance's flusher, so that it does not sit out a backoff while a reader waits. */
+  waiting?: () => void
 }
 
 /**
@@ -44,6 +46,7 @@ export class JournalBarrier implements ReadBarrier {
       const left = await redisCall('read', timeoutMs, () => client.xRange(journal, '-', upTo, { COUNT: 1 }))
       if (left === null || left.length === 0) return
       if (performance.now() >= deadline) break
+      this.o.waiting?.()
       await Bun.sleep(this.o.pollMs ?? 2)
     }
     throw unavailable(`The write-behind journal has not reached the store within ${waitMs} ms (LIST_FLUSH_WAIT_MS); retry shortly.`)

@@ -5,6 +5,7 @@ import type { Logger } from '../../ops/logger'
 import type { RedisConnection } from './client'
 import type { JournalKeys } from './keys'
 import type { LivenessView } from './liveness'
+import { Pause } from './pause'
 import { FORGET_CONSUMER, Script } from './scripts'
 import type { Store } from '../../data/store'
 
@@ -43,6 +44,10 @@ export interface FlusherEvents {
   deadLettered?(count: number): void
   storeFailed?(): void
 }
+
+/** The wait after a failed round: doubles from `backoffMinMs` (100 ms) up to `backoffMaxMs` (5 s). */
+export const nextBackoff = (previousMs: number, o: Pick<FlusherOptions, 'backoffMinMs' | 'backoffMaxMs'>): number =>
+  Math.min(previousMs === 0 ? (o.backoffMinMs ?? 100) : previousMs * 2, o.backoffMaxMs ?? 5_000)
 
 /** A journal entry as read: the state it carries, or why it cannot be read. */
 type Entry = { id: string; next: Stored } | { id: string; next: null; unreadable: string; raw: string }
@@ -95,6 +100,7 @@ export class Flusher {
   private lastHousekeeping = Number.NEGATIVE_INFINITY
   private readonly attempts = new Map<string, number>()
   private backoffMs = 0
+  private readonly backoff = new Pause()
 
   constructor(private readonly o: FlusherOptions) {}
 
@@ -119,6 +125,7 @@ export class Flusher {
   async stop(deadlineMs: number): Promise<void> {
     const deadline = new Deadline(deadlineMs)
     this.stopping = true
+    this.backoff.cut()
     await this.loop
     while (deadline.remainingMs > 0) {
       const done = await this.step(0).catch((error: unknown) => {
@@ -128,6 +135,15 @@ export class Flusher {
       if (done <= 0) break
     }
     await this.leave()
+  }
+
+  /**
+   * A reader waits for the journal to drain (a listing's read barrier): a backoff after a
+   * failure ends now, if it has lasted `backoffMinMs`, so a store that is back is written at
+   * once rather than after up to `backoffMaxMs`. (A blocking read wakes by itself on new entries.)
+   */
+  retrySoon(): void {
+    this.backoff.cut(nextBackoff(0, this.o))
   }
 
   /** After a failed step: read this consumer's own pending entries again first (they were not acknowledged). */
@@ -235,10 +251,9 @@ export class Flusher {
       } catch (error) {
         this.o.events?.storeFailed?.()
         this.rewind()
-        const min = this.o.backoffMinMs ?? 100
-        this.backoffMs = Math.min(this.backoffMs === 0 ? min : this.backoffMs * 2, this.o.backoffMaxMs ?? 5_000)
+        this.backoffMs = nextBackoff(this.backoffMs, this.o)
         this.o.logger.warn({ err: error, retryInMs: this.backoffMs }, 'flush failed; the entries stay in the journal')
-        await Bun.sleep(this.backoffMs)
+        if (!this.stopping) await this.backoff.for(this.backoffMs)
       }
     }
   }

@@ -1,7 +1,8 @@
 import { Deadline } from '../../domain/clock'
 import type { Logger } from '../../ops/logger'
-import { Flusher, type FlusherOptions } from './flusher'
+import { Flusher, type FlusherOptions, nextBackoff } from './flusher'
 import type { RedisKeys } from './keys'
+import { Pause } from './pause'
 
 export interface PartitionedFlusherOptions extends Omit<FlusherOptions, 'keys'> {
   keys: RedisKeys
@@ -23,7 +24,7 @@ export class PartitionedFlusher {
   private readonly flushers: Flusher[]
   private stopping = false
   private loop: Promise<void> | null = null
-  private wake: (() => void) | null = null
+  private readonly pause = new Pause()
   private backoffMs = 0
 
   constructor(private readonly o: PartitionedFlusherOptions) {
@@ -33,6 +34,14 @@ export class PartitionedFlusher {
   async start(): Promise<void> {
     await Promise.all(this.flushers.map((f) => f.prepare()))
     this.loop = this.run()
+  }
+
+  /**
+   * A reader waits for the journals to drain (a listing's read barrier): the wait between
+   * rounds (idle, or backing off after a failure) ends now if it has lasted `backoffMinMs`.
+   */
+  retrySoon(): void {
+    this.pause.cut(nextBackoff(0, this.o))
   }
 
   /** One round over every partition; returns the entries handled. A failing partition does not stop the others. */
@@ -54,7 +63,7 @@ export class PartitionedFlusher {
   async stop(deadlineMs: number): Promise<void> {
     const deadline = new Deadline(deadlineMs)
     this.stopping = true
-    this.wake?.()
+    this.pause.cut()
     await this.loop
     while (deadline.remainingMs > 0) {
       const done = await this.round().catch((error: unknown) => {
@@ -74,26 +83,11 @@ export class PartitionedFlusher {
         this.backoffMs = 0
       } catch (error) {
         this.o.events?.storeFailed?.()
-        const min = this.o.backoffMinMs ?? 100
-        this.backoffMs = Math.min(this.backoffMs === 0 ? min : this.backoffMs * 2, this.o.backoffMaxMs ?? 5_000)
+        this.backoffMs = nextBackoff(this.backoffMs, this.o)
         this.o.logger.warn({ err: error, retryInMs: this.backoffMs }, 'flush failed; the entries stay in the journal')
         waitMs = this.backoffMs
       }
-      if (waitMs > 0 && !this.stopping) await this.pause(waitMs)
+      if (waitMs > 0 && !this.stopping) await this.pause.for(waitMs)
     }
-  }
-
-  private pause(ms: number): Promise<void> {
-    return new Promise((resolve) => {
-      const timer = setTimeout(() => {
-        this.wake = null
-        resolve()
-      }, ms)
-      this.wake = () => {
-        clearTimeout(timer)
-        this.wake = null
-        resolve()
-      }
-    })
   }
 }

@@ -103,12 +103,14 @@ export const redisServiceParts = (
   clock: Clock,
   logger: Logger,
   journalHealth: WriteHealth,
+  flusher: { retrySoon(): void },
 ) => ({
   shared: new adapters.RedisTier({ client, keys, negativeTtlMs: options.negativeCacheMs, timeoutMs: options.timeoutMs, retainSeconds: options.retainSeconds }),
   sharedRateLimit: (local: RateLimit, rate: { perSecond: number; burst: number }) =>
     new adapters.RedisRateLimit({ client, prefix: options.prefix, ...rate, timeoutMs: options.timeoutMs, fallback: local, onFallback: rateLimitFallbackLog(logger) }),
   // A listing waits for the flusher (every partition's, on a cluster) to have stored what the journal held at arrival.
-  barrier: new adapters.JournalBarrier({ client, keys, waitMs: options.listFlushWaitMs, timeoutMs: options.timeoutMs }),
+  // While it waits, this instance's flusher does not sit out a backoff (the store may be back).
+  barrier: new adapters.JournalBarrier({ client, keys, waitMs: options.listFlushWaitMs, timeoutMs: options.timeoutMs, waiting: () => flusher.retrySoon() }),
   idempotency: new adapters.RedisIdempotency({
     client,
     keys,
