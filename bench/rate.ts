@@ -5,16 +5,21 @@
  * or not earlier ones were answered and times each from when it was due (--latency-correction),
  * so a stall shows in the latencies of every request due meanwhile instead of in fewer requests.
  *
- * 1. The saturated rate of each load: wrk -c50 against guidd for BENCH_RATE_SAT_SECONDS (5) for
- *    GET, and 4x as long for writes: a write burst into a fresh store outruns what the store
- *    sustains once its WAL has to be rewound (a 5 s POST rate could not be kept for 60 s).
+ * Each load in turn (GET, then POST, then PATCH), so that a load is measured at rates of its
+ * own saturation and before the next load's writes:
+ * 1. Its saturated rate: wrk -c50 against guidd for BENCH_RATE_SAT_SECONDS (5) for GET, and 4x
+ *    as long for writes: a write burst into a fresh store outruns what the store sustains once
+ *    its WAL has to be rewound (a 5 s POST rate could not be kept for 60 s).
  * 2. oha at 25%, 50% and 75% of it for BENCH_RATE_SECONDS (10) each: p50, p99, p99.9 and max
  *    of every request, and the durable commits over 10 ms and 50 ms meanwhile (guidd's
  *    guidd_store_commit_duration_seconds), which name a write's floor when one stands in the way.
- * 3. The bare Bun server (bench/floor-server.ts, FLOOR=bare) at the GET rates, each run right after
- *    guidd's at the same rate (both servers up throughout), so both meet the same machine.
- * 4. BENCH_RATE_LONG_SECONDS (60; 0: none) at 50% for GET and POST: the worst single request.
- *
+ *    For GET, the bare Bun server (bench/floor-server.ts, FLOOR=bare) right after guidd at
+ *    each rate (both servers up throughout), so both meet the same machine.
+ * 3. BENCH_RATE_LONG_SECONDS (60; 0: none) at 50% for GET and POST: the worst single request.
+ * 4. Once the write loads have run, GET at 50% again (guidd and bare): what a store that has
+ *    just taken writes at saturation (its WAL and dirty pages still being written back) costs
+ *    a read.
+
  * guidd runs embedded with the request log on (info, to a file), pinned to CPU 0; oha on
  * CPU 1 (taskset), as the rest of the bench. oha on one core sends at most ~26-30k req/s here:
  * a rate it could not keep is marked in the table (the achieved rate is printed beside it).
@@ -172,35 +177,41 @@ export const benchRate = async (options: RateOptions = {}): Promise<RateRow[]> =
     if (loads.includes('get'))
       bare = await startBench({ cmd: pinned([process.execPath, 'run', join(root, 'bench', 'floor-server.ts')]), env: { FLOOR: 'bare' }, cwd: dir, output: join(dir, 'bare.log') })
     const saturated: Record<string, number> = {}
-    for (const load of loads) {
+    const saturate = async (load: string) => {
       const k = kinds[load]!
       const s = load === 'get' ? satSeconds : satSeconds * 4
       const r = await runWrk({ url: k.url, lua: k.lua, connections: 50, seconds: s, cpu: pin ? '1' : undefined, dir, name: `sat-${load}` })
       saturated[load] = Math.round(r.rps)
       say(`# rate: ${load} saturated (wrk -c50, ${s} s): ${saturated[load]} req/s, p99 ${r.p99ms} ms`)
     }
-    const run = async (server: 'guidd' | 'bare', b: string, load: string, share: number, duration: number) => {
+    const run = async (server: 'guidd' | 'bare', b: string, load: string, share: number, duration: number, label = load) => {
       const offered = Math.round(saturated[load]! * share)
       const load1 = loadavg()[0]!
       const before = server === 'guidd' ? await scrape(b) : ''
-      const r = await attack(oha, dir, `${server}-${load}-${share}-${duration}`, kinds[load]!.target(b), offered, duration, pin)
+      const r = await attack(oha, dir, `${server}-${label.replace(/\W+/g, '-')}-${share}-${duration}`, kinds[load]!.target(b), offered, duration, pin)
       const after = server === 'guidd' ? await scrape(b) : ''
-      const row: RateRow = { load, server, share, offered, seconds: duration, load1, ...r }
+      const row: RateRow = { load: label, server, share, offered, seconds: duration, load1, ...r }
       if (server === 'guidd' && load !== 'get') {
         row.commitsOver10ms = slowCommits(before, after, '0.01')
         row.commitsOver50ms = slowCommits(before, after, '0.05')
       }
       rows.push(row)
       say(
-        `# rate: ${server} ${load} ${share * 100}% (${offered}/s offered, ${Math.round(r.achieved)}/s sent, ${duration} s): p50 ${r.p50ms.toFixed(2)} p99 ${r.p99ms.toFixed(2)} p99.9 ${r.p999ms.toFixed(2)} max ${r.maxMs.toFixed(2)} ms, ${r.errors} errors`,
+        `# rate: ${server} ${label} ${share * 100}% (${offered}/s offered, ${Math.round(r.achieved)}/s sent, ${duration} s): p50 ${r.p50ms.toFixed(2)} p99 ${r.p99ms.toFixed(2)} p99.9 ${r.p999ms.toFixed(2)} max ${r.maxMs.toFixed(2)} ms, ${r.errors} errors`,
       )
     }
-    for (const load of loads)
+    for (const load of loads) {
+      await saturate(load)
       for (const share of SHARES) {
         await run('guidd', base, load, share, seconds)
         if (load === 'get') await run('bare', bare!.base, 'get', share, seconds)
       }
-    if (longSeconds > 0) for (const load of loads.filter((l) => l !== 'patch')) await run('guidd', base, load, 0.5, longSeconds)
+      if (longSeconds > 0 && load !== 'patch') await run('guidd', base, load, 0.5, longSeconds)
+    }
+    if (loads.includes('get') && loads.some((l) => l !== 'get')) {
+      await run('guidd', base, 'get', 0.5, seconds, 'get after writes')
+      await run('bare', bare!.base, 'get', 0.5, seconds, 'get after writes')
+    }
     return rows
   } finally {
     await guidd?.stop()

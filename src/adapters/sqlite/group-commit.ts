@@ -40,8 +40,16 @@ export class GroupCommitJournal implements Journal {
     this.batches.close()
   }
 
-  /** Commits one batch in one transaction and answers each of its callers. */
+  /**
+   * Commits one batch in one transaction and answers each of its callers; while the store
+   * holds writes (its checkpoint thread catching up with the WAL), after that.
+   */
   private commit(batch: Pending[]): void {
+    const held = this.store.writesHeld
+    if (held !== undefined) {
+      void held.then(() => this.commit(batch))
+      return
+    }
     const started = performance.now()
     let outcomes: ApplyOutcome[]
     try {

@@ -210,7 +210,17 @@ export class SqliteStore implements Store {
   }
 
   async applyBatch(mutations: readonly Mutation[]): Promise<ApplyOutcome[]> {
+    await this.writesHeld
     return this.applyBatchSync(mutations)
+  }
+
+  /**
+   * While the checkpoint thread catches up with the WAL so that the next commit rewinds it,
+   * writers wait for this (a promise, so the event loop goes on); undefined: write now.
+   * `applyBatch` waits by itself; a caller of `applyBatchSync` should wait first.
+   */
+  get writesHeld(): Promise<void> | undefined {
+    return this.checkpointer?.writesHeld
   }
 
   /** Expired records and tombstones (counted), and expired Idempotency-Key answers. */
