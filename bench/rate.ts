@@ -15,7 +15,8 @@
  *    guidd_store_commit_duration_seconds), which name a write's floor when one stands in the way.
  *    For GET, the bare Bun server (bench/floor-server.ts, FLOOR=bare) right after guidd at
  *    each rate (both servers up throughout), so both meet the same machine.
- * 3. BENCH_RATE_LONG_SECONDS (60; 0: none) at 50% for GET and POST: the worst single request.
+ * 3. BENCH_RATE_LONG_SECONDS (60; 0: none) at 50% for GET and POST: the worst single request;
+ *    and the bare server's GET over as long, the machine's own worst request at that rate.
  * 4. Once the write loads have run, GET at 50% again (guidd and bare): what a store that has
  *    just taken writes at saturation (its WAL and dirty pages still being written back) costs
  *    a read.
@@ -37,7 +38,8 @@ import { ensureWrk, luaPatchPool, luaPost, runWrk } from './wrk'
 
 export interface RateRow {
   load: string
-  server: 'guidd' | 'bare'
+  /** guidd, the bare server, or a floor (bench/floor-server.ts): 'get-log floor', 'post-commit floor'. */
+  server: string
   /** Share of the saturated rate offered (0.25, 0.5, 0.75). */
   share: number
   offered: number
@@ -54,6 +56,9 @@ export interface RateRow {
   /** Durable commits during the run that took over 10 ms / 50 ms. */
   commitsOver10ms?: number
   commitsOver50ms?: number
+  /** guidd: times its commits were held for a WAL rewind's catch-up during the run, and the ms held in all. */
+  holds?: number
+  heldMs?: number
 }
 
 export interface RateOptions {
@@ -150,10 +155,9 @@ export const benchRate = async (options: RateOptions = {}): Promise<RateRow[]> =
   const dir = mkdtempSync(join(tmpdir(), 'guidd-bench-rate-'))
   const pinned = (cmd: string[]) => (pin ? ['taskset', '-c', '0', ...cmd] : cmd)
   const rows: RateRow[] = []
-  let guidd: BenchProcess | undefined
-  let bare: BenchProcess | undefined
+  const servers: Record<string, BenchProcess> = {}
   try {
-    guidd = await startBench({
+    const guidd = await startBench({
       cmd: pinned([process.execPath, 'run', join(serviceRoot, 'src', 'main.ts')]),
       env: { SQLITE_PATH: join(dir, 'rate.sqlite'), LOG_LEVEL: 'info' },
       cwd: dir,
@@ -174,48 +178,65 @@ export const benchRate = async (options: RateOptions = {}): Promise<RateRow[]> =
       post: { url: `${base}/guid`, lua: luaPost(body), target: (b) => ({ method: 'POST', urls: [`${b}/guid`], body }) },
       patch: { url: `${base}/guid`, lua: luaPatchPool(pool, '{"user":"patched"}'), target: (b) => ({ method: 'PATCH', urls: pool.map((g) => `${b}/guid/${g}`), body: '{"user":"patched"}' }) },
     }
-    if (loads.includes('get'))
-      bare = await startBench({ cmd: pinned([process.execPath, 'run', join(root, 'bench', 'floor-server.ts')]), env: { FLOOR: 'bare' }, cwd: dir, output: join(dir, 'bare.log') })
+    // The floors (bench/floor-server.ts) beside guidd at the same rates: what a GET at info and a
+    // durable create cannot avoid, so that the gap between a floor and guidd is guidd's own.
+    const floorServer = (floor: string) =>
+      startBench({
+        cmd: pinned([process.execPath, 'run', join(root, 'bench', 'floor-server.ts')]),
+        env: { FLOOR: floor, SQLITE_PATH: join(dir, `${floor}.sqlite`) },
+        cwd: dir,
+        output: join(dir, `${floor}.log`),
+      })
+    servers.guidd = guidd
+    if (loads.includes('get')) {
+      servers.bare = await floorServer('bare')
+      servers['get-log floor'] = await floorServer('get-log')
+    }
+    if (loads.includes('post')) servers['post-commit floor'] = await floorServer('post-commit')
     const saturated: Record<string, number> = {}
-    const saturate = async (load: string) => {
+    const saturate = async (load: string, server = 'guidd') => {
       const k = kinds[load]!
       const s = load === 'get' ? satSeconds : satSeconds * 4
-      const r = await runWrk({ url: k.url, lua: k.lua, connections: 50, seconds: s, cpu: pin ? '1' : undefined, dir, name: `sat-${load}` })
+      const url = k.url.replace(base, servers[server]!.base)
+      const r = await runWrk({ url, lua: k.lua, connections: 50, seconds: s, cpu: pin ? '1' : undefined, dir, name: `sat-${load}-${server.replace(/\W+/g, '-')}` })
+      if (server !== 'guidd') return say(`# rate: ${server} ${load} for ${s} s (wrk -c50, as guidd's store took): ${Math.round(r.rps)} req/s`)
       saturated[load] = Math.round(r.rps)
       say(`# rate: ${load} saturated (wrk -c50, ${s} s): ${saturated[load]} req/s, p99 ${r.p99ms} ms`)
     }
-    const run = async (server: 'guidd' | 'bare', b: string, load: string, share: number, duration: number, label = load) => {
+    const run = async (server: string, load: string, share: number, duration: number, label = load) => {
+      const b = servers[server]!.base
       const offered = Math.round(saturated[load]! * share)
       const load1 = loadavg()[0]!
       const before = server === 'guidd' ? await scrape(b) : ''
-      const r = await attack(oha, dir, `${server}-${label.replace(/\W+/g, '-')}-${share}-${duration}`, kinds[load]!.target(b), offered, duration, pin)
+      const r = await attack(oha, dir, `${server.replace(/\W+/g, '-')}-${label.replace(/\W+/g, '-')}-${share}-${duration}`, kinds[load]!.target(b), offered, duration, pin)
       const after = server === 'guidd' ? await scrape(b) : ''
       const row: RateRow = { load: label, server, share, offered, seconds: duration, load1, ...r }
       if (server === 'guidd' && load !== 'get') {
         row.commitsOver10ms = slowCommits(before, after, '0.01')
         row.commitsOver50ms = slowCommits(before, after, '0.05')
+        const delta = (name: string) => (metricOf(after, name) || 0) - (metricOf(before, name) || 0)
+        row.holds = delta('guidd_sqlite_write_holds_total')
+        row.heldMs = delta('guidd_sqlite_write_held_seconds_total') * 1000
       }
       rows.push(row)
       say(
         `# rate: ${server} ${label} ${share * 100}% (${offered}/s offered, ${Math.round(r.achieved)}/s sent, ${duration} s): p50 ${r.p50ms.toFixed(2)} p99 ${r.p99ms.toFixed(2)} p99.9 ${r.p999ms.toFixed(2)} max ${r.maxMs.toFixed(2)} ms, ${r.errors} errors`,
       )
     }
+    /** Who runs beside guidd at each share of a load: its floor and, for GET, the bare server. */
+    const beside: Record<string, string[]> = { get: ['get-log floor', 'bare'], post: ['post-commit floor'], patch: [] }
     for (const load of loads) {
       await saturate(load)
-      for (const share of SHARES) {
-        await run('guidd', base, load, share, seconds)
-        if (load === 'get') await run('bare', bare!.base, 'get', share, seconds)
-      }
-      if (longSeconds > 0 && load !== 'patch') await run('guidd', base, load, 0.5, longSeconds)
+      if (load === 'post') await saturate(load, 'post-commit floor')
+      for (const share of SHARES) for (const server of ['guidd', ...beside[load]!]) await run(server, load, share, seconds)
+      if (longSeconds > 0 && load !== 'patch') await run('guidd', load, 0.5, longSeconds)
+      // The machine's own worst request over as long (the scheduler, the generator): the floor of "none over 50 ms".
+      if (longSeconds > 0 && load === 'get') await run('bare', load, 0.5, longSeconds)
     }
-    if (loads.includes('get') && loads.some((l) => l !== 'get')) {
-      await run('guidd', base, 'get', 0.5, seconds, 'get after writes')
-      await run('bare', bare!.base, 'get', 0.5, seconds, 'get after writes')
-    }
+    if (loads.includes('get') && loads.some((l) => l !== 'get')) for (const server of ['guidd', 'bare']) await run(server, 'get', 0.5, seconds, 'get after writes')
     return rows
   } finally {
-    await guidd?.stop()
-    await bare?.stop()
+    await Promise.all(Object.values(servers).map((server) => server.stop()))
     rmSync(dir, { recursive: true, force: true })
   }
 }
@@ -224,16 +245,17 @@ export const benchRate = async (options: RateOptions = {}): Promise<RateRow[]> =
 export const rateMarkdown = (rows: readonly RateRow[]): string => {
   const ms = (n: number) => (Number.isFinite(n) ? n.toFixed(2) : 'n/a')
   const lines = [
-    'constant offered rate (oha --latency-correction, no coordinated omission); guidd embedded, request log at info; share of the saturated rate (wrk -c50)',
+    "constant offered rate (oha --latency-correction, no coordinated omission); guidd embedded, request log at info; share of the saturated rate (wrk -c50); beside guidd at each rate its floor (bench/floor-server.ts: get-log = the contract's GET with the client address and the request log line; post-commit = a parsed POST answered after a durable create through guidd's group commit) and, for GET, the bare server",
     '',
-    '| server | load | share | offered/s | sent/s | s | requests | errors | p50 ms | p99 ms | p99.9 ms | max ms | commits > 10 ms / > 50 ms | machine load |',
-    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---:|',
+    '| server | load | share | offered/s | sent/s | s | requests | errors | p50 ms | p99 ms | p99.9 ms | max ms | commits > 10 / > 50 ms | writes held (times, ms in all) | machine load |',
+    '|---|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---|---|---:|',
   ]
   for (const r of rows) {
     const short = r.achieved < r.offered * 0.95 ? ' (generator-bound)' : ''
     const commits = r.commitsOver10ms === undefined ? '' : `${r.commitsOver10ms} / ${r.commitsOver50ms}`
+    const held = r.holds === undefined ? '' : `${r.holds}, ${Math.round(r.heldMs ?? 0)}`
     lines.push(
-      `| ${r.server} | ${r.load.toUpperCase()} | ${r.share * 100}% | ${r.offered} | ${Math.round(r.achieved)}${short} | ${r.seconds} | ${r.requests} | ${r.errors} | ${ms(r.p50ms)} | ${ms(r.p99ms)} | ${ms(r.p999ms)} | ${ms(r.maxMs)} | ${commits} | ${r.load1.toFixed(1)} |`,
+      `| ${r.server} | ${r.load.toUpperCase()} | ${r.share * 100}% | ${r.offered} | ${Math.round(r.achieved)}${short} | ${r.seconds} | ${r.requests} | ${r.errors} | ${ms(r.p50ms)} | ${ms(r.p99ms)} | ${ms(r.p999ms)} | ${ms(r.maxMs)} | ${commits} | ${held} | ${r.load1.toFixed(1)} |`,
     )
   }
   return lines.join('\n')

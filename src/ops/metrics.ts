@@ -95,6 +95,21 @@ export class Metrics {
     registerCollector(this.registry, 'guidd_journal_oldest_age_seconds', 'Age of the oldest unflushed journal entry (0 when empty).', 'gauge', async () => one((await state()).oldestAgeSeconds))
   }
 
+  /** The embedded store's WAL rewinds (its checkpoint thread's catch-ups with commits held), read at scrape time. */
+  watchWalRewinds(checkpointer: { holds: number; heldSeconds: number; rewinds: number }): void {
+    registerCollector(this.registry, 'guidd_sqlite_write_holds_total', "Times commits were held while SQLite's checkpoint thread caught up with the WAL, so that it could be rewound.", 'counter', () =>
+      one(checkpointer.holds),
+    )
+    registerCollector(
+      this.registry,
+      'guidd_sqlite_write_held_seconds_total',
+      'Seconds commits were held in all for those catch-ups (each write that arrived meanwhile waited up to that long).',
+      'counter',
+      () => one(checkpointer.heldSeconds),
+    )
+    registerCollector(this.registry, 'guidd_sqlite_wal_rewinds_total', 'Catch-ups that copied the whole WAL, so that the next commit started it over.', 'counter', () => one(checkpointer.rewinds))
+  }
+
   /** The change feed's figures (GET /events), read at scrape time. */
   watchFeed(feed: { streams(): number; followed(): number; expired(): number }): void {
     registerCollector(this.registry, 'guidd_event_streams', 'Change feed streams (GET /events) this instance serves now.', 'gauge', () => one(feed.streams()))

@@ -45,6 +45,9 @@ export class Checkpointer {
   walFrames = 0
   /** Catch-ups with commits held that copied the whole WAL, so that the next commit rewinds it. */
   rewinds = 0
+  /** Times commits were held for a catch-up, and for how long in all (seconds). */
+  holds = 0
+  heldSeconds = 0
   private hold: { promise: Promise<void>; release: () => void } | undefined
 
   /** While the thread catches up with the WAL, commits wait for this (undefined: write now). */
@@ -92,9 +95,12 @@ export class Checkpointer {
       release = resolve
     })
     const timer = setTimeout(() => this.release(), HOLD_MAX_MS)
+    const since = performance.now()
+    this.holds++
     this.hold = {
       promise,
       release: () => {
+        this.heldSeconds += (performance.now() - since) / 1000
         clearTimeout(timer)
         this.hold = undefined
         release()

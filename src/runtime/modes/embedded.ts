@@ -36,6 +36,7 @@ export const embeddedMode = (options: EmbeddedOptions, deps: ModeDeps): Mode => 
   const store = deps.store ?? openSqliteStore(options.sqlite, logger)
   lifecycle.onClose('store', () => store.close())
   if (!(store instanceof SqliteStore)) throw new Error('the embedded journal needs the SQLite store itself')
+  if (store.checkpointer !== undefined) metrics.watchWalRewinds(store.checkpointer)
   // Writes that fail for a fault of the storage (disk full, I/O error, read-only) make the
   // store "not ready" until a write (or the readiness probe's write) succeeds again.
   const health = new WriteHealth(store.name, logger, () => store.probeWrite(), clock)
