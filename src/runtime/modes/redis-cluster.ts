@@ -141,16 +141,7 @@ export const redisClusterMode = async (options: RedisClusterModeOptions, deps: M
   lifecycle.onClose('journal', () => journal.close())
   // Idempotency-Key on the cluster: a key lives in its own hash's partition, and the write's
   // script keeps the answer when the GUID is there too (a create draws it there; docs/cluster.md).
-  const { shared, sharedRateLimit, barrier, idempotency } = redisServiceParts(
-    { RedisTier, RedisRateLimit, JournalBarrier, RedisIdempotency },
-    main,
-    keys,
-    options,
-    clock,
-    logger,
-    journalHealth,
-    flusher,
-  )
+  const { shared, sharedRateLimit, barrier, idempotency } = redisServiceParts({ RedisTier, RedisRateLimit, JournalBarrier, RedisIdempotency }, main, keys, options, deps, { journalHealth, flusher })
   // The change feed: each partition's events stream, followed by non-blocking reads as the flusher reads its journal.
   const log = new PartitionedEventLog({
     client: main,

@@ -1,4 +1,3 @@
-import type { Clock } from '../../domain/clock'
 import type { RateLimit } from '../../data/rate-limit'
 import type { Store } from '../../data/store'
 import type { Logger } from '../../ops/logger'
@@ -100,10 +99,9 @@ export const redisServiceParts = (
     idempotencyLeaseMs: number
     idempotencyTtlSeconds: number
   },
-  clock: Clock,
-  logger: Logger,
-  journalHealth: WriteHealth,
-  flusher: { retrySoon(): void },
+  { clock, logger }: Pick<ModeDeps, 'clock' | 'logger'>,
+  /** What the writes report to, and the flusher a waiting listing wakes. */
+  { journalHealth, flusher }: { journalHealth: WriteHealth; flusher: { retrySoon(): void } },
 ) => ({
   shared: new adapters.RedisTier({ client, keys, negativeTtlMs: options.negativeCacheMs, timeoutMs: options.timeoutMs, retainSeconds: options.retainSeconds }),
   sharedRateLimit: (local: RateLimit, rate: { perSecond: number; burst: number }) =>

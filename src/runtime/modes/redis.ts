@@ -136,16 +136,7 @@ export const redisMode = async (options: RedisModeOptions, deps: ModeDeps): Prom
     replicas: { count: options.waitReplicas, waitFor: () => main.sendCommand<number>(['WAIT', String(options.waitReplicas), String(options.waitTimeoutMs)]) },
   })
   lifecycle.onClose('journal', () => journal.close())
-  const { shared, sharedRateLimit, barrier, idempotency } = redisServiceParts(
-    { RedisTier, RedisRateLimit, JournalBarrier, RedisIdempotency },
-    main,
-    keys,
-    options,
-    clock,
-    logger,
-    journalHealth,
-    flusher,
-  )
+  const { shared, sharedRateLimit, barrier, idempotency } = redisServiceParts({ RedisTier, RedisRateLimit, JournalBarrier, RedisIdempotency }, main, keys, options, deps, { journalHealth, flusher })
   // The change feed: a stream the journal's script appends to; its own connection follows it.
   const log = new RedisEventLog({ client: main, followClient: feedClient, keys, timeoutMs: options.timeoutMs, retentionSeconds: options.eventsRetentionSeconds, clock, logger })
   const feed = {
