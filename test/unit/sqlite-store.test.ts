@@ -32,6 +32,36 @@ describe('SqliteStore (what the store contract does not cover)', () => {
   })
 })
 
+describe('SqliteStore opening a file another process holds', () => {
+  // Found in CI (the Redis linearizability suite, two instances on one SQLite file): an
+  // instance restarted after kill -9 exited with "database is locked" at its first PRAGMA,
+  // which ran before the busy timeout was set, while the other instance held a lock.
+  test('waits for the lock (the busy timeout), rather than failing at once', async () => {
+    const path = `${temp.dir}/held.sqlite`
+    const { SqliteStore } = await import('../../src/adapters/sqlite/store')
+    await new SqliteStore({ path, synchronous: 'NORMAL', checkpointThread: false }).close()
+    // Another process takes the file's lock (exclusive locking mode and a write) and keeps it 300 ms.
+    const holder = Bun.spawn(
+      [
+        process.execPath,
+        '-e',
+        `const { Database } = require('bun:sqlite'); const db = new Database(${JSON.stringify(path)}); db.exec('PRAGMA locking_mode = EXCLUSIVE'); db.exec('CREATE TABLE IF NOT EXISTS held (x)'); db.exec('INSERT INTO held VALUES (1)'); console.log('held'); Bun.sleepSync(300); db.close()`,
+      ],
+      { stdout: 'pipe', stderr: 'inherit' },
+    )
+    try {
+      const reader = holder.stdout.getReader()
+      const first = await reader.read()
+      expect(new TextDecoder().decode(first.value)).toContain('held')
+      const store = new SqliteStore({ path, synchronous: 'NORMAL', checkpointThread: false })
+      await store.close()
+    } finally {
+      holder.kill()
+      await holder.exited
+    }
+  })
+})
+
 describe('SqliteStore page cache', () => {
   const cacheSizeOf = (store: object) => (store as unknown as { db: { query(sql: string): { get(): unknown } } }).db.query('PRAGMA cache_size').get()
 

@@ -31,7 +31,7 @@ export const backupSqlite = (source: string, dest: string): BackupReport => {
   // Not readonly: a WAL reader needs the -shm file, which a read-only connection may not open.
   const db = new Database(source, { create: false, strict: true })
   try {
-    // The checkpoint thread's RESTART briefly waits for readers; never fail on it.
+    // Another connection may hold a lock a moment (a commit, a checkpoint); wait for it, never fail on it.
     db.exec('PRAGMA busy_timeout = 10000')
     db.query('VACUUM INTO ?1').run(partial)
   } catch (error) {

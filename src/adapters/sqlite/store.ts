@@ -94,9 +94,11 @@ export class SqliteStore implements Store {
   constructor(options: SqliteStoreOptions) {
     if (options.path !== ':memory:') mkdirSync(dirname(options.path), { recursive: true })
     this.db = new Database(options.path, { create: true, strict: true })
+    // First: every statement after it waits for a lock another process holds (another
+    // instance on the file, a backup), instead of failing at once with SQLITE_BUSY.
+    this.db.exec('PRAGMA busy_timeout = 5000')
     this.db.exec('PRAGMA journal_mode = WAL')
     this.db.exec(`PRAGMA synchronous = ${options.synchronous}`)
-    this.db.exec('PRAGMA busy_timeout = 5000')
     this.db.exec(`PRAGMA cache_size = -${Math.round((options.cacheMiB ?? DEFAULT_CACHE_MIB) * 1024)}`)
     // The WAL file is truncated back to 64 MiB after a checkpoint.
     this.db.exec('PRAGMA journal_size_limit = 67108864')
