@@ -8,6 +8,8 @@ export interface CheckpointerOptions {
   intervalMs: number
   /** Called when the thread fails: the store then checkpoints inline again. */
   onFailure: (error: unknown) => void
+  /** The thread's script (tests: one that plays the thread's part); checkpoint-worker.ts by default. */
+  workerUrl?: string
 }
 
 /**
@@ -31,6 +33,14 @@ const START_DELAY_MS = 250
  * is not rewound this time; the thread asks again later.
  */
 const HOLD_MAX_MS = 200
+/**
+ * Once the WAL has grown to this many frames (64 MiB; a disk so slow that catch-ups keep
+ * outlasting HOLD_MAX_MS), commits are held until the catch-up ends, up to HOLD_LONG_MS: a
+ * wait as long as the disk's, instead of a WAL that grows to the store's hard limit and is
+ * then rewound by a RESTART on the request thread, event loop and all.
+ */
+const LONG_HOLD_FRAMES = 16_384
+const HOLD_LONG_MS = 5_000
 
 type FromWorker = { type: string; pages?: number; log?: number; message?: string; done?: boolean }
 
@@ -61,7 +71,7 @@ export class Checkpointer {
   }
 
   private start(options: CheckpointerOptions): void {
-    const worker = new Worker(workerUrl())
+    const worker = new Worker(options.workerUrl ?? workerUrl())
     this.worker = worker
     worker.onmessage = (event: MessageEvent<FromWorker>) => {
       const { data } = event
@@ -70,7 +80,7 @@ export class Checkpointer {
         this.pages += data.pages ?? 0
         this.walFrames = data.log ?? 0
       }
-      if (data.type === 'wal-full') this.holdWrites(worker)
+      if (data.type === 'wal-full') this.holdWrites(worker, data.log ?? 0)
       else if (data.type === 'caught-up') {
         if (data.done === true) this.rewinds++
         this.release()
@@ -83,9 +93,9 @@ export class Checkpointer {
 
   /**
    * Holds commits from now (none runs at this moment: they run on this thread) until the
-   * thread has caught up, or HOLD_MAX_MS.
+   * thread has caught up, or HOLD_MAX_MS (HOLD_LONG_MS once the WAL holds `walFrames` >= LONG_HOLD_FRAMES).
    */
-  private holdWrites(worker: Worker): void {
+  private holdWrites(worker: Worker, walFrames: number): void {
     if (this.hold !== undefined) {
       worker.postMessage('quiet')
       return
@@ -94,7 +104,7 @@ export class Checkpointer {
     const promise = new Promise<void>((resolve) => {
       release = resolve
     })
-    const timer = setTimeout(() => this.release(), HOLD_MAX_MS)
+    const timer = setTimeout(() => this.release(), walFrames >= LONG_HOLD_FRAMES ? HOLD_LONG_MS : HOLD_MAX_MS)
     const since = performance.now()
     this.holds++
     this.hold = {
