@@ -25,7 +25,8 @@
  *                  at the first and the millionth, RSS and heap per cached GUID, the worst latency
  * - start          dist/guidd (built if missing) from exec to the first 200 on /healthz
  * - rate           latency at a constant offered rate (bench/rate.ts, `npm run bench:rate`): oha
- *                  at 25/50/75% of the saturated rate, p50/p99/p99.9/max, beside the bare server
+ *                  at 25/50/75% of the saturated rate, p50/p99/p99.9/max, beside guidd's floors
+ *                  (get-log, post-commit) and the bare server
  * - listing        GET /guid?user= pages of 100 of a user holding 100k of 1M GUIDs, embedded
  *                  (bench/listing.ts, `npm run bench:listing`; 20k of 200k when quick)
  *
