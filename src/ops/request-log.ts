@@ -28,7 +28,7 @@ const jsonString = (text: string): string => (PLAIN.test(text) ? `"${text}"` : J
  * with the request id, method, route pattern (never the raw path), status, duration, body
  * bytes and client address. It is the one line per request, so it is built here as one
  * template string, without pino's intermediate object and per-key serialisation, and handed
- * to the logger's own destination as a request line (one write per event-loop turn; dropped,
+ * to the logger's own destination as a request line (gathered for up to 10 ms into one write; dropped,
  * counted, while the sink does not keep up). Undefined when info is
  * not logged, so the request path skips it with one check.
  *

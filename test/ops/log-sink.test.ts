@@ -131,14 +131,60 @@ test('flushWithin gives up on a reader that never reads, without blocking the ev
   expect(text).toBe(`${'x'.repeat(199)}\n`.repeat(1_000))
 }, 20_000)
 
+test('request lines are gathered across turns into one write; a lifecycle line takes them with it at the end of its turn, in order', async () => {
+  // sonic-boom writes through fs.write (libuv's thread pool): count the calls.
+  const fs = require('node:fs') as { write: (...args: unknown[]) => unknown }
+  const write = fs.write
+  let writes = 0
+  fs.write = (...args: unknown[]) => {
+    writes++
+    return write(...args)
+  }
+  try {
+    const path = join(dir, 'gathered.log')
+    const sink = new LogSink({ fd: openSync(path, 'a'), requestFlushMs: 60_000 })
+    const logger = createLogger('info', sink)
+    const log = requestLog(logger)!
+    for (let t = 0; t < 10; t++) {
+      log(`r${t}`, 'GET', '/guid/:guid', 200, 0.0001, 74, '192.0.2.7')
+      await turn()
+    }
+    // One write per turn before: 10 by now.
+    expect(writes).toBe(0)
+    logger.info('stopping')
+    await turn()
+    expect(await sink.flushWithin(5_000)).toBe(true)
+    expect(writes).toBe(1)
+    const lines = (await Bun.file(path).text())
+      .trim()
+      .split('\n')
+      .map((l) => JSON.parse(l) as { msg: string; requestId?: string })
+    expect(lines.map((l) => l.requestId ?? l.msg)).toEqual([...Array.from({ length: 10 }, (_, t) => `r${t}`), 'stopping'])
+
+    // Alone, a request line goes out when its window ends; 64 KiB of them at once.
+    const quick = new LogSink({ fd: openSync(path, 'a'), requestFlushMs: 20 })
+    quick.writeRequest('{"msg":"alone"}\n')
+    const deadline = Date.now() + 5_000
+    while (!(await Bun.file(path).text()).includes('alone') && Date.now() < deadline) await Bun.sleep(5)
+    expect(await Bun.file(path).text()).toContain('alone')
+    const big = new LogSink({ fd: openSync(path, 'a'), requestFlushMs: 60_000 })
+    const before = writes
+    for (let i = 0; i < 300; i++) big.writeRequest(`${'y'.repeat(255)}\n`)
+    await turn()
+    expect(writes).toBeGreaterThan(before)
+  } finally {
+    fs.write = write
+  }
+})
+
 test('at exit, lines not yet handed over are written synchronously, in order', async () => {
   const sink = join(import.meta.dir, '..', '..', 'src', 'ops', 'log-sink.ts')
   // Lines logged in the same turn as process.exit: no asynchronous write can run any more.
-  const script = `const { LogSink } = await import(${JSON.stringify(sink)}); const s = new LogSink(); process.on('exit', () => s.flushSync()); for (let i = 0; i < 3; i++) s.write('line ' + i + '\\n'); process.exit(0)`
+  const script = `const { LogSink } = await import(${JSON.stringify(sink)}); const s = new LogSink(); process.on('exit', () => s.flushSync()); s.writeRequest('request\\n'); for (let i = 0; i < 3; i++) s.write('line ' + i + '\\n'); process.exit(0)`
   const proc = Bun.spawn([process.execPath, '-e', script], { stdout: 'pipe', stderr: 'pipe', stdin: 'ignore' })
   const timer = setTimeout(() => proc.kill('SIGKILL'), 15_000)
   const [out, code] = await Promise.all([new Response(proc.stdout).text(), proc.exited])
   clearTimeout(timer)
   expect(code).toBe(0)
-  expect(out).toBe('line 0\nline 1\nline 2\n')
+  expect(out).toBe('request\nline 0\nline 1\nline 2\n')
 })
