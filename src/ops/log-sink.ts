@@ -41,7 +41,7 @@ const linesIn = (data: Buffer | string): number => {
  * serialisation and a string append, not sonic-boom's per-write byte counting. Request lines
  * are gathered for up to `requestFlushMs` (10 ms) or 64 KiB, not one turn: each write is a
  * round trip through libuv's thread pool, whose threads share the request thread's core, and
- * one per turn was ~2,000 writes/s at 29,000 GETs/s (see bench/constant-rate.md). Every other
+ * with one per turn they woke ~5,000 times a second at 29,000 GETs/s (bench/constant-rate.md). Every other
  * line is handed over at the end of its turn, with the request lines gathered before it.
  *
  * What sonic-boom holds is bounded. Request lines (writeRequest) are dropped, counted, once it
