@@ -20,7 +20,7 @@
  * 4. Once the write loads have run, GET at 50% again (guidd and bare): what a store that has
  *    just taken writes at saturation (its WAL and dirty pages still being written back) costs
  *    a read.
-
+ *
  * guidd runs embedded with the request log on (info, to a file), pinned to CPU 0; oha on
  * CPU 1 (taskset), as the rest of the bench. oha on one core sends at most ~26-30k req/s here:
  * a rate it could not keep is marked in the table (the achieved rate is printed beside it).
@@ -194,11 +194,13 @@ export const benchRate = async (options: RateOptions = {}): Promise<RateRow[]> =
     }
     if (loads.includes('post')) servers['post-commit floor'] = await floorServer('post-commit')
     const saturated: Record<string, number> = {}
+    /** A name for a run's files in `dir` ('get-log floor' -> 'get-log-floor'). */
+    const fileName = (...parts: (string | number)[]) => parts.join('-').replace(/\W+/g, '-')
     const saturate = async (load: string, server = 'guidd') => {
       const k = kinds[load]!
       const s = load === 'get' ? satSeconds : satSeconds * 4
       const url = k.url.replace(base, servers[server]!.base)
-      const r = await runWrk({ url, lua: k.lua, connections: 50, seconds: s, cpu: pin ? '1' : undefined, dir, name: `sat-${load}-${server.replace(/\W+/g, '-')}` })
+      const r = await runWrk({ url, lua: k.lua, connections: 50, seconds: s, cpu: pin ? '1' : undefined, dir, name: fileName('sat', load, server) })
       if (server !== 'guidd') return say(`# rate: ${server} ${load} for ${s} s (wrk -c50, as guidd's store took): ${Math.round(r.rps)} req/s`)
       saturated[load] = Math.round(r.rps)
       say(`# rate: ${load} saturated (wrk -c50, ${s} s): ${saturated[load]} req/s, p99 ${r.p99ms} ms`)
@@ -208,7 +210,7 @@ export const benchRate = async (options: RateOptions = {}): Promise<RateRow[]> =
       const offered = Math.round(saturated[load]! * share)
       const load1 = loadavg()[0]!
       const before = server === 'guidd' ? await scrape(b) : ''
-      const r = await attack(oha, dir, `${server.replace(/\W+/g, '-')}-${label.replace(/\W+/g, '-')}-${share}-${duration}`, kinds[load]!.target(b), offered, duration, pin)
+      const r = await attack(oha, dir, fileName(server, label, share, duration), kinds[load]!.target(b), offered, duration, pin)
       const after = server === 'guidd' ? await scrape(b) : ''
       const row: RateRow = { load: label, server, share, offered, seconds: duration, load1, ...r }
       if (server === 'guidd' && load !== 'get') {

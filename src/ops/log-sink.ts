@@ -7,7 +7,7 @@ export const RESERVE_BYTES = 1 << 20
 /** How long a write at exit waits out a full non-blocking pipe before it gives up. */
 const EXIT_WRITE_MS = 1_000
 /** Request lines are gathered for at most this long before they are handed over... */
-export const REQUEST_FLUSH_MS = 10
+const REQUEST_FLUSH_MS = 10
 /** ...or until this much is gathered (UTF-16 units, near enough to bytes for log lines). */
 const REQUEST_FLUSH_LENGTH = 64 * 1024
 
